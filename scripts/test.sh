@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Everything `make test` checks, from a fresh clone: pinned tools, formatting, lints, every
+# test against dynalite and moto, and the SAM template.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/tools.sh"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+say "cargo test (dynalite and moto started on free ports)"
+"$ROOT/scripts/with-test-servers.sh" cargo test --all-targets --locked
+
+say "cfn-lint template.yaml"
+"$VENV/bin/cfn-lint" template.yaml
+
+say "all checks passed"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the pinned local tools when they are missing or their pins changed:
+#   - dynalite, from package-lock.json, into node_modules/
+#   - moto's server, cfn-lint and cargo-lambda, from requirements-dev.txt, into .venv/
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+require cargo "install Rust from https://rustup.rs (the toolchain in Cargo.toml's rust-version or newer)"
+require node "install Node.js 20 or newer (for dynalite, the local DynamoDB)"
+require npm "install npm (it comes with Node.js)"
+require python3 "install Python 3.10 or newer (for moto, cfn-lint and cargo-lambda)"
+
+cd "$ROOT"
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+npm_stamp=$(stamp package.json package-lock.json)
+if [ "$(cat node_modules/.installed 2>/dev/null)" != "$npm_stamp" ]; then
+  say "installing dynalite from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$npm_stamp" > node_modules/.installed
+fi
+
+py_stamp=$(stamp requirements-dev.txt)
+if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$py_stamp" ]; then
+  say "installing moto, cfn-lint and cargo-lambda from requirements-dev.txt into .venv"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$py_stamp" > "$VENV/.installed"
+fi

@@ -1,0 +1,114 @@
+//! Typed configuration, read once from the environment at start-up.
+
+/// What the function needs to know about where it runs. The DynamoDB endpoint, region and
+/// credentials are not here: the AWS SDK reads them from its standard environment
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The DynamoDB table (`TABLE_NAME`).
+    pub table_name: String,
+    /// `json` (one JSON object a line, for CloudWatch) or `text` (`LOG_FORMAT`, default json).
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set: it must name the DynamoDB table (template.yaml sets it)")]
+    Missing(&'static str),
+    #[error("{name} is {value:?}: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads from any source of variables (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("TABLE_NAME")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        if !(3..=255).contains(&table_name.len())
+            || !table_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(ConfigError::Invalid {
+                name: "TABLE_NAME",
+                value: table_name,
+                expected: "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
+            });
+        }
+        let log_format = match lookup("LOG_FORMAT").as_deref() {
+            None | Some("") | Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LOG_FORMAT",
+                    value: other.to_owned(),
+                    expected: "json or text",
+                });
+            }
+        };
+        Ok(Self {
+            table_name,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_table_name_is_required_and_log_format_defaults_to_json() {
+        assert_eq!(config(&[]), Err(ConfigError::Missing("TABLE_NAME")));
+        assert_eq!(
+            config(&[("TABLE_NAME", "conversions")]).unwrap().log_format,
+            LogFormat::Json
+        );
+        assert_eq!(
+            config(&[("TABLE_NAME", "t1x"), ("LOG_FORMAT", "text")])
+                .unwrap()
+                .log_format,
+            LogFormat::Text
+        );
+    }
+
+    #[test]
+    fn a_malformed_table_name_or_log_format_is_refused_with_its_value() {
+        assert!(matches!(
+            config(&[("TABLE_NAME", "ab")]),
+            Err(ConfigError::Invalid {
+                name: "TABLE_NAME",
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(&[("TABLE_NAME", "a b c")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        let err = config(&[("TABLE_NAME", "conversions"), ("LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("\"xml\""));
+    }
+}

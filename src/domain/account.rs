@@ -1,0 +1,139 @@
+//! Accounts and API keys. A key is only ever kept as its SHA-256 hash.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The prefix every live API key carries.
+pub const API_KEY_PREFIX: &str = "nxr_live_";
+
+/// Why a presented key cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ApiKeyError {
+    #[error("no API key was presented")]
+    Missing,
+    #[error("the API key is not of the nxr_live_ form")]
+    Malformed,
+}
+
+/// A plaintext API key as presented by a caller. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Accepts `nxr_live_` followed by 1 to 200 URL-safe characters. Surrounding white space
+    /// is not part of a key.
+    pub fn parse(text: &str) -> Result<Self, ApiKeyError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ApiKeyError::Missing);
+        }
+        let secret = text
+            .strip_prefix(API_KEY_PREFIX)
+            .ok_or(ApiKeyError::Malformed)?;
+        let well_formed = !secret.is_empty()
+            && secret.len() <= 200
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if well_formed {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(ApiKeyError::Malformed)
+        }
+    }
+
+    /// A new random key: the prefix and 32 hex characters (128 bits) of randomness.
+    pub fn generate() -> Self {
+        Self(format!("{API_KEY_PREFIX}{}", Uuid::new_v4().simple()))
+    }
+
+    /// The plaintext, for the one moment it is shown to the operator who created it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> ApiKeyHash {
+        ApiKeyHash(format!("{:x}", Sha256::digest(self.0.as_bytes())))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// The lower-case hex SHA-256 of an API key: what the store keeps and looks up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiKeyHash(String);
+
+impl ApiKeyHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Re-reads a hash from storage: 64 lower-case hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_key_counts_as_missing() {
+        assert_eq!(ApiKey::parse(""), Err(ApiKeyError::Missing));
+        assert_eq!(ApiKey::parse("   "), Err(ApiKeyError::Missing));
+    }
+
+    #[test]
+    fn a_key_without_the_live_prefix_is_malformed() {
+        for bad in [
+            "abc",
+            "nxr_test_abc",
+            "nxr_live_",
+            "nxr_live_a b",
+            "NXR_LIVE_abc",
+        ] {
+            assert_eq!(ApiKey::parse(bad), Err(ApiKeyError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_hash_is_the_hex_sha256_of_the_whole_key() {
+        let key = ApiKey::parse("nxr_live_abc").unwrap();
+        // echo -n nxr_live_abc | sha256sum
+        assert_eq!(
+            key.hash().as_str(),
+            format!("{:x}", Sha256::digest(b"nxr_live_abc"))
+        );
+        assert_eq!(key.hash().as_str().len(), 64);
+        assert!(ApiKeyHash::parse(key.hash().as_str()).is_some());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let key = ApiKey::parse("nxr_live_supersecret").unwrap();
+        assert!(!format!("{key:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn generated_keys_are_valid_and_distinct() {
+        let (a, b) = (ApiKey::generate(), ApiKey::generate());
+        assert_ne!(a, b);
+        assert_eq!(ApiKey::parse(a.expose()), Ok(a));
+    }
+}
+
+/// An account's own record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: super::AccountId,
+    pub name: String,
+    pub created_at: super::Timestamp,
+}

@@ -1,0 +1,480 @@
+//! Conversion types, leads, workflow runs and conversion events, and the rule that turns a
+//! validated request plus what the store holds into an event.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{
+    Amount, ConversionTypeId, Currency, EventId, LeadId, MasterWorkflowId, Metadata, Timestamp,
+    WorkflowId, WorkflowRunId,
+};
+
+/// `intermediary` (a reservation, a deposit) or `final` (a closed sale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Intermediary,
+    Final,
+}
+
+impl Category {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Intermediary => "intermediary",
+            Self::Final => "final",
+        }
+    }
+}
+
+impl FromStr for Category {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "intermediary" => Ok(Self::Intermediary),
+            "final" => Ok(Self::Final),
+            other => Err(format!(
+                "category must be \"intermediary\" or \"final\", not {other:?}"
+            )),
+        }
+    }
+}
+
+/// The JSON type a custom field's value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    Number,
+}
+
+impl FieldType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Number => "number",
+        }
+    }
+}
+
+impl FromStr for FieldType {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "text" => Ok(Self::Text),
+            "number" => Ok(Self::Number),
+            other => Err(format!(
+                "field type must be \"text\" or \"number\", not {other:?}"
+            )),
+        }
+    }
+}
+
+/// One custom field of a conversion type: its metadata key, a label, and its value's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDefinition {
+    pub key: String,
+    pub label: String,
+    pub field_type: FieldType,
+}
+
+/// What a conversion type is attached to: one workflow, or a master workflow (a group of
+/// workflows). The scope is inherited by every event of the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Workflow(WorkflowId),
+    MasterWorkflow(MasterWorkflowId),
+}
+
+impl Scope {
+    pub fn workflow_id(&self) -> Option<WorkflowId> {
+        match self {
+            Self::Workflow(id) => Some(*id),
+            Self::MasterWorkflow(_) => None,
+        }
+    }
+
+    pub fn master_workflow_id(&self) -> Option<MasterWorkflowId> {
+        match self {
+            Self::Workflow(_) => None,
+            Self::MasterWorkflow(id) => Some(*id),
+        }
+    }
+}
+
+/// A kind of business outcome an account tracks ("Reserva", "Venta").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionType {
+    pub id: ConversionTypeId,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Category,
+    pub currency: Currency,
+    pub fields: Vec<FieldDefinition>,
+    pub scope: Scope,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+/// A lead of the account. Only its existence matters to conversions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lead {
+    pub id: LeadId,
+    pub created_at: Timestamp,
+}
+
+/// One lead's enrollment in one workflow. `master_workflow_id` is the master workflow the
+/// run's workflow belongs to, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRun {
+    pub id: WorkflowRunId,
+    pub lead_id: LeadId,
+    pub workflow_id: WorkflowId,
+    pub master_workflow_id: Option<MasterWorkflowId>,
+    pub created_at: Timestamp,
+}
+
+/// A request to record a conversion, every field already valid on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConversion {
+    pub conversion_type_id: ConversionTypeId,
+    pub lead_id: LeadId,
+    pub amount: Amount,
+    pub workflow_run_id: Option<WorkflowRunId>,
+    pub currency: Option<Currency>,
+    pub converted_at: Option<Timestamp>,
+    pub metadata: Metadata,
+    pub notes: Option<String>,
+}
+
+/// A recorded conversion event: the object the API returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionEvent {
+    pub id: EventId,
+    pub conversion_type_id: ConversionTypeId,
+    pub lead_id: LeadId,
+    pub workflow_id: Option<WorkflowId>,
+    pub master_workflow_id: Option<MasterWorkflowId>,
+    pub workflow_run_id: Option<WorkflowRunId>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub metadata: Metadata,
+    pub notes: Option<String>,
+    pub converted_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// A referenced record that is missing, inactive, belongs to another account, or does not fit
+/// the others. The messages are the reference page's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceError {
+    ConversionType,
+    Lead,
+    WorkflowRun,
+}
+
+impl ReferenceError {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::ConversionType => "conversion_type_id",
+            Self::Lead => "lead_id",
+            Self::WorkflowRun => "workflow_run_id",
+        }
+    }
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ConversionType => {
+                "conversion_type_id not found, inactive, or does not belong to your account"
+            }
+            Self::Lead => "lead_id not found or does not belong to your account",
+            Self::WorkflowRun => {
+                "workflow_run_id not found or does not match the given workflow_id and lead_id"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ReferenceError {}
+
+impl NewConversion {
+    /// Builds the event from the request and the records the store found for it (`None` where
+    /// nothing was found in the caller's account).
+    ///
+    /// - The type must exist and be active; the lead must exist.
+    /// - A given run must belong to the lead and lie in the type's scope: its workflow is the
+    ///   type's workflow, or, for a master-workflow type, its workflow is in that master
+    ///   workflow.
+    /// - `workflow_id` and `master_workflow_id` come from the type. For a master-workflow type
+    ///   with a run, `workflow_id` is the run's workflow (granular attribution).
+    /// - `currency` comes from the request, else from the type; `converted_at` from the
+    ///   request, else it is `created_at`.
+    pub fn resolve(
+        self,
+        id: EventId,
+        conversion_type: Option<&ConversionType>,
+        lead: Option<&Lead>,
+        run: Option<&WorkflowRun>,
+        created_at: Timestamp,
+    ) -> Result<ConversionEvent, ReferenceError> {
+        let conversion_type = conversion_type
+            .filter(|t| t.active && t.id == self.conversion_type_id)
+            .ok_or(ReferenceError::ConversionType)?;
+        lead.filter(|l| l.id == self.lead_id)
+            .ok_or(ReferenceError::Lead)?;
+        let run = match self.workflow_run_id {
+            None => None,
+            Some(run_id) => Some(
+                run.filter(|r| {
+                    r.id == run_id
+                        && r.lead_id == self.lead_id
+                        && in_scope(r, conversion_type.scope)
+                })
+                .ok_or(ReferenceError::WorkflowRun)?,
+            ),
+        };
+        let workflow_id = match conversion_type.scope {
+            Scope::Workflow(id) => Some(id),
+            Scope::MasterWorkflow(_) => run.map(|r| r.workflow_id),
+        };
+        Ok(ConversionEvent {
+            id,
+            conversion_type_id: conversion_type.id,
+            lead_id: self.lead_id,
+            workflow_id,
+            master_workflow_id: conversion_type.scope.master_workflow_id(),
+            workflow_run_id: self.workflow_run_id,
+            amount: self.amount,
+            currency: self.currency.unwrap_or(conversion_type.currency),
+            metadata: self.metadata,
+            notes: self.notes,
+            converted_at: self.converted_at.unwrap_or(created_at),
+            created_at,
+        })
+    }
+}
+
+fn in_scope(run: &WorkflowRun, scope: Scope) -> bool {
+    match scope {
+        Scope::Workflow(workflow) => run.workflow_id == workflow,
+        Scope::MasterWorkflow(master) => run.master_workflow_id == Some(master),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    struct World {
+        ctype: ConversionType,
+        lead: Lead,
+        run: WorkflowRun,
+        request: NewConversion,
+    }
+
+    fn world() -> World {
+        let workflow = WorkflowId::random();
+        let lead = Lead {
+            id: LeadId::random(),
+            created_at: ts("2026-01-01T00:00:00Z"),
+        };
+        let ctype = ConversionType {
+            id: ConversionTypeId::random(),
+            name: "Reserva".into(),
+            description: None,
+            category: Category::Intermediary,
+            currency: Currency::parse("USD").unwrap(),
+            fields: vec![],
+            scope: Scope::Workflow(workflow),
+            active: true,
+            created_at: ts("2026-01-01T00:00:00Z"),
+        };
+        let run = WorkflowRun {
+            id: WorkflowRunId::random(),
+            lead_id: lead.id,
+            workflow_id: workflow,
+            master_workflow_id: None,
+            created_at: ts("2026-01-01T00:00:00Z"),
+        };
+        let request = NewConversion {
+            conversion_type_id: ctype.id,
+            lead_id: lead.id,
+            amount: Amount::parse_json_number("85000.00").unwrap(),
+            workflow_run_id: None,
+            currency: None,
+            converted_at: None,
+            metadata: Metadata::default(),
+            notes: None,
+        };
+        World {
+            ctype,
+            lead,
+            run,
+            request,
+        }
+    }
+
+    const NOW: &str = "2026-02-01T15:30:00Z";
+
+    fn resolve(w: &World, request: NewConversion) -> Result<ConversionEvent, ReferenceError> {
+        request.resolve(
+            EventId::random(),
+            Some(&w.ctype),
+            Some(&w.lead),
+            Some(&w.run),
+            ts(NOW),
+        )
+    }
+
+    #[test]
+    fn workflow_and_currency_are_inherited_and_converted_at_defaults_to_creation_time() {
+        let w = world();
+        let event = resolve(&w, w.request.clone()).unwrap();
+        assert_eq!(event.workflow_id, w.ctype.scope.workflow_id());
+        assert_eq!(event.master_workflow_id, None);
+        assert_eq!(event.currency.code(), "USD");
+        assert_eq!(event.converted_at, ts(NOW));
+        assert_eq!(event.created_at, ts(NOW));
+        assert_eq!(event.workflow_run_id, None);
+    }
+
+    #[test]
+    fn a_given_currency_and_converted_at_win_over_the_defaults() {
+        let w = world();
+        let request = NewConversion {
+            currency: Some(Currency::parse("CLP").unwrap()),
+            converted_at: Some(ts("2026-01-28T10:00:00Z")),
+            ..w.request.clone()
+        };
+        let event = resolve(&w, request).unwrap();
+        assert_eq!(event.currency.code(), "CLP");
+        assert_eq!(event.converted_at, ts("2026-01-28T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_missing_or_inactive_type_is_a_conversion_type_error() {
+        let mut w = world();
+        let none = w
+            .request
+            .clone()
+            .resolve(EventId::random(), None, Some(&w.lead), None, ts(NOW));
+        assert_eq!(none, Err(ReferenceError::ConversionType));
+        w.ctype.active = false;
+        assert_eq!(
+            resolve(&w, w.request.clone()),
+            Err(ReferenceError::ConversionType)
+        );
+    }
+
+    #[test]
+    fn a_missing_lead_is_a_lead_error_checked_after_the_type() {
+        let w = world();
+        let result =
+            w.request
+                .clone()
+                .resolve(EventId::random(), Some(&w.ctype), None, None, ts(NOW));
+        assert_eq!(result, Err(ReferenceError::Lead));
+    }
+
+    #[test]
+    fn a_run_of_the_lead_in_the_type_workflow_is_attributed() {
+        let w = world();
+        let request = NewConversion {
+            workflow_run_id: Some(w.run.id),
+            ..w.request.clone()
+        };
+        let event = resolve(&w, request).unwrap();
+        assert_eq!(event.workflow_run_id, Some(w.run.id));
+        assert_eq!(event.workflow_id, Some(w.run.workflow_id));
+    }
+
+    #[test]
+    fn a_missing_run_or_one_of_another_lead_or_workflow_is_a_run_error() {
+        let w = world();
+        let request = NewConversion {
+            workflow_run_id: Some(w.run.id),
+            ..w.request.clone()
+        };
+        let missing = request.clone().resolve(
+            EventId::random(),
+            Some(&w.ctype),
+            Some(&w.lead),
+            None,
+            ts(NOW),
+        );
+        assert_eq!(missing, Err(ReferenceError::WorkflowRun));
+
+        let other_lead = WorkflowRun {
+            lead_id: LeadId::random(),
+            ..w.run.clone()
+        };
+        let result = request.clone().resolve(
+            EventId::random(),
+            Some(&w.ctype),
+            Some(&w.lead),
+            Some(&other_lead),
+            ts(NOW),
+        );
+        assert_eq!(result, Err(ReferenceError::WorkflowRun));
+
+        let other_workflow = WorkflowRun {
+            workflow_id: WorkflowId::random(),
+            ..w.run.clone()
+        };
+        let result = request.resolve(
+            EventId::random(),
+            Some(&w.ctype),
+            Some(&w.lead),
+            Some(&other_workflow),
+            ts(NOW),
+        );
+        assert_eq!(result, Err(ReferenceError::WorkflowRun));
+    }
+
+    #[test]
+    fn a_master_workflow_type_takes_the_runs_workflow_when_the_run_is_in_the_master_workflow() {
+        let mut w = world();
+        let master = MasterWorkflowId::random();
+        w.ctype.scope = Scope::MasterWorkflow(master);
+        w.run.master_workflow_id = Some(master);
+
+        let without_run = resolve(&w, w.request.clone()).unwrap();
+        assert_eq!(without_run.workflow_id, None);
+        assert_eq!(without_run.master_workflow_id, Some(master));
+
+        let request = NewConversion {
+            workflow_run_id: Some(w.run.id),
+            ..w.request.clone()
+        };
+        let with_run = resolve(&w, request.clone()).unwrap();
+        assert_eq!(with_run.workflow_id, Some(w.run.workflow_id));
+        assert_eq!(with_run.master_workflow_id, Some(master));
+
+        w.run.master_workflow_id = Some(MasterWorkflowId::random());
+        assert_eq!(
+            resolve(&w, request.clone()),
+            Err(ReferenceError::WorkflowRun)
+        );
+        w.run.master_workflow_id = None;
+        assert_eq!(resolve(&w, request), Err(ReferenceError::WorkflowRun));
+    }
+
+    #[test]
+    fn reference_messages_are_the_documented_ones() {
+        assert_eq!(
+            ReferenceError::ConversionType.to_string(),
+            "conversion_type_id not found, inactive, or does not belong to your account"
+        );
+        assert_eq!(
+            ReferenceError::Lead.to_string(),
+            "lead_id not found or does not belong to your account"
+        );
+        assert_eq!(
+            ReferenceError::WorkflowRun.to_string(),
+            "workflow_run_id not found or does not match the given workflow_id and lead_id"
+        );
+    }
+}

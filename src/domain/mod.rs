@@ -1,0 +1,40 @@
+//! Validated domain types. Every field is private and every constructor checks its rule, so a
+//! value of these types is valid by construction ("parse, don't validate").
+
+mod account;
+mod amount;
+mod conversion;
+mod currency;
+mod ids;
+mod json;
+mod timestamp;
+
+pub use account::{API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash};
+pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
+pub use conversion::{
+    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead, NewConversion,
+    ReferenceError, Scope, WorkflowRun,
+};
+pub use currency::{Currency, CurrencyError};
+pub use ids::{
+    AccountId, ConversionTypeId, EventId, IdError, LeadId, MasterWorkflowId, WorkflowId,
+    WorkflowRunId,
+};
+pub use json::{JsonNumber, JsonValue, Metadata};
+pub use timestamp::{Timestamp, TimestampError};
+
+/// One problem with one field of a request: the field's name and the message the client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl ToString) -> Self {
+        Self {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+}

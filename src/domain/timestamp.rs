@@ -1,0 +1,123 @@
+//! Instants, always held and written in UTC.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "converted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
+)]
+pub struct TimestampError;
+
+/// A UTC instant with nanosecond precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// Accepts an RFC 3339 date-time (the ISO 8601 profile the web uses): a date, a time and a
+    /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC.
+    pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Self(t.with_timezone(&Utc)))
+            .map_err(|_| TimestampError)
+    }
+
+    /// Now, truncated to milliseconds so that it prints the way clients expect.
+    pub fn now() -> Self {
+        let now = Utc::now();
+        let millis = now.timestamp_millis();
+        Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
+    }
+
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+
+    /// Fixed-width form (`2026-02-01T15:30:00.000000000Z`) whose text order is time order: for
+    /// sort keys.
+    pub fn sortable(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `2026-02-01T15:30:00Z`, with a fraction only when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_utc_date_time_prints_as_it_was_written() {
+        assert_eq!(
+            Timestamp::parse("2026-01-28T10:00:00Z")
+                .unwrap()
+                .to_string(),
+            "2026-01-28T10:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2026-01-28T10:00:00.5Z")
+                .unwrap()
+                .to_string(),
+            "2026-01-28T10:00:00.500Z"
+        );
+    }
+
+    #[test]
+    fn an_offset_is_converted_to_utc() {
+        assert_eq!(
+            Timestamp::parse("2026-01-28T07:00:00-03:00")
+                .unwrap()
+                .to_string(),
+            "2026-01-28T10:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2026-01-28T12:30:00+02:30")
+                .unwrap()
+                .to_string(),
+            "2026-01-28T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_date_time_without_a_zone_or_not_a_date_time_is_rejected() {
+        for bad in [
+            "2026-01-28T10:00:00",
+            "2026-01-28",
+            "10:00:00Z",
+            "yesterday",
+            "",
+            "2026-13-01T00:00:00Z",
+            "1738058400",
+        ] {
+            assert_eq!(Timestamp::parse(bad), Err(TimestampError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_sortable_form_orders_like_time() {
+        let a = Timestamp::parse("2026-01-28T10:00:00Z").unwrap();
+        let b = Timestamp::parse("2026-01-28T10:00:00.000000001Z").unwrap();
+        let c = Timestamp::parse("2026-01-28T09:59:59.9Z").unwrap();
+        assert!(a.sortable() < b.sortable());
+        assert!(c.sortable() < a.sortable());
+        assert_eq!(a.sortable(), "2026-01-28T10:00:00.000000000Z");
+    }
+
+    #[test]
+    fn now_has_at_most_millisecond_precision() {
+        assert_eq!(
+            Timestamp::now().as_datetime().timestamp_subsec_nanos() % 1_000_000,
+            0
+        );
+    }
+}

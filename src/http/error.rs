@@ -1,0 +1,147 @@
+//! Every error the API answers with, and the one function that turns each into a status and a
+//! `{"error", "message"}` body.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::domain::{FieldError, ReferenceError};
+use crate::service::{AuthError, CreateError};
+use crate::store::StoreError;
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// An answer other than success. Causes (store failures) are logged where they are mapped and
+/// never reach the client.
+#[derive(Debug)]
+pub enum ApiError {
+    MissingApiKey,
+    InvalidApiKey,
+    /// Every problem found; the first is the documented `message`.
+    Validation(Vec<FieldError>),
+    NotFound,
+    MethodNotAllowed,
+    Unavailable,
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingApiKey | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error` and `message` of the body.
+    pub fn texts(&self) -> (&str, &str) {
+        match self {
+            Self::MissingApiKey => (
+                "Missing API key",
+                "Please provide your API key in the X-API-Key header",
+            ),
+            Self::InvalidApiKey => ("Invalid API key", "The provided API key is not valid"),
+            Self::Validation(errors) => (
+                "Validation error",
+                errors
+                    .first()
+                    .map_or("The request is invalid", |e| e.message.as_str()),
+            ),
+            Self::NotFound => ("Not found", "Route not found"),
+            Self::MethodNotAllowed => (
+                "Method not allowed",
+                "Only POST is supported on /conversions",
+            ),
+            Self::Unavailable => (
+                "Service unavailable",
+                "The service is temporarily busy; please retry shortly",
+            ),
+            Self::Internal => ("Internal server error", "An unexpected error occurred"),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let (error, message) = self.texts();
+        let body = serde_json::to_string(&ErrorBody { error, message })
+            .expect("two strings always serialise");
+        let mut response = super::json_response(self.status(), body);
+        let headers = response.headers_mut();
+        match self {
+            Self::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Self::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<ReferenceError> for ApiError {
+    fn from(err: ReferenceError) -> Self {
+        Self::Validation(vec![FieldError::new(err.field(), err)])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// Logs the cause (with the request's span, so with its request id) and keeps it from the
+    /// client.
+    fn from(err: StoreError) -> Self {
+        let chain = error_chain(&err);
+        match err {
+            StoreError::Throttled(_) => {
+                tracing::warn!(error = %chain, "store throttled the request");
+                Self::Unavailable
+            }
+            StoreError::Failed(_) | StoreError::Corrupt { .. } => {
+                tracing::error!(error = %chain, "store failure");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Missing => Self::MissingApiKey,
+            AuthError::Invalid => Self::InvalidApiKey,
+            AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::Invalid(errors) => Self::Validation(errors),
+            CreateError::Reference(err) => err.into(),
+            CreateError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// `outer: inner: innermost`, for the log.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,14 @@
+//! Nexor's public Conversions API: `POST /conversions` on AWS Lambda and DynamoDB.
+//!
+//! - [`domain`]: validated types and the rules of a conversion event.
+//! - [`service`]: the use case, written against the [`store::Store`] port.
+//! - [`store`]: the port, its DynamoDB adapter and an in-memory twin for fast tests.
+//! - [`http`]: API Gateway request in, response out; the one place errors become status codes.
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod seed;
+pub mod service;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,157 @@
+//! An in-memory store with the same semantics as the DynamoDB adapter, for fast unit tests.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{Context, InsertError, Provisioning, Store, StoreError};
+use crate::domain::{
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
+    Lead, LeadId, WorkflowRun, WorkflowRunId,
+};
+
+#[derive(Default)]
+struct Data {
+    accounts: HashMap<AccountId, Account>,
+    keys: HashMap<ApiKeyHash, (AccountId, bool)>,
+    types: HashMap<(AccountId, ConversionTypeId), ConversionType>,
+    leads: HashMap<(AccountId, LeadId), Lead>,
+    runs: HashMap<(AccountId, WorkflowRunId), WorkflowRun>,
+    events: HashMap<(AccountId, EventId), ConversionEvent>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        // A panic while holding the lock cannot leave `Data` half-written: every write is one
+        // insert. So a poisoned lock is still safe to use.
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every event of an account (for tests).
+    pub fn events(&self, account: AccountId) -> Vec<ConversionEvent> {
+        self.data()
+            .events
+            .iter()
+            .filter(|((a, _), _)| *a == account)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn account_for_key(&self, key: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
+        Ok(self
+            .data()
+            .keys
+            .get(key)
+            .filter(|(_, active)| *active)
+            .map(|(account, _)| *account))
+    }
+
+    async fn load_context(
+        &self,
+        account: AccountId,
+        conversion_type: ConversionTypeId,
+        lead: LeadId,
+        workflow_run: Option<WorkflowRunId>,
+    ) -> Result<Context, StoreError> {
+        let data = self.data();
+        Ok(Context {
+            conversion_type: data.types.get(&(account, conversion_type)).cloned(),
+            lead: data.leads.get(&(account, lead)).cloned(),
+            workflow_run: workflow_run.and_then(|run| data.runs.get(&(account, run)).cloned()),
+        })
+    }
+
+    async fn insert_event(
+        &self,
+        account: AccountId,
+        event: &ConversionEvent,
+    ) -> Result<(), InsertError> {
+        let mut data = self.data();
+        let slot = data.events.entry((account, event.id));
+        match slot {
+            std::collections::hash_map::Entry::Occupied(_) => Err(InsertError::AlreadyExists),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(event.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_event(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> Result<Option<ConversionEvent>, StoreError> {
+        Ok(self.data().events.get(&(account, id)).cloned())
+    }
+}
+
+impl Provisioning for MemoryStore {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.data().accounts.insert(account.id, account.clone());
+        Ok(())
+    }
+
+    async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.data().accounts.get(&id).cloned())
+    }
+
+    async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
+        self.data().keys.insert(key.clone(), (account, true));
+        Ok(())
+    }
+
+    async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError> {
+        Ok(self
+            .data()
+            .keys
+            .get_mut(key)
+            .map(|(_, active)| *active = false)
+            .is_some())
+    }
+
+    async fn put_conversion_type(
+        &self,
+        account: AccountId,
+        conversion_type: &ConversionType,
+    ) -> Result<(), StoreError> {
+        self.data()
+            .types
+            .insert((account, conversion_type.id), conversion_type.clone());
+        Ok(())
+    }
+
+    async fn get_conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
+        Ok(self.data().types.get(&(account, id)).cloned())
+    }
+
+    async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
+        self.data().leads.insert((account, lead.id), lead.clone());
+        Ok(())
+    }
+
+    async fn put_workflow_run(
+        &self,
+        account: AccountId,
+        run: &WorkflowRun,
+    ) -> Result<(), StoreError> {
+        self.data().runs.insert((account, run.id), run.clone());
+        Ok(())
+    }
+}

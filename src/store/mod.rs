@@ -1,0 +1,122 @@
+//! The storage port, in domain terms, and its adapters: [`DynamoStore`] for DynamoDB and
+//! [`MemoryStore`] for fast tests. Nothing outside `dynamodb.rs` sees an `AttributeValue`.
+
+mod dynamodb;
+mod memory;
+
+use std::future::Future;
+
+pub use dynamodb::{DynamoStore, TableError, create_table, delete_table};
+pub use memory::MemoryStore;
+
+use crate::domain::{
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
+    Lead, LeadId, WorkflowRun, WorkflowRunId,
+};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A failure of the store itself (never of the client's input).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Still throttled after the SDK's own retries: worth retrying later.
+    #[error("the store is throttling requests")]
+    Throttled(#[source] BoxError),
+    #[error("the store request failed")]
+    Failed(#[source] BoxError),
+    /// A stored record could not be read back into a domain type.
+    #[error("stored record {key} is malformed: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// Why an event was not inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    /// An event with this id exists already; nothing was written.
+    #[error("an event with this id already exists")]
+    AlreadyExists,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the store holds, in the caller's account, for one request's references.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    pub conversion_type: Option<ConversionType>,
+    pub lead: Option<Lead>,
+    pub workflow_run: Option<WorkflowRun>,
+}
+
+/// What `POST /conversions` needs from storage.
+pub trait Store: Send + Sync {
+    /// The account of an active key with this hash; `None` for unknown or revoked keys.
+    fn account_for_key(
+        &self,
+        key: &ApiKeyHash,
+    ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
+
+    /// The conversion type, lead and (if asked) workflow run with these ids in this account,
+    /// in one round trip.
+    fn load_context(
+        &self,
+        account: AccountId,
+        conversion_type: ConversionTypeId,
+        lead: LeadId,
+        workflow_run: Option<WorkflowRunId>,
+    ) -> impl Future<Output = Result<Context, StoreError>> + Send;
+
+    /// Writes the event unless one with the same id exists in the account.
+    fn insert_event(
+        &self,
+        account: AccountId,
+        event: &ConversionEvent,
+    ) -> impl Future<Output = Result<(), InsertError>> + Send;
+
+    /// Reads one event back.
+    fn get_event(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> impl Future<Output = Result<Option<ConversionEvent>, StoreError>> + Send;
+}
+
+/// What operators (the admin CLI, the demo seed, tests) need to set up an account's data.
+/// Every write replaces the record with the same id, so provisioning can be re-run.
+pub trait Provisioning: Send + Sync {
+    fn put_account(&self, account: &Account)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_account(
+        &self,
+        id: AccountId,
+    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+    fn put_api_key(
+        &self,
+        key: &ApiKeyHash,
+        account: AccountId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks the key revoked; `false` if no such key exists.
+    fn revoke_api_key(
+        &self,
+        key: &ApiKeyHash,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn put_conversion_type(
+        &self,
+        account: AccountId,
+        conversion_type: &ConversionType,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> impl Future<Output = Result<Option<ConversionType>, StoreError>> + Send;
+    fn put_lead(
+        &self,
+        account: AccountId,
+        lead: &Lead,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_workflow_run(
+        &self,
+        account: AccountId,
+        run: &WorkflowRun,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,350 @@
+//! Shared test helpers: the local DynamoDB servers started by `scripts/with-test-servers.sh`,
+//! fresh tables, and the `events/` fixtures.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use conversions::store::{DynamoStore, create_table};
+use lambda_http::{Body, Request, Response};
+
+/// A DynamoDB-compatible server the tests run against.
+pub struct Backend {
+    pub name: String,
+    pub endpoint: String,
+}
+
+/// dynalite and moto, as started by `scripts/with-test-servers.sh` (`make test`). Without them
+/// these tests fail: they never pass by skipping.
+pub fn backends() -> Vec<Backend> {
+    let spec = std::env::var("TEST_DYNAMODB_ENDPOINTS").expect(
+        "TEST_DYNAMODB_ENDPOINTS is not set: run the DynamoDB tests with `make test` or \
+         `scripts/with-test-servers.sh cargo test`, which start dynalite and moto",
+    );
+    let backends: Vec<Backend> = spec
+        .split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, endpoint) = part.split_once('=').expect("each entry is name=url");
+            Backend {
+                name: name.to_owned(),
+                endpoint: endpoint.to_owned(),
+            }
+        })
+        .collect();
+    assert!(
+        !backends.is_empty(),
+        "TEST_DYNAMODB_ENDPOINTS names no server"
+    );
+    backends
+}
+
+impl Backend {
+    /// A client for this server. (The function itself takes its endpoint from the SDK's
+    /// standard environment; tests talk to two servers at once, so they set it here.)
+    pub fn client(&self) -> Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// A store on a new table of its own, so tests never see each other's data.
+    pub async fn fresh_store(&self) -> DynamoStore {
+        let client = self.client();
+        let table = format!("conversions-test-{}", uuid::Uuid::new_v4().simple());
+        create_table(&client, &table)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        DynamoStore::new(client, table)
+    }
+}
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+/// Every fixture's name (file name without `.json`), sorted.
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| {
+            path.file_stem()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The fixture as the Lambda runtime would hand it to the function.
+pub fn fixture(name: &str) -> Request {
+    let text =
+        std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("fixture exists");
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("events/{name}.json is not an HTTP API event: {e}"))
+}
+
+/// The fixture's request body, as JSON.
+pub fn fixture_body(name: &str) -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("fixture exists");
+    let event: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    serde_json::from_str(event["body"].as_str().expect("fixture has a body")).expect("body is JSON")
+}
+
+pub fn body_text(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("UTF-8 body"),
+        Body::Empty => String::new(),
+        _ => panic!("unexpected body kind"),
+    }
+}
+
+pub fn body_json(response: &Response<Body>) -> serde_json::Value {
+    serde_json::from_str(&body_text(response)).expect("the response body is JSON")
+}
+
+/// The keys of the reference page's 201 event object, in its order.
+pub const EVENT_KEYS: [&str; 12] = [
+    "id",
+    "conversion_type_id",
+    "lead_id",
+    "workflow_id",
+    "master_workflow_id",
+    "workflow_run_id",
+    "amount",
+    "currency",
+    "metadata",
+    "notes",
+    "converted_at",
+    "created_at",
+];
+
+/// What each fixture must get back: status, and for errors the `error` and `message`.
+pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
+    ("create-minimal", 201, "", ""),
+    ("create-with-metadata", 201, "", ""),
+    ("create-with-workflow-run", 201, "", ""),
+    ("create-without-content-type", 201, "", ""),
+    (
+        "missing-api-key",
+        401,
+        "Missing API key",
+        "Please provide your API key in the X-API-Key header",
+    ),
+    (
+        "invalid-api-key",
+        401,
+        "Invalid API key",
+        "The provided API key is not valid",
+    ),
+    (
+        "body-not-json-object",
+        400,
+        "Validation error",
+        "Request body must be a JSON object",
+    ),
+    (
+        "missing-required-fields",
+        400,
+        "Validation error",
+        "conversion_type_id, lead_id, and amount are required",
+    ),
+    (
+        "invalid-uuid",
+        400,
+        "Validation error",
+        "lead_id must be a valid UUID",
+    ),
+    (
+        "negative-amount",
+        400,
+        "Validation error",
+        "amount must be a non-negative number",
+    ),
+    (
+        "amount-not-a-number",
+        400,
+        "Validation error",
+        "amount must be a non-negative number",
+    ),
+    (
+        "invalid-currency",
+        400,
+        "Validation error",
+        r#"currency must be a 3-character ISO 4217 code (e.g., "USD", "CLP")"#,
+    ),
+    (
+        "invalid-converted-at",
+        400,
+        "Validation error",
+        r#"converted_at must be an ISO 8601 date-time with a time zone (e.g., "2026-01-28T10:00:00Z")"#,
+    ),
+    (
+        "metadata-not-object",
+        400,
+        "Validation error",
+        "metadata must be an object",
+    ),
+    (
+        "notes-not-string",
+        400,
+        "Validation error",
+        "notes must be a string",
+    ),
+    (
+        "unknown-conversion-type",
+        400,
+        "Validation error",
+        "conversion_type_id not found, inactive, or does not belong to your account",
+    ),
+    (
+        "inactive-conversion-type",
+        400,
+        "Validation error",
+        "conversion_type_id not found, inactive, or does not belong to your account",
+    ),
+    (
+        "unknown-lead",
+        400,
+        "Validation error",
+        "lead_id not found or does not belong to your account",
+    ),
+    (
+        "mismatched-workflow-run",
+        400,
+        "Validation error",
+        "workflow_run_id not found or does not match the given workflow_id and lead_id",
+    ),
+    ("unknown-route", 404, "Not found", "Route not found"),
+    (
+        "method-not-allowed",
+        405,
+        "Method not allowed",
+        "Only POST is supported on /conversions",
+    ),
+];
+
+/// Checks one fixture's response against [`EXPECTED`], and for a 201 that the event is the
+/// request's, with the demo type's inherited values.
+pub fn assert_fixture_response(context: &str, name: &str, response: &Response<Body>) {
+    let &(_, status, error, message) = EXPECTED
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .unwrap_or_else(|| panic!("no expectation for {name}"));
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "{context}: {name}: {}",
+        body_text(response)
+    );
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "{context}: {name}"
+    );
+    assert_eq!(
+        response.headers()["x-request-id"].to_str().unwrap(),
+        format!("evt-{name}"),
+        "{context}: {name}: the API Gateway request id is echoed"
+    );
+    let body = body_json(response);
+    if status != 201 {
+        let expected = serde_json::json!({ "error": error, "message": message });
+        assert_eq!(body, expected, "{context}: {name}");
+        return;
+    }
+    let request = fixture_body(name);
+    assert_eq!(body["success"], true, "{context}: {name}");
+    let event = body["conversion_event"]
+        .as_object()
+        .expect("an event object");
+    let keys: Vec<&str> = event.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys, EVENT_KEYS,
+        "{context}: {name}: exactly the documented keys, in order"
+    );
+    assert_eq!(
+        event["conversion_type_id"], request["conversion_type_id"],
+        "{context}: {name}"
+    );
+    assert_eq!(event["lead_id"], request["lead_id"], "{context}: {name}");
+    assert_eq!(
+        event["workflow_id"],
+        conversions::seed::DEMO_WORKFLOW_ID,
+        "{context}: {name}: inherited"
+    );
+    assert_eq!(
+        event["master_workflow_id"],
+        serde_json::Value::Null,
+        "{context}: {name}"
+    );
+    assert_eq!(
+        event["workflow_run_id"],
+        request.get("workflow_run_id").cloned().unwrap_or_default(),
+        "{context}: {name}"
+    );
+    let expected_currency = request
+        .get("currency")
+        .cloned()
+        .unwrap_or_else(|| "USD".into());
+    assert_eq!(event["currency"], expected_currency, "{context}: {name}");
+    assert_eq!(
+        event["metadata"],
+        request
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({})),
+        "{context}: {name}"
+    );
+    assert_eq!(
+        event["notes"],
+        request.get("notes").cloned().unwrap_or_default(),
+        "{context}: {name}"
+    );
+    match request.get("converted_at") {
+        Some(at) => assert_eq!(event["converted_at"], *at, "{context}: {name}"),
+        None => assert_eq!(
+            event["converted_at"], event["created_at"],
+            "{context}: {name}: defaults to now"
+        ),
+    }
+    // The amount's exact text, as sent: find it in the raw body.
+    let raw_amount = body_text(response)
+        .split("\"amount\":")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sent = raw_request_amount(name);
+    assert_eq!(
+        raw_amount, sent,
+        "{context}: {name}: the amount comes back exactly as sent"
+    );
+}
+
+fn raw_request_amount(name: &str) -> String {
+    let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let body = event["body"].as_str().unwrap();
+    let after = body.split("\"amount\":").nth(1).unwrap();
+    after
+        .trim_start()
+        .split([',', '\n', '}'])
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
