@@ -127,3 +127,248 @@ fn metadata(raw: &RawValue) -> Result<Metadata, String> {
         _ => Err("metadata must be an object".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CT: &str = "123e4567-e89b-12d3-a456-426614174100";
+    const LEAD: &str = "123e4567-e89b-12d3-a456-426614174200";
+
+    fn parse(body: &str) -> Result<NewConversion, Vec<FieldError>> {
+        parse_new_conversion(body.as_bytes())
+    }
+
+    /// The first message (the documented one) for a body.
+    fn first_message(body: &str) -> String {
+        parse(body)
+            .expect_err("the body is invalid")
+            .remove(0)
+            .message
+    }
+
+    fn with(extra: &str) -> String {
+        format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":10{extra}}}"#)
+    }
+
+    #[test]
+    fn a_minimal_body_parses_with_defaults() {
+        let request = parse(&with("")).unwrap();
+        assert_eq!(request.conversion_type_id.to_string(), CT);
+        assert_eq!(request.lead_id.to_string(), LEAD);
+        assert_eq!(request.amount.to_string(), "10");
+        assert_eq!(
+            (
+                request.workflow_run_id,
+                request.currency,
+                request.converted_at
+            ),
+            (None, None, None)
+        );
+        assert!(request.metadata.is_empty());
+        assert_eq!(request.notes, None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_object_is_rejected() {
+        for body in [
+            "",
+            "   ",
+            "null",
+            "[]",
+            "42",
+            "\"text\"",
+            "{",
+            "{\"amount\": 1,}",
+            "\u{0}",
+        ] {
+            assert_eq!(first_message(body), NOT_AN_OBJECT, "{body:?}");
+        }
+        assert_eq!(
+            parse_new_conversion(&[0xff, 0xfe]).unwrap_err()[0].message,
+            NOT_AN_OBJECT
+        );
+    }
+
+    #[test]
+    fn a_missing_or_null_required_field_gets_the_documented_message() {
+        for body in [
+            "{}".to_owned(),
+            format!(r#"{{"lead_id":"{LEAD}","amount":1}}"#),
+            format!(r#"{{"conversion_type_id":"{CT}","amount":1}}"#),
+            format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}"}}"#),
+            format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":null}}"#),
+        ] {
+            assert_eq!(first_message(&body), REQUIRED, "{body}");
+        }
+    }
+
+    #[test]
+    fn an_id_that_is_not_a_uuid_names_its_field() {
+        let body = format!(r#"{{"conversion_type_id":"nope","lead_id":"{LEAD}","amount":1}}"#);
+        assert_eq!(
+            first_message(&body),
+            "conversion_type_id must be a valid UUID"
+        );
+        let body = format!(r#"{{"conversion_type_id":"{CT}","lead_id":42,"amount":1}}"#);
+        assert_eq!(first_message(&body), "lead_id must be a valid UUID");
+        assert_eq!(
+            first_message(&with(r#","workflow_run_id":"run-1""#)),
+            "workflow_run_id must be a valid UUID"
+        );
+    }
+
+    #[test]
+    fn an_amount_that_is_not_a_non_negative_json_number_is_rejected() {
+        for amount in ["-1", "-0.5", "\"10\"", "true", "[1]", "{}"] {
+            let body =
+                format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":{amount}}}"#);
+            assert_eq!(
+                first_message(&body),
+                "amount must be a non-negative number",
+                "{amount}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_amount_keeps_its_exact_decimal_text() {
+        for amount in [
+            "85000.00",
+            "0.1",
+            "0",
+            "0.30000000000000004",
+            "123456789012345.6789",
+        ] {
+            let body =
+                format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":{amount}}}"#);
+            assert_eq!(parse(&body).unwrap().amount.to_string(), amount);
+        }
+    }
+
+    #[test]
+    fn an_amount_at_or_above_the_bound_is_rejected_with_the_bound() {
+        let body = format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":1e20}}"#);
+        assert_eq!(
+            first_message(&body),
+            "amount must be less than 1000000000000000"
+        );
+    }
+
+    #[test]
+    fn currency_must_be_an_iso_4217_code() {
+        let message = r#"currency must be a 3-character ISO 4217 code (e.g., "USD", "CLP")"#;
+        for currency in ["\"US\"", "\"DOLLAR\"", "\"ABC\"", "\"XXX\"", "840", "true"] {
+            assert_eq!(
+                first_message(&with(&format!(r#","currency":{currency}"#))),
+                message,
+                "{currency}"
+            );
+        }
+        assert_eq!(
+            parse(&with(r#","currency":"CLF""#))
+                .unwrap()
+                .currency
+                .unwrap()
+                .code(),
+            "CLF"
+        );
+        assert_eq!(
+            parse(&with(r#","currency":"clp""#))
+                .unwrap()
+                .currency
+                .unwrap()
+                .code(),
+            "CLP"
+        );
+        assert_eq!(parse(&with(r#","currency":null"#)).unwrap().currency, None);
+    }
+
+    #[test]
+    fn converted_at_must_be_a_date_time_with_a_zone() {
+        let message = r#"converted_at must be an ISO 8601 date-time with a time zone (e.g., "2026-01-28T10:00:00Z")"#;
+        for at in [
+            "\"2026-01-28T10:00:00\"",
+            "\"2026-01-28\"",
+            "\"soon\"",
+            "1769594400",
+        ] {
+            assert_eq!(
+                first_message(&with(&format!(r#","converted_at":{at}"#))),
+                message,
+                "{at}"
+            );
+        }
+        let request = parse(&with(r#","converted_at":"2026-01-28T07:00:00-03:00""#)).unwrap();
+        assert_eq!(
+            request.converted_at.unwrap().to_string(),
+            "2026-01-28T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn metadata_must_be_an_object_and_keeps_any_keys() {
+        for metadata in ["[]", "\"x\"", "1", "true"] {
+            assert_eq!(
+                first_message(&with(&format!(r#","metadata":{metadata}"#))),
+                "metadata must be an object"
+            );
+        }
+        let request = parse(&with(
+            r#","metadata":{"property_unit":"Apt 302","crm_id":"X-9","commission":2500.50}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            request.metadata.to_json(),
+            r#"{"commission":2500.50,"crm_id":"X-9","property_unit":"Apt 302"}"#
+        );
+        assert!(
+            parse(&with(r#","metadata":null"#))
+                .unwrap()
+                .metadata
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn notes_must_be_a_string() {
+        for notes in ["42", "[]", "{}", "false"] {
+            assert_eq!(
+                first_message(&with(&format!(r#","notes":{notes}"#))),
+                "notes must be a string"
+            );
+        }
+        assert_eq!(
+            parse(&with(r#","notes":"paid in cash""#))
+                .unwrap()
+                .notes
+                .as_deref(),
+            Some("paid in cash")
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_fields_are_ignored() {
+        assert!(parse(&with(r#","source":"crm","id":"mine","success":false"#)).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_field_order() {
+        let body = r#"{"lead_id":"x","amount":-1,"currency":"ZZZ","notes":1}"#;
+        let fields: Vec<String> = parse(body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "conversion_type_id",
+                "lead_id",
+                "amount",
+                "currency",
+                "notes"
+            ]
+        );
+    }
+}

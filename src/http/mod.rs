@@ -151,3 +151,6 @@ fn body_bytes(body: &Body) -> &[u8] {
         _ => &[],
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -67,6 +67,10 @@ impl DynamoStore {
         &self.table
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -694,6 +698,33 @@ mod tests {
         let item = event_item(AccountId::random(), &event);
         assert_eq!(item["amount"], AttributeValue::N("85000.00".into()));
         assert_eq!(event_from(&item).unwrap(), event);
+    }
+
+    fn put_error(code: &str) -> StoreError {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let meta = ErrorMetadata::builder()
+            .code(code)
+            .message("detail")
+            .build();
+        store_error(SdkError::service_error(PutItemError::generic(meta), ()))
+    }
+
+    #[test]
+    fn throttling_codes_are_told_apart_from_other_failures() {
+        for code in THROTTLING_CODES {
+            assert!(
+                matches!(put_error(code), StoreError::Throttled(_)),
+                "{code}"
+            );
+        }
+        for code in [
+            "ValidationException",
+            "ResourceNotFoundException",
+            "InternalServerError",
+        ] {
+            assert!(matches!(put_error(code), StoreError::Failed(_)), "{code}");
+        }
     }
 
     #[test]

@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
 use conversions::store::{DynamoStore, create_table};
 use lambda_http::{Body, Request, Response};
 
@@ -44,13 +46,22 @@ impl Backend {
     /// A client for this server. (The function itself takes its endpoint from the SDK's
     /// standard environment; tests talk to two servers at once, so they set it here.)
     pub fn client(&self) -> Client {
-        let config = aws_sdk_dynamodb::Config::builder()
+        Client::from_conf(self.config().build())
+    }
+
+    /// A client that records the name of every DynamoDB operation it sends.
+    pub fn counting_client(&self) -> (Client, Operations) {
+        let operations = Operations::default();
+        let client = Client::from_conf(self.config().interceptor(operations.clone()).build());
+        (client, operations)
+    }
+
+    fn config(&self) -> aws_sdk_dynamodb::config::Builder {
+        aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-            .build();
-        Client::from_conf(config)
     }
 
     /// A store on a new table of its own, so tests never see each other's data.
@@ -61,6 +72,45 @@ impl Backend {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
         DynamoStore::new(client, table)
+    }
+}
+
+/// The DynamoDB operations a client sent, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Operations(Arc<Mutex<Vec<&'static str>>>);
+
+impl Operations {
+    pub fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "OperationCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use aws_sdk_dynamodb::operation as op;
+        let input = context.input();
+        let name = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
+            "GetItem"
+        } else if input
+            .downcast_ref::<op::batch_get_item::BatchGetItemInput>()
+            .is_some()
+        {
+            "BatchGetItem"
+        } else if input.downcast_ref::<op::put_item::PutItemInput>().is_some() {
+            "PutItem"
+        } else {
+            "other"
+        };
+        self.0.lock().unwrap().push(name);
+        Ok(())
     }
 }
 

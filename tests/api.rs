@@ -1,0 +1,327 @@
+//! Whole requests through the handler against dynalite and moto: what is answered is what is
+//! stored, scope rules, tenant isolation, failures.
+
+mod common;
+
+use common::{backends, body_json, fixture};
+use conversions::domain::{
+    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
+    Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+};
+use conversions::http::App;
+use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
+use conversions::store::{DynamoStore, Provisioning, Store};
+use lambda_http::{Body, Request};
+
+/// The `create-minimal` fixture with another key and body.
+fn request(key: &str, body: String) -> Request {
+    let mut request = fixture("create-minimal");
+    request
+        .headers_mut()
+        .insert("x-api-key", key.parse().unwrap());
+    *request.body_mut() = Body::Text(body);
+    request
+}
+
+/// A second account with its own key, a master-workflow type, a lead and a run.
+struct Tenant {
+    key: ApiKey,
+    account: AccountId,
+    conversion_type: ConversionTypeId,
+    lead: LeadId,
+    run: WorkflowRunId,
+    workflow: WorkflowId,
+    master: MasterWorkflowId,
+}
+
+async fn tenant(store: &DynamoStore) -> Tenant {
+    let now = Timestamp::now();
+    let account = Account {
+        id: AccountId::random(),
+        name: "Tenant".into(),
+        created_at: now,
+    };
+    let key = ApiKey::generate();
+    let master = MasterWorkflowId::random();
+    let workflow = WorkflowId::random();
+    let conversion_type = ConversionType {
+        id: ConversionTypeId::random(),
+        name: "Venta".into(),
+        description: None,
+        category: Category::Final,
+        currency: Currency::parse("CLP").unwrap(),
+        fields: vec![],
+        scope: Scope::MasterWorkflow(master),
+        active: true,
+        created_at: now,
+    };
+    let lead = Lead {
+        id: LeadId::random(),
+        created_at: now,
+    };
+    let run = WorkflowRun {
+        id: WorkflowRunId::random(),
+        lead_id: lead.id,
+        workflow_id: workflow,
+        master_workflow_id: Some(master),
+        created_at: now,
+    };
+    store.put_account(&account).await.unwrap();
+    store.put_api_key(&key.hash(), account.id).await.unwrap();
+    store
+        .put_conversion_type(account.id, &conversion_type)
+        .await
+        .unwrap();
+    store.put_lead(account.id, &lead).await.unwrap();
+    store.put_workflow_run(account.id, &run).await.unwrap();
+    Tenant {
+        key,
+        account: account.id,
+        conversion_type: conversion_type.id,
+        lead: lead.id,
+        run: run.id,
+        workflow,
+        master,
+    }
+}
+
+#[tokio::test]
+async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        seed_demo(&store).await.unwrap();
+        let app = App::new(store);
+        let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let response = app.handle(fixture("create-minimal")).await;
+        let after = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(response.status(), 201, "{}", backend.name);
+        let event = &body_json(&response)["conversion_event"];
+
+        let created_at =
+            chrono::DateTime::parse_from_rfc3339(event["created_at"].as_str().unwrap()).unwrap();
+        assert!(
+            before <= created_at && created_at <= after,
+            "{}: created_at is now",
+            backend.name
+        );
+        assert_eq!(
+            event["converted_at"], event["created_at"],
+            "{}",
+            backend.name
+        );
+        assert!(
+            event["created_at"].as_str().unwrap().ends_with('Z'),
+            "{}: UTC",
+            backend.name
+        );
+
+        let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let id = EventId::parse(event["id"].as_str().unwrap()).unwrap();
+        let stored = app
+            .store()
+            .get_event(account, id)
+            .await
+            .unwrap()
+            .expect("the event is stored");
+        let again = conversions::http::event_json(&stored);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&again).unwrap()["conversion_event"],
+            *event,
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_currency() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let t = tenant(&store).await;
+        let app = App::new(store);
+
+        let body = format!(
+            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1500,"workflow_run_id":"{}"}}"#,
+            t.conversion_type, t.lead, t.run
+        );
+        let response = app.handle(request(t.key.expose(), body)).await;
+        assert_eq!(response.status(), 201, "{}", backend.name);
+        let event = &body_json(&response)["conversion_event"];
+        assert_eq!(
+            event["workflow_id"],
+            t.workflow.to_string(),
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            event["master_workflow_id"],
+            t.master.to_string(),
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            event["workflow_run_id"],
+            t.run.to_string(),
+            "{}",
+            backend.name
+        );
+        assert_eq!(event["currency"], "CLP", "{}", backend.name);
+
+        let body = format!(
+            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1500}}"#,
+            t.conversion_type, t.lead
+        );
+        let event =
+            body_json(&app.handle(request(t.key.expose(), body)).await)["conversion_event"].clone();
+        assert_eq!(
+            event["workflow_id"],
+            serde_json::Value::Null,
+            "{}: no run, no workflow",
+            backend.name
+        );
+        assert_eq!(
+            event["master_workflow_id"],
+            t.master.to_string(),
+            "{}",
+            backend.name
+        );
+        let id = EventId::parse(event["id"].as_str().unwrap()).unwrap();
+        let stored = app.store().get_event(t.account, id).await.unwrap();
+        assert!(stored.is_some(), "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn ids_of_another_account_are_not_found_with_the_documented_messages() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let demo = seed_demo(&store).await.unwrap();
+        let t = tenant(&store).await;
+        let app = App::new(store);
+        let cases = [
+            (
+                t.conversion_type,
+                demo.lead.id,
+                None,
+                "conversion_type_id not found, inactive, or does not belong to your account",
+            ),
+            (
+                demo.conversion_type.id,
+                t.lead,
+                None,
+                "lead_id not found or does not belong to your account",
+            ),
+            (
+                demo.conversion_type.id,
+                demo.lead.id,
+                Some(t.run),
+                "workflow_run_id not found or does not match the given workflow_id and lead_id",
+            ),
+        ];
+        for (type_id, lead_id, run_id, message) in cases {
+            let run = run_id
+                .map(|r| format!(r#","workflow_run_id":"{r}""#))
+                .unwrap_or_default();
+            let body = format!(
+                r#"{{"conversion_type_id":"{type_id}","lead_id":"{lead_id}","amount":1{run}}}"#
+            );
+            let response = app.handle(request(demo.api_key.expose(), body)).await;
+            assert_eq!(response.status(), 400, "{}: {message}", backend.name);
+            assert_eq!(
+                body_json(&response),
+                serde_json::json!({"error": "Validation error", "message": message}),
+                "{}",
+                backend.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let demo = seed_demo(&store).await.unwrap();
+        let other_lead = Lead {
+            id: LeadId::random(),
+            created_at: Timestamp::now(),
+        };
+        store.put_lead(demo.account.id, &other_lead).await.unwrap();
+        let app = App::new(store);
+        let body = format!(
+            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"workflow_run_id":"{}"}}"#,
+            demo.conversion_type.id, other_lead.id, demo.workflow_run.id
+        );
+        let response = app.handle(request(demo.api_key.expose(), body)).await;
+        assert_eq!(
+            body_json(&response)["message"],
+            "workflow_run_id not found or does not match the given workflow_id and lead_id",
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_is_a_500_that_reveals_nothing() {
+    for backend in backends() {
+        let app = App::new(DynamoStore::new(backend.client(), "missing-table"));
+        let response = app.handle(fixture("create-minimal")).await;
+        assert_eq!(response.status(), 500, "{}", backend.name);
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"error": "Internal server error", "message": "An unexpected error occurred"}),
+            "{}",
+            backend.name
+        );
+        assert_eq!(response.headers()["x-request-id"], "evt-create-minimal");
+    }
+}
+
+#[tokio::test]
+async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
+    for backend in backends() {
+        let seeded = backend.fresh_store().await;
+        seed_demo(&seeded).await.unwrap();
+        let (client, operations) = backend.counting_client();
+        let app = App::new(DynamoStore::new(client, seeded.table()));
+        for name in ["create-minimal", "create-with-workflow-run"] {
+            assert_eq!(
+                app.handle(fixture(name)).await.status(),
+                201,
+                "{}",
+                backend.name
+            );
+            assert_eq!(
+                operations.take(),
+                ["GetItem", "BatchGetItem", "PutItem"],
+                "{}: {name}",
+                backend.name
+            );
+        }
+        assert_eq!(
+            app.handle(fixture("unknown-lead")).await.status(),
+            400,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem"],
+            "{}: nothing is written",
+            backend.name
+        );
+        assert_eq!(
+            app.handle(fixture("invalid-currency")).await.status(),
+            400,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            operations.take(),
+            ["GetItem"],
+            "{}: an invalid payload never reaches the lookups",
+            backend.name
+        );
+    }
+}

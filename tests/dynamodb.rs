@@ -1,0 +1,269 @@
+//! The DynamoDB adapter against dynalite and moto: table creation, exact round trips, the
+//! conditional put, tenant isolation, key revocation.
+
+mod common;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::backends;
+use conversions::domain::{
+    Account, AccountId, Amount, ApiKey, ConversionEvent, ConversionTypeId, Currency, EventId,
+    LeadId, Metadata, Timestamp, WorkflowRunId,
+};
+use conversions::seed::{demo, seed_demo};
+use conversions::store::{DynamoStore, InsertError, Provisioning, Store, StoreError, create_table};
+
+fn event(amount: &str) -> ConversionEvent {
+    let demo = demo();
+    ConversionEvent {
+        id: EventId::random(),
+        conversion_type_id: demo.conversion_type.id,
+        lead_id: demo.lead.id,
+        workflow_id: demo.conversion_type.scope.workflow_id(),
+        master_workflow_id: None,
+        workflow_run_id: Some(demo.workflow_run.id),
+        amount: Amount::parse_json_number(amount).unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        metadata: Metadata::from_json(
+            r#"{"commission":2500.10,"big":123456789012345678901234567890.5}"#,
+        )
+        .unwrap(),
+        notes: Some("Client paid in cash".into()),
+        converted_at: Timestamp::parse("2026-01-28T10:00:00.123456789Z").unwrap(),
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn raw_item(
+    store: &DynamoStore,
+    account: AccountId,
+    id: EventId,
+) -> std::collections::HashMap<String, AttributeValue> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+        .key("sk", AttributeValue::S(format!("CONVERSION_EVENT#{id}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the event item exists")
+}
+
+#[tokio::test]
+async fn creating_the_table_twice_is_harmless() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        create_table(store.client(), store.table())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
+    }
+}
+
+#[tokio::test]
+async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let account = AccountId::random();
+        for amount in ["85000.00", "0.1", "999999999999999.9999", "0"] {
+            let event = event(amount);
+            store.insert_event(account, &event).await.unwrap();
+            let read = store.get_event(account, event.id).await.unwrap();
+            assert_eq!(read.as_ref(), Some(&event), "{}: {amount}", backend.name);
+            assert_eq!(read.unwrap().amount.to_string(), amount, "{}", backend.name);
+
+            let item = raw_item(&store, account, event.id).await;
+            let stored = item["amount"].as_n().expect("amount is stored as N");
+            assert_eq!(
+                stored.parse::<rust_decimal::Decimal>().unwrap(),
+                event.amount.as_decimal(),
+                "{}: the stored number has the same value",
+                backend.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_insert_with_the_same_id_is_refused_and_changes_nothing() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let account = AccountId::random();
+        let first = event("10");
+        store.insert_event(account, &first).await.unwrap();
+        let second = ConversionEvent {
+            amount: Amount::parse_json_number("99").unwrap(),
+            ..first.clone()
+        };
+        let result = store.insert_event(account, &second).await;
+        assert!(
+            matches!(result, Err(InsertError::AlreadyExists)),
+            "{}: {result:?}",
+            backend.name
+        );
+        assert_eq!(
+            store.get_event(account, first.id).await.unwrap(),
+            Some(first),
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn records_of_one_account_are_invisible_to_another() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let demo = seed_demo(&store).await.unwrap();
+        let owner = demo.account.id;
+        let (type_id, lead_id, run_id) =
+            (demo.conversion_type.id, demo.lead.id, demo.workflow_run.id);
+
+        let mine = store
+            .load_context(owner, type_id, lead_id, Some(run_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            mine.conversion_type.as_ref(),
+            Some(&demo.conversion_type),
+            "{}",
+            backend.name
+        );
+        assert_eq!(mine.lead.as_ref(), Some(&demo.lead), "{}", backend.name);
+        assert_eq!(
+            mine.workflow_run.as_ref(),
+            Some(&demo.workflow_run),
+            "{}",
+            backend.name
+        );
+
+        let stranger = AccountId::random();
+        let theirs = store
+            .load_context(stranger, type_id, lead_id, Some(run_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            theirs,
+            Default::default(),
+            "{}: nothing of another account is found",
+            backend.name
+        );
+
+        let event = event("1");
+        store.insert_event(owner, &event).await.unwrap();
+        assert_eq!(
+            store.get_event(stranger, event.id).await.unwrap(),
+            None,
+            "{}",
+            backend.name
+        );
+        // The same id in another account is another record, not a conflict.
+        store.insert_event(stranger, &event).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn missing_records_come_back_as_none_in_one_round_trip() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let demo = seed_demo(&store).await.unwrap();
+        let context = store
+            .load_context(
+                demo.account.id,
+                ConversionTypeId::random(),
+                LeadId::random(),
+                Some(WorkflowRunId::random()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(context, Default::default(), "{}", backend.name);
+        let without_run = store
+            .load_context(demo.account.id, demo.conversion_type.id, demo.lead.id, None)
+            .await
+            .unwrap();
+        assert!(
+            without_run.conversion_type.is_some() && without_run.lead.is_some(),
+            "{}",
+            backend.name
+        );
+        assert_eq!(without_run.workflow_run, None, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_stored_hashed_and_stop_working_when_revoked() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let account = Account {
+            id: AccountId::random(),
+            name: "Acme".into(),
+            created_at: Timestamp::now(),
+        };
+        store.put_account(&account).await.unwrap();
+        assert_eq!(
+            store.get_account(account.id).await.unwrap(),
+            Some(account.clone()),
+            "{}",
+            backend.name
+        );
+
+        let key = ApiKey::generate();
+        store.put_api_key(&key.hash(), account.id).await.unwrap();
+        assert_eq!(
+            store.account_for_key(&key.hash()).await.unwrap(),
+            Some(account.id),
+            "{}",
+            backend.name
+        );
+
+        let scan = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .send()
+            .await
+            .unwrap();
+        let dump = format!("{:?}", scan.items());
+        assert!(
+            !dump.contains(key.expose()),
+            "{}: the plaintext key is never stored",
+            backend.name
+        );
+        assert!(dump.contains(key.hash().as_str()), "{}", backend.name);
+
+        assert!(
+            store.revoke_api_key(&key.hash()).await.unwrap(),
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            store.account_for_key(&key.hash()).await.unwrap(),
+            None,
+            "{}",
+            backend.name
+        );
+        assert!(
+            !store
+                .revoke_api_key(&ApiKey::generate().hash())
+                .await
+                .unwrap(),
+            "{}: unknown key",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_store_failure_not_a_panic() {
+    for backend in backends() {
+        let store = DynamoStore::new(backend.client(), "no-such-table");
+        let result = store.account_for_key(&ApiKey::generate().hash()).await;
+        assert!(
+            matches!(result, Err(StoreError::Failed(_))),
+            "{}: {result:?}",
+            backend.name
+        );
+    }
+}
