@@ -3,10 +3,13 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help test lint fmt build validate deploy clean tools
+.PHONY: help run test lint fmt build validate invoke deploy clean tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## Serve the API on a local DynamoDB with demo data (PORT=9000 DYNAMODB_PORT=8000)
+	@scripts/run.sh
 
 tools: ## Install the pinned local tools (dynalite, moto, cfn-lint, cargo-lambda)
 	@scripts/tools.sh
@@ -27,6 +30,10 @@ build: tools ## Build the function for Lambda (arm64, release) into target/lambd
 
 validate: tools ## Check template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
+
+invoke: ## Send an events/ fixture to the running `make run` (EVENT=events/create-minimal.json)
+	$(VENV)/bin/cargo-lambda lambda invoke conversions --invoke-address 127.0.0.1 \
+		--invoke-port $${PORT:-9000} --data-file $${EVENT:-events/create-minimal.json}
 
 deploy: ## Build and deploy with the AWS SAM CLI (needs sam and AWS credentials)
 	sam build && sam deploy --guided

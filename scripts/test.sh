@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything `make test` checks, from a fresh clone: pinned tools, formatting, lints, every
-# test against dynalite and moto, and the SAM template.
+# test against dynalite and moto, the whole stack as `make run` starts it, and the SAM template.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,6 +15,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test (dynalite and moto started on free ports)"
 "$ROOT/scripts/with-test-servers.sh" cargo test --all-targets --locked
+
+say "the stack as make run starts it: README examples, cargo lambda invoke, restart"
+"$ROOT/scripts/stack-test.sh"
 
 say "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml

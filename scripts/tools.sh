@@ -23,7 +23,8 @@ fi
 py_stamp=$(stamp requirements-dev.txt)
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$py_stamp" ]; then
   say "installing moto, cfn-lint and cargo-lambda from requirements-dev.txt into .venv"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" ||
+    die "python3 could not create a virtual environment in .venv (on Debian/Ubuntu: apt-get install python3-venv)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$py_stamp" > "$VENV/.installed"
 fi

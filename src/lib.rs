@@ -4,7 +4,9 @@
 //! - [`service`]: the use case, written against the [`store::Store`] port.
 //! - [`store`]: the port, its DynamoDB adapter and an in-memory twin for fast tests.
 //! - [`http`]: API Gateway request in, response out; the one place errors become status codes.
+//! - [`admin`]: the operators' CLI (`conversions-admin`) on the same store code.
 
+pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -37,6 +37,13 @@ impl Currency {
     }
 }
 
+impl std::str::FromStr for Currency {
+    type Err = CurrencyError;
+    fn from_str(text: &str) -> Result<Self, CurrencyError> {
+        Self::parse(text)
+    }
+}
+
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())

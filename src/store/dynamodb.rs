@@ -332,6 +332,13 @@ impl Provisioning for DynamoStore {
         self.put(item).await
     }
 
+    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        self.get(account_pk(account), lead_sk(id))
+            .await?
+            .map(|i| lead_from(&i))
+            .transpose()
+    }
+
     async fn put_workflow_run(
         &self,
         account: AccountId,

@@ -146,6 +146,10 @@ impl Provisioning for MemoryStore {
         Ok(())
     }
 
+    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        Ok(self.data().leads.get(&(account, id)).cloned())
+    }
+
     async fn put_workflow_run(
         &self,
         account: AccountId,

@@ -114,6 +114,11 @@ pub trait Provisioning: Send + Sync {
         account: AccountId,
         lead: &Lead,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_lead(
+        &self,
+        account: AccountId,
+        id: LeadId,
+    ) -> impl Future<Output = Result<Option<Lead>, StoreError>> + Send;
     fn put_workflow_run(
         &self,
         account: AccountId,

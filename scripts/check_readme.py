@@ -1,0 +1,79 @@
+"""Runs the README's curl examples against a running `make run` and checks the documented answers.
+
+Usage: check_readme.py README BASE_URL API_KEY
+
+Each example in the README is marked `<!-- example: NAME -->`, followed by a ```sh block with one
+curl command and a ```json block with the response, whose status is written just before it as
+(`201 Created`). The command runs with only its URL and key replaced. The response must equal the
+documented one exactly, numbers compared as their exact text, except the values that differ on
+every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), which
+must only have the right form.
+"""
+
+import decimal
+import json
+import re
+import subprocess
+import sys
+
+EXAMPLE = re.compile(
+    r"<!-- example: (?P<name>[\w-]+) -->\s*```sh\n(?P<command>.*?)```"
+    r".*?\(`(?P<status>\d{3})[^`]*`\):?\s*```json\n(?P<response>.*?)```",
+    re.S,
+)
+DOC_URL = "http://127.0.0.1:9000"
+DOC_KEY = "nxr_live_demo_local_only_key"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def exact(text):
+    """JSON with every number kept as its exact text."""
+    return json.loads(text, parse_float=lambda s: ("number", s), parse_int=lambda s: ("number", s))
+
+
+def main(readme_path, base_url, key):
+    readme = open(readme_path, encoding="utf-8").read()
+    examples = list(EXAMPLE.finditer(readme))
+    if len(examples) < 3:
+        sys.exit(f"expected the README's examples, found {len(examples)}")
+    failures = 0
+    for example in examples:
+        name = example["name"]
+        command = example["command"].replace(DOC_URL, base_url).replace(DOC_KEY, key)
+        if DOC_URL not in example["command"]:
+            sys.exit(f"{name}: the example does not use {DOC_URL}")
+        run = subprocess.run(
+            ["bash", "-c", command.strip() + " -sS -w '\\n%{http_code}'"],
+            capture_output=True, text=True, timeout=120,
+        )
+        if run.returncode != 0:
+            print(f"FAIL {name}: curl exited {run.returncode}: {run.stderr}")
+            failures += 1
+            continue
+        body, _, status = run.stdout.rpartition("\n")
+        expected = exact(example["response"])
+        actual = exact(body)
+        if isinstance(expected, dict) and isinstance(expected.get("conversion_event"), dict):
+            documented, answered = expected["conversion_event"], actual.get("conversion_event", {})
+            volatile = ["id", "created_at"]
+            if documented.get("converted_at") == documented.get("created_at"):
+                volatile.append("converted_at")
+            for field in volatile:
+                value = answered.get(field, "")
+                pattern = UUID if field == "id" else TIMESTAMP
+                if not pattern.match(str(value)):
+                    print(f"FAIL {name}: {field} {value!r} is not of the documented form")
+                    failures += 1
+                documented[field] = answered[field] = "<varies>"
+        if status != example["status"] or actual != expected:
+            print(f"FAIL {name}: got {status} {body}\n  documented {example['status']} {example['response']}")
+            failures += 1
+        else:
+            print(f"ok   {name}: {status}")
+    if failures:
+        sys.exit(f"{failures} README example(s) do not match the service")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,416 @@
+//! The operators' command-line tool, `conversions-admin`: provisions accounts, API keys and the
+//! records conversions refer to, through the same domain types and store code as the function.
+//! Every command prints one JSON document on stdout.
+
+use clap::{ArgGroup, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::domain::{
+    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency,
+    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId,
+    WorkflowRun, WorkflowRunId,
+};
+use crate::seed::seed_demo;
+use crate::store::{DynamoStore, Provisioning, StoreError, TableError, create_table};
+
+/// Provision the Conversions table: accounts, API keys, conversion types, leads, workflow runs.
+///
+/// Talks to the DynamoDB that the AWS SDK's standard environment points at (`AWS_REGION`,
+/// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for a local server).
+#[derive(Debug, Parser)]
+#[command(name = "conversions-admin", version)]
+pub struct Cli {
+    /// The DynamoDB table.
+    #[arg(long, env = "TABLE_NAME", global = true)]
+    pub table: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the table and its index as template.yaml declares them (for local use); a table
+    /// that exists is left as it is.
+    CreateTables,
+    /// Create an account.
+    CreateAccount {
+        #[arg(long)]
+        name: String,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        id: Option<AccountId>,
+    },
+    /// Create an API key for an account. The key is printed once; only its hash is stored.
+    CreateApiKey {
+        #[arg(long)]
+        account: AccountId,
+    },
+    /// Revoke an API key: requests with it get 401 Invalid API key from then on.
+    RevokeApiKey {
+        /// The key (nxr_live_...).
+        #[arg(long)]
+        key: String,
+    },
+    /// Create (or replace) a conversion type, scoped to a workflow or a master workflow.
+    #[command(group(ArgGroup::new("scope").required(true).args(["workflow_id", "master_workflow_id"])))]
+    CreateConversionType {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// intermediary or final.
+        #[arg(long)]
+        category: Category,
+        /// The default ISO 4217 currency of its events.
+        #[arg(long)]
+        currency: Currency,
+        /// A custom field, key:label:text or key:label:number; repeat for more.
+        #[arg(long = "field", value_parser = parse_field)]
+        fields: Vec<FieldDefinition>,
+        #[arg(long)]
+        workflow_id: Option<WorkflowId>,
+        #[arg(long)]
+        master_workflow_id: Option<MasterWorkflowId>,
+        /// Create it inactive (it cannot be used until re-created active).
+        #[arg(long)]
+        inactive: bool,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        id: Option<ConversionTypeId>,
+    },
+    /// Deactivate a conversion type: new events of that type are refused.
+    DeactivateConversionType {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        id: ConversionTypeId,
+    },
+    /// Create a lead.
+    CreateLead {
+        #[arg(long)]
+        account: AccountId,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        id: Option<LeadId>,
+    },
+    /// Create a workflow run: one lead's enrollment in one workflow.
+    CreateWorkflowRun {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        lead_id: LeadId,
+        #[arg(long)]
+        workflow_id: WorkflowId,
+        /// The master workflow the workflow belongs to, if any.
+        #[arg(long)]
+        master_workflow_id: Option<MasterWorkflowId>,
+        /// Use this id instead of a random one.
+        #[arg(long)]
+        id: Option<WorkflowRunId>,
+    },
+    /// Create the demo account, key and the reference page's example records (idempotent).
+    SeedDemo,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The operator asked for something that cannot be done (exit code 2).
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+impl AdminError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Invalid(_) => 2,
+            Self::Store(_) | Self::Table(_) => 1,
+        }
+    }
+}
+
+fn parse_field(text: &str) -> Result<FieldDefinition, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(key), Some(label), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "{text:?} is not key:label:text or key:label:number"
+        ));
+    };
+    if key.is_empty()
+        || key.len() > 64
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "field key {key:?} must be 1 to 64 of a-z A-Z 0-9 _ -"
+        ));
+    }
+    if label.trim().is_empty() {
+        return Err(format!("field {key:?} needs a label"));
+    }
+    Ok(FieldDefinition {
+        key: key.to_owned(),
+        label: label.to_owned(),
+        field_type: kind.parse::<FieldType>()?,
+    })
+}
+
+/// Runs one command against the table and returns what to print.
+pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value, AdminError> {
+    let table = cli
+        .table
+        .ok_or_else(|| AdminError::Invalid("no table: pass --table or set TABLE_NAME".into()))?;
+    // The same rules as the function's own configuration.
+    let table = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .table_name;
+    if let Command::CreateTables = cli.command {
+        create_table(&client, &table).await?;
+        return Ok(json!({ "table": table, "status": "ACTIVE" }));
+    }
+    run(cli.command, &DynamoStore::new(client, table)).await
+}
+
+/// Runs a provisioning command on any store.
+pub async fn run<P: Provisioning>(command: Command, store: &P) -> Result<Value, AdminError> {
+    let now = Timestamp::now();
+    match command {
+        Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
+        Command::CreateAccount { name, id } => {
+            if name.trim().is_empty() {
+                return Err(AdminError::Invalid("--name must not be empty".into()));
+            }
+            let account = Account {
+                id: id.unwrap_or_else(AccountId::random),
+                name,
+                created_at: now,
+            };
+            store.put_account(&account).await?;
+            Ok(account_json(&account))
+        }
+        Command::CreateApiKey { account } => {
+            require_account(store, account).await?;
+            let key = ApiKey::generate();
+            store.put_api_key(&key.hash(), account).await?;
+            Ok(
+                json!({ "account_id": account.to_string(), "api_key": key.expose(), "created_at": now.to_string() }),
+            )
+        }
+        Command::RevokeApiKey { key } => {
+            let key = ApiKey::parse(&key)
+                .map_err(|_| AdminError::Invalid("--key is not an nxr_live_ API key".into()))?;
+            if !store.revoke_api_key(&key.hash()).await? {
+                return Err(AdminError::Invalid("no such API key".into()));
+            }
+            Ok(json!({ "revoked": true }))
+        }
+        Command::CreateConversionType {
+            account,
+            name,
+            description,
+            category,
+            currency,
+            fields,
+            workflow_id,
+            master_workflow_id,
+            inactive,
+            id,
+        } => {
+            require_account(store, account).await?;
+            let scope = match (workflow_id, master_workflow_id) {
+                (Some(workflow), None) => Scope::Workflow(workflow),
+                (None, Some(master)) => Scope::MasterWorkflow(master),
+                _ => {
+                    return Err(AdminError::Invalid(
+                        "give exactly one of --workflow-id and --master-workflow-id".into(),
+                    ));
+                }
+            };
+            if name.trim().is_empty() {
+                return Err(AdminError::Invalid("--name must not be empty".into()));
+            }
+            if let Some(duplicate) = fields
+                .iter()
+                .enumerate()
+                .find(|(i, f)| fields[..*i].iter().any(|g| g.key == f.key))
+            {
+                return Err(AdminError::Invalid(format!(
+                    "field key {:?} is given twice",
+                    duplicate.1.key
+                )));
+            }
+            let conversion_type = ConversionType {
+                id: id.unwrap_or_else(ConversionTypeId::random),
+                name,
+                description,
+                category,
+                currency,
+                fields,
+                scope,
+                active: !inactive,
+                created_at: now,
+            };
+            store.put_conversion_type(account, &conversion_type).await?;
+            Ok(conversion_type_json(&conversion_type))
+        }
+        Command::DeactivateConversionType { account, id } => {
+            let mut conversion_type =
+                store
+                    .get_conversion_type(account, id)
+                    .await?
+                    .ok_or_else(|| {
+                        AdminError::Invalid(format!("no conversion type {id} in account {account}"))
+                    })?;
+            conversion_type.active = false;
+            store.put_conversion_type(account, &conversion_type).await?;
+            Ok(conversion_type_json(&conversion_type))
+        }
+        Command::CreateLead { account, id } => {
+            require_account(store, account).await?;
+            let lead = Lead {
+                id: id.unwrap_or_else(LeadId::random),
+                created_at: now,
+            };
+            store.put_lead(account, &lead).await?;
+            Ok(
+                json!({ "id": lead.id.to_string(), "account_id": account.to_string(), "created_at": now.to_string() }),
+            )
+        }
+        Command::CreateWorkflowRun {
+            account,
+            lead_id,
+            workflow_id,
+            master_workflow_id,
+            id,
+        } => {
+            require_account(store, account).await?;
+            if store.get_lead(account, lead_id).await?.is_none() {
+                return Err(AdminError::Invalid(format!(
+                    "no lead {lead_id} in account {account}"
+                )));
+            }
+            let run = WorkflowRun {
+                id: id.unwrap_or_else(WorkflowRunId::random),
+                lead_id,
+                workflow_id,
+                master_workflow_id,
+                created_at: now,
+            };
+            store.put_workflow_run(account, &run).await?;
+            Ok(json!({
+                "id": run.id.to_string(),
+                "lead_id": run.lead_id.to_string(),
+                "workflow_id": run.workflow_id.to_string(),
+                "master_workflow_id": run.master_workflow_id.map(|id| id.to_string()),
+                "created_at": now.to_string(),
+            }))
+        }
+        Command::SeedDemo => {
+            let demo = seed_demo(store).await?;
+            Ok(json!({
+                "account": account_json(&demo.account),
+                "api_key": demo.api_key.expose(),
+                "conversion_type": conversion_type_json(&demo.conversion_type),
+                "lead_id": demo.lead.id.to_string(),
+                "workflow_run_id": demo.workflow_run.id.to_string(),
+            }))
+        }
+    }
+}
+
+async fn require_account<P: Provisioning>(store: &P, account: AccountId) -> Result<(), AdminError> {
+    match store.get_account(account).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::Invalid(format!(
+            "no account {account}: create it with create-account"
+        ))),
+    }
+}
+
+fn account_json(account: &Account) -> Value {
+    json!({ "id": account.id.to_string(), "name": account.name, "created_at": account.created_at.to_string() })
+}
+
+/// The shape of `GET /conversion-types` items, plus `active`.
+fn conversion_type_json(t: &ConversionType) -> Value {
+    json!({
+        "id": t.id.to_string(),
+        "name": t.name,
+        "description": t.description,
+        "category": t.category.as_str(),
+        "currency": t.currency.code(),
+        "fields": t.fields.iter().map(|f| json!({ "key": f.key, "label": f.label, "type": f.field_type.as_str() })).collect::<Vec<_>>(),
+        "workflow_id": t.scope.workflow_id().map(|id| id.to_string()),
+        "master_workflow_id": t.scope.master_workflow_id().map(|id| id.to_string()),
+        "active": t.active,
+        "created_at": t.created_at.to_string(),
+    })
+}
+
+/// Renders a clap error as one line (`error: ...`), for scripts reading stderr.
+pub fn one_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let text: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    text.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_is_key_label_and_type() {
+        let field = parse_field("property_unit:Property / Unit:text").unwrap();
+        assert_eq!(
+            (field.key.as_str(), field.label.as_str(), field.field_type),
+            ("property_unit", "Property / Unit", FieldType::Text)
+        );
+        assert_eq!(
+            parse_field("commission:Commission:number")
+                .unwrap()
+                .field_type,
+            FieldType::Number
+        );
+        for bad in [
+            "broker",
+            "broker:Broker",
+            "broker:Broker:date",
+            ":Broker:text",
+            "bad key:B:text",
+            "k: :text",
+        ] {
+            assert!(parse_field(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let err = Cli::try_parse_from(["conversions-admin", "create-account"]).unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n'));
+        assert!(
+            line.starts_with("error:") && line.contains("--name"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,356 @@
+//! The `conversions-admin` binary against dynalite and moto, configured only through the SDK's
+//! standard environment (`AWS_ENDPOINT_URL_DYNAMODB`) and `TABLE_NAME`, as an operator runs it.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Backend, backends, body_json, fixture};
+use conversions::http::App;
+use conversions::store::DynamoStore;
+use lambda_http::Body;
+use serde_json::Value;
+
+struct Admin<'a> {
+    backend: &'a Backend,
+    table: String,
+}
+
+impl<'a> Admin<'a> {
+    fn new(backend: &'a Backend) -> Self {
+        Self {
+            backend,
+            table: format!("admin-test-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_conversions-admin"))
+            .args(args)
+            .env("TABLE_NAME", &self.table)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &self.backend.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the admin binary runs")
+    }
+
+    /// Runs a command that must succeed, and returns its JSON output.
+    fn ok(&self, args: &[&str]) -> Value {
+        let output = self.run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{}: {args:?} failed: {stderr}",
+            self.backend.name
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON: {e}"))
+    }
+
+    /// Runs a command that must fail on bad input: exit 2, nothing on stdout, one line on stderr.
+    fn refused(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: {args:?}",
+            self.backend.name
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got {stderr:?}"
+        );
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        stderr.trim_end().to_owned()
+    }
+
+    fn app(&self) -> App<DynamoStore> {
+        App::new(DynamoStore::new(self.backend.client(), &self.table))
+    }
+}
+
+fn text<'v>(value: &'v Value, key: &str) -> &'v str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {value}"))
+}
+
+async fn post(app: &App<DynamoStore>, key: &str, body: String) -> (u16, Value) {
+    let mut request = fixture("create-minimal");
+    request
+        .headers_mut()
+        .insert("x-api-key", key.parse().unwrap());
+    *request.body_mut() = Body::Text(body);
+    let response = app.handle(request).await;
+    (response.status().as_u16(), body_json(&response))
+}
+
+#[tokio::test]
+async fn the_commands_provision_everything_a_conversion_needs() {
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        assert_eq!(text(&admin.ok(&["create-tables"]), "status"), "ACTIVE");
+        admin.ok(&["create-tables"]);
+
+        let account = admin.ok(&["create-account", "--name", "Inmobiliaria Andes"]);
+        let account_id = text(&account, "id");
+        let key = admin.ok(&["create-api-key", "--account", account_id]);
+        let key = text(&key, "api_key").to_owned();
+        assert!(key.starts_with("nxr_live_"), "{key}");
+
+        let workflow = "6f1c2a4e-1d2b-4c3a-9e8f-0a1b2c3d4e5f";
+        let conversion_type = admin.ok(&[
+            "create-conversion-type",
+            "--account",
+            account_id,
+            "--name",
+            "Reserva",
+            "--description",
+            "Deposit",
+            "--category",
+            "intermediary",
+            "--currency",
+            "CLF",
+            "--workflow-id",
+            workflow,
+            "--field",
+            "property_unit:Property / Unit:text",
+            "--field",
+            "commission:Commission:number",
+        ]);
+        assert_eq!(
+            conversion_type["fields"][1],
+            serde_json::json!({"key": "commission", "label": "Commission", "type": "number"})
+        );
+        assert_eq!(conversion_type["active"], true);
+        let type_id = text(&conversion_type, "id");
+        let lead_id = text(&admin.ok(&["create-lead", "--account", account_id]), "id").to_owned();
+        let run = admin.ok(&[
+            "create-workflow-run",
+            "--account",
+            account_id,
+            "--lead-id",
+            &lead_id,
+            "--workflow-id",
+            workflow,
+        ]);
+        let run_id = text(&run, "id");
+
+        let app = admin.app();
+        let body = format!(
+            r#"{{"conversion_type_id":"{type_id}","lead_id":"{lead_id}","workflow_run_id":"{run_id}","amount":12.5}}"#
+        );
+        let (status, created) = post(&app, &key, body.clone()).await;
+        assert_eq!(status, 201, "{}: {created}", backend.name);
+        assert_eq!(created["conversion_event"]["currency"], "CLF");
+        assert_eq!(created["conversion_event"]["workflow_id"], workflow);
+
+        admin.ok(&[
+            "deactivate-conversion-type",
+            "--account",
+            account_id,
+            "--id",
+            type_id,
+        ]);
+        let (status, refused) = post(&app, &key, body.clone()).await;
+        assert_eq!(
+            (status, text(&refused, "message")),
+            (
+                400,
+                "conversion_type_id not found, inactive, or does not belong to your account"
+            )
+        );
+
+        assert_eq!(
+            admin.ok(&["revoke-api-key", "--key", &key])["revoked"],
+            true
+        );
+        let (status, refused) = post(&app, &key, body).await;
+        assert_eq!(
+            (status, text(&refused, "error")),
+            (401, "Invalid API key"),
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn seed_demo_is_idempotent_and_gives_a_working_key() {
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        admin.ok(&["create-tables"]);
+        let first = admin.ok(&["seed-demo"]);
+        let second = admin.ok(&["seed-demo"]);
+        assert_eq!(first["api_key"], second["api_key"]);
+        assert_eq!(
+            first["conversion_type"]["id"],
+            "123e4567-e89b-12d3-a456-426614174100"
+        );
+        assert_eq!(first["lead_id"], "123e4567-e89b-12d3-a456-426614174200");
+        assert_eq!(
+            first["workflow_run_id"],
+            "123e4567-e89b-12d3-a456-426614174400"
+        );
+        let response = admin
+            .app()
+            .handle(fixture("create-with-workflow-run"))
+            .await;
+        assert_eq!(response.status(), 201, "{}", backend.name);
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_on_stderr() {
+    let backend = &backends()[0];
+    let admin = Admin::new(backend);
+    let account = uuid::Uuid::new_v4().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["create-account"], "--name"),
+        (&["create-api-key", "--account", "not-a-uuid"], "not-a-uuid"),
+        (
+            &[
+                "create-conversion-type",
+                "--account",
+                &account,
+                "--name",
+                "X",
+                "--category",
+                "upsell",
+                "--currency",
+                "USD",
+                "--workflow-id",
+                &account,
+            ],
+            "upsell",
+        ),
+        (
+            &[
+                "create-conversion-type",
+                "--account",
+                &account,
+                "--name",
+                "X",
+                "--category",
+                "final",
+                "--currency",
+                "ZZZ",
+                "--workflow-id",
+                &account,
+            ],
+            "ISO 4217",
+        ),
+        (
+            &[
+                "create-conversion-type",
+                "--account",
+                &account,
+                "--name",
+                "X",
+                "--category",
+                "final",
+                "--currency",
+                "USD",
+            ],
+            "--workflow-id",
+        ),
+        (
+            &[
+                "create-conversion-type",
+                "--account",
+                &account,
+                "--name",
+                "X",
+                "--category",
+                "final",
+                "--currency",
+                "USD",
+                "--workflow-id",
+                &account,
+                "--field",
+                "broker",
+            ],
+            "key:label",
+        ),
+        (&["revoke-api-key", "--key", "abc"], "nxr_live_"),
+        (&["no-such-command"], "no-such-command"),
+    ];
+    for (args, mentions) in cases {
+        let line = admin.refused(args);
+        assert!(line.contains(mentions), "{args:?}: {line}");
+    }
+}
+
+#[tokio::test]
+async fn references_to_missing_records_are_refused() {
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        admin.ok(&["create-tables"]);
+        let stranger = uuid::Uuid::new_v4().to_string();
+        assert!(
+            admin
+                .refused(&["create-api-key", "--account", &stranger])
+                .contains("no account")
+        );
+        let account = admin.ok(&["create-account", "--name", "A"]);
+        let account_id = text(&account, "id");
+        let line = admin.refused(&[
+            "create-workflow-run",
+            "--account",
+            account_id,
+            "--lead-id",
+            &stranger,
+            "--workflow-id",
+            &stranger,
+        ]);
+        assert!(line.contains("no lead"), "{line}");
+        assert!(
+            admin
+                .refused(&["revoke-api-key", "--key", "nxr_live_unknown"])
+                .contains("no such API key")
+        );
+        assert!(
+            admin
+                .refused(&[
+                    "deactivate-conversion-type",
+                    "--account",
+                    account_id,
+                    "--id",
+                    &stranger
+                ])
+                .contains("no conversion type")
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    let backend = &backends()[0];
+    let admin = Admin::new(backend);
+    for command in [
+        "create-tables",
+        "create-account",
+        "create-api-key",
+        "revoke-api-key",
+        "create-conversion-type",
+        "deactivate-conversion-type",
+        "create-lead",
+        "create-workflow-run",
+        "seed-demo",
+    ] {
+        let output = admin.run(&[command, "--help"]);
+        assert!(output.status.success(), "{command} --help");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage: conversions-admin"),
+            "{command}"
+        );
+    }
+    let output = admin.run(&["--help"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("create-conversion-type"));
+}
