@@ -7,7 +7,8 @@ curl command and a ```json block with the response, whose status is written just
 (`201 Created`). The command runs with only its URL and key replaced. The response must equal the
 documented one exactly, numbers compared as their exact text, except the values that differ on
 every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), which
-must only have the right form.
+must only have the right form. An example that sends an Idempotency-Key is run twice: the second
+answer must be the first, byte for byte, with `Idempotent-Replayed: true`.
 """
 
 import decimal
@@ -15,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 
 EXAMPLE = re.compile(
     r"<!-- example: (?P<name>[\w-]+) -->\s*```sh\n(?P<command>.*?)```"
@@ -32,6 +34,19 @@ def exact(text):
     return json.loads(text, parse_float=lambda s: ("number", s), parse_int=lambda s: ("number", s))
 
 
+def curl(command):
+    """Runs a README curl command; returns its status, body and response headers."""
+    with tempfile.NamedTemporaryFile("r") as headers:
+        run = subprocess.run(
+            ["bash", "-c", command.strip() + f" -sS -D {headers.name} -w '\\n%{{http_code}}'"],
+            capture_output=True, text=True, timeout=120,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"curl exited {run.returncode}: {run.stderr}")
+        body, _, status = run.stdout.rpartition("\n")
+        return status, body, headers.read()
+
+
 def main(readme_path, base_url, key):
     readme = open(readme_path, encoding="utf-8").read()
     examples = list(EXAMPLE.finditer(readme))
@@ -43,15 +58,12 @@ def main(readme_path, base_url, key):
         command = example["command"].replace(DOC_URL, base_url).replace(DOC_KEY, key)
         if DOC_URL not in example["command"]:
             sys.exit(f"{name}: the example does not use {DOC_URL}")
-        run = subprocess.run(
-            ["bash", "-c", command.strip() + " -sS -w '\\n%{http_code}'"],
-            capture_output=True, text=True, timeout=120,
-        )
-        if run.returncode != 0:
-            print(f"FAIL {name}: curl exited {run.returncode}: {run.stderr}")
+        try:
+            status, body, _ = curl(command)
+        except RuntimeError as err:
+            print(f"FAIL {name}: {err}")
             failures += 1
             continue
-        body, _, status = run.stdout.rpartition("\n")
         expected = exact(example["response"])
         actual = exact(body)
         if isinstance(expected, dict) and isinstance(expected.get("conversion_event"), dict):
@@ -59,6 +71,8 @@ def main(readme_path, base_url, key):
             volatile = ["id", "created_at"]
             if documented.get("converted_at") == documented.get("created_at"):
                 volatile.append("converted_at")
+            if documented.get("id") is None:
+                volatile.remove("id")
             for field in volatile:
                 value = answered.get(field, "")
                 pattern = UUID if field == "id" else TIMESTAMP
@@ -71,6 +85,13 @@ def main(readme_path, base_url, key):
             failures += 1
         else:
             print(f"ok   {name}: {status}")
+        if "Idempotency-Key:" in command:
+            again_status, again_body, headers = curl(command)
+            if (again_status, again_body) != (status, body) or "idempotent-replayed: true" not in headers.lower():
+                print(f"FAIL {name}: the retry got {again_status} {again_body}\n{headers}")
+                failures += 1
+            else:
+                print(f"ok   {name}: the retry replayed the same body")
     if failures:
         sys.exit(f"{failures} README example(s) do not match the service")
 

@@ -123,7 +123,7 @@ async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now
             .await
             .unwrap()
             .expect("the event is stored");
-        let again = conversions::http::event_json(&stored);
+        let again = conversions::http::event_json(&stored.event);
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&again).unwrap()["conversion_event"],
             *event,
@@ -227,11 +227,11 @@ async fn ids_of_another_account_are_not_found_with_the_documented_messages() {
             );
             let response = app.handle(request(demo.api_key.expose(), body)).await;
             assert_eq!(response.status(), 400, "{}: {message}", backend.name);
-            assert_eq!(
-                body_json(&response),
-                serde_json::json!({"error": "Validation error", "message": message}),
-                "{}",
-                backend.name
+            common::assert_error_body(
+                &body_json(&response),
+                "Validation error",
+                message,
+                &backend.name,
             );
         }
     }
@@ -268,11 +268,11 @@ async fn a_store_failure_is_a_500_that_reveals_nothing() {
         let app = App::new(DynamoStore::new(backend.client(), "missing-table"));
         let response = app.handle(fixture("create-minimal")).await;
         assert_eq!(response.status(), 500, "{}", backend.name);
-        assert_eq!(
-            body_json(&response),
-            serde_json::json!({"error": "Internal server error", "message": "An unexpected error occurred"}),
-            "{}",
-            backend.name
+        common::assert_error_body(
+            &body_json(&response),
+            "Internal server error",
+            "An unexpected error occurred",
+            &backend.name,
         );
         assert_eq!(response.headers()["x-request-id"], "evt-create-minimal");
     }

@@ -10,7 +10,22 @@ use conversions::domain::{
     LeadId, Metadata, Timestamp, WorkflowRunId,
 };
 use conversions::seed::{demo, seed_demo};
-use conversions::store::{DynamoStore, InsertError, Provisioning, Store, StoreError, create_table};
+use conversions::store::{
+    DynamoStore, InsertError, Lookup, Provisioning, Store, StoreError, create_table,
+};
+
+fn lookup(
+    conversion_type: ConversionTypeId,
+    lead: LeadId,
+    workflow_run: Option<WorkflowRunId>,
+) -> Lookup {
+    Lookup {
+        conversion_type,
+        lead,
+        workflow_run,
+        event: None,
+    }
+}
 
 fn event(amount: &str) -> ConversionEvent {
     let demo = demo();
@@ -69,8 +84,12 @@ async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
         let account = AccountId::random();
         for amount in ["85000.00", "0.1", "999999999999999.9999", "0"] {
             let event = event(amount);
-            store.insert_event(account, &event).await.unwrap();
-            let read = store.get_event(account, event.id).await.unwrap();
+            store.insert_event(account, &event, None).await.unwrap();
+            let read = store
+                .get_event(account, event.id)
+                .await
+                .unwrap()
+                .map(|stored| stored.event);
             assert_eq!(read.as_ref(), Some(&event), "{}: {amount}", backend.name);
             assert_eq!(read.unwrap().amount.to_string(), amount, "{}", backend.name);
 
@@ -92,19 +111,23 @@ async fn a_second_insert_with_the_same_id_is_refused_and_changes_nothing() {
         let store = backend.fresh_store().await;
         let account = AccountId::random();
         let first = event("10");
-        store.insert_event(account, &first).await.unwrap();
+        store.insert_event(account, &first, None).await.unwrap();
         let second = ConversionEvent {
             amount: Amount::parse_json_number("99").unwrap(),
             ..first.clone()
         };
-        let result = store.insert_event(account, &second).await;
+        let result = store.insert_event(account, &second, None).await;
         assert!(
             matches!(result, Err(InsertError::AlreadyExists)),
             "{}: {result:?}",
             backend.name
         );
         assert_eq!(
-            store.get_event(account, first.id).await.unwrap(),
+            store
+                .get_event(account, first.id)
+                .await
+                .unwrap()
+                .map(|stored| stored.event),
             Some(first),
             "{}",
             backend.name
@@ -122,7 +145,7 @@ async fn records_of_one_account_are_invisible_to_another() {
             (demo.conversion_type.id, demo.lead.id, demo.workflow_run.id);
 
         let mine = store
-            .load_context(owner, type_id, lead_id, Some(run_id))
+            .load_context(owner, lookup(type_id, lead_id, Some(run_id)))
             .await
             .unwrap();
         assert_eq!(
@@ -141,7 +164,7 @@ async fn records_of_one_account_are_invisible_to_another() {
 
         let stranger = AccountId::random();
         let theirs = store
-            .load_context(stranger, type_id, lead_id, Some(run_id))
+            .load_context(stranger, lookup(type_id, lead_id, Some(run_id)))
             .await
             .unwrap();
         assert_eq!(
@@ -152,7 +175,7 @@ async fn records_of_one_account_are_invisible_to_another() {
         );
 
         let event = event("1");
-        store.insert_event(owner, &event).await.unwrap();
+        store.insert_event(owner, &event, None).await.unwrap();
         assert_eq!(
             store.get_event(stranger, event.id).await.unwrap(),
             None,
@@ -160,7 +183,7 @@ async fn records_of_one_account_are_invisible_to_another() {
             backend.name
         );
         // The same id in another account is another record, not a conflict.
-        store.insert_event(stranger, &event).await.unwrap();
+        store.insert_event(stranger, &event, None).await.unwrap();
     }
 }
 
@@ -172,15 +195,20 @@ async fn missing_records_come_back_as_none_in_one_round_trip() {
         let context = store
             .load_context(
                 demo.account.id,
-                ConversionTypeId::random(),
-                LeadId::random(),
-                Some(WorkflowRunId::random()),
+                lookup(
+                    ConversionTypeId::random(),
+                    LeadId::random(),
+                    Some(WorkflowRunId::random()),
+                ),
             )
             .await
             .unwrap();
         assert_eq!(context, Default::default(), "{}", backend.name);
         let without_run = store
-            .load_context(demo.account.id, demo.conversion_type.id, demo.lead.id, None)
+            .load_context(
+                demo.account.id,
+                lookup(demo.conversion_type.id, demo.lead.id, None),
+            )
             .await
             .unwrap();
         assert!(

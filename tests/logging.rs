@@ -7,12 +7,12 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use conversions::domain::{
-    AccountId, ApiKeyHash, ConversionEvent, ConversionTypeId, EventId, LeadId, WorkflowRunId,
-};
+use conversions::domain::{AccountId, ApiKeyHash, ConversionEvent, EventId, RequestFingerprint};
 use conversions::http::App;
 use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use conversions::store::{Context, InsertError, MemoryStore, Store, StoreError};
+use conversions::store::{
+    Context, InsertError, Lookup, MemoryStore, Store, StoreError, StoredEvent,
+};
 use lambda_http::Body;
 
 #[derive(Clone, Default)]
@@ -41,23 +41,18 @@ impl Store for FailingStore {
     async fn account_for_key(&self, _: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
         Ok(Some(AccountId::random()))
     }
-    async fn load_context(
-        &self,
-        _: AccountId,
-        _: ConversionTypeId,
-        _: LeadId,
-        _: Option<WorkflowRunId>,
-    ) -> Result<Context, StoreError> {
+    async fn load_context(&self, _: AccountId, _: Lookup) -> Result<Context, StoreError> {
         Err(StoreError::Failed("boom at the store".into()))
     }
-    async fn insert_event(&self, _: AccountId, _: &ConversionEvent) -> Result<(), InsertError> {
-        unreachable!("load_context fails first")
-    }
-    async fn get_event(
+    async fn insert_event(
         &self,
         _: AccountId,
-        _: EventId,
-    ) -> Result<Option<ConversionEvent>, StoreError> {
+        _: &ConversionEvent,
+        _: Option<&RequestFingerprint>,
+    ) -> Result<(), InsertError> {
+        unreachable!("load_context fails first")
+    }
+    async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
         unreachable!("not called by POST /conversions")
     }
 }

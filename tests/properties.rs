@@ -1,7 +1,7 @@
 //! Properties over many generated inputs: exact amounts, and a parser that answers every body
 //! without panicking.
 
-use conversions::domain::Amount;
+use conversions::domain::{Amount, Timestamp};
 use conversions::http::parse_new_conversion;
 use proptest::prelude::*;
 
@@ -18,13 +18,13 @@ proptest! {
         let body = format!(
             r#"{{"conversion_type_id":"123e4567-e89b-12d3-a456-426614174100","lead_id":"123e4567-e89b-12d3-a456-426614174200","amount":{text}}}"#
         );
-        let request = parse_new_conversion(body.as_bytes()).unwrap();
-        prop_assert_eq!(request.amount.to_string(), text);
+        let request = parse_new_conversion(body.as_bytes(), Timestamp::now()).unwrap();
+        prop_assert_eq!(request.conversion.amount.to_string(), text);
     }
 
     #[test]
     fn any_body_gets_an_answer_and_never_a_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_new_conversion(&body);
+        let _ = parse_new_conversion(&body, Timestamp::now());
     }
 
     #[test]
@@ -46,8 +46,8 @@ proptest! {
             "{{{}}}",
             members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")
         );
-        match parse_new_conversion(body.as_bytes()) {
-            Ok(request) => prop_assert!(Amount::parse_json_number(&request.amount.to_string()).is_ok()),
+        match parse_new_conversion(body.as_bytes(), Timestamp::now()) {
+            Ok(request) => prop_assert!(Amount::parse_json_number(&request.conversion.amount.to_string()).is_ok()),
             Err(errors) => prop_assert!(!errors.is_empty()),
         }
     }

@@ -21,6 +21,8 @@ pub enum AmountError {
     TooLarge,
     #[error("amount has too many decimal places")]
     TooPrecise,
+    #[error("amount has more decimal places than {currency} allows ({places})")]
+    MoreDecimalsThanCurrency { currency: Currency, places: u16 },
 }
 
 /// A non-negative monetary amount below [`MAX_AMOUNT_EXCLUSIVE`], kept with the scale it was
@@ -64,13 +66,14 @@ impl Amount {
         self.0.scale()
     }
 
-    /// Checks the amount against the currency's ISO 4217 minor unit. Trailing zeros count as
-    /// written digits only when they exceed the minor unit with a non-zero digit: `5.0` CLP is
-    /// fine, `10.5` CLP is not.
-    pub fn fits_minor_unit(&self, currency: Currency) -> bool {
+    /// Checks the amount against the currency's ISO 4217 minor unit. Trailing zeros do not
+    /// count: `5.0` CLP and `85000.00` USD are fine, `10.5` CLP and `1.005` USD are not.
+    pub fn check_minor_unit(&self, currency: Currency) -> Result<(), AmountError> {
         match currency.minor_unit() {
-            Some(places) => self.0.normalize().scale() <= u32::from(places),
-            None => true,
+            Some(places) if self.0.normalize().scale() > u32::from(places) => {
+                Err(AmountError::MoreDecimalsThanCurrency { currency, places })
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -168,7 +171,12 @@ mod tests {
         let clp = Currency::parse("CLP").unwrap();
         let usd = Currency::parse("USD").unwrap();
         let clf = Currency::parse("CLF").unwrap();
-        let ok = |t: &str, c| Amount::parse_json_number(t).unwrap().fits_minor_unit(c);
+        let ok = |t: &str, c| {
+            Amount::parse_json_number(t)
+                .unwrap()
+                .check_minor_unit(c)
+                .is_ok()
+        };
         assert!(ok("5.0", clp));
         assert!(!ok("10.5", clp));
         assert!(ok("85000.00", usd));
@@ -176,5 +184,21 @@ mod tests {
         assert!(!ok("1.005", usd));
         assert!(ok("1.0005", clf));
         assert!(!ok("1.00005", clf));
+        let err = Amount::parse_json_number("10.5")
+            .unwrap()
+            .check_minor_unit(clp)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "amount has more decimal places than CLP allows (0)"
+        );
+        let err = Amount::parse_json_number("1.005")
+            .unwrap()
+            .check_minor_unit(usd)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "amount has more decimal places than USD allows (2)"
+        );
     }
 }

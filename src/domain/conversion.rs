@@ -5,9 +5,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{
-    Amount, ConversionTypeId, Currency, EventId, LeadId, MasterWorkflowId, Metadata, Timestamp,
-    WorkflowId, WorkflowRunId,
+    Amount, ConversionTypeId, Currency, EventId, FieldError, JsonValue, LeadId, MasterWorkflowId,
+    Metadata, Timestamp, WorkflowId, WorkflowRunId,
 };
+
+/// At most this many characters in `notes`.
+pub const MAX_NOTES_CHARS: usize = 5000;
+/// How far past the server's clock `converted_at` may lie (clients' clocks drift).
+pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
 
 /// `intermediary` (a reservation, a deposit) or `final` (a closed sale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,14 +201,24 @@ impl fmt::Display for ReferenceError {
 
 impl std::error::Error for ReferenceError {}
 
+impl From<ReferenceError> for FieldError {
+    fn from(err: ReferenceError) -> Self {
+        FieldError::new(err.field(), err)
+    }
+}
+
 impl NewConversion {
     /// Builds the event from the request and the records the store found for it (`None` where
-    /// nothing was found in the caller's account).
+    /// nothing was found in the caller's account), or lists every problem, references first.
     ///
     /// - The type must exist and be active; the lead must exist.
     /// - A given run must belong to the lead and lie in the type's scope: its workflow is the
     ///   type's workflow, or, for a master-workflow type, its workflow is in that master
     ///   workflow.
+    /// - Metadata values of the type's fields have the field's JSON type (`null` counts as no
+    ///   value); other keys are kept as they are.
+    /// - An amount in the type's currency has no more decimals than that currency's minor unit
+    ///   (a currency given in the request was checked with the payload).
     /// - `workflow_id` and `master_workflow_id` come from the type. For a master-workflow type
     ///   with a run, `workflow_id` is the run's workflow (granular attribution).
     /// - `currency` comes from the request, else from the type; `converted_at` from the
@@ -215,23 +230,39 @@ impl NewConversion {
         lead: Option<&Lead>,
         run: Option<&WorkflowRun>,
         created_at: Timestamp,
-    ) -> Result<ConversionEvent, ReferenceError> {
-        let conversion_type = conversion_type
-            .filter(|t| t.active && t.id == self.conversion_type_id)
-            .ok_or(ReferenceError::ConversionType)?;
-        lead.filter(|l| l.id == self.lead_id)
-            .ok_or(ReferenceError::Lead)?;
-        let run = match self.workflow_run_id {
-            None => None,
-            Some(run_id) => Some(
-                run.filter(|r| {
-                    r.id == run_id
-                        && r.lead_id == self.lead_id
-                        && in_scope(r, conversion_type.scope)
-                })
-                .ok_or(ReferenceError::WorkflowRun)?,
-            ),
+    ) -> Result<ConversionEvent, Vec<FieldError>> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let conversion_type =
+            conversion_type.filter(|t| t.active && t.id == self.conversion_type_id);
+        if conversion_type.is_none() {
+            errors.push(ReferenceError::ConversionType.into());
+        }
+        if lead.filter(|l| l.id == self.lead_id).is_none() {
+            errors.push(ReferenceError::Lead.into());
+        }
+        let run = self.workflow_run_id.and_then(|run_id| {
+            let found = run.filter(|r| {
+                r.id == run_id
+                    && r.lead_id == self.lead_id
+                    && conversion_type.is_none_or(|t| in_scope(r, t.scope))
+            });
+            if found.is_none() {
+                errors.push(ReferenceError::WorkflowRun.into());
+            }
+            found
+        });
+        let Some(conversion_type) = conversion_type else {
+            return Err(errors);
         };
+        errors.extend(field_type_errors(&self.metadata, &conversion_type.fields));
+        if self.currency.is_none()
+            && let Err(err) = self.amount.check_minor_unit(conversion_type.currency)
+        {
+            errors.push(FieldError::new("amount", err));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let workflow_id = match conversion_type.scope {
             Scope::Workflow(id) => Some(id),
             Scope::MasterWorkflow(_) => run.map(|r| r.workflow_id),
@@ -251,6 +282,30 @@ impl NewConversion {
             created_at,
         })
     }
+}
+
+/// `metadata.<key> must be a number` (or a string) for each field of the type whose value has
+/// the wrong JSON type.
+fn field_type_errors(metadata: &Metadata, fields: &[FieldDefinition]) -> Vec<FieldError> {
+    fields
+        .iter()
+        .filter_map(|field| {
+            let wrong = match (field.field_type, metadata.get(&field.key)?) {
+                (_, JsonValue::Null)
+                | (FieldType::Text, JsonValue::String(_))
+                | (FieldType::Number, JsonValue::Number(_)) => {
+                    return None;
+                }
+                (FieldType::Text, _) => "a string",
+                (FieldType::Number, _) => "a number",
+            };
+            let name = format!("metadata.{}", field.key);
+            Some(FieldError::new(
+                name.clone(),
+                format!("{name} must be {wrong}"),
+            ))
+        })
+        .collect()
 }
 
 fn in_scope(run: &WorkflowRun, scope: Scope) -> bool {
@@ -319,7 +374,7 @@ mod tests {
 
     const NOW: &str = "2026-02-01T15:30:00Z";
 
-    fn resolve(w: &World, request: NewConversion) -> Result<ConversionEvent, ReferenceError> {
+    fn resolve(w: &World, request: NewConversion) -> Result<ConversionEvent, Vec<FieldError>> {
         request.resolve(
             EventId::random(),
             Some(&w.ctype),
@@ -327,6 +382,10 @@ mod tests {
             Some(&w.run),
             ts(NOW),
         )
+    }
+
+    fn refs(errors: &[ReferenceError]) -> Vec<FieldError> {
+        errors.iter().map(|e| FieldError::from(*e)).collect()
     }
 
     #[test]
@@ -361,22 +420,37 @@ mod tests {
             .request
             .clone()
             .resolve(EventId::random(), None, Some(&w.lead), None, ts(NOW));
-        assert_eq!(none, Err(ReferenceError::ConversionType));
+        assert_eq!(none, Err(refs(&[ReferenceError::ConversionType])));
         w.ctype.active = false;
         assert_eq!(
             resolve(&w, w.request.clone()),
-            Err(ReferenceError::ConversionType)
+            Err(refs(&[ReferenceError::ConversionType]))
         );
     }
 
     #[test]
-    fn a_missing_lead_is_a_lead_error_checked_after_the_type() {
+    fn a_missing_lead_is_a_lead_error_listed_after_the_type() {
         let w = world();
         let result =
             w.request
                 .clone()
                 .resolve(EventId::random(), Some(&w.ctype), None, None, ts(NOW));
-        assert_eq!(result, Err(ReferenceError::Lead));
+        assert_eq!(result, Err(refs(&[ReferenceError::Lead])));
+        let request = NewConversion {
+            workflow_run_id: Some(w.run.id),
+            ..w.request.clone()
+        };
+        let result = request.resolve(EventId::random(), None, None, None, ts(NOW));
+        let all = [
+            ReferenceError::ConversionType,
+            ReferenceError::Lead,
+            ReferenceError::WorkflowRun,
+        ];
+        assert_eq!(
+            result,
+            Err(refs(&all)),
+            "every reference problem is listed, in order"
+        );
     }
 
     #[test]
@@ -405,7 +479,7 @@ mod tests {
             None,
             ts(NOW),
         );
-        assert_eq!(missing, Err(ReferenceError::WorkflowRun));
+        assert_eq!(missing, Err(refs(&[ReferenceError::WorkflowRun])));
 
         let other_lead = WorkflowRun {
             lead_id: LeadId::random(),
@@ -418,7 +492,7 @@ mod tests {
             Some(&other_lead),
             ts(NOW),
         );
-        assert_eq!(result, Err(ReferenceError::WorkflowRun));
+        assert_eq!(result, Err(refs(&[ReferenceError::WorkflowRun])));
 
         let other_workflow = WorkflowRun {
             workflow_id: WorkflowId::random(),
@@ -431,7 +505,7 @@ mod tests {
             Some(&other_workflow),
             ts(NOW),
         );
-        assert_eq!(result, Err(ReferenceError::WorkflowRun));
+        assert_eq!(result, Err(refs(&[ReferenceError::WorkflowRun])));
     }
 
     #[test]
@@ -456,10 +530,83 @@ mod tests {
         w.run.master_workflow_id = Some(MasterWorkflowId::random());
         assert_eq!(
             resolve(&w, request.clone()),
-            Err(ReferenceError::WorkflowRun)
+            Err(refs(&[ReferenceError::WorkflowRun]))
         );
         w.run.master_workflow_id = None;
-        assert_eq!(resolve(&w, request), Err(ReferenceError::WorkflowRun));
+        assert_eq!(
+            resolve(&w, request),
+            Err(refs(&[ReferenceError::WorkflowRun]))
+        );
+    }
+
+    #[test]
+    fn metadata_values_of_the_types_fields_must_have_the_fields_type() {
+        let mut w = world();
+        let field = |key: &str, field_type| FieldDefinition {
+            key: key.into(),
+            label: key.into(),
+            field_type,
+        };
+        w.ctype.fields = vec![
+            field("broker", FieldType::Text),
+            field("commission", FieldType::Number),
+        ];
+        let with = |json: &str| NewConversion {
+            metadata: Metadata::from_json(json).unwrap(),
+            ..w.request.clone()
+        };
+
+        let ok = resolve(
+            &w,
+            with(r#"{"broker":"Ann","commission":2500.5,"crm":{"id":7}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.metadata.to_json(),
+            r#"{"broker":"Ann","commission":2500.5,"crm":{"id":7}}"#
+        );
+        assert!(
+            resolve(&w, with(r#"{"broker":null}"#)).is_ok(),
+            "null is no value"
+        );
+
+        let errors = resolve(&w, with(r#"{"broker":42,"commission":"2500"}"#)).unwrap_err();
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "metadata.broker must be a string",
+                "metadata.commission must be a number"
+            ]
+        );
+        assert_eq!(errors[0].field, "metadata.broker");
+    }
+
+    #[test]
+    fn an_inherited_currency_limits_the_decimal_places() {
+        let mut w = world();
+        w.ctype.currency = Currency::parse("CLP").unwrap();
+        let amount = |text| NewConversion {
+            amount: Amount::parse_json_number(text).unwrap(),
+            ..w.request.clone()
+        };
+        assert!(resolve(&w, amount("5.0")).is_ok());
+        let errors = resolve(&w, amount("10.5")).unwrap_err();
+        assert_eq!(
+            errors,
+            [FieldError::new(
+                "amount",
+                "amount has more decimal places than CLP allows (0)"
+            )]
+        );
+        let given = NewConversion {
+            currency: Some(Currency::parse("USD").unwrap()),
+            ..amount("10.5")
+        };
+        assert!(
+            resolve(&w, given).is_ok(),
+            "a given currency replaces the type's"
+        );
     }
 
     #[test]

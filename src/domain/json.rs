@@ -96,13 +96,37 @@ impl Serialize for JsonValue {
     }
 }
 
-/// The `metadata` object of an event: custom field values and any extra keys, kept as sent.
+/// At most this many keys in `metadata`.
+pub const MAX_METADATA_KEYS: usize = 50;
+/// At most this many characters in a `metadata` key.
+pub const MAX_METADATA_KEY_CHARS: usize = 64;
+
+/// Why an object is not acceptable as `metadata`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("metadata must have at most {MAX_METADATA_KEYS} keys")]
+    TooManyKeys,
+    #[error("metadata keys must be at most {MAX_METADATA_KEY_CHARS} characters")]
+    KeyTooLong,
+}
+
+/// The `metadata` object of an event: custom field values and any extra keys, kept as sent;
+/// at most [`MAX_METADATA_KEYS`] keys of at most [`MAX_METADATA_KEY_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata(BTreeMap<String, JsonValue>);
 
 impl Metadata {
-    pub fn new(members: BTreeMap<String, JsonValue>) -> Self {
-        Self(members)
+    pub fn new(members: BTreeMap<String, JsonValue>) -> Result<Self, MetadataError> {
+        if members.len() > MAX_METADATA_KEYS {
+            return Err(MetadataError::TooManyKeys);
+        }
+        if members
+            .keys()
+            .any(|key| key.chars().count() > MAX_METADATA_KEY_CHARS)
+        {
+            return Err(MetadataError::KeyTooLong);
+        }
+        Ok(Self(members))
     }
 
     pub fn get(&self, key: &str) -> Option<&JsonValue> {
@@ -171,6 +195,34 @@ mod tests {
         assert_eq!(
             roundtrip(r#" { "b" : [1, "x", null, true, {"c": 0.50}], "a": "\u00e9\n" } "#),
             r#"{"a":"é\n","b":[1,"x",null,true,{"c":0.50}]}"#
+        );
+    }
+
+    #[test]
+    fn metadata_has_at_most_50_keys_of_at_most_64_characters() {
+        let members = |n: usize, key_len: usize| -> BTreeMap<String, JsonValue> {
+            (0..n)
+                .map(|i| (format!("{i:0>width$}", width = key_len), JsonValue::Null))
+                .collect()
+        };
+        assert!(Metadata::new(members(50, 64)).is_ok());
+        assert_eq!(
+            Metadata::new(members(51, 3)),
+            Err(MetadataError::TooManyKeys)
+        );
+        assert_eq!(
+            Metadata::new(members(1, 65)),
+            Err(MetadataError::KeyTooLong)
+        );
+        let accented: BTreeMap<String, JsonValue> = [("\u{e9}".repeat(64), JsonValue::Null)].into();
+        assert!(Metadata::new(accented).is_ok(), "characters, not bytes");
+        assert_eq!(
+            MetadataError::TooManyKeys.to_string(),
+            "metadata must have at most 50 keys"
+        );
+        assert_eq!(
+            MetadataError::KeyTooLong.to_string(),
+            "metadata keys must be at most 64 characters"
         );
     }
 

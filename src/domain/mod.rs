@@ -5,6 +5,7 @@ mod account;
 mod amount;
 mod conversion;
 mod currency;
+mod idempotency;
 mod ids;
 mod json;
 mod timestamp;
@@ -12,15 +13,18 @@ mod timestamp;
 pub use account::{API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash};
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use conversion::{
-    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead, NewConversion,
-    ReferenceError, Scope, WorkflowRun,
+    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead,
+    MAX_FUTURE_SKEW_SECONDS, MAX_NOTES_CHARS, NewConversion, ReferenceError, Scope, WorkflowRun,
 };
 pub use currency::{Currency, CurrencyError};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint};
 pub use ids::{
     AccountId, ConversionTypeId, EventId, IdError, LeadId, MasterWorkflowId, WorkflowId,
     WorkflowRunId,
 };
-pub use json::{JsonNumber, JsonValue, Metadata};
+pub use json::{
+    JsonNumber, JsonValue, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Metadata, MetadataError,
+};
 pub use timestamp::{Timestamp, TimestampError};
 
 /// One problem with one field of a request: the field's name and the message the client sees.

@@ -1,4 +1,5 @@
-//! The request body: JSON bytes in, a [`NewConversion`] or every problem found out.
+//! The request body: JSON bytes in, a [`NewConversion`] and the body's fingerprint, or every
+//! problem found.
 //!
 //! The body is read as a map of raw JSON fragments, so `amount` and metadata numbers are never
 //! turned into binary floats, and each field is checked on its own. Unknown top-level fields are
@@ -9,16 +10,24 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, LeadId, Metadata,
-    NewConversion, Timestamp, WorkflowRunId,
+    Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, LeadId,
+    MAX_FUTURE_SKEW_SECONDS, MAX_NOTES_CHARS, Metadata, NewConversion, RequestFingerprint,
+    Timestamp, WorkflowRunId,
 };
 
 pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
 pub const REQUIRED: &str = "conversion_type_id, lead_id, and amount are required";
 
+/// A body that passed every check that needs nothing but the body itself.
+#[derive(Debug, Clone)]
+pub struct ParsedBody {
+    pub conversion: NewConversion,
+    pub fingerprint: RequestFingerprint,
+}
+
 /// Parses the body, reporting every problem in field order (the first is the one the
-/// documented `message` shows).
-pub fn parse_new_conversion(body: &[u8]) -> Result<NewConversion, Vec<FieldError>> {
+/// documented `message` shows). `now` bounds `converted_at`.
+pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, Vec<FieldError>> {
     let members: BTreeMap<String, &RawValue> =
         serde_json::from_slice(body).map_err(|_| vec![FieldError::new("body", NOT_AN_OBJECT)])?;
     let field = |name: &str| members.get(name).copied().filter(|raw| raw.get() != "null");
@@ -48,25 +57,31 @@ pub fn parse_new_conversion(body: &[u8]) -> Result<NewConversion, Vec<FieldError
     });
     let currency = field("currency")
         .and_then(|raw| record(&mut errors, "currency", text_as(raw, Currency::parse)));
-    let converted_at = field("converted_at")
-        .and_then(|raw| record(&mut errors, "converted_at", text_as(raw, Timestamp::parse)));
+    if let (Some(amount), Some(currency)) = (amount, currency) {
+        record(
+            &mut errors,
+            "amount",
+            amount.check_minor_unit(currency).map_err(|e| e.to_string()),
+        );
+    }
+    let converted_at = field("converted_at").and_then(|raw| {
+        record(
+            &mut errors,
+            "converted_at",
+            text_as(raw, Timestamp::parse).and_then(|at| not_future(at, now)),
+        )
+    });
     let metadata = match field("metadata") {
         None => Some(Metadata::default()),
         Some(raw) => record(&mut errors, "metadata", metadata(raw)),
     };
-    let notes = field("notes").and_then(|raw| {
-        record(
-            &mut errors,
-            "notes",
-            string(raw).ok_or_else(|| "notes must be a string".to_owned()),
-        )
-    });
+    let notes = field("notes").and_then(|raw| record(&mut errors, "notes", notes(raw)));
 
     match (conversion_type_id, lead_id, amount, metadata) {
         (Some(conversion_type_id), Some(lead_id), Some(amount), Some(metadata))
             if errors.is_empty() =>
         {
-            Ok(NewConversion {
+            let conversion = NewConversion {
                 conversion_type_id,
                 lead_id,
                 amount,
@@ -75,10 +90,46 @@ pub fn parse_new_conversion(body: &[u8]) -> Result<NewConversion, Vec<FieldError
                 converted_at,
                 metadata,
                 notes,
+            };
+            Ok(ParsedBody {
+                conversion,
+                fingerprint: fingerprint(&members)?,
             })
         }
         _ => Err(errors),
     }
+}
+
+/// The hash of the whole body in canonical form (unknown fields included: they are part of what
+/// the client sent).
+fn fingerprint(
+    members: &BTreeMap<String, &RawValue>,
+) -> Result<RequestFingerprint, Vec<FieldError>> {
+    let canonical = members
+        .iter()
+        .map(|(key, raw)| JsonValue::from_raw(raw).map(|value| (key.clone(), value)))
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .map_err(|_| vec![FieldError::new("body", NOT_AN_OBJECT)])?;
+    Ok(RequestFingerprint::of(&JsonValue::Object(canonical)))
+}
+
+fn not_future(at: Timestamp, now: Timestamp) -> Result<Timestamp, String> {
+    let limit = now.as_datetime() + chrono::Duration::seconds(MAX_FUTURE_SKEW_SECONDS);
+    if at.as_datetime() > limit {
+        Err("converted_at cannot be in the future".to_owned())
+    } else {
+        Ok(at)
+    }
+}
+
+fn notes(raw: &RawValue) -> Result<String, String> {
+    let notes = string(raw).ok_or_else(|| "notes must be a string".to_owned())?;
+    if notes.chars().count() > MAX_NOTES_CHARS {
+        return Err(format!(
+            "notes must be at most {MAX_NOTES_CHARS} characters"
+        ));
+    }
+    Ok(notes)
 }
 
 /// Keeps the value, or records the field's message and yields nothing.
@@ -123,7 +174,7 @@ fn amount(raw: &RawValue) -> Result<Amount, String> {
 
 fn metadata(raw: &RawValue) -> Result<Metadata, String> {
     match JsonValue::from_raw(raw) {
-        Ok(JsonValue::Object(members)) => Ok(Metadata::new(members)),
+        Ok(JsonValue::Object(members)) => Metadata::new(members).map_err(|e| e.to_string()),
         _ => Err("metadata must be an object".to_owned()),
     }
 }
@@ -135,8 +186,11 @@ mod tests {
     const CT: &str = "123e4567-e89b-12d3-a456-426614174100";
     const LEAD: &str = "123e4567-e89b-12d3-a456-426614174200";
 
+    const NOW: &str = "2026-02-01T15:30:00Z";
+
     fn parse(body: &str) -> Result<NewConversion, Vec<FieldError>> {
-        parse_new_conversion(body.as_bytes())
+        parse_new_conversion(body.as_bytes(), Timestamp::parse(NOW).unwrap())
+            .map(|parsed| parsed.conversion)
     }
 
     /// The first message (the documented one) for a body.
@@ -185,7 +239,7 @@ mod tests {
             assert_eq!(first_message(body), NOT_AN_OBJECT, "{body:?}");
         }
         assert_eq!(
-            parse_new_conversion(&[0xff, 0xfe]).unwrap_err()[0].message,
+            parse_new_conversion(&[0xff, 0xfe], Timestamp::now()).unwrap_err()[0].message,
             NOT_AN_OBJECT
         );
     }
@@ -344,6 +398,84 @@ mod tests {
                 .notes
                 .as_deref(),
             Some("paid in cash")
+        );
+    }
+
+    #[test]
+    fn converted_at_may_be_at_most_five_minutes_ahead_of_the_server_clock() {
+        let message = "converted_at cannot be in the future";
+        assert!(parse(&with(r#","converted_at":"2026-02-01T15:35:00Z""#)).is_ok());
+        assert!(parse(&with(r#","converted_at":"2026-02-01T12:35:00-03:00""#)).is_ok());
+        assert_eq!(
+            first_message(&with(r#","converted_at":"2026-02-01T15:35:00.001Z""#)),
+            message
+        );
+        assert_eq!(
+            first_message(&with(r#","converted_at":"2027-01-01T00:00:00Z""#)),
+            message
+        );
+        assert!(
+            parse(&with(r#","converted_at":"1999-12-31T23:59:59Z""#)).is_ok(),
+            "backdating has no limit"
+        );
+    }
+
+    #[test]
+    fn a_given_currency_limits_the_amounts_decimal_places() {
+        let body = |amount: &str, currency: &str| {
+            format!(
+                r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":{amount},"currency":"{currency}"}}"#
+            )
+        };
+        assert!(parse(&body("5.0", "CLP")).is_ok());
+        assert!(parse(&body("85000.00", "USD")).is_ok());
+        assert!(parse(&body("1.0005", "CLF")).is_ok());
+        assert_eq!(
+            first_message(&body("10.5", "CLP")),
+            "amount has more decimal places than CLP allows (0)"
+        );
+        assert_eq!(
+            first_message(&body("1.005", "USD")),
+            "amount has more decimal places than USD allows (2)"
+        );
+    }
+
+    #[test]
+    fn metadata_and_notes_have_size_limits() {
+        let keys: Vec<String> = (0..51).map(|i| format!(r#""k{i}":1"#)).collect();
+        let many = with(&format!(r#","metadata":{{{}}}"#, keys.join(",")));
+        assert_eq!(first_message(&many), "metadata must have at most 50 keys");
+        let long_key = with(&format!(r#","metadata":{{"{}":1}}"#, "k".repeat(65)));
+        assert_eq!(
+            first_message(&long_key),
+            "metadata keys must be at most 64 characters"
+        );
+        assert!(parse(&with(&format!(r#","notes":"{}""#, "\u{e9}".repeat(5000)))).is_ok());
+        let long_notes = with(&format!(r#","notes":"{}""#, "n".repeat(5001)));
+        assert_eq!(
+            first_message(&long_notes),
+            "notes must be at most 5000 characters"
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_formatting_but_not_content() {
+        let now = Timestamp::parse(NOW).unwrap();
+        let fp = |body: &str| {
+            parse_new_conversion(body.as_bytes(), now)
+                .unwrap()
+                .fingerprint
+        };
+        let compact = with(r#","metadata":{"a":1,"b":"x"}"#);
+        let spaced = format!(
+            "{{ \"metadata\": {{\"b\": \"x\", \"a\": 1}},\n \"amount\": 10, \"lead_id\": \"{LEAD}\", \"conversion_type_id\": \"{CT}\" }}"
+        );
+        assert_eq!(fp(&compact), fp(&spaced));
+        assert_ne!(fp(&compact), fp(&with(r#","metadata":{"a":2,"b":"x"}"#)));
+        assert_ne!(
+            fp(&with("")),
+            fp(&with(r#","source":"crm""#)),
+            "unknown fields are part of the body"
         );
     }
 

@@ -5,7 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::domain::{FieldError, ReferenceError};
+use crate::domain::FieldError;
 use crate::service::{AuthError, CreateError};
 use crate::store::StoreError;
 
@@ -20,15 +20,31 @@ pub enum ApiError {
     InvalidApiKey,
     /// Every problem found; the first is the documented `message`.
     Validation(Vec<FieldError>),
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    PayloadTooLarge,
+    /// The `Idempotency-Key` was used with another body.
+    IdempotencyMismatch,
     NotFound,
     MethodNotAllowed,
     Unavailable,
     Internal,
 }
 
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 65_536;
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    message: &'a str,
+    /// Only on 400s: every problem, so a client fixes a payload in one round trip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldErrorBody<'a>>>,
+}
+
+#[derive(Serialize)]
+struct FieldErrorBody<'a> {
+    field: &'a str,
     message: &'a str,
 }
 
@@ -37,6 +53,8 @@ impl ApiError {
         match self {
             Self::MissingApiKey | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -58,6 +76,14 @@ impl ApiError {
                     .first()
                     .map_or("The request is invalid", |e| e.message.as_str()),
             ),
+            Self::PayloadTooLarge => (
+                "Payload too large",
+                "Request body must not exceed 65536 bytes",
+            ),
+            Self::IdempotencyMismatch => (
+                "Idempotency error",
+                "Idempotency-Key has already been used with a different request body",
+            ),
             Self::NotFound => ("Not found", "Route not found"),
             Self::MethodNotAllowed => (
                 "Method not allowed",
@@ -73,8 +99,24 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<Body> {
         let (error, message) = self.texts();
-        let body = serde_json::to_string(&ErrorBody { error, message })
-            .expect("two strings always serialise");
+        let errors = match &self {
+            Self::Validation(errors) => Some(
+                errors
+                    .iter()
+                    .map(|e| FieldErrorBody {
+                        field: &e.field,
+                        message: &e.message,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let body = serde_json::to_string(&ErrorBody {
+            error,
+            message,
+            errors,
+        })
+        .expect("strings always serialise");
         let mut response = super::json_response(self.status(), body);
         let headers = response.headers_mut();
         match self {
@@ -87,12 +129,6 @@ impl ApiError {
             _ => {}
         }
         response
-    }
-}
-
-impl From<ReferenceError> for ApiError {
-    fn from(err: ReferenceError) -> Self {
-        Self::Validation(vec![FieldError::new(err.field(), err)])
     }
 }
 
@@ -128,7 +164,7 @@ impl From<CreateError> for ApiError {
     fn from(err: CreateError) -> Self {
         match err {
             CreateError::Invalid(errors) => Self::Validation(errors),
-            CreateError::Reference(err) => err.into(),
+            CreateError::IdempotencyMismatch => Self::IdempotencyMismatch,
             CreateError::Store(err) => err.into(),
         }
     }

@@ -9,12 +9,14 @@ use crate::domain::{ConversionEvent, Metadata};
 #[derive(Serialize)]
 struct Created<'a> {
     success: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
     conversion_event: EventObject<'a>,
 }
 
 #[derive(Serialize)]
 struct EventObject<'a> {
-    id: String,
+    id: Option<String>,
     conversion_type_id: String,
     lead_id: String,
     workflow_id: Option<String>,
@@ -30,10 +32,21 @@ struct EventObject<'a> {
 
 /// The 201 body: `{"success": true, "conversion_event": {...}}`.
 pub fn event_json(event: &ConversionEvent) -> String {
+    render(event, false)
+}
+
+/// The dry run's 200 body: `{"success": true, "dry_run": true, "conversion_event": {...}}`, the
+/// event as it would be stored but with `id` null, since none was taken.
+pub fn dry_run_json(event: &ConversionEvent) -> String {
+    render(event, true)
+}
+
+fn render(event: &ConversionEvent, dry_run: bool) -> String {
     let body = Created {
         success: true,
+        dry_run,
         conversion_event: EventObject {
-            id: event.id.to_string(),
+            id: (!dry_run).then(|| event.id.to_string()),
             conversion_type_id: event.conversion_type_id.to_string(),
             lead_id: event.lead_id.to_string(),
             workflow_id: event.workflow_id.map(|id| id.to_string()),

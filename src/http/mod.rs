@@ -15,19 +15,23 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
-pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
-pub use error::{ApiError, RETRY_AFTER_SECONDS};
-pub use event::event_json;
+pub use body::{NOT_AN_OBJECT, ParsedBody, REQUIRED, parse_new_conversion};
+pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
+pub use event::{dry_run_json, event_json};
 
-use crate::domain::Timestamp;
-use crate::service::{self, CreateError};
+use crate::domain::{FieldError, IdempotencyKey, Timestamp};
+use crate::service::{self, CreateRequest, Outcome};
 use crate::store::Store;
 
 /// The response header that carries the API Gateway request id (the Lambda request id where
 /// there is no API Gateway, as under `cargo lambda invoke`).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Set (to `true`) on a response that repeats an earlier one for the same `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
 const API_KEY_HEADER: &str = "x-api-key";
+const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
 /// The function's state: built once at start-up, shared by every request.
 pub struct App<S> {
@@ -81,13 +85,81 @@ impl<S: Store> App<S> {
             .get(API_KEY_HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
         let account = service::authenticate(&self.store, presented).await?;
-        let new_conversion =
-            parse_new_conversion(body_bytes(request.body())).map_err(CreateError::Invalid)?;
-        let event =
-            service::create_conversion(&self.store, account, new_conversion, Timestamp::now())
-                .await?;
-        tracing::info!(event_id = %event.id, "conversion recorded");
-        Ok(json_response(StatusCode::CREATED, event_json(&event)))
+        let body = body_bytes(request.body());
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let now = Timestamp::now();
+        let mut errors: Vec<FieldError> = Vec::new();
+        let parsed = parse_new_conversion(body, now)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let idempotency_key = idempotency_key(request)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let dry_run = dry_run(request).map_err(|e| errors.push(e)).ok();
+        let (
+            Some(ParsedBody {
+                conversion,
+                fingerprint,
+            }),
+            Some(dry_run),
+            true,
+        ) = (parsed, dry_run, errors.is_empty())
+        else {
+            return Err(ApiError::Validation(errors));
+        };
+        let create = CreateRequest {
+            conversion,
+            fingerprint,
+            idempotency_key,
+            dry_run,
+        };
+        Ok(
+            match service::create_conversion(&self.store, account, create, now).await? {
+                Outcome::Created(event) => {
+                    tracing::info!(event_id = %event.id, "conversion recorded");
+                    json_response(StatusCode::CREATED, event_json(&event))
+                }
+                Outcome::Replayed(event) => {
+                    tracing::info!(event_id = %event.id, "conversion replayed for its Idempotency-Key");
+                    let mut response = json_response(StatusCode::CREATED, event_json(&event));
+                    response
+                        .headers_mut()
+                        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+                    response
+                }
+                Outcome::DryRun(event) => json_response(StatusCode::OK, dry_run_json(&event)),
+            },
+        )
+    }
+}
+
+/// The optional `Idempotency-Key` header.
+fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldError> {
+    match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
+        None => Ok(None),
+        Some(value) => IdempotencyKey::parse(value.as_bytes())
+            .map(Some)
+            .map_err(|e| FieldError::new("Idempotency-Key", e)),
+    }
+}
+
+/// The optional `dry_run` query parameter: `true` or `false`.
+fn dry_run(request: &Request) -> Result<bool, FieldError> {
+    let value = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .rfind(|(name, _)| *name == "dry_run")
+        .map(|(_, value)| value);
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(FieldError::new("dry_run", "dry_run must be true or false")),
     }
 }
 

@@ -5,9 +5,9 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::*;
-use crate::domain::{AccountId, ConversionEvent, ConversionTypeId, EventId, LeadId, WorkflowRunId};
+use crate::domain::{AccountId, ConversionEvent, EventId, RequestFingerprint};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use crate::store::{Context, InsertError, MemoryStore, StoreError};
+use crate::store::{Context, InsertError, Lookup, MemoryStore, StoreError, StoredEvent};
 
 fn request(method: Method, path: &str, key: Option<&str>, body: Body) -> Request {
     let mut builder = lambda_http::http::Request::builder()
@@ -49,9 +49,21 @@ fn json(response: &Response<Body>) -> serde_json::Value {
 
 fn assert_error(response: &Response<Body>, status: StatusCode, error: &str, message: &str) {
     assert_eq!(response.status(), status);
+    let body = json(response);
     assert_eq!(
-        json(response),
-        serde_json::json!({"error": error, "message": message})
+        (body["error"].as_str(), body["message"].as_str()),
+        (Some(error), Some(message)),
+        "{body}"
+    );
+    let expected_keys: &[&str] = if status == StatusCode::BAD_REQUEST {
+        &["error", "message", "errors"]
+    } else {
+        &["error", "message"]
+    };
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        expected_keys,
+        "{body}"
     );
 }
 
@@ -193,23 +205,18 @@ impl Store for FailingStore {
     ) -> Result<Option<AccountId>, StoreError> {
         Ok(Some(AccountId::random()))
     }
-    async fn load_context(
-        &self,
-        _: AccountId,
-        _: ConversionTypeId,
-        _: LeadId,
-        _: Option<WorkflowRunId>,
-    ) -> Result<Context, StoreError> {
+    async fn load_context(&self, _: AccountId, _: Lookup) -> Result<Context, StoreError> {
         Err((self.0)())
     }
-    async fn insert_event(&self, _: AccountId, _: &ConversionEvent) -> Result<(), InsertError> {
-        Err(InsertError::Store((self.0)()))
-    }
-    async fn get_event(
+    async fn insert_event(
         &self,
         _: AccountId,
-        _: EventId,
-    ) -> Result<Option<ConversionEvent>, StoreError> {
+        _: &ConversionEvent,
+        _: Option<&RequestFingerprint>,
+    ) -> Result<(), InsertError> {
+        Err(InsertError::Store((self.0)()))
+    }
+    async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
         Err((self.0)())
     }
 }
@@ -251,4 +258,259 @@ async fn any_other_store_failure_is_a_500_without_detail() {
             "An unexpected error occurred",
         );
     }
+}
+
+fn keyed(key: &str, body: &str) -> Request {
+    let mut request = post(body);
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+fn text(response: &Response<Body>) -> &str {
+    match response.body() {
+        Body::Text(text) => text,
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_with_the_same_body_replays_the_original_response() {
+    let app = demo_app().await;
+    let first = app.handle(keyed("order-42", &minimal_body())).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+
+    // The same JSON, formatted differently, is the same request.
+    let reformatted = format!(
+        "{{\n  \"amount\": 85000.00,\n  \"lead_id\": \"{DEMO_LEAD_ID}\",\n  \"conversion_type_id\": \"{DEMO_CONVERSION_TYPE_ID}\"\n}}"
+    );
+    for body in [minimal_body(), reformatted] {
+        let again = app.handle(keyed("order-42", &body)).await;
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(
+            text(&again),
+            text(&first),
+            "byte-for-byte the original body"
+        );
+    }
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    assert_eq!(
+        app.store().events(account).len(),
+        1,
+        "nothing new is written"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_with_another_body_is_a_422() {
+    let app = demo_app().await;
+    assert_eq!(
+        app.handle(keyed("order-42", &minimal_body()))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let other = minimal_body().replace("85000.00", "85000.01");
+    assert_error(
+        &app.handle(keyed("order-42", &other)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Idempotency error",
+        "Idempotency-Key has already been used with a different request body",
+    );
+}
+
+#[tokio::test]
+async fn distinct_keys_and_requests_without_a_key_each_create_an_event() {
+    let app = demo_app().await;
+    for request in [
+        keyed("a", &minimal_body()),
+        keyed("b", &minimal_body()),
+        post(&minimal_body()),
+        post(&minimal_body()),
+    ] {
+        let response = app.handle(request).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert!(response.headers().get("idempotent-replayed").is_none());
+    }
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    assert_eq!(app.store().events(account).len(), 4);
+}
+
+#[tokio::test]
+async fn a_rejected_request_does_not_use_up_its_key() {
+    let app = demo_app().await;
+    let invalid = minimal_body().replace("85000.00", "-1");
+    assert_eq!(
+        app.handle(keyed("order-7", &invalid)).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let response = app.handle(keyed("order-7", &minimal_body())).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.headers().get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_must_be_1_to_255_printable_ascii_characters() {
+    let app = demo_app().await;
+    for key in ["".to_owned(), "k".repeat(256), "tab\there".to_owned()] {
+        let mut request = post(&minimal_body());
+        request.headers_mut().insert(
+            "idempotency-key",
+            lambda_http::http::HeaderValue::from_str(&key).unwrap(),
+        );
+        let response = app.handle(request).await;
+        assert_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "Validation error",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        );
+        assert_eq!(json(&response)["errors"][0]["field"], "Idempotency-Key");
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_200_with_the_event_as_it_would_be_stored_and_writes_nothing() {
+    let app = demo_app().await;
+    let mut request = post(&minimal_body());
+    *request.uri_mut() = "https://api.test/conversions?dry_run=true".parse().unwrap();
+    let response = app.handle(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json(&response);
+    assert_eq!(
+        (body["success"].as_bool(), body["dry_run"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let event = &body["conversion_event"];
+    assert_eq!(event["id"], serde_json::Value::Null);
+    assert_eq!(event["currency"], "USD");
+    assert_eq!(event["workflow_id"], crate::seed::DEMO_WORKFLOW_ID);
+    assert!(text(&response).contains(r#""amount":85000.00"#));
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    assert!(app.store().events(account).is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_runs_the_lookups_and_reports_what_would_fail() {
+    let app = demo_app().await;
+    let body = minimal_body().replace(DEMO_LEAD_ID, "123e4567-e89b-12d3-a456-426614174999");
+    let mut request = post(&body);
+    *request.uri_mut() = "https://api.test/conversions?dry_run=true".parse().unwrap();
+    assert_error(
+        &app.handle(request).await,
+        StatusCode::BAD_REQUEST,
+        "Validation error",
+        "lead_id not found or does not belong to your account",
+    );
+}
+
+#[tokio::test]
+async fn dry_run_must_be_true_or_false() {
+    let app = demo_app().await;
+    for query in ["dry_run=yes", "dry_run=", "dry_run"] {
+        let mut request = post(&minimal_body());
+        *request.uri_mut() = format!("https://api.test/conversions?{query}")
+            .parse()
+            .unwrap();
+        assert_error(
+            &app.handle(request).await,
+            StatusCode::BAD_REQUEST,
+            "Validation error",
+            "dry_run must be true or false",
+        );
+    }
+    let mut request = post(&minimal_body());
+    *request.uri_mut() = "https://api.test/conversions?dry_run=false"
+        .parse()
+        .unwrap();
+    assert_eq!(app.handle(request).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_a_413() {
+    let app = demo_app().await;
+    let body = format!(r#"{{"notes":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+    assert_error(
+        &app.handle(post(&body)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Payload too large",
+        "Request body must not exceed 65536 bytes",
+    );
+    let just_fits = minimal_body().replacen(
+        '{',
+        &format!(
+            "{{\"pad\":\"{}\",",
+            "x".repeat(MAX_BODY_BYTES - minimal_body().len() - 9)
+        ),
+        1,
+    );
+    assert_eq!(just_fits.len(), MAX_BODY_BYTES);
+    assert_eq!(
+        app.handle(post(&just_fits)).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_400_lists_every_problem_and_keeps_the_first_as_the_message() {
+    let app = demo_app().await;
+    let body = format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"x","amount":-1,"currency":"ABC","notes":7}}"#
+    );
+    let mut request = keyed("", &body);
+    *request.uri_mut() = "https://api.test/conversions?dry_run=maybe"
+        .parse()
+        .unwrap();
+    let response = app.handle(request).await;
+    let body = json(&response);
+    let problems: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("lead_id", "lead_id must be a valid UUID"),
+            ("amount", "amount must be a non-negative number"),
+            (
+                "currency",
+                r#"currency must be a 3-character ISO 4217 code (e.g., "USD", "CLP")"#
+            ),
+            ("notes", "notes must be a string"),
+            (
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters"
+            ),
+            ("dry_run", "dry_run must be true or false"),
+        ]
+    );
+    assert_eq!(body["message"], "lead_id must be a valid UUID");
+}
+
+#[tokio::test]
+async fn reference_and_type_rules_are_reported_together_once_the_payload_is_valid() {
+    let app = demo_app().await;
+    let body = format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"123e4567-e89b-12d3-a456-426614174999","amount":1,"metadata":{{"broker":1,"commission":"x","extra":true}}}}"#
+    );
+    let body = json(&app.handle(post(&body)).await);
+    let messages: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "lead_id not found or does not belong to your account",
+            "metadata.broker must be a string",
+            "metadata.commission must be a number",
+        ]
+    );
 }

@@ -29,11 +29,12 @@ use aws_sdk_dynamodb::types::{
     KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
 
-use super::{BoxError, Context, InsertError, Provisioning, Store, StoreError};
+use super::{BoxError, Context, InsertError, Lookup, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
     Account, AccountId, Amount, ApiKeyHash, Category, ConversionEvent, ConversionType,
     ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
-    MasterWorkflowId, Metadata, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    MasterWorkflowId, Metadata, RequestFingerprint, Scope, Timestamp, WorkflowId, WorkflowRun,
+    WorkflowRunId,
 };
 
 /// The index that lists an account's events by conversion time.
@@ -153,28 +154,34 @@ impl Store for DynamoStore {
     async fn load_context(
         &self,
         account: AccountId,
-        conversion_type: ConversionTypeId,
-        lead: LeadId,
-        workflow_run: Option<WorkflowRunId>,
+        lookup: Lookup,
     ) -> Result<Context, StoreError> {
-        let mut keys = vec![
-            key(account, conversion_type_sk(conversion_type)),
-            key(account, lead_sk(lead)),
-        ];
-        keys.extend(workflow_run.map(|run| key(account, workflow_run_sk(run))));
+        let type_sk = conversion_type_sk(lookup.conversion_type);
+        let lead_sk = lead_sk(lookup.lead);
+        let run_sk = lookup.workflow_run.map(workflow_run_sk);
+        let event_sk = lookup.event.map(event_sk);
+        let keys = [
+            Some(&type_sk),
+            Some(&lead_sk),
+            run_sk.as_ref(),
+            event_sk.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|sk| key(account, sk.clone()))
+        .collect();
         let mut found = self.batch_get(keys).await?;
+        let mut take = |sk: Option<&String>| sk.and_then(|sk| found.remove(sk));
         Ok(Context {
-            conversion_type: found
-                .remove(&conversion_type_sk(conversion_type))
+            conversion_type: take(Some(&type_sk))
                 .map(|i| conversion_type_from(&i))
                 .transpose()?,
-            lead: found
-                .remove(&lead_sk(lead))
-                .map(|i| lead_from(&i))
-                .transpose()?,
-            workflow_run: workflow_run
-                .and_then(|run| found.remove(&workflow_run_sk(run)))
+            lead: take(Some(&lead_sk)).map(|i| lead_from(&i)).transpose()?,
+            workflow_run: take(run_sk.as_ref())
                 .map(|i| workflow_run_from(&i))
+                .transpose()?,
+            existing_event: take(event_sk.as_ref())
+                .map(|i| stored_event_from(&i))
                 .transpose()?,
         })
     }
@@ -183,12 +190,13 @@ impl Store for DynamoStore {
         &self,
         account: AccountId,
         event: &ConversionEvent,
+        fingerprint: Option<&RequestFingerprint>,
     ) -> Result<(), InsertError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(event_item(account, event)))
+            .set_item(Some(event_item(account, event, fingerprint)))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()
@@ -210,10 +218,10 @@ impl Store for DynamoStore {
         &self,
         account: AccountId,
         id: EventId,
-    ) -> Result<Option<ConversionEvent>, StoreError> {
+    ) -> Result<Option<StoredEvent>, StoreError> {
         self.get(account_pk(account), event_sk(id))
             .await?
-            .map(|item| event_from(&item))
+            .map(|item| stored_event_from(&item))
             .transpose()
     }
 }
@@ -399,7 +407,11 @@ fn s(value: impl ToString) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
 
-fn event_item(account: AccountId, e: &ConversionEvent) -> Item {
+fn event_item(
+    account: AccountId,
+    e: &ConversionEvent,
+    fingerprint: Option<&RequestFingerprint>,
+) -> Item {
     let mut item = key(account, event_sk(e.id));
     item.insert("entity".into(), s("conversion_event"));
     item.insert(
@@ -431,7 +443,19 @@ fn event_item(account: AccountId, e: &ConversionEvent) -> Item {
     }
     item.insert("converted_at".into(), s(e.converted_at.sortable()));
     item.insert("created_at".into(), s(e.created_at.sortable()));
+    if let Some(fingerprint) = fingerprint {
+        item.insert("request_fingerprint".into(), s(fingerprint.as_str()));
+    }
     item
+}
+
+fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        event: event_from(item)?,
+        fingerprint: optional(item, "request_fingerprint", |t| {
+            RequestFingerprint::parse(t).ok_or("not a SHA-256")
+        })?,
+    })
 }
 
 fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
@@ -702,9 +726,10 @@ mod tests {
             converted_at: Timestamp::parse("2026-01-28T10:00:00Z").unwrap(),
             created_at: Timestamp::parse("2026-02-01T15:30:00.123Z").unwrap(),
         };
-        let item = event_item(AccountId::random(), &event);
+        let item = event_item(AccountId::random(), &event, None);
         assert_eq!(item["amount"], AttributeValue::N("85000.00".into()));
         assert_eq!(event_from(&item).unwrap(), event);
+        assert_eq!(stored_event_from(&item).unwrap().fingerprint, None);
     }
 
     fn put_error(code: &str) -> StoreError {

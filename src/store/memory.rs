@@ -1,12 +1,13 @@
 //! An in-memory store with the same semantics as the DynamoDB adapter, for fast unit tests.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Context, InsertError, Provisioning, Store, StoreError};
+use super::{Context, InsertError, Lookup, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, WorkflowRun, WorkflowRunId,
+    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId,
 };
 
 #[derive(Default)]
@@ -16,7 +17,7 @@ struct Data {
     types: HashMap<(AccountId, ConversionTypeId), ConversionType>,
     leads: HashMap<(AccountId, LeadId), Lead>,
     runs: HashMap<(AccountId, WorkflowRunId), WorkflowRun>,
-    events: HashMap<(AccountId, EventId), ConversionEvent>,
+    events: HashMap<(AccountId, EventId), StoredEvent>,
 }
 
 #[derive(Default)]
@@ -43,7 +44,7 @@ impl MemoryStore {
             .events
             .iter()
             .filter(|((a, _), _)| *a == account)
-            .map(|(_, e)| e.clone())
+            .map(|(_, stored)| stored.event.clone())
             .collect()
     }
 }
@@ -61,15 +62,18 @@ impl Store for MemoryStore {
     async fn load_context(
         &self,
         account: AccountId,
-        conversion_type: ConversionTypeId,
-        lead: LeadId,
-        workflow_run: Option<WorkflowRunId>,
+        lookup: Lookup,
     ) -> Result<Context, StoreError> {
         let data = self.data();
         Ok(Context {
-            conversion_type: data.types.get(&(account, conversion_type)).cloned(),
-            lead: data.leads.get(&(account, lead)).cloned(),
-            workflow_run: workflow_run.and_then(|run| data.runs.get(&(account, run)).cloned()),
+            conversion_type: data.types.get(&(account, lookup.conversion_type)).cloned(),
+            lead: data.leads.get(&(account, lookup.lead)).cloned(),
+            workflow_run: lookup
+                .workflow_run
+                .and_then(|run| data.runs.get(&(account, run)).cloned()),
+            existing_event: lookup
+                .event
+                .and_then(|id| data.events.get(&(account, id)).cloned()),
         })
     }
 
@@ -77,13 +81,15 @@ impl Store for MemoryStore {
         &self,
         account: AccountId,
         event: &ConversionEvent,
+        fingerprint: Option<&RequestFingerprint>,
     ) -> Result<(), InsertError> {
-        let mut data = self.data();
-        let slot = data.events.entry((account, event.id));
-        match slot {
-            std::collections::hash_map::Entry::Occupied(_) => Err(InsertError::AlreadyExists),
-            std::collections::hash_map::Entry::Vacant(vacant) => {
-                vacant.insert(event.clone());
+        match self.data().events.entry((account, event.id)) {
+            Entry::Occupied(_) => Err(InsertError::AlreadyExists),
+            Entry::Vacant(vacant) => {
+                vacant.insert(StoredEvent {
+                    event: event.clone(),
+                    fingerprint: fingerprint.cloned(),
+                });
                 Ok(())
             }
         }
@@ -93,7 +99,7 @@ impl Store for MemoryStore {
         &self,
         account: AccountId,
         id: EventId,
-    ) -> Result<Option<ConversionEvent>, StoreError> {
+    ) -> Result<Option<StoredEvent>, StoreError> {
         Ok(self.data().events.get(&(account, id)).cloned())
     }
 }

@@ -11,7 +11,7 @@ pub use memory::MemoryStore;
 
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, WorkflowRun, WorkflowRunId,
+    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,12 +39,32 @@ pub enum InsertError {
     Store(#[from] StoreError),
 }
 
-/// What the store holds, in the caller's account, for one request's references.
+/// A recorded event and, if it was created with an `Idempotency-Key`, the fingerprint of the
+/// request that created it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub event: ConversionEvent,
+    pub fingerprint: Option<RequestFingerprint>,
+}
+
+/// What the store holds, in the caller's account, for one request: its references and, when
+/// asked, the event an `Idempotency-Key` already created.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     pub conversion_type: Option<ConversionType>,
     pub lead: Option<Lead>,
     pub workflow_run: Option<WorkflowRun>,
+    pub existing_event: Option<StoredEvent>,
+}
+
+/// The records one request refers to, read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookup {
+    pub conversion_type: ConversionTypeId,
+    pub lead: LeadId,
+    pub workflow_run: Option<WorkflowRunId>,
+    /// The event an `Idempotency-Key` would create, to find a replay.
+    pub event: Option<EventId>,
 }
 
 /// What `POST /conversions` needs from storage.
@@ -55,21 +75,20 @@ pub trait Store: Send + Sync {
         key: &ApiKeyHash,
     ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
 
-    /// The conversion type, lead and (if asked) workflow run with these ids in this account,
-    /// in one round trip.
+    /// The records of the lookup that exist in this account, in one round trip.
     fn load_context(
         &self,
         account: AccountId,
-        conversion_type: ConversionTypeId,
-        lead: LeadId,
-        workflow_run: Option<WorkflowRunId>,
+        lookup: Lookup,
     ) -> impl Future<Output = Result<Context, StoreError>> + Send;
 
-    /// Writes the event unless one with the same id exists in the account.
+    /// Writes the event, with the fingerprint of the keyed request that created it, unless an
+    /// event with the same id exists in the account.
     fn insert_event(
         &self,
         account: AccountId,
         event: &ConversionEvent,
+        fingerprint: Option<&RequestFingerprint>,
     ) -> impl Future<Output = Result<(), InsertError>> + Send;
 
     /// Reads one event back.
@@ -77,7 +96,7 @@ pub trait Store: Send + Sync {
         &self,
         account: AccountId,
         id: EventId,
-    ) -> impl Future<Output = Result<Option<ConversionEvent>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
 }
 
 /// What operators (the admin CLI, the demo seed, tests) need to set up an account's data.

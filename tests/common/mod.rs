@@ -164,6 +164,38 @@ pub fn body_json(response: &Response<Body>) -> serde_json::Value {
     serde_json::from_str(&body_text(response)).expect("the response body is JSON")
 }
 
+/// An error body: `error` and `message`, and on a 400 also `errors`, every problem as
+/// `{field, message}`, the first being `message`.
+pub fn assert_error_body(body: &serde_json::Value, error: &str, message: &str, context: &str) {
+    assert_eq!(body["error"], error, "{context}: {body}");
+    assert_eq!(body["message"], message, "{context}: {body}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    if error == "Validation error" {
+        assert_eq!(keys, ["error", "message", "errors"], "{context}");
+        let errors = body["errors"].as_array().expect("errors is an array");
+        assert_eq!(
+            errors[0]["message"], message,
+            "{context}: the first problem is the message"
+        );
+        for problem in errors {
+            let keys: Vec<&str> = problem
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys, ["field", "message"], "{context}: {problem}");
+        }
+    } else {
+        assert_eq!(keys, ["error", "message"], "{context}: exactly two keys");
+    }
+}
+
 /// The keys of the reference page's 201 event object, in its order.
 pub const EVENT_KEYS: [&str; 12] = [
     "id",
@@ -276,6 +308,44 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "Validation error",
         "workflow_run_id not found or does not match the given workflow_id and lead_id",
     ),
+    ("create-idempotent", 201, "", ""),
+    ("dry-run", 200, "", ""),
+    (
+        "invalid-idempotency-key",
+        400,
+        "Validation error",
+        "Idempotency-Key must be 1 to 255 printable ASCII characters",
+    ),
+    (
+        "amount-too-precise-for-currency",
+        400,
+        "Validation error",
+        "amount has more decimal places than CLP allows (0)",
+    ),
+    (
+        "converted-at-in-future",
+        400,
+        "Validation error",
+        "converted_at cannot be in the future",
+    ),
+    (
+        "metadata-wrong-type",
+        400,
+        "Validation error",
+        "metadata.commission must be a number",
+    ),
+    (
+        "several-errors",
+        400,
+        "Validation error",
+        "lead_id must be a valid UUID",
+    ),
+    (
+        "payload-too-large",
+        413,
+        "Payload too large",
+        "Request body must not exceed 65536 bytes",
+    ),
     ("unknown-route", 404, "Not found", "Route not found"),
     (
         "method-not-allowed",
@@ -309,13 +379,26 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response<Bo
         "{context}: {name}: the API Gateway request id is echoed"
     );
     let body = body_json(response);
-    if status != 201 {
-        let expected = serde_json::json!({ "error": error, "message": message });
-        assert_eq!(body, expected, "{context}: {name}");
+    if status >= 300 {
+        assert_error_body(&body, error, message, &format!("{context}: {name}"));
         return;
     }
     let request = fixture_body(name);
     assert_eq!(body["success"], true, "{context}: {name}");
+    if status == 200 {
+        assert_eq!(body["dry_run"], true, "{context}: {name}");
+        assert_eq!(
+            body["conversion_event"]["id"],
+            serde_json::Value::Null,
+            "{context}: {name}: no id taken"
+        );
+    } else {
+        assert!(body.get("dry_run").is_none(), "{context}: {name}");
+        assert!(
+            body["conversion_event"]["id"].is_string(),
+            "{context}: {name}"
+        );
+    }
     let event = body["conversion_event"]
         .as_object()
         .expect("an event object");

@@ -1,0 +1,182 @@
+//! Exactly-once retries and dry runs against dynalite and moto: replays are byte-for-byte and
+//! write nothing, concurrent retries store one event, a dry run writes nothing.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::{backends, body_text, fixture};
+use conversions::http::App;
+use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
+use conversions::store::DynamoStore;
+use lambda_http::{Body, Request};
+
+/// The number of conversion events stored in the demo account.
+async fn stored_events(store: &DynamoStore) -> usize {
+    let output = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("ACCOUNT#{DEMO_ACCOUNT_ID}")),
+        )
+        .expression_attribute_values(":events", AttributeValue::S("CONVERSION_EVENT#".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    output.items().len()
+}
+
+fn with_key(name: &str, key: &str) -> Request {
+    let mut request = fixture(name);
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_replay_returns_the_identical_body_and_costs_no_write() {
+    for backend in backends() {
+        let seeded = backend.fresh_store().await;
+        seed_demo(&seeded).await.unwrap();
+        let (client, operations) = backend.counting_client();
+        let app = App::new(DynamoStore::new(client, seeded.table()));
+
+        let first = app.handle(fixture("create-idempotent")).await;
+        assert_eq!(first.status(), 201, "{}", backend.name);
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem", "PutItem"],
+            "{}",
+            backend.name
+        );
+
+        let again = app.handle(fixture("create-idempotent")).await;
+        assert_eq!(again.status(), 201, "{}", backend.name);
+        assert_eq!(
+            again.headers()["idempotent-replayed"],
+            "true",
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            body_text(&again),
+            body_text(&first),
+            "{}: byte-for-byte",
+            backend.name
+        );
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem"],
+            "{}: found in the same read, no write",
+            backend.name
+        );
+        assert_eq!(stored_events(&seeded).await, 1, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_used_key_with_a_different_body_is_refused_with_422() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        seed_demo(&store).await.unwrap();
+        let app = App::new(store);
+        assert_eq!(
+            app.handle(with_key("create-minimal", "k-1")).await.status(),
+            201
+        );
+        let response = app.handle(with_key("create-with-metadata", "k-1")).await;
+        assert_eq!(response.status(), 422, "{}", backend.name);
+        common::assert_error_body(
+            &common::body_json(&response),
+            "Idempotency error",
+            "Idempotency-Key has already been used with a different request body",
+            &backend.name,
+        );
+        assert_eq!(stored_events(app.store()).await, 1, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        seed_demo(&store).await.unwrap();
+        let app = Arc::new(App::new(store));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move {
+                    app.handle(with_key("create-with-workflow-run", "burst-1"))
+                        .await
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        let mut originals = 0;
+        for task in tasks {
+            let response = task.await.unwrap();
+            assert_eq!(
+                response.status(),
+                201,
+                "{}: {}",
+                backend.name,
+                body_text(&response)
+            );
+            if response.headers().get("idempotent-replayed").is_none() {
+                originals += 1;
+            }
+            bodies.push(body_text(&response));
+        }
+        assert_eq!(
+            originals, 1,
+            "{}: exactly one request created the event",
+            backend.name
+        );
+        assert!(
+            bodies.windows(2).all(|pair| pair[0] == pair[1]),
+            "{}: every caller got the same event",
+            backend.name
+        );
+        assert_eq!(stored_events(app.store()).await, 1, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_runs_the_reads_and_writes_nothing() {
+    for backend in backends() {
+        let seeded = backend.fresh_store().await;
+        seed_demo(&seeded).await.unwrap();
+        let (client, operations) = backend.counting_client();
+        let app = App::new(DynamoStore::new(client, seeded.table()));
+        let response = app.handle(with_key("dry-run", "dry-1")).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "{}: {}",
+            backend.name,
+            body_text(&response)
+        );
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem"],
+            "{}",
+            backend.name
+        );
+        assert_eq!(stored_events(&seeded).await, 0, "{}", backend.name);
+
+        let mut unknown_type = fixture("dry-run");
+        *unknown_type.body_mut() = Body::Text(
+            common::fixture_body("dry-run")
+                .to_string()
+                .replace("426614174100", "426614174999"),
+        );
+        let response = app.handle(unknown_type).await;
+        assert_eq!(response.status(), 400, "{}", backend.name);
+    }
+}
