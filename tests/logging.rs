@@ -1,18 +1,16 @@
 //! What the function logs: one line per request with the API Gateway request id and the
 //! status, the cause of a failure, and never the API key or the body. Its own test binary, so
-//! that the process-wide subscriber sees every event.
+//! that the process-wide subscriber sees every event. The failure is real: a missing table on
+//! the local DynamoDB.
 
 mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use conversions::domain::{AccountId, ApiKeyHash, ConversionEvent, EventId, RequestFingerprint};
 use conversions::http::App;
 use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use conversions::store::{
-    Context, InsertError, Lookup, MemoryStore, Store, StoreError, StoredEvent,
-};
+use conversions::store::{DynamoStore, MemoryStore};
 use lambda_http::Body;
 
 #[derive(Clone, Default)]
@@ -31,29 +29,6 @@ impl Write for Captured {
 impl Captured {
     fn take(&self) -> String {
         String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
-
-/// A store that knows every key and fails everything else.
-struct FailingStore;
-
-impl Store for FailingStore {
-    async fn account_for_key(&self, _: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
-        Ok(Some(AccountId::random()))
-    }
-    async fn load_context(&self, _: AccountId, _: Lookup) -> Result<Context, StoreError> {
-        Err(StoreError::Failed("boom at the store".into()))
-    }
-    async fn insert_event(
-        &self,
-        _: AccountId,
-        _: &ConversionEvent,
-        _: Option<&RequestFingerprint>,
-    ) -> Result<(), InsertError> {
-        unreachable!("load_context fails first")
-    }
-    async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
-        unreachable!("not called by POST /conversions")
     }
 }
 
@@ -86,13 +61,14 @@ async fn logs_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
     assert!(ok.contains(r#""status":201"#), "{ok}");
     assert!(ok.contains(r#""request_id":"evt-create-minimal""#), "{ok}");
 
-    let response = App::new(FailingStore)
-        .handle(request_with_private_data())
-        .await;
+    // A real failure: the table does not exist.
+    let backend = &common::backends()[0];
+    let broken = DynamoStore::new(backend.client(), "no-such-table");
+    let response = App::new(broken).handle(request_with_private_data()).await;
     assert_eq!(response.status(), 500);
     let failed = captured.take();
     assert!(
-        failed.contains("boom at the store"),
+        failed.contains("ResourceNotFound"),
         "the cause reaches the log: {failed}"
     );
     assert!(

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use super::digest::Sha256Hex;
 
 /// The prefix every live API key carries.
 pub const API_KEY_PREFIX: &str = "nxr_live_";
@@ -55,7 +56,7 @@ impl ApiKey {
     }
 
     pub fn hash(&self) -> ApiKeyHash {
-        ApiKeyHash(format!("{:x}", Sha256::digest(self.0.as_bytes())))
+        ApiKeyHash(Sha256Hex::of(self.0.as_bytes()))
     }
 }
 
@@ -65,19 +66,18 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// The lower-case hex SHA-256 of an API key: what the store keeps and looks up.
+/// The SHA-256 of an API key: what the store keeps and looks up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiKeyHash(String);
+pub struct ApiKeyHash(Sha256Hex);
 
 impl ApiKeyHash {
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
-    /// Re-reads a hash from storage: 64 lower-case hex digits.
+    /// Re-reads a hash from storage.
     pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
+        Sha256Hex::parse(text).map(Self)
     }
 }
 
@@ -107,12 +107,11 @@ mod tests {
     #[test]
     fn the_hash_is_the_hex_sha256_of_the_whole_key() {
         let key = ApiKey::parse("nxr_live_abc").unwrap();
-        // echo -n nxr_live_abc | sha256sum
+        // printf nxr_live_abc | sha256sum
         assert_eq!(
             key.hash().as_str(),
-            format!("{:x}", Sha256::digest(b"nxr_live_abc"))
+            "01d5e86c22d220da363aafb3adddb8797fcb05fe41e2ff9e673704b37df3317c"
         );
-        assert_eq!(key.hash().as_str().len(), 64);
         assert!(ApiKeyHash::parse(key.hash().as_str()).is_some());
     }
 

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::digest::Sha256Hex;
 use super::{AccountId, EventId, JsonValue};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
@@ -44,26 +44,25 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
-/// The SHA-256 (hex) of a request body's canonical JSON: object keys sorted, no white space,
-/// numbers and strings as sent. Two bodies with the same fingerprint are the same request,
-/// whatever their formatting or key order.
+/// The SHA-256 of a request body's canonical JSON: object keys sorted, no white space, numbers
+/// and strings as sent. Two bodies with the same fingerprint are the same request, whatever their
+/// formatting or key order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestFingerprint(String);
+pub struct RequestFingerprint(Sha256Hex);
 
 impl RequestFingerprint {
     pub fn of(body: &JsonValue) -> Self {
         let canonical = serde_json::to_string(body).expect("a JSON value always serialises");
-        Self(format!("{:x}", Sha256::digest(canonical.as_bytes())))
+        Self(Sha256Hex::of(canonical.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// Re-reads a stored fingerprint.
     pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
+        Sha256Hex::parse(text).map(Self)
     }
 }
 

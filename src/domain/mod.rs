@@ -5,6 +5,7 @@ mod account;
 mod amount;
 mod conversion;
 mod currency;
+mod digest;
 mod idempotency;
 mod ids;
 mod json;

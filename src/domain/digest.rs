@@ -1,0 +1,42 @@
+//! SHA-256 digests as lower-case hex: how API keys and request bodies are kept.
+
+use sha2::{Digest, Sha256};
+
+/// 64 lower-case hex digits of a SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(format!("{:x}", Sha256::digest(bytes)))
+    }
+
+    /// Re-reads a digest from storage.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_64_lower_case_hex_digits_and_reads_back() {
+        // printf abc | sha256sum
+        let abc = Sha256Hex::of(b"abc");
+        assert_eq!(
+            abc.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Sha256Hex::parse(abc.as_str()), Some(abc));
+        for bad in ["", "abc", &"A".repeat(64), &"g".repeat(64), &"a".repeat(63)] {
+            assert_eq!(Sha256Hex::parse(bad), None, "{bad}");
+        }
+    }
+}
