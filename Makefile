@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test lint fmt build validate invoke deploy clean tools
+.PHONY: help run test lint fmt bench build validate invoke deploy clean tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ lint: tools ## Formatting, clippy and the SAM template
 fmt: ## Format the code
 	cargo fmt --all
 
+bench: ## Cost of the exact parser and the handler, as ratios to a plain JSON parse (one run)
+	cargo bench --locked --bench requests
+
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
-	$(VENV)/bin/cargo-lambda lambda build --release --arm64 --bin conversions
+	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin conversions
 
 validate: tools ## Check template.yaml
 	$(VENV)/bin/cfn-lint template.yaml

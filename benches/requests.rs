@@ -1,0 +1,102 @@
+//! `make bench`: what the exact-decimal request parser and the whole handler cost, as ratios to
+//! a plain `serde_json::Value` parse of the same bodies, measured side by side in one run.
+//!
+//! Rounds interleave the three measurements so that machine noise hits them alike; the median
+//! round is reported. No DynamoDB: the handler runs on the in-memory store, so this measures the
+//! function's own work, not the network.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use conversions::domain::Timestamp;
+use conversions::http::{App, parse_new_conversion};
+use conversions::seed::{DEMO_API_KEY, seed_demo};
+use conversions::store::MemoryStore;
+use lambda_http::Body;
+
+const ROUNDS: usize = 15;
+const ITERATIONS: u32 = 2_000;
+
+const BODIES: [&str; 3] = [
+    r#"{"conversion_type_id": "123e4567-e89b-12d3-a456-426614174100", "lead_id": "123e4567-e89b-12d3-a456-426614174200", "amount": 85000.00}"#,
+    r#"{"conversion_type_id": "123e4567-e89b-12d3-a456-426614174100", "lead_id": "123e4567-e89b-12d3-a456-426614174200", "amount": 5000.00, "converted_at": "2026-01-28T10:00:00Z", "metadata": {"property_unit": "Apt 302", "broker": "John Smith"}, "notes": "Client paid in cash, expedited closing."}"#,
+    r#"{"conversion_type_id": "123e4567-e89b-12d3-a456-426614174100", "lead_id": "123e4567-e89b-12d3-a456-426614174200", "workflow_run_id": "123e4567-e89b-12d3-a456-426614174400", "amount": 50000.00, "converted_at": "2026-02-10T12:00:00Z", "metadata": {"property_unit": "Unit 15B", "commission": 2500}}"#,
+];
+
+fn per_op(elapsed: Duration, ops: u32) -> f64 {
+    elapsed.as_nanos() as f64 / f64::from(ops)
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn request(body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://api.test/conversions")
+        .header("x-api-key", DEMO_API_KEY)
+        .body(Body::Text(body.to_owned()))
+        .expect("a valid request")
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let store = MemoryStore::new();
+    runtime
+        .block_on(seed_demo(&store))
+        .expect("seeding memory works");
+    let app = App::new(store);
+    let now = Timestamp::now();
+
+    let (mut baseline, mut parser, mut handler) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        for _ in 0..ITERATIONS {
+            for body in BODIES {
+                black_box(
+                    serde_json::from_slice::<serde_json::Value>(black_box(body.as_bytes())).is_ok(),
+                );
+            }
+        }
+        baseline.push(per_op(started.elapsed(), ITERATIONS * BODIES.len() as u32));
+
+        let started = Instant::now();
+        for _ in 0..ITERATIONS {
+            for body in BODIES {
+                black_box(parse_new_conversion(black_box(body.as_bytes()), now).is_ok());
+            }
+        }
+        parser.push(per_op(started.elapsed(), ITERATIONS * BODIES.len() as u32));
+
+        let started = Instant::now();
+        runtime.block_on(async {
+            for _ in 0..ITERATIONS / 10 {
+                for body in BODIES {
+                    let response = app.handle(request(body)).await;
+                    assert_eq!(response.status(), 201);
+                }
+            }
+        });
+        handler.push(per_op(
+            started.elapsed(),
+            ITERATIONS / 10 * BODIES.len() as u32,
+        ));
+    }
+
+    let (baseline, parser, handler) = (median(baseline), median(parser), median(handler));
+    println!("median of {ROUNDS} interleaved rounds, the reference page's three example bodies:");
+    println!("  serde_json::Value parse (baseline)        {baseline:>10.0} ns/body   1.00x");
+    println!(
+        "  exact parse + validation + fingerprint    {parser:>10.0} ns/body  {:>5.2}x",
+        parser / baseline
+    );
+    println!(
+        "  whole handler, in-memory store            {handler:>10.0} ns/request {:>5.2}x",
+        handler / baseline
+    );
+}
