@@ -47,8 +47,8 @@ impl<S: Store> App<S> {
         &self.store
     }
 
-    /// Answers one request. Logs one line per request with its id, method, route, status and
-    /// latency; never the API key, never the body.
+    /// Answers one request. Logs one line per request with its id, method, status and latency;
+    /// never the API key, never the body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let request_id = request_id(&request);
         let span =
@@ -85,37 +85,8 @@ impl<S: Store> App<S> {
             .get(API_KEY_HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
         let account = service::authenticate(&self.store, presented).await?;
-        let body = body_bytes(request.body());
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
-        }
         let now = Timestamp::now();
-        let mut errors: Vec<FieldError> = Vec::new();
-        let parsed = parse_new_conversion(body, now)
-            .map_err(|e| errors.extend(e))
-            .ok();
-        let idempotency_key = idempotency_key(request)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
-        let dry_run = dry_run(request).map_err(|e| errors.push(e)).ok();
-        let (
-            Some(ParsedBody {
-                conversion,
-                fingerprint,
-            }),
-            Some(dry_run),
-            true,
-        ) = (parsed, dry_run, errors.is_empty())
-        else {
-            return Err(ApiError::Validation(errors));
-        };
-        let create = CreateRequest {
-            conversion,
-            fingerprint,
-            idempotency_key,
-            dry_run,
-        };
+        let create = read_create_request(request, now)?;
         Ok(
             match service::create_conversion(&self.store, account, create, now).await? {
                 Outcome::Created(event) => {
@@ -133,6 +104,39 @@ impl<S: Store> App<S> {
                 Outcome::DryRun(event) => json_response(StatusCode::OK, dry_run_json(&event)),
             },
         )
+    }
+}
+
+/// Everything the request says on its own: the body, the `Idempotency-Key` header and the
+/// `dry_run` parameter, with every problem of the three listed together.
+fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateRequest, ApiError> {
+    let body = body_bytes(request.body());
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let parsed = parse_new_conversion(body, now)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let idempotency_key = idempotency_key(request)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let dry_run = dry_run(request).map_err(|e| errors.push(e)).ok();
+    match (parsed, dry_run) {
+        (
+            Some(ParsedBody {
+                conversion,
+                fingerprint,
+            }),
+            Some(dry_run),
+        ) if errors.is_empty() => Ok(CreateRequest {
+            conversion,
+            fingerprint,
+            idempotency_key,
+            dry_run,
+        }),
+        _ => Err(ApiError::Validation(errors)),
     }
 }
 
