@@ -291,34 +291,7 @@ impl Provisioning for DynamoStore {
         account: AccountId,
         t: &ConversionType,
     ) -> Result<(), StoreError> {
-        let mut item = key(account, conversion_type_sk(t.id));
-        item.insert("entity".into(), s("conversion_type"));
-        item.insert("id".into(), s(t.id));
-        item.insert("name".into(), s(&t.name));
-        if let Some(description) = &t.description {
-            item.insert("description".into(), s(description));
-        }
-        item.insert("category".into(), s(t.category.as_str()));
-        item.insert("currency".into(), s(t.currency));
-        let fields = t
-            .fields
-            .iter()
-            .map(|f| {
-                AttributeValue::M(HashMap::from([
-                    ("key".to_owned(), s(&f.key)),
-                    ("label".to_owned(), s(&f.label)),
-                    ("type".to_owned(), s(f.field_type.as_str())),
-                ]))
-            })
-            .collect();
-        item.insert("fields".into(), AttributeValue::L(fields));
-        match t.scope {
-            Scope::Workflow(id) => item.insert("workflow_id".into(), s(id)),
-            Scope::MasterWorkflow(id) => item.insert("master_workflow_id".into(), s(id)),
-        };
-        item.insert("active".into(), AttributeValue::Bool(t.active));
-        item.insert("created_at".into(), s(t.created_at));
-        self.put(item).await
+        self.put(conversion_type_item(account, t)).await
     }
 
     async fn get_conversion_type(
@@ -333,11 +306,7 @@ impl Provisioning for DynamoStore {
     }
 
     async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
-        let mut item = key(account, lead_sk(lead.id));
-        item.insert("entity".into(), s("lead"));
-        item.insert("id".into(), s(lead.id));
-        item.insert("created_at".into(), s(lead.created_at));
-        self.put(item).await
+        self.put(lead_item(account, lead)).await
     }
 
     async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
@@ -352,16 +321,7 @@ impl Provisioning for DynamoStore {
         account: AccountId,
         run: &WorkflowRun,
     ) -> Result<(), StoreError> {
-        let mut item = key(account, workflow_run_sk(run.id));
-        item.insert("entity".into(), s("workflow_run"));
-        item.insert("id".into(), s(run.id));
-        item.insert("lead_id".into(), s(run.lead_id));
-        item.insert("workflow_id".into(), s(run.workflow_id));
-        if let Some(master) = run.master_workflow_id {
-            item.insert("master_workflow_id".into(), s(master));
-        }
-        item.insert("created_at".into(), s(run.created_at));
-        self.put(item).await
+        self.put(workflow_run_item(account, run)).await
     }
 }
 
@@ -405,6 +365,58 @@ fn key(account: AccountId, sk: String) -> Item {
 
 fn s(value: impl ToString) -> AttributeValue {
     AttributeValue::S(value.to_string())
+}
+
+fn conversion_type_item(account: AccountId, t: &ConversionType) -> Item {
+    let mut item = key(account, conversion_type_sk(t.id));
+    item.insert("entity".into(), s("conversion_type"));
+    item.insert("id".into(), s(t.id));
+    item.insert("name".into(), s(&t.name));
+    if let Some(description) = &t.description {
+        item.insert("description".into(), s(description));
+    }
+    item.insert("category".into(), s(t.category.as_str()));
+    item.insert("currency".into(), s(t.currency));
+    let fields = t
+        .fields
+        .iter()
+        .map(|f| {
+            AttributeValue::M(HashMap::from([
+                ("key".to_owned(), s(&f.key)),
+                ("label".to_owned(), s(&f.label)),
+                ("type".to_owned(), s(f.field_type.as_str())),
+            ]))
+        })
+        .collect();
+    item.insert("fields".into(), AttributeValue::L(fields));
+    match t.scope {
+        Scope::Workflow(id) => item.insert("workflow_id".into(), s(id)),
+        Scope::MasterWorkflow(id) => item.insert("master_workflow_id".into(), s(id)),
+    };
+    item.insert("active".into(), AttributeValue::Bool(t.active));
+    item.insert("created_at".into(), s(t.created_at));
+    item
+}
+
+fn lead_item(account: AccountId, lead: &Lead) -> Item {
+    let mut item = key(account, lead_sk(lead.id));
+    item.insert("entity".into(), s("lead"));
+    item.insert("id".into(), s(lead.id));
+    item.insert("created_at".into(), s(lead.created_at));
+    item
+}
+
+fn workflow_run_item(account: AccountId, run: &WorkflowRun) -> Item {
+    let mut item = key(account, workflow_run_sk(run.id));
+    item.insert("entity".into(), s("workflow_run"));
+    item.insert("id".into(), s(run.id));
+    item.insert("lead_id".into(), s(run.lead_id));
+    item.insert("workflow_id".into(), s(run.workflow_id));
+    if let Some(master) = run.master_workflow_id {
+        item.insert("master_workflow_id".into(), s(master));
+    }
+    item.insert("created_at".into(), s(run.created_at));
+    item
 }
 
 fn event_item(
@@ -757,6 +769,106 @@ mod tests {
         ] {
             assert!(matches!(put_error(code), StoreError::Failed(_)), "{code}");
         }
+    }
+
+    /// The DynamoDB JSON of an item, as a server sends it.
+    fn wire(item: &Item) -> serde_json::Value {
+        fn value(v: &AttributeValue) -> serde_json::Value {
+            match v {
+                AttributeValue::S(text) => serde_json::json!({ "S": text }),
+                AttributeValue::N(number) => serde_json::json!({ "N": number }),
+                AttributeValue::Bool(b) => serde_json::json!({ "BOOL": b }),
+                AttributeValue::L(list) => {
+                    serde_json::json!({ "L": list.iter().map(value).collect::<Vec<_>>() })
+                }
+                AttributeValue::M(map) => serde_json::json!({ "M": wire(map) }),
+                other => panic!("not used in items: {other:?}"),
+            }
+        }
+        item.iter()
+            .map(|(name, v)| (name.clone(), value(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// A store whose DynamoDB answers each call with the next canned `BatchGetItem` body.
+    fn replaying(bodies: Vec<serde_json::Value>) -> DynamoStore {
+        use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+        use aws_smithy_types::body::SdkBody;
+        let events = bodies
+            .into_iter()
+            .map(|body| {
+                ReplayEvent::new(
+                    lambda_http::http::Request::builder()
+                        .uri("http://dynamodb.test")
+                        .body(SdkBody::empty())
+                        .unwrap(),
+                    lambda_http::http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/x-amz-json-1.0")
+                        .body(SdkBody::from(body.to_string()))
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "k", "s", None, None, "test",
+            ))
+            .endpoint_url("http://dynamodb.test")
+            .http_client(StaticReplayClient::new(events))
+            .build();
+        DynamoStore::new(Client::from_conf(config), "t")
+    }
+
+    #[tokio::test]
+    async fn unprocessed_keys_are_asked_for_again_until_every_record_is_read() {
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        let lead = wire(&lead_item(account, &demo.lead));
+        let conversion_type = wire(&conversion_type_item(account, &demo.conversion_type));
+        let type_key = wire(&key(account, conversion_type_sk(demo.conversion_type.id)));
+        let store = replaying(vec![
+            serde_json::json!({
+                "Responses": { "t": [lead] },
+                "UnprocessedKeys": { "t": { "Keys": [type_key], "ConsistentRead": true } }
+            }),
+            serde_json::json!({ "Responses": { "t": [conversion_type] }, "UnprocessedKeys": {} }),
+        ]);
+        let lookup = Lookup {
+            conversion_type: demo.conversion_type.id,
+            lead: demo.lead.id,
+            workflow_run: None,
+            event: None,
+        };
+        let context = store.load_context(account, lookup).await.unwrap();
+        assert_eq!(context.lead, Some(demo.lead));
+        assert_eq!(context.conversion_type, Some(demo.conversion_type));
+    }
+
+    #[tokio::test]
+    async fn keys_still_unprocessed_after_every_attempt_are_a_throttle() {
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        let lead_key = wire(&key(account, lead_sk(demo.lead.id)));
+        let unprocessed = serde_json::json!({
+            "Responses": { "t": [] },
+            "UnprocessedKeys": { "t": { "Keys": [lead_key], "ConsistentRead": true } }
+        });
+        let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize]);
+        let lookup = Lookup {
+            conversion_type: demo.conversion_type.id,
+            lead: demo.lead.id,
+            workflow_run: None,
+            event: None,
+        };
+        let result = store.load_context(account, lookup).await;
+        assert!(
+            matches!(result, Err(StoreError::Throttled(_))),
+            "{result:?}"
+        );
     }
 
     #[test]
