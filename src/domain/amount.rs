@@ -35,15 +35,10 @@ impl Amount {
     /// already checked against the JSON number grammar.
     pub fn parse_json_number(text: &str) -> Result<Self, AmountError> {
         let negative = text.starts_with('-');
-        let parsed = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            Decimal::from_str_exact(text)
-        };
-        let mut value = match parsed {
-            Ok(value) => value,
-            Err(_) if negative => return Err(AmountError::Negative),
-            Err(_) => return Err(classify_unrepresentable(text)),
+        let mut value = match exact_decimal(text) {
+            Some(value) => value,
+            None if negative => return Err(AmountError::Negative),
+            None => return Err(classify_unrepresentable(text)),
         };
         if value.is_zero() {
             // `-0` and `-0.00` are zero, not negative; keep the scale, drop the sign.
@@ -76,6 +71,30 @@ impl Amount {
             _ => Ok(()),
         }
     }
+}
+
+/// The exact value of a JSON number's text, or `None` where a 28-digit decimal cannot hold it
+/// exactly (`Decimal::from_scientific` would round instead).
+fn exact_decimal(text: &str) -> Option<Decimal> {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return Decimal::from_str_exact(text).ok();
+    };
+    let mut value = Decimal::from_str_exact(mantissa).ok()?;
+    let exponent: i64 = exponent.parse().ok()?;
+    if value.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    // value = digits * 10^-scale; the exponent moves the scale, then whole powers of ten.
+    let scale = i64::from(value.scale()) - exponent;
+    if scale >= 0 {
+        value.set_scale(u32::try_from(scale).ok()?).ok()?;
+    } else {
+        value.set_scale(0).ok()?;
+        for _ in 0..scale.unsigned_abs().min(40) {
+            value = value.checked_mul(Decimal::TEN)?;
+        }
+    }
+    Some(value)
 }
 
 fn max_amount() -> Decimal {
@@ -135,6 +154,24 @@ mod tests {
         assert_eq!(amount("1e3").unwrap(), "1000");
         assert_eq!(amount("1.5E2").unwrap(), "150");
         assert_eq!(amount("25e-2").unwrap(), "0.25");
+        assert_eq!(amount("1.50e1").unwrap(), "15.0");
+        assert_eq!(amount("0e400").unwrap(), "0");
+        assert_eq!(amount("1E+2").unwrap(), "100");
+    }
+
+    #[test]
+    fn exponent_notation_is_never_rounded() {
+        // 28 digits of mantissa shifted by the exponent: exact or refused, never rounded.
+        assert_eq!(
+            amount("1000000000000000000000000000.04e-14"),
+            Err(AmountError::TooPrecise),
+            "29 significant digits do not fit"
+        );
+        assert_eq!(
+            amount("1234567890123456789012345678e-13").unwrap(),
+            "123456789012345.6789012345678"
+        );
+        assert_eq!(amount("1e-28").unwrap(), "0.0000000000000000000000000001");
     }
 
     #[test]

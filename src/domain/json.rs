@@ -22,7 +22,19 @@ impl PartialEq for JsonNumber {
     }
 }
 
-/// Any JSON value, numbers exact.
+/// How deep a JSON value may nest (objects and arrays within each other).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Why a raw JSON fragment is not a [`JsonValue`].
+#[derive(Debug, thiserror::Error)]
+pub enum JsonValueError {
+    #[error("nested deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+    #[error(transparent)]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// Any JSON value, numbers exact, at most [`MAX_JSON_DEPTH`] levels deep.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonValue {
     Null,
@@ -34,27 +46,33 @@ pub enum JsonValue {
 }
 
 impl JsonValue {
-    /// Converts a raw JSON text fragment, recursively. The fragment has been parsed once
-    /// already, so this only fails on input that did not come from the JSON parser.
-    pub fn from_raw(raw: &RawValue) -> Result<Self, serde_json::Error> {
+    /// Converts a raw JSON text fragment, recursively. A fragment the JSON parser produced
+    /// fails only by nesting too deep, which is refused before recursion could exhaust the
+    /// stack (the parser captures raw fragments of any depth).
+    pub fn from_raw(raw: &RawValue) -> Result<Self, JsonValueError> {
+        Self::from_raw_at(raw, 0)
+    }
+
+    fn from_raw_at(raw: &RawValue, depth: usize) -> Result<Self, JsonValueError> {
         let text = raw.get().trim();
+        if text.starts_with(['{', '[']) && depth >= MAX_JSON_DEPTH {
+            return Err(JsonValueError::TooDeep);
+        }
         Ok(match text.as_bytes().first() {
             Some(b'{') => {
                 let members: BTreeMap<String, &RawValue> = serde_json::from_str(text)?;
                 let mut object = BTreeMap::new();
                 for (key, value) in members {
-                    object.insert(key, Self::from_raw(value)?);
+                    object.insert(key, Self::from_raw_at(value, depth + 1)?);
                 }
                 Self::Object(object)
             }
             Some(b'[') => {
                 let items: Vec<&RawValue> = serde_json::from_str(text)?;
-                Self::Array(
-                    items
-                        .into_iter()
-                        .map(Self::from_raw)
-                        .collect::<Result<_, _>>()?,
-                )
+                let items = items
+                    .into_iter()
+                    .map(|item| Self::from_raw_at(item, depth + 1));
+                Self::Array(items.collect::<Result<_, _>>()?)
             }
             Some(b'"') => Self::String(serde_json::from_str(text)?),
             Some(b't' | b'f') => Self::Bool(serde_json::from_str(text)?),
@@ -153,7 +171,7 @@ impl Metadata {
     /// Reads back what [`Metadata::to_json`] wrote.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         let raw: &RawValue = serde_json::from_str(text)?;
-        match JsonValue::from_raw(raw)? {
+        match JsonValue::from_raw(raw).map_err(serde::de::Error::custom)? {
             JsonValue::Object(members) => Ok(Self(members)),
             other => Err(serde::de::Error::custom(format!(
                 "metadata is a {}",
@@ -224,6 +242,25 @@ mod tests {
             MetadataError::KeyTooLong.to_string(),
             "metadata keys must be at most 64 characters"
         );
+    }
+
+    #[test]
+    fn values_nest_at_most_32_levels_and_deeper_ones_are_refused_without_recursing() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let parse =
+            |text: &str| JsonValue::from_raw(serde_json::from_str::<&RawValue>(text).unwrap());
+        assert!(parse(&nested(MAX_JSON_DEPTH)).is_ok());
+        assert!(matches!(
+            parse(&nested(MAX_JSON_DEPTH + 1)),
+            Err(JsonValueError::TooDeep)
+        ));
+        // Far beyond what recursion could survive: refused at the limit, not by a crash.
+        let deep = format!("{{\"a\":{}}}", nested(100_000));
+        let raw: &RawValue = serde_json::from_str(&deep).expect("the parser keeps deep raw values");
+        assert!(matches!(
+            JsonValue::from_raw(raw),
+            Err(JsonValueError::TooDeep)
+        ));
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub use ids::{
     WorkflowRunId,
 };
 pub use json::{
-    JsonNumber, JsonValue, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Metadata, MetadataError,
+    JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_KEY_CHARS,
+    MAX_METADATA_KEYS, Metadata, MetadataError,
 };
 pub use timestamp::{Timestamp, TimestampError};
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -18,9 +18,15 @@ impl Timestamp {
     /// Accepts an RFC 3339 date-time (the ISO 8601 profile the web uses): a date, a time and a
     /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| Self(t.with_timezone(&Utc)))
-            .map_err(|_| TimestampError)
+        let at = DateTime::parse_from_rfc3339(text)
+            .map_err(|_| TimestampError)?
+            .with_timezone(&Utc);
+        // Years 1 to 9999 in UTC: what the four-digit form can write back (an offset can push
+        // `0000-01-01T00:00:00+01:00` into year -1).
+        if !(1..=9999).contains(&at.year()) {
+            return Err(TimestampError);
+        }
+        Ok(Self(at))
     }
 
     /// Now, truncated to milliseconds so that it prints the way clients expect.
@@ -98,8 +104,23 @@ mod tests {
             "",
             "2026-13-01T00:00:00Z",
             "1738058400",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:00:00-05:00",
         ] {
             assert_eq!(Timestamp::parse(bad), Err(TimestampError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_accepted_instant_reads_back_from_both_written_forms() {
+        for text in [
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "0001-01-01T00:30:00+00:30",
+        ] {
+            let at = Timestamp::parse(text).unwrap();
+            assert_eq!(Timestamp::parse(&at.to_string()), Ok(at), "{text}");
+            assert_eq!(Timestamp::parse(&at.sortable()), Ok(at), "{text}");
         }
     }
 

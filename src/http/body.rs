@@ -11,8 +11,8 @@ use serde_json::value::RawValue;
 
 use crate::domain::{
     Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, LeadId,
-    MAX_FUTURE_SKEW_SECONDS, MAX_NOTES_CHARS, Metadata, NewConversion, RequestFingerprint,
-    Timestamp, WorkflowRunId,
+    MAX_FUTURE_SKEW_SECONDS, MAX_JSON_DEPTH, MAX_NOTES_CHARS, Metadata, NewConversion,
+    RequestFingerprint, Timestamp, WorkflowRunId,
 };
 
 pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
@@ -34,7 +34,7 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
     let mut errors = Vec::new();
 
     let required = ["conversion_type_id", "lead_id", "amount"];
-    if let Some(missing) = required.iter().find(|name| field(name).is_none()) {
+    for missing in required.iter().filter(|name| field(name).is_none()) {
         errors.push(FieldError::new(*missing, REQUIRED));
     }
 
@@ -105,12 +105,25 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
 fn fingerprint(
     members: &BTreeMap<String, &RawValue>,
 ) -> Result<RequestFingerprint, Vec<FieldError>> {
-    let canonical = members
-        .iter()
-        .map(|(key, raw)| JsonValue::from_raw(raw).map(|value| (key.clone(), value)))
-        .collect::<Result<BTreeMap<_, _>, _>>()
-        .map_err(|_| vec![FieldError::new("body", NOT_AN_OBJECT)])?;
-    Ok(RequestFingerprint::of(&JsonValue::Object(canonical)))
+    let mut canonical = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (key, raw) in members {
+        match JsonValue::from_raw(raw) {
+            Ok(value) => {
+                canonical.insert(key.clone(), value);
+            }
+            Err(_) => errors.push(FieldError::new(key.clone(), too_deep(key))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(RequestFingerprint::of(&JsonValue::Object(canonical)))
+    } else {
+        Err(errors)
+    }
+}
+
+fn too_deep(field: &str) -> String {
+    format!("{field} must not be nested more than {MAX_JSON_DEPTH} levels deep")
 }
 
 fn not_future(at: Timestamp, now: Timestamp) -> Result<Timestamp, String> {
@@ -175,7 +188,8 @@ fn amount(raw: &RawValue) -> Result<Amount, String> {
 fn metadata(raw: &RawValue) -> Result<Metadata, String> {
     match JsonValue::from_raw(raw) {
         Ok(JsonValue::Object(members)) => Metadata::new(members).map_err(|e| e.to_string()),
-        _ => Err("metadata must be an object".to_owned()),
+        Ok(_) => Err("metadata must be an object".to_owned()),
+        Err(_) => Err(too_deep("metadata")),
     }
 }
 
@@ -255,6 +269,14 @@ mod tests {
         ] {
             assert_eq!(first_message(&body), REQUIRED, "{body}");
         }
+    }
+
+    #[test]
+    fn each_missing_required_field_is_listed() {
+        let errors = parse(r#"{"conversion_type_id":null,"notes":"x"}"#).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["conversion_type_id", "lead_id", "amount"]);
+        assert!(errors.iter().all(|e| e.message == REQUIRED));
     }
 
     #[test]
@@ -477,6 +499,22 @@ mod tests {
             fp(&with(r#","source":"crm""#)),
             "unknown fields are part of the body"
         );
+    }
+
+    #[test]
+    fn deeply_nested_values_are_refused_not_a_crash() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let metadata = with(&format!(r#","metadata":{{"a":{}}}"#, nested(30_000)));
+        assert_eq!(
+            first_message(&metadata),
+            "metadata must not be nested more than 32 levels deep"
+        );
+        let unknown = with(&format!(r#","crm":{}"#, nested(30_000)));
+        assert_eq!(
+            first_message(&unknown),
+            "crm must not be nested more than 32 levels deep"
+        );
+        assert!(parse(&with(&format!(r#","metadata":{{"a":{}}}"#, nested(31)))).is_ok());
     }
 
     #[test]
