@@ -22,3 +22,31 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.with_ansi(false).init(),
     }
 }
+
+/// An error and its causes on one line, `outer: inner: innermost`: for logs and for the admin
+/// CLI's stderr. Never for API responses.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause_on_one_line() {
+        let err = Outer(std::io::Error::other("inner\nsecond line"));
+        assert_eq!(error_chain(&err), "outer: inner second line");
+    }
+}

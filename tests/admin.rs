@@ -330,6 +330,24 @@ async fn references_to_missing_records_are_refused() {
 }
 
 #[test]
+fn a_store_failure_exits_1_and_names_its_cause() {
+    let backend = &backends()[0];
+    let admin = Admin::new(backend); // its table was never created
+    let output = admin.run(&["create-account", "--name", "A"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: the store request failed: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ResourceNotFound"),
+        "the cause is named: {stderr}"
+    );
+}
+
+#[test]
 fn every_command_has_help() {
     let backend = &backends()[0];
     let admin = Admin::new(backend);

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use conversions::admin::{Cli, execute, one_line};
+use conversions::telemetry::error_chain;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,7 +32,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", error_chain(&err));
             ExitCode::from(err.exit_code())
         }
     }

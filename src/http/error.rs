@@ -136,7 +136,7 @@ impl From<StoreError> for ApiError {
     /// Logs the cause (with the request's span, so with its request id) and keeps it from the
     /// client.
     fn from(err: StoreError) -> Self {
-        let chain = error_chain(&err);
+        let chain = crate::telemetry::error_chain(&err);
         match err {
             StoreError::Throttled(_) => {
                 tracing::warn!(error = %chain, "store throttled the request");
@@ -168,16 +168,4 @@ impl From<CreateError> for ApiError {
             CreateError::Store(err) => err.into(),
         }
     }
-}
-
-/// `outer: inner: innermost`, for the log.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
