@@ -39,8 +39,9 @@ invoke: ## Send an events/ fixture to the running `make run` (EVENT=events/creat
 	$(VENV)/bin/cargo-lambda lambda invoke conversions --invoke-address 127.0.0.1 \
 		--invoke-port $${PORT:-9000} --data-file $${EVENT:-events/create-minimal.json}
 
-deploy: ## Build and deploy with the AWS SAM CLI (needs sam and AWS credentials)
-	sam build && sam deploy --guided
+deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS credentials)
+	@# sam build runs cargo-lambda (and zig) from the venv.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build && sam deploy --guided
 
 clean: ## Remove build output and local data
 	cargo clean

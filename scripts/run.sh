@@ -25,6 +25,7 @@ port_in_use "$DYNAMODB_PORT" && die "port $DYNAMODB_PORT (local DynamoDB) is alr
 
 say "building the function and the admin CLI"
 cargo build --locked --quiet --bin conversions --bin conversions-admin
+admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/conversions-admin"
 
 pids=()
 cleanup() {
@@ -44,19 +45,20 @@ wait_for_port "$DYNAMODB_PORT" "$STARTED_PID" dynalite "$DATA_DIR/../dynalite.lo
 local_aws_env
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" TABLE_NAME
 say "creating table $TABLE_NAME and seeding the demo account"
-target/debug/conversions-admin create-tables >/dev/null
-demo_key=$(target/debug/conversions-admin seed-demo | python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
+"$admin" create-tables >/dev/null
+demo_key=$("$admin" seed-demo | python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')
 
 say "starting the function with cargo lambda watch on 127.0.0.1:$PORT"
 "$VENV/bin/cargo-lambda" lambda watch --quiet --bin conversions \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" \
   --env-var "TABLE_NAME=$TABLE_NAME,AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
   --env-var "AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,LOG_FORMAT=text" &
-pids+=("$!")
-wait_for_port "$PORT" "$!" "cargo lambda watch" /dev/null
+watch_pid=$!
+pids+=("$watch_pid")
+wait_for_port "$PORT" "$watch_pid" "cargo lambda watch" /dev/null
 
 echo "Local API: http://127.0.0.1:$PORT"
 echo "Demo API key: $demo_key"
 say "try: curl -X POST http://127.0.0.1:$PORT/conversions -H 'X-API-Key: $demo_key' -d '{\"conversion_type_id\": \"123e4567-e89b-12d3-a456-426614174100\", \"lead_id\": \"123e4567-e89b-12d3-a456-426614174200\", \"amount\": 85000.00}'"
 say "Ctrl-C stops it"
-wait "${pids[-1]}"
+wait "$watch_pid"

@@ -3,19 +3,31 @@
 #   - runs the README's curl examples and checks the documented answers;
 #   - sends events/ fixtures through `cargo lambda invoke`;
 #   - checks that a port in use is refused with a clear message;
-#   - stops it as Ctrl-C would, checks nothing is left listening, restarts it on the same data
-#     and checks that the events recorded before are still there.
+#   - stops it as Ctrl-C would, checks that every process it started has exited and nothing is
+#     left listening, restarts it on the same data and checks that the events recorded before
+#     are still there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 scratch=$(mktemp -d)
 run_pid=
+# Ctrl-C: SIGINT to the foreground process group, which run.sh leads here.
 stop_stack() {
   [ -n "$run_pid" ] || return 0
-  kill -INT "$run_pid" 2>/dev/null || true
+  kill -INT -- "-$run_pid" 2>/dev/null || true
   wait "$run_pid" 2>/dev/null || true
   run_pid=
+}
+
+# Every process started under PID, at any depth (the function runs in a process group of its own).
+descendants() {
+  local children
+  children=$(ps -eo pid=,ppid= | awk -v parent="$1" '$2 == parent { print $1 }')
+  for child in $children; do
+    echo "$child"
+    descendants "$child"
+  done
 }
 trap 'stop_stack; rm -rf "$scratch"' EXIT
 
@@ -73,8 +85,14 @@ grep -q "port $dynamodb_port is already in use" "$scratch/busy.log" || { cat "$s
 echo "ok   $(cat "$scratch/busy.log")"
 
 before=$(count_events)
-say "stopping with Ctrl-C ($before events recorded)"
+started=$(descendants "$run_pid" | tr '\n' ' ')
+say "stopping with Ctrl-C ($before events recorded; processes $started)"
 stop_stack
+for pid in $started; do
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then die "process $pid ($(ps -o cmd= -p "$pid")) outlived Ctrl-C"; fi
+done
+echo "ok   every process make run started has exited"
 for p in "$port" "$dynamodb_port"; do
   for _ in $(seq 1 50); do port_in_use "$p" || break; sleep 0.1; done
   port_in_use "$p" && die "port $p still in use after Ctrl-C"

@@ -11,7 +11,8 @@ require npm "install npm (it comes with Node.js)"
 require python3 "install Python 3.10 or newer (for moto, cfn-lint and cargo-lambda)"
 
 cd "$ROOT"
-stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+if command -v sha256sum >/dev/null 2>&1; then hash_files() { sha256sum "$@"; }; else hash_files() { shasum -a 256 "$@"; }; fi
+stamp() { hash_files "$@" | hash_files | cut -c1-16; }
 
 npm_stamp=$(stamp package.json package-lock.json)
 if [ "$(cat node_modules/.installed 2>/dev/null)" != "$npm_stamp" ]; then

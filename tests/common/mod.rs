@@ -341,6 +341,36 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "lead_id must be a valid UUID",
     ),
     (
+        "metadata-too-many-keys",
+        400,
+        "Validation error",
+        "metadata must have at most 50 keys",
+    ),
+    (
+        "notes-too-long",
+        400,
+        "Validation error",
+        "notes must be at most 5000 characters",
+    ),
+    (
+        "invalid-dry-run",
+        400,
+        "Validation error",
+        "dry_run must be true or false",
+    ),
+    (
+        "amount-too-large",
+        400,
+        "Validation error",
+        "amount must be less than 1000000000000000",
+    ),
+    (
+        "metadata-nested-too-deep",
+        400,
+        "Validation error",
+        "metadata must not be nested more than 32 levels deep",
+    ),
+    (
         "payload-too-large",
         413,
         "Payload too large",
