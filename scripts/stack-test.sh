@@ -65,6 +65,29 @@ PY
 say "starting the stack as make run does (API :$port, DynamoDB :$dynamodb_port)"
 start_stack
 
+say "the table make run created has template.yaml's key schema and index"
+AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "$VENV/bin/python" - "$dynamodb_port" <<'PY'
+import sys, boto3
+from cfnlint.decode import decode
+template, _ = decode("template.yaml")
+declared = template["Resources"]["ConversionsTable"]["Properties"]
+actual = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}") \
+    .describe_table(TableName="conversions-local")["Table"]
+def attributes(defs): return sorted((d["AttributeName"], d["AttributeType"]) for d in defs)
+def keys(schema): return [(k["AttributeName"], k["KeyType"]) for k in schema]
+def indexes(gsis): return sorted((g["IndexName"], tuple(keys(g["KeySchema"])), g["Projection"]["ProjectionType"]) for g in gsis)
+checks = {
+    "attributes": (attributes(declared["AttributeDefinitions"]), attributes(actual["AttributeDefinitions"])),
+    "key schema": (keys(declared["KeySchema"]), keys(actual["KeySchema"])),
+    "indexes": (indexes(declared["GlobalSecondaryIndexes"]), indexes(actual["GlobalSecondaryIndexes"])),
+    "billing": (declared["BillingMode"], actual["BillingModeSummary"]["BillingMode"]),
+}
+for name, (want, got) in checks.items():
+    if want != got:
+        sys.exit(f"{name}: template.yaml says {want}, create-tables made {got}")
+    print(f"ok   {name}: {got}")
+PY
+
 say "README examples"
 python3 scripts/check_readme.py README.md "$base_url" "$key"
 

@@ -14,7 +14,7 @@ say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test (dynalite and moto started on free ports)"
-"$ROOT/scripts/with-test-servers.sh" cargo test --all-targets --locked
+"$ROOT/scripts/with-test-servers.sh" cargo test --lib --bins --tests --locked
 
 say "the stack as make run starts it: README examples, cargo lambda invoke, restart"
 "$ROOT/scripts/stack-test.sh"
