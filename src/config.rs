@@ -1,5 +1,10 @@
 //! Typed configuration, read once from the environment at start-up.
 
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+
 /// What the function needs to know about where it runs. The DynamoDB endpoint, region and
 /// credentials are not here: the AWS SDK reads them from its standard environment
 /// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
@@ -66,6 +71,28 @@ impl Config {
             log_format,
         })
     }
+}
+
+/// How long one DynamoDB call may take: a connection 1 s, each attempt 2 s, the whole
+/// operation with the SDK's standard retries (3 attempts with backoff) 6 s. Well inside the
+/// function's 10 s timeout, so a slow DynamoDB becomes a 503 the client can retry rather than a
+/// Lambda timeout.
+pub const DYNAMODB_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// The AWS SDK's configuration from its standard environment (region, credentials,
+/// `AWS_ENDPOINT_URL_DYNAMODB`, ...), with the timeouts above.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(DYNAMODB_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
+        .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 #[cfg(test)]

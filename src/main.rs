@@ -9,7 +9,7 @@ use lambda_http::{Error, Request, run, service_fn};
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     conversions::telemetry::init(config.log_format);
-    let sdk_config = aws_config::load_from_env().await;
+    let sdk_config = conversions::config::load_sdk_config().await;
     let app = App::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.table_name,

@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sdk_config = aws_config::load_from_env().await;
+    let sdk_config = conversions::config::load_sdk_config().await;
     match execute(cli, aws_sdk_dynamodb::Client::new(&sdk_config)).await {
         Ok(output) => {
             println!("{output:#}");

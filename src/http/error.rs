@@ -138,8 +138,8 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let chain = crate::telemetry::error_chain(&err);
         match err {
-            StoreError::Throttled(_) => {
-                tracing::warn!(error = %chain, "store throttled the request");
+            StoreError::Throttled(_) | StoreError::TimedOut(_) => {
+                tracing::warn!(error = %chain, "store busy or slow; answering 503");
                 Self::Unavailable
             }
             StoreError::Failed(_) | StoreError::Corrupt { .. } => {

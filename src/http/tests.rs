@@ -240,6 +240,24 @@ async fn throttling_after_retries_is_a_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_store_timeout_is_a_503_with_retry_after() {
+    let app = App::new(FailingStore(|| {
+        StoreError::TimedOut("operation timed out after 6s".into())
+    }));
+    let response = app.handle(post(&minimal_body())).await;
+    assert_eq!(
+        response.headers()["retry-after"],
+        RETRY_AFTER_SECONDS.to_string().as_str()
+    );
+    assert_error(
+        &response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "The service is temporarily busy; please retry shortly",
+    );
+}
+
+#[tokio::test]
 async fn any_other_store_failure_is_a_500_without_detail() {
     for failure in [
         (|| StoreError::Failed("ResourceNotFoundException: table conversions-prod".into()))

@@ -608,11 +608,12 @@ where
     let throttled = err
         .code()
         .is_some_and(|code| THROTTLING_CODES.contains(&code));
+    let timed_out = matches!(err, SdkError::TimeoutError(_));
     let source: BoxError = Box::new(err);
-    if throttled {
-        StoreError::Throttled(source)
-    } else {
-        StoreError::Failed(source)
+    match (throttled, timed_out) {
+        (true, _) => StoreError::Throttled(source),
+        (_, true) => StoreError::TimedOut(source),
+        _ => StoreError::Failed(source),
     }
 }
 
@@ -752,6 +753,15 @@ mod tests {
             .message("detail")
             .build();
         store_error(SdkError::service_error(PutItemError::generic(meta), ()))
+    }
+
+    #[test]
+    fn a_timeout_is_told_apart_from_other_failures() {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let err = store_error(SdkError::<PutItemError, ()>::timeout_error(
+            "no answer in 2 s",
+        ));
+        assert!(matches!(err, StoreError::TimedOut(_)), "{err:?}");
     }
 
     #[test]
