@@ -23,6 +23,26 @@ proptest! {
     }
 
     #[test]
+    fn an_exponent_form_means_exactly_its_value(digits in 1u64..1_000_000_000_000_000, shift in -28i32..=6) {
+        let body = format!(
+            r#"{{"conversion_type_id":"123e4567-e89b-12d3-a456-426614174100","lead_id":"123e4567-e89b-12d3-a456-426614174200","amount":{digits}e{shift}}}"#
+        );
+        let exact = if shift >= 0 {
+            rust_decimal::Decimal::from_i128_with_scale(i128::from(digits) * 10i128.pow(shift.unsigned_abs()), 0)
+        } else {
+            rust_decimal::Decimal::from_i128_with_scale(i128::from(digits), shift.unsigned_abs())
+        };
+        match parse_new_conversion(body.as_bytes(), Timestamp::now()) {
+            Ok(parsed) => prop_assert_eq!(parsed.conversion.amount.as_decimal(), exact),
+            // Refused only at or above the bound.
+            Err(errors) => {
+                prop_assert!(exact >= rust_decimal::Decimal::from(1_000_000_000_000_000i64), "{exact}");
+                prop_assert_eq!(errors[0].message.as_str(), "amount must be less than 1000000000000000");
+            }
+        }
+    }
+
+    #[test]
     fn any_body_gets_an_answer_and_never_a_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_new_conversion(&body, Timestamp::now());
     }

@@ -32,24 +32,53 @@ pub struct Amount(Decimal);
 
 impl Amount {
     /// Parses the text of a JSON number (`85000.00`, `0.1`, `1e3`), which the JSON parser has
-    /// already checked against the JSON number grammar.
+    /// already checked against the JSON number grammar. The value is exact or refused, never
+    /// rounded. Plain decimals keep the digits written (`85000.00`); exponent forms are shifted
+    /// to their shortest exact decimal (`1.50e1` is `15`).
     pub fn parse_json_number(text: &str) -> Result<Self, AmountError> {
-        let negative = text.starts_with('-');
-        let mut value = match exact_decimal(text) {
-            Some(value) => value,
-            None if negative => return Err(AmountError::Negative),
-            None => return Err(classify_unrepresentable(text)),
-        };
-        if value.is_zero() {
-            // `-0` and `-0.00` are zero, not negative; keep the scale, drop the sign.
-            value.set_sign_positive(true);
-        } else if value.is_sign_negative() {
+        let number = JsonDecimal::read(text);
+        let digits = number.digits.trim_start_matches('0');
+        if digits.is_empty() {
+            // Zero, whatever its sign: `-0.00` is `0.00`.
+            let scale = if number.exponent_form {
+                0
+            } else {
+                number.fraction_len.min(Decimal::MAX_SCALE)
+            };
+            return Ok(Self(Decimal::new(0, scale)));
+        }
+        if number.negative {
             return Err(AmountError::Negative);
         }
-        if value >= max_amount() {
+        let (digits, shift) = if number.exponent_form {
+            let significant = digits.trim_end_matches('0');
+            let dropped = i64::try_from(digits.len() - significant.len()).unwrap_or(i64::MAX);
+            (significant, number.shift.saturating_add(dropped))
+        } else {
+            (digits, number.shift)
+        };
+        // value = digits × 10^shift, the first digit non-zero: below 10^15 iff it has at most 15
+        // digits before the point.
+        let whole_digits = i64::try_from(digits.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(shift);
+        if whole_digits > 15 {
             return Err(AmountError::TooLarge);
         }
-        Ok(Self(value))
+        let (mantissa, scale) = if shift >= 0 {
+            let zeros = usize::try_from(shift).map_err(|_| AmountError::TooLarge)?;
+            (format!("{digits}{}", "0".repeat(zeros)), 0)
+        } else {
+            let scale = u32::try_from(shift.unsigned_abs()).map_err(|_| AmountError::TooPrecise)?;
+            (digits.to_owned(), scale)
+        };
+        if scale > Decimal::MAX_SCALE || mantissa.len() > 38 {
+            return Err(AmountError::TooPrecise);
+        }
+        let mantissa: i128 = mantissa.parse().map_err(|_| AmountError::TooPrecise)?;
+        Decimal::try_from_i128_with_scale(mantissa, scale)
+            .map(Self)
+            .map_err(|_| AmountError::TooPrecise)
     }
 
     pub fn as_decimal(&self) -> Decimal {
@@ -73,53 +102,49 @@ impl Amount {
     }
 }
 
-/// The exact value of a JSON number's text, or `None` where a 28-digit decimal cannot hold it
-/// exactly (`Decimal::from_scientific` would round instead).
-fn exact_decimal(text: &str) -> Option<Decimal> {
-    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
-        return Decimal::from_str_exact(text).ok();
-    };
-    let mut value = Decimal::from_str_exact(mantissa).ok()?;
-    let exponent: i64 = exponent.parse().ok()?;
-    if value.is_zero() {
-        return Some(Decimal::ZERO);
-    }
-    // value = digits * 10^-scale; the exponent moves the scale, then whole powers of ten.
-    let scale = i64::from(value.scale()) - exponent;
-    if scale >= 0 {
-        value.set_scale(u32::try_from(scale).ok()?).ok()?;
-    } else {
-        value.set_scale(0).ok()?;
-        for _ in 0..scale.unsigned_abs().min(40) {
-            value = value.checked_mul(Decimal::TEN)?;
+/// The parts of a JSON number's text: value = digits × 10^shift.
+struct JsonDecimal<'a> {
+    negative: bool,
+    /// Every digit written, integer part then fraction, leading zeros included.
+    digits: std::borrow::Cow<'a, str>,
+    fraction_len: u32,
+    shift: i64,
+    exponent_form: bool,
+}
+
+impl<'a> JsonDecimal<'a> {
+    fn read(text: &'a str) -> Self {
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+            None => (unsigned, None),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        // An exponent beyond i64 is beyond any bound: saturate, keeping its sign.
+        let exponent_form = exponent.is_some();
+        let exponent = exponent.map_or(0, |e| {
+            e.parse::<i64>().unwrap_or(if e.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+        });
+        let fraction_len = u32::try_from(fraction.len()).unwrap_or(u32::MAX);
+        let digits = if fraction.is_empty() {
+            std::borrow::Cow::Borrowed(whole)
+        } else {
+            std::borrow::Cow::Owned(format!("{whole}{fraction}"))
+        };
+        Self {
+            negative,
+            digits,
+            fraction_len,
+            shift: exponent.saturating_sub(i64::from(fraction_len)),
+            exponent_form,
         }
-    }
-    Some(value)
-}
-
-fn max_amount() -> Decimal {
-    Decimal::from_str_exact(MAX_AMOUNT_EXCLUSIVE).expect("the bound is a valid decimal")
-}
-
-/// A positive JSON number that `Decimal` cannot hold is either too large or has more
-/// significant digits than 28.
-fn classify_unrepresentable(text: &str) -> AmountError {
-    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
-    let exponent: i64 = text
-        .split(['e', 'E'])
-        .nth(1)
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    let integer_digits = mantissa
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .trim_start_matches('0')
-        .len() as i64;
-    if integer_digits + exponent > 15 {
-        AmountError::TooLarge
-    } else {
-        AmountError::TooPrecise
     }
 }
 
@@ -154,7 +179,12 @@ mod tests {
         assert_eq!(amount("1e3").unwrap(), "1000");
         assert_eq!(amount("1.5E2").unwrap(), "150");
         assert_eq!(amount("25e-2").unwrap(), "0.25");
-        assert_eq!(amount("1.50e1").unwrap(), "15.0");
+        assert_eq!(amount("1.50e1").unwrap(), "15");
+        assert_eq!(amount("1.0e-28").unwrap(), "0.0000000000000000000000000001");
+        assert_eq!(
+            amount("10000000000000000000000000000000e-20").unwrap(),
+            "100000000000"
+        );
         assert_eq!(amount("0e400").unwrap(), "0");
         assert_eq!(amount("1E+2").unwrap(), "100");
     }
@@ -181,6 +211,25 @@ mod tests {
         assert_eq!(amount("-1e40"), Err(AmountError::Negative));
         assert_eq!(amount("-0").unwrap(), "0");
         assert_eq!(amount("-0.00").unwrap(), "0.00");
+    }
+
+    #[test]
+    fn exponents_of_any_size_are_judged_without_overflow() {
+        assert_eq!(amount("1e9223372036854775807"), Err(AmountError::TooLarge));
+        assert_eq!(amount("1e99999999999999999999"), Err(AmountError::TooLarge));
+        assert_eq!(
+            amount("1e-9223372036854775808"),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(
+            amount("1.5e-99999999999999999999"),
+            Err(AmountError::TooPrecise)
+        );
+        assert_eq!(amount("0e-9223372036854775808").unwrap(), "0");
+        assert_eq!(
+            amount("-1e-9223372036854775808"),
+            Err(AmountError::Negative)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, LeadId,
+    Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, JsonValueError, LeadId,
     MAX_FUTURE_SKEW_SECONDS, MAX_JSON_DEPTH, MAX_NOTES_CHARS, Metadata, NewConversion,
     RequestFingerprint, Timestamp, WorkflowRunId,
 };
@@ -77,10 +77,26 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
     };
     let notes = field("notes").and_then(|raw| record(&mut errors, "notes", notes(raw)));
 
-    match (conversion_type_id, lead_id, amount, metadata) {
-        (Some(conversion_type_id), Some(lead_id), Some(amount), Some(metadata))
-            if errors.is_empty() =>
-        {
+    // Every field is part of the fingerprint, unknown ones too: one nested too deeply is a
+    // problem like any other (metadata's is reported once).
+    let fingerprint = fingerprint(&members)
+        .map_err(|deep| {
+            for problem in deep {
+                if !errors.iter().any(|e| e.field == problem.field) {
+                    errors.push(problem);
+                }
+            }
+        })
+        .ok();
+
+    match (conversion_type_id, lead_id, amount, metadata, fingerprint) {
+        (
+            Some(conversion_type_id),
+            Some(lead_id),
+            Some(amount),
+            Some(metadata),
+            Some(fingerprint),
+        ) if errors.is_empty() => {
             let conversion = NewConversion {
                 conversion_type_id,
                 lead_id,
@@ -93,7 +109,7 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
             };
             Ok(ParsedBody {
                 conversion,
-                fingerprint: fingerprint(&members)?,
+                fingerprint,
             })
         }
         _ => Err(errors),
@@ -112,7 +128,11 @@ fn fingerprint(
             Ok(value) => {
                 canonical.insert(key.clone(), value);
             }
-            Err(_) => errors.push(FieldError::new(key.clone(), too_deep(key))),
+            Err(JsonValueError::TooDeep) => {
+                errors.push(FieldError::new(key.clone(), too_deep(key)))
+            }
+            // Not reachable with fragments from the JSON parser; answered like a broken body.
+            Err(JsonValueError::Invalid(_)) => errors.push(FieldError::new("body", NOT_AN_OBJECT)),
         }
     }
     if errors.is_empty() {
@@ -188,8 +208,8 @@ fn amount(raw: &RawValue) -> Result<Amount, String> {
 fn metadata(raw: &RawValue) -> Result<Metadata, String> {
     match JsonValue::from_raw(raw) {
         Ok(JsonValue::Object(members)) => Metadata::new(members).map_err(|e| e.to_string()),
-        Ok(_) => Err("metadata must be an object".to_owned()),
-        Err(_) => Err(too_deep("metadata")),
+        Ok(_) | Err(JsonValueError::Invalid(_)) => Err("metadata must be an object".to_owned()),
+        Err(JsonValueError::TooDeep) => Err(too_deep("metadata")),
     }
 }
 
@@ -513,6 +533,21 @@ mod tests {
         assert_eq!(
             first_message(&unknown),
             "crm must not be nested more than 32 levels deep"
+        );
+        let both = format!(
+            r#"{{"amount":-1,"metadata":{{"a":{}}},"crm":{}}}"#,
+            nested(40),
+            nested(40)
+        );
+        let fields: Vec<String> = parse(&both)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["conversion_type_id", "lead_id", "amount", "metadata", "crm"],
+            "reported together, once each"
         );
         assert!(parse(&with(&format!(r#","metadata":{{"a":{}}}"#, nested(31)))).is_ok());
     }

@@ -347,6 +347,18 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "metadata must have at most 50 keys",
     ),
     (
+        "metadata-key-too-long",
+        400,
+        "Validation error",
+        "metadata keys must be at most 64 characters",
+    ),
+    (
+        "amount-too-precise",
+        400,
+        "Validation error",
+        "amount has too many decimal places",
+    ),
+    (
         "notes-too-long",
         400,
         "Validation error",
