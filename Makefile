@@ -41,7 +41,8 @@ invoke: ## Send an events/ fixture to the running `make run` (EVENT=events/creat
 
 deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS credentials)
 	@# sam build runs cargo-lambda (and zig) from the venv.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build && sam deploy --guided
+	@# rust-cargolambda is a SAM CLI beta feature: the variable answers its prompt.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build && sam deploy --guided
 
 clean: ## Remove build output and local data
 	cargo clean

@@ -30,8 +30,9 @@ admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/conversions-admin"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # (the odd expansion keeps an empty list safe under set -u in older bash)
+  for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" 2>/dev/null || true; done
   say "stopped"
 }
 trap cleanup EXIT

@@ -109,11 +109,12 @@ echo "ok   $(cat "$scratch/busy.log")"
 
 before=$(count_events)
 started=$(descendants "$run_pid" | tr '\n' ' ')
+[ "$(echo "$started" | wc -w)" -ge 3 ] || die "expected dynalite, cargo lambda watch and the function under make run, found: $started"
 say "stopping with Ctrl-C ($before events recorded; processes $started)"
 stop_stack
 for pid in $started; do
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then die "process $pid ($(ps -o cmd= -p "$pid")) outlived Ctrl-C"; fi
+  if kill -0 "$pid" 2>/dev/null; then die "process $pid ($(ps -o args= -p "$pid")) outlived Ctrl-C"; fi
 done
 echo "ok   every process make run started has exited"
 for p in "$port" "$dynamodb_port"; do

@@ -1,7 +1,7 @@
-//! A DynamoDB that accepts connections and never answers: the function's SDK configuration
-//! (endpoint from `AWS_ENDPOINT_URL_DYNAMODB`, the timeouts of `config::load_sdk_config`) turns
-//! it into a 503 with `Retry-After`, well before the function's own 10 s timeout. Its own test
-//! binary, because it sets process environment variables.
+//! A DynamoDB that cannot be reached in time becomes a 503 with `Retry-After`, well before the
+//! function's own 10 s timeout, through the function's own SDK configuration (endpoint from
+//! `AWS_ENDPOINT_URL_DYNAMODB`, the timeouts of `config::load_sdk_config`). Its own test binary,
+//! because it sets process environment variables.
 
 mod common;
 
@@ -10,43 +10,76 @@ use std::time::{Duration, Instant};
 use conversions::config::{DYNAMODB_OPERATION_TIMEOUT, load_sdk_config};
 use conversions::http::App;
 use conversions::store::DynamoStore;
+use lambda_http::{Body, Response};
+
+/// Sets the SDK's standard environment once for this binary, pointing DynamoDB at `endpoint`.
+fn point_dynamodb_at(endpoint: &str) {
+    // SAFETY: the only test of this binary calls it once, before the SDK reads the environment.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+    }
+}
+
+/// Handles the minimal fixture, giving up (and failing) if no answer comes within 15 s.
+async fn answer(app: &App<DynamoStore>) -> (Response<Body>, Duration) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(
+        Duration::from_secs(15),
+        app.handle(common::fixture("create-minimal")),
+    )
+    .await
+    .expect("the function answers instead of hanging");
+    (response, started.elapsed())
+}
+
+fn assert_unavailable(response: &Response<Body>, took: Duration, context: &str) {
+    assert_eq!(
+        response.status(),
+        503,
+        "{context}: {}",
+        common::body_text(response)
+    );
+    assert_eq!(response.headers()["retry-after"], "1", "{context}");
+    assert!(
+        took < DYNAMODB_OPERATION_TIMEOUT + Duration::from_secs(2),
+        "{context}: took {took:?}"
+    );
+}
 
 #[tokio::test]
-async fn a_dynamodb_that_never_answers_is_a_503_within_the_operation_timeout() {
+async fn an_unreachable_dynamodb_is_a_503_within_the_operation_timeout() {
+    // A server that accepts connections and never says a word.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", silent.local_addr().unwrap());
-    // Accept connections and hold them open without a word.
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for stream in silent.incoming().flatten() {
             held.push(stream);
         }
     });
-    // SAFETY: this binary's only test sets these before any other thread reads the environment.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-    }
+    point_dynamodb_at(&endpoint);
     let sdk_config = load_sdk_config().await;
     let app = App::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         "conversions",
     ));
+    let (response, took) = answer(&app).await;
+    assert_unavailable(&response, took, "silent server");
 
-    let started = Instant::now();
-    let response = app.handle(common::fixture("create-minimal")).await;
-    let took = started.elapsed();
-
-    assert_eq!(response.status(), 503, "{}", common::body_text(&response));
-    assert_eq!(response.headers()["retry-after"], "1");
-    assert!(
-        took < DYNAMODB_OPERATION_TIMEOUT + Duration::from_secs(2),
-        "took {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(10),
-        "answered before the function's timeout"
-    );
+    // A port nobody listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client_config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(refused)
+        .build();
+    let app = App::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(client_config),
+        "conversions",
+    ));
+    let (response, took) = answer(&app).await;
+    assert_unavailable(&response, took, "refused connection");
 }

@@ -138,7 +138,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let chain = crate::telemetry::error_chain(&err);
         match err {
-            StoreError::Throttled(_) | StoreError::TimedOut(_) => {
+            StoreError::Throttled(_) | StoreError::Unreachable(_) => {
                 tracing::warn!(error = %chain, "store busy or slow; answering 503");
                 Self::Unavailable
             }

@@ -8,7 +8,7 @@ mod body;
 mod error;
 mod event;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -33,14 +33,23 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const API_KEY_HEADER: &str = "x-api-key";
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
+/// How long a request may take in all, DynamoDB calls included, before it is answered 503:
+/// under the function's 10 s timeout, so the client always gets this API's answer.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
+
 /// The function's state: built once at start-up, shared by every request.
 pub struct App<S> {
     store: S,
+    deadline: Duration,
 }
 
 impl<S: Store> App<S> {
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self::with_deadline(store, REQUEST_DEADLINE)
+    }
+
+    pub fn with_deadline(store: S, deadline: Duration) -> Self {
+        Self { store, deadline }
     }
 
     pub fn store(&self) -> &S {
@@ -55,9 +64,15 @@ impl<S: Store> App<S> {
             tracing::info_span!("request", request_id = %request_id, method = %request.method());
         async {
             let started = Instant::now();
-            let mut response = self
-                .route(&request)
-                .await
+            let answer = tokio::time::timeout(self.deadline, self.route(&request)).await;
+            let mut response = answer
+                .unwrap_or_else(|_| {
+                    tracing::warn!(
+                        deadline_ms = self.deadline.as_millis() as u64,
+                        "request deadline passed"
+                    );
+                    Err(ApiError::Unavailable)
+                })
                 .unwrap_or_else(ApiError::into_response);
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -1,6 +1,8 @@
 //! Handler behaviour that needs no DynamoDB: routing, authentication order, error mapping,
 //! headers. The DynamoDB-backed paths are in `tests/`, logging in `tests/logging.rs`.
 
+use std::time::Duration;
+
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
@@ -242,7 +244,7 @@ async fn throttling_after_retries_is_a_503_with_retry_after() {
 #[tokio::test]
 async fn a_store_timeout_is_a_503_with_retry_after() {
     let app = App::new(FailingStore(|| {
-        StoreError::TimedOut("operation timed out after 6s".into())
+        StoreError::Unreachable("operation timed out after 6s".into())
     }));
     let response = app.handle(post(&minimal_body())).await;
     assert_eq!(
@@ -254,6 +256,76 @@ async fn a_store_timeout_is_a_503_with_retry_after() {
         StatusCode::SERVICE_UNAVAILABLE,
         "Service unavailable",
         "The service is temporarily busy; please retry shortly",
+    );
+}
+
+/// The demo data, answered slowly.
+struct SlowStore(MemoryStore, Duration);
+
+impl Store for SlowStore {
+    async fn account_for_key(
+        &self,
+        key: &crate::domain::ApiKeyHash,
+    ) -> Result<Option<AccountId>, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.account_for_key(key).await
+    }
+    async fn load_context(
+        &self,
+        account: AccountId,
+        lookup: Lookup,
+    ) -> Result<Context, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.load_context(account, lookup).await
+    }
+    async fn insert_event(
+        &self,
+        account: AccountId,
+        event: &ConversionEvent,
+        fingerprint: Option<&RequestFingerprint>,
+    ) -> Result<(), InsertError> {
+        tokio::time::sleep(self.1).await;
+        self.0.insert_event(account, event, fingerprint).await
+    }
+    async fn get_event(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        self.0.get_event(account, id).await
+    }
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_a_503_even_when_each_call_succeeds() {
+    let memory = MemoryStore::new();
+    seed_demo(&memory).await.unwrap();
+    let slow = App::with_deadline(
+        SlowStore(memory, Duration::from_millis(40)),
+        Duration::from_millis(100),
+    );
+    let response = slow.handle(post(&minimal_body())).await;
+    assert_eq!(
+        response.headers()["retry-after"],
+        RETRY_AFTER_SECONDS.to_string().as_str()
+    );
+    assert_error(
+        &response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "The service is temporarily busy; please retry shortly",
+    );
+    assert!(response.headers().contains_key("x-request-id"));
+
+    let memory = MemoryStore::new();
+    seed_demo(&memory).await.unwrap();
+    let in_time = App::with_deadline(
+        SlowStore(memory, Duration::from_millis(5)),
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        in_time.handle(post(&minimal_body())).await.status(),
+        StatusCode::CREATED
     );
 }
 

@@ -608,11 +608,16 @@ where
     let throttled = err
         .code()
         .is_some_and(|code| THROTTLING_CODES.contains(&code));
-    let timed_out = matches!(err, SdkError::TimeoutError(_));
+    // A timeout of the whole call or of one attempt, a connect timeout, or no connection at all.
+    let unreachable = match &err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_timeout() || failure.is_io(),
+        _ => false,
+    };
     let source: BoxError = Box::new(err);
-    match (throttled, timed_out) {
+    match (throttled, unreachable) {
         (true, _) => StoreError::Throttled(source),
-        (_, true) => StoreError::TimedOut(source),
+        (_, true) => StoreError::Unreachable(source),
         _ => StoreError::Failed(source),
     }
 }
@@ -757,11 +762,12 @@ mod tests {
 
     #[test]
     fn a_timeout_is_told_apart_from_other_failures() {
+        // (Connect timeouts and refused connections are dispatch failures: tests/unreachable.rs.)
         use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let err = store_error(SdkError::<PutItemError, ()>::timeout_error(
             "no answer in 2 s",
         ));
-        assert!(matches!(err, StoreError::TimedOut(_)), "{err:?}");
+        assert!(matches!(err, StoreError::Unreachable(_)), "{err:?}");
     }
 
     #[test]

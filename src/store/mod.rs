@@ -22,9 +22,9 @@ pub enum StoreError {
     /// Still throttled after the SDK's own retries: worth retrying later.
     #[error("the store is throttling requests")]
     Throttled(#[source] BoxError),
-    /// No answer within the configured timeouts: worth retrying later.
-    #[error("the store did not answer in time")]
-    TimedOut(#[source] BoxError),
+    /// No connection, or no answer within the configured timeouts: worth retrying later.
+    #[error("the store could not be reached in time")]
+    Unreachable(#[source] BoxError),
     #[error("the store request failed")]
     Failed(#[source] BoxError),
     /// A stored record could not be read back into a domain type.
