@@ -85,11 +85,6 @@ impl Amount {
         self.0
     }
 
-    /// Number of digits after the decimal point, as written (`85000.00` has 2).
-    pub fn decimal_places(&self) -> u32 {
-        self.0.scale()
-    }
-
     /// Checks the amount against the currency's ISO 4217 minor unit. Trailing zeros do not
     /// count: `5.0` CLP and `85000.00` USD are fine, `10.5` CLP and `1.005` USD are not.
     pub fn check_minor_unit(&self, currency: Currency) -> Result<(), AmountError> {

@@ -40,10 +40,6 @@ impl Timestamp {
         self.0
     }
 
-    pub fn from_datetime(at: DateTime<Utc>) -> Self {
-        Self(at)
-    }
-
     /// Fixed-width form (`2026-02-01T15:30:00.000000000Z`) whose text order is time order: for
     /// sort keys.
     pub fn sortable(&self) -> String {
