@@ -211,62 +211,55 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
     let backend = &backends()[0];
     let admin = Admin::new(backend);
     let account = uuid::Uuid::new_v4().to_string();
-    let cases: &[(&[&str], &str)] = &[
-        (&["create-account"], "--name"),
-        (&["create-api-key", "--account", "not-a-uuid"], "not-a-uuid"),
+    let conversion_type = |rest: &[&str]| -> Vec<String> {
+        let base = [
+            "create-conversion-type",
+            "--account",
+            &account,
+            "--name",
+            "X",
+        ];
+        base.iter()
+            .chain(rest)
+            .map(|arg| (*arg).to_owned())
+            .collect()
+    };
+    let words =
+        |args: &[&str]| -> Vec<String> { args.iter().map(|arg| (*arg).to_owned()).collect() };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (words(&["create-account"]), "--name"),
         (
-            &[
-                "create-conversion-type",
-                "--account",
-                &account,
-                "--name",
-                "X",
+            words(&["create-api-key", "--account", "not-a-uuid"]),
+            "not-a-uuid",
+        ),
+        (
+            conversion_type(&[
                 "--category",
                 "upsell",
                 "--currency",
                 "USD",
                 "--workflow-id",
                 &account,
-            ],
+            ]),
             "upsell",
         ),
         (
-            &[
-                "create-conversion-type",
-                "--account",
-                &account,
-                "--name",
-                "X",
+            conversion_type(&[
                 "--category",
                 "final",
                 "--currency",
                 "ZZZ",
                 "--workflow-id",
                 &account,
-            ],
+            ]),
             "ISO 4217",
         ),
         (
-            &[
-                "create-conversion-type",
-                "--account",
-                &account,
-                "--name",
-                "X",
-                "--category",
-                "final",
-                "--currency",
-                "USD",
-            ],
+            conversion_type(&["--category", "final", "--currency", "USD"]),
             "--workflow-id",
         ),
         (
-            &[
-                "create-conversion-type",
-                "--account",
-                &account,
-                "--name",
-                "X",
+            conversion_type(&[
                 "--category",
                 "final",
                 "--currency",
@@ -275,14 +268,15 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
                 &account,
                 "--field",
                 "broker",
-            ],
+            ]),
             "key:label",
         ),
-        (&["revoke-api-key", "--key", "abc"], "nxr_live_"),
-        (&["no-such-command"], "no-such-command"),
+        (words(&["revoke-api-key", "--key", "abc"]), "nxr_live_"),
+        (words(&["no-such-command"]), "no-such-command"),
     ];
     for (args, mentions) in cases {
-        let line = admin.refused(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let line = admin.refused(&args);
         assert!(line.contains(mentions), "{args:?}: {line}");
     }
 }
