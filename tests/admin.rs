@@ -8,7 +8,6 @@ use std::process::{Command, Output};
 use common::{Backend, backends, body_json, fixture};
 use conversions::http::App;
 use conversions::store::DynamoStore;
-use lambda_http::Body;
 use serde_json::Value;
 
 struct Admin<'a> {
@@ -82,12 +81,7 @@ fn text<'v>(value: &'v Value, key: &str) -> &'v str {
 }
 
 async fn post(app: &App<DynamoStore>, key: &str, body: String) -> (u16, Value) {
-    let mut request = fixture("create-minimal");
-    request
-        .headers_mut()
-        .insert("x-api-key", key.parse().unwrap());
-    *request.body_mut() = Body::Text(body);
-    let response = app.handle(request).await;
+    let response = app.handle(common::post_as(key, body)).await;
     (response.status().as_u16(), body_json(&response))
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{backends, body_json, fixture};
+use common::{backends, body_json, fixture, post_as};
 use conversions::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
     Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
@@ -11,17 +11,6 @@ use conversions::domain::{
 use conversions::http::App;
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, Store};
-use lambda_http::{Body, Request};
-
-/// The `create-minimal` fixture with another key and body.
-fn request(key: &str, body: String) -> Request {
-    let mut request = fixture("create-minimal");
-    request
-        .headers_mut()
-        .insert("x-api-key", key.parse().unwrap());
-    *request.body_mut() = Body::Text(body);
-    request
-}
 
 /// A second account with its own key, a master-workflow type, a lead and a run.
 struct Tenant {
@@ -144,7 +133,7 @@ async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_cu
             r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1500,"workflow_run_id":"{}"}}"#,
             t.conversion_type, t.lead, t.run
         );
-        let response = app.handle(request(t.key.expose(), body)).await;
+        let response = app.handle(post_as(t.key.expose(), body)).await;
         assert_eq!(response.status(), 201, "{}", backend.name);
         let event = &body_json(&response)["conversion_event"];
         assert_eq!(
@@ -172,7 +161,7 @@ async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_cu
             t.conversion_type, t.lead
         );
         let event =
-            body_json(&app.handle(request(t.key.expose(), body)).await)["conversion_event"].clone();
+            body_json(&app.handle(post_as(t.key.expose(), body)).await)["conversion_event"].clone();
         assert_eq!(
             event["workflow_id"],
             serde_json::Value::Null,
@@ -225,7 +214,7 @@ async fn ids_of_another_account_are_not_found_with_the_documented_messages() {
             let body = format!(
                 r#"{{"conversion_type_id":"{type_id}","lead_id":"{lead_id}","amount":1{run}}}"#
             );
-            let response = app.handle(request(demo.api_key.expose(), body)).await;
+            let response = app.handle(post_as(demo.api_key.expose(), body)).await;
             assert_eq!(response.status(), 400, "{}: {message}", backend.name);
             common::assert_error_body(
                 &body_json(&response),
@@ -252,7 +241,7 @@ async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
             r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"workflow_run_id":"{}"}}"#,
             demo.conversion_type.id, other_lead.id, demo.workflow_run.id
         );
-        let response = app.handle(request(demo.api_key.expose(), body)).await;
+        let response = app.handle(post_as(demo.api_key.expose(), body)).await;
         assert_eq!(
             body_json(&response)["message"],
             "workflow_run_id not found or does not match the given workflow_id and lead_id",
@@ -281,10 +270,7 @@ async fn a_store_failure_is_a_500_that_reveals_nothing() {
 #[tokio::test]
 async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
     for backend in backends() {
-        let seeded = backend.fresh_store().await;
-        seed_demo(&seeded).await.unwrap();
-        let (client, operations) = backend.counting_client();
-        let app = App::new(DynamoStore::new(client, seeded.table()));
+        let (app, operations, _) = backend.counted_demo_app().await;
         for name in ["create-minimal", "create-with-workflow-run"] {
             assert_eq!(
                 app.handle(fixture(name)).await.status(),

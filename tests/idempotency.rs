@@ -42,10 +42,7 @@ fn with_key(name: &str, key: &str) -> Request {
 #[tokio::test]
 async fn a_replay_returns_the_identical_body_and_costs_no_write() {
     for backend in backends() {
-        let seeded = backend.fresh_store().await;
-        seed_demo(&seeded).await.unwrap();
-        let (client, operations) = backend.counting_client();
-        let app = App::new(DynamoStore::new(client, seeded.table()));
+        let (app, operations, seeded) = backend.counted_demo_app().await;
 
         let first = app.handle(fixture("create-idempotent")).await;
         assert_eq!(first.status(), 201, "{}", backend.name);
@@ -150,10 +147,7 @@ async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
 #[tokio::test]
 async fn a_dry_run_runs_the_reads_and_writes_nothing() {
     for backend in backends() {
-        let seeded = backend.fresh_store().await;
-        seed_demo(&seeded).await.unwrap();
-        let (client, operations) = backend.counting_client();
-        let app = App::new(DynamoStore::new(client, seeded.table()));
+        let (app, operations, seeded) = backend.counted_demo_app().await;
         let response = app.handle(with_key("dry-run", "dry-1")).await;
         assert_eq!(
             response.status(),

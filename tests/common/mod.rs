@@ -64,6 +64,20 @@ impl Backend {
             .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
     }
 
+    /// The app on a fresh table seeded with the demo account, through a client that records
+    /// its operations; and a plain store on the same table, for checks that must not count.
+    pub async fn counted_demo_app(
+        &self,
+    ) -> (conversions::http::App<DynamoStore>, Operations, DynamoStore) {
+        let seeded = self.fresh_store().await;
+        conversions::seed::seed_demo(&seeded)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        let (client, operations) = self.counting_client();
+        let app = conversions::http::App::new(DynamoStore::new(client, seeded.table()));
+        (app, operations, seeded)
+    }
+
     /// A store on a new table of its own, so tests never see each other's data.
     pub async fn fresh_store(&self) -> DynamoStore {
         let client = self.client();
@@ -141,6 +155,16 @@ pub fn fixture(name: &str) -> Request {
         std::fs::read_to_string(events_dir().join(format!("{name}.json"))).expect("fixture exists");
     lambda_http::request::from_str(&text)
         .unwrap_or_else(|e| panic!("events/{name}.json is not an HTTP API event: {e}"))
+}
+
+/// The `create-minimal` fixture with another `X-API-Key` and body.
+pub fn post_as(key: &str, body: String) -> Request {
+    let mut request = fixture("create-minimal");
+    request
+        .headers_mut()
+        .insert("x-api-key", key.parse().expect("a header value"));
+    *request.body_mut() = Body::Text(body);
+    request
 }
 
 /// The fixture's request body, as JSON.
