@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test lint fmt bench build validate invoke deploy clean tools
+.PHONY: help run test test-unit lint fmt bench build validate invoke deploy clean tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ tools: ## Install the pinned local tools (dynalite, moto, cfn-lint, cargo-lambda
 
 test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, cfn-lint
 	@scripts/test.sh
+
+test-unit: ## The tests that need no server, in seconds: the inner loop
+	cargo test --locked --lib --bins --test properties
 
 lint: tools ## Formatting, clippy and the SAM template
 	cargo fmt --all -- --check

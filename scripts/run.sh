@@ -53,7 +53,7 @@ say "starting the function with cargo lambda watch on 127.0.0.1:$PORT"
 "$VENV/bin/cargo-lambda" lambda watch --quiet --bin conversions \
   --invoke-address 127.0.0.1 --invoke-port "$PORT" \
   --env-var "TABLE_NAME=$TABLE_NAME,AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
-  --env-var "AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,LOG_FORMAT=text" &
+  --env-var "AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1" &
 watch_pid=$!
 pids+=("$watch_pid")
 wait_for_port "$PORT" "$watch_pid" "cargo lambda watch" /dev/null

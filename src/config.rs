@@ -12,13 +12,24 @@ use aws_config::timeout::TimeoutConfig;
 pub struct Config {
     /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
-    /// `json` (one JSON object a line, for CloudWatch) or `text` (`LOG_FORMAT`, default json).
-    pub log_format: LogFormat,
+    pub log: LogSettings,
+}
+
+/// How the function logs, from Lambda's own logging controls (`LoggingConfig` in
+/// `template.yaml`): `AWS_LAMBDA_LOG_FORMAT` (`JSON` or `Text`, default text) and
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directives (`info`, `conversions=debug,warn`, ...).
+    pub filter: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// One JSON object a line, for CloudWatch.
     Json,
+    /// Plain text, for a terminal.
     Text,
 }
 
@@ -55,21 +66,54 @@ impl Config {
                 expected: "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
             });
         }
-        let log_format = match lookup("LOG_FORMAT").as_deref() {
-            None | Some("") | Some("json") => LogFormat::Json,
-            Some("text") => LogFormat::Text,
-            Some(other) => {
+        Ok(Self {
+            table_name,
+            log: LogSettings::from_lookup(&lookup)?,
+        })
+    }
+}
+
+impl LogSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name| lookup(name).filter(|value| !value.trim().is_empty());
+        let format = match set("AWS_LAMBDA_LOG_FORMAT") {
+            None => LogFormat::Text,
+            Some(value) if value.eq_ignore_ascii_case("json") => LogFormat::Json,
+            Some(value) if value.eq_ignore_ascii_case("text") => LogFormat::Text,
+            Some(value) => {
                 return Err(ConfigError::Invalid {
-                    name: "LOG_FORMAT",
-                    value: other.to_owned(),
-                    expected: "json or text",
+                    name: "AWS_LAMBDA_LOG_FORMAT",
+                    value,
+                    expected: "JSON or Text",
                 });
             }
         };
-        Ok(Self {
-            table_name,
-            log_format,
-        })
+        let filter = if let Some(level) = set("AWS_LAMBDA_LOG_LEVEL") {
+            match level.to_ascii_lowercase().as_str() {
+                level @ ("trace" | "debug" | "info" | "warn" | "error") => level.to_owned(),
+                // Lambda's most severe level; `tracing` has none above error.
+                "fatal" => "error".to_owned(),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "AWS_LAMBDA_LOG_LEVEL",
+                        value: level,
+                        expected: "TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
+                    });
+                }
+            }
+        } else if let Some(directives) = set("RUST_LOG") {
+            if tracing_subscriber::EnvFilter::try_new(&directives).is_err() {
+                return Err(ConfigError::Invalid {
+                    name: "RUST_LOG",
+                    value: directives,
+                    expected: "tracing filter directives, such as info or conversions=debug",
+                });
+            }
+            directives
+        } else {
+            "info".to_owned()
+        };
+        Ok(Self { format, filter })
     }
 }
 
@@ -108,22 +152,41 @@ mod tests {
     }
 
     #[test]
-    fn the_table_name_is_required_and_log_format_defaults_to_json() {
+    fn the_table_name_is_required_and_logs_default_to_text_at_info() {
         assert_eq!(config(&[]), Err(ConfigError::Missing("TABLE_NAME")));
         assert_eq!(
-            config(&[("TABLE_NAME", "conversions")]).unwrap().log_format,
-            LogFormat::Json
-        );
-        assert_eq!(
-            config(&[("TABLE_NAME", "t1x"), ("LOG_FORMAT", "text")])
-                .unwrap()
-                .log_format,
-            LogFormat::Text
+            config(&[("TABLE_NAME", "conversions")]).unwrap().log,
+            LogSettings {
+                format: LogFormat::Text,
+                filter: "info".into()
+            }
         );
     }
 
     #[test]
-    fn a_malformed_table_name_or_log_format_is_refused_with_its_value() {
+    fn lambdas_logging_controls_choose_the_format_and_level() {
+        let log = config(&[
+            ("TABLE_NAME", "t1x"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("RUST_LOG", "debug"),
+        ])
+        .unwrap()
+        .log;
+        assert_eq!(log.format, LogFormat::Json);
+        assert_eq!(log.filter, "warn", "Lambda's level wins over RUST_LOG");
+        let log = config(&[("TABLE_NAME", "t1x"), ("RUST_LOG", "conversions=debug")])
+            .unwrap()
+            .log;
+        assert_eq!(log.filter, "conversions=debug");
+        let log = config(&[("TABLE_NAME", "t1x"), ("AWS_LAMBDA_LOG_LEVEL", "FATAL")])
+            .unwrap()
+            .log;
+        assert_eq!(log.filter, "error");
+    }
+
+    #[test]
+    fn a_malformed_table_name_or_log_setting_is_refused_with_its_value() {
         assert!(matches!(
             config(&[("TABLE_NAME", "ab")]),
             Err(ConfigError::Invalid {
@@ -135,7 +198,18 @@ mod tests {
             config(&[("TABLE_NAME", "a b c")]),
             Err(ConfigError::Invalid { .. })
         ));
-        let err = config(&[("TABLE_NAME", "conversions"), ("LOG_FORMAT", "xml")]).unwrap_err();
+        let err = config(&[
+            ("TABLE_NAME", "conversions"),
+            ("AWS_LAMBDA_LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("\"xml\""));
+        for (name, value) in [("AWS_LAMBDA_LOG_LEVEL", "loud"), ("RUST_LOG", "=[")] {
+            let err = config(&[("TABLE_NAME", "conversions"), (name, value)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{err}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use lambda_http::{Error, Request, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
-    conversions::telemetry::init(config.log_format);
+    conversions::telemetry::init(&config.log)?;
     let sdk_config = conversions::config::load_sdk_config().await;
     let app = App::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),

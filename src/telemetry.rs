@@ -1,26 +1,41 @@
-//! Logging set-up: JSON lines for CloudWatch, or plain text for a terminal.
+//! Logging set-up: the subscriber the function installs, built here so that tests check the
+//! very format that ships (JSON lines for CloudWatch, or plain text for a terminal).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, LogSettings};
 
-/// Installs the global subscriber. The level comes from `RUST_LOG` (default `info`). The
-/// Lambda runtime's own span carries the Lambda request id; ours carries API Gateway's.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// The subscriber the function logs through, writing to `writer`. The Lambda runtime's own span
+/// carries the Lambda request id; ours carries API Gateway's.
+pub fn subscriber<W>(
+    settings: &LogSettings,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match format {
+        .with_env_filter(EnvFilter::new(&settings.filter))
+        .with_target(false)
+        .with_writer(writer);
+    match settings.format {
         // CloudWatch stamps every line itself.
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .without_time()
-            .init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .without_time()
+                .finish(),
+        ),
+        LogFormat::Text => Box::new(builder.with_ansi(false).finish()),
     }
+}
+
+/// Installs [`subscriber`] on standard output for the whole process.
+pub fn init(settings: &LogSettings) -> Result<(), tracing::subscriber::SetGlobalDefaultError> {
+    tracing::subscriber::set_global_default(subscriber(settings, std::io::stdout))
 }
 
 /// An error and its causes on one line, `outer: inner: innermost`: for logs and for the admin

@@ -1,12 +1,12 @@
 //! The storage port, in domain terms, and its adapters: [`DynamoStore`] for DynamoDB and
-//! [`MemoryStore`] for fast tests. Nothing outside `dynamodb.rs` sees an `AttributeValue`.
+//! [`MemoryStore`] for fast tests. Nothing outside `dynamodb/` sees an `AttributeValue`.
 
 mod dynamodb;
 mod memory;
 
 use std::future::Future;
 
-pub use dynamodb::{DynamoStore, TableError, create_table, delete_table};
+pub use dynamodb::{DynamoStore, EVENTS_BY_CONVERTED_AT, TableError, create_table};
 pub use memory::MemoryStore;
 
 use crate::domain::{

@@ -1,9 +1,7 @@
 //! Every request fixture in `events/` goes through the real handler and gets its documented
 //! answer, on the in-memory store and on both local DynamoDB servers.
 
-mod common;
-
-use common::{EXPECTED, assert_fixture_response, backends, fixture, fixture_names};
+use crate::helpers::{EXPECTED, assert_fixture_response, backends, fixture, fixture_names};
 use conversions::http::App;
 use conversions::seed::seed_demo;
 use conversions::store::MemoryStore;

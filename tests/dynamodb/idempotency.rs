@@ -1,34 +1,19 @@
 //! Exactly-once retries and dry runs against dynalite and moto: replays are byte-for-byte and
 //! write nothing, concurrent retries store one event, a dry run writes nothing.
 
-mod common;
-
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::{backends, body_text, fixture};
+use crate::helpers::{Table, backends, body_text, fixture};
+use conversions::domain::AccountId;
 use conversions::http::App;
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
-use conversions::store::DynamoStore;
 use lambda_http::{Body, Request};
 
 /// The number of conversion events stored in the demo account.
-async fn stored_events(store: &DynamoStore) -> usize {
-    let output = store
-        .client()
-        .query()
-        .table_name(store.table())
-        .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(format!("ACCOUNT#{DEMO_ACCOUNT_ID}")),
-        )
-        .expression_attribute_values(":events", AttributeValue::S("CONVERSION_EVENT#".into()))
-        .consistent_read(true)
-        .send()
+async fn stored_events(table: &Table) -> usize {
+    table
+        .count_events(AccountId::parse(DEMO_ACCOUNT_ID).unwrap())
         .await
-        .unwrap();
-    output.items().len()
 }
 
 fn with_key(name: &str, key: &str) -> Request {
@@ -80,31 +65,31 @@ async fn a_replay_returns_the_identical_body_and_costs_no_write() {
 #[tokio::test]
 async fn a_used_key_with_a_different_body_is_refused_with_422() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
-        seed_demo(&store).await.unwrap();
-        let app = App::new(store);
+        let table = backend.fresh_table().await;
+        seed_demo(&table.store()).await.unwrap();
+        let app = App::new(table.store());
         assert_eq!(
             app.handle(with_key("create-minimal", "k-1")).await.status(),
             201
         );
         let response = app.handle(with_key("create-with-metadata", "k-1")).await;
         assert_eq!(response.status(), 422, "{}", backend.name);
-        common::assert_error_body(
-            &common::body_json(&response),
+        crate::helpers::assert_error_body(
+            &crate::helpers::body_json(&response),
             "Idempotency error",
             "Idempotency-Key has already been used with a different request body",
             &backend.name,
         );
-        assert_eq!(stored_events(app.store()).await, 1, "{}", backend.name);
+        assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
     }
 }
 
 #[tokio::test]
 async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
-        seed_demo(&store).await.unwrap();
-        let app = Arc::new(App::new(store));
+        let table = backend.fresh_table().await;
+        seed_demo(&table.store()).await.unwrap();
+        let app = Arc::new(App::new(table.store()));
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let app = Arc::clone(&app);
@@ -140,7 +125,7 @@ async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
             "{}: every caller got the same event",
             backend.name
         );
-        assert_eq!(stored_events(app.store()).await, 1, "{}", backend.name);
+        assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
     }
 }
 
@@ -166,7 +151,7 @@ async fn a_dry_run_runs_the_reads_and_writes_nothing() {
 
         let mut unknown_type = fixture("dry-run");
         *unknown_type.body_mut() = Body::Text(
-            common::fixture_body("dry-run")
+            crate::helpers::fixture_body("dry-run")
                 .to_string()
                 .replace("426614174100", "426614174999"),
         );

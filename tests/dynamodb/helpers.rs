@@ -1,13 +1,15 @@
 //! Shared test helpers: the local DynamoDB servers started by `scripts/with-test-servers.sh`,
 //! fresh tables, and the `events/` fixtures.
-#![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use conversions::domain::{AccountId, EventId};
 use conversions::store::{DynamoStore, create_table};
 use lambda_http::{Body, Request, Response};
 
@@ -65,27 +67,91 @@ impl Backend {
     }
 
     /// The app on a fresh table seeded with the demo account, through a client that records
-    /// its operations; and a plain store on the same table, for checks that must not count.
+    /// its operations; and the table, for checks that must not count.
     pub async fn counted_demo_app(
         &self,
-    ) -> (conversions::http::App<DynamoStore>, Operations, DynamoStore) {
-        let seeded = self.fresh_store().await;
-        conversions::seed::seed_demo(&seeded)
+    ) -> (conversions::http::App<DynamoStore>, Operations, Table) {
+        let table = self.fresh_table().await;
+        conversions::seed::seed_demo(&table.store())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
         let (client, operations) = self.counting_client();
-        let app = conversions::http::App::new(DynamoStore::new(client, seeded.table()));
-        (app, operations, seeded)
+        let app = conversions::http::App::new(DynamoStore::new(client, &table.name));
+        (app, operations, table)
     }
 
-    /// A store on a new table of its own, so tests never see each other's data.
-    pub async fn fresh_store(&self) -> DynamoStore {
+    /// A new table of its own, so tests never see each other's data.
+    pub async fn fresh_table(&self) -> Table {
         let client = self.client();
-        let table = format!("conversions-test-{}", uuid::Uuid::new_v4().simple());
-        create_table(&client, &table)
+        let name = format!("conversions-test-{}", uuid::Uuid::new_v4().simple());
+        create_table(&client, &name)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
-        DynamoStore::new(client, table)
+        Table { client, name }
+    }
+
+    /// A store on a new table of its own.
+    pub async fn fresh_store(&self) -> DynamoStore {
+        self.fresh_table().await.store()
+    }
+}
+
+/// A table of one test, and a client to look at it directly (the layout the README documents).
+pub struct Table {
+    pub client: Client,
+    pub name: String,
+}
+
+impl Table {
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.client.clone(), &self.name)
+    }
+
+    /// The raw item of an event.
+    pub async fn event_item(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> HashMap<String, AttributeValue> {
+        self.client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+            .key("sk", AttributeValue::S(format!("CONVERSION_EVENT#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the event item exists")
+    }
+
+    /// How many conversion events the account has stored.
+    pub async fn count_events(&self, account: AccountId) -> usize {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+            .expression_attribute_values(":events", AttributeValue::S("CONVERSION_EVENT#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        output.items().len()
+    }
+
+    /// Every item of the table, as debug text.
+    pub async fn dump(&self) -> String {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.name)
+            .send()
+            .await
+            .unwrap();
+        format!("{:?}", scan.items())
     }
 }
 

@@ -1,16 +1,15 @@
-//! What the function logs: one line per request with the API Gateway request id and the
-//! status, the cause of a failure, and never the API key or the body. Its own test binary, so
-//! that the process-wide subscriber sees every event. The failure is real: a missing table on
-//! the local DynamoDB.
-
-mod common;
+//! What the function logs, through the subscriber it installs in production: one line per
+//! request with the API Gateway request id and the status, the cause of a failure, and never
+//! the API key or the body. The failure is real: a missing table on the local DynamoDB.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use conversions::config::{LogFormat, LogSettings};
 use conversions::http::App;
 use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use conversions::store::{DynamoStore, MemoryStore};
+use conversions::telemetry::subscriber;
 use lambda_http::Body;
 
 #[derive(Clone, Default)]
@@ -37,21 +36,22 @@ fn request_with_private_data() -> lambda_http::Request {
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":1,
             "notes":"PRIVATE-NOTE","metadata":{{"broker":"PRIVATE-NAME"}}}}"#
     );
-    let mut request = common::fixture("create-minimal");
+    let mut request = crate::helpers::fixture("create-minimal");
     *request.body_mut() = Body::Text(body);
     request
 }
 
 #[tokio::test]
-async fn logs_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
+async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let settings = LogSettings {
+        format: LogFormat::Json,
+        filter: "info".into(),
+    };
+    // This test's thread only: the test runtime runs every task of the test on it.
+    let _installed =
+        tracing::subscriber::set_default(subscriber(&settings, move || writer.clone()));
 
     let store = MemoryStore::new();
     seed_demo(&store).await.unwrap();
@@ -59,10 +59,20 @@ async fn logs_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
     assert_eq!(response.status(), 201);
     let ok = captured.take();
     assert!(ok.contains(r#""status":201"#), "{ok}");
+    for line in ok.lines() {
+        let object: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("one JSON object a line: {e}: {line}"));
+        assert!(object["level"].is_string(), "{line}");
+        assert!(
+            object.get("timestamp").is_none(),
+            "CloudWatch stamps lines: {line}"
+        );
+        assert_eq!(object["span"]["request_id"], "evt-create-minimal", "{line}");
+    }
     assert!(ok.contains(r#""request_id":"evt-create-minimal""#), "{ok}");
 
     // A real failure: the table does not exist.
-    let backend = &common::backends()[0];
+    let backend = &crate::helpers::backends()[0];
     let broken = DynamoStore::new(backend.client(), "no-such-table");
     let response = App::new(broken).handle(request_with_private_data()).await;
     assert_eq!(response.status(), 500);

@@ -1,10 +1,7 @@
 //! The DynamoDB adapter against dynalite and moto: table creation, exact round trips, the
 //! conditional put, tenant isolation, key revocation.
 
-mod common;
-
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::backends;
+use crate::helpers::backends;
 use conversions::domain::{
     Account, AccountId, Amount, ApiKey, ConversionEvent, ConversionTypeId, Currency, EventId,
     LeadId, Metadata, Timestamp, WorkflowRunId,
@@ -48,30 +45,11 @@ fn event(amount: &str) -> ConversionEvent {
     }
 }
 
-async fn raw_item(
-    store: &DynamoStore,
-    account: AccountId,
-    id: EventId,
-) -> std::collections::HashMap<String, AttributeValue> {
-    store
-        .client()
-        .get_item()
-        .table_name(store.table())
-        .key("pk", AttributeValue::S(format!("ACCOUNT#{account}")))
-        .key("sk", AttributeValue::S(format!("CONVERSION_EVENT#{id}")))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the event item exists")
-}
-
 #[tokio::test]
 async fn creating_the_table_twice_is_harmless() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
-        create_table(store.client(), store.table())
+        let table = backend.fresh_table().await;
+        create_table(&table.client, &table.name)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
     }
@@ -80,7 +58,8 @@ async fn creating_the_table_twice_is_harmless() {
 #[tokio::test]
 async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
+        let table = backend.fresh_table().await;
+        let store = table.store();
         let account = AccountId::random();
         for amount in ["85000.00", "0.1", "999999999999999.9999", "0"] {
             let event = event(amount);
@@ -93,7 +72,7 @@ async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
             assert_eq!(read.as_ref(), Some(&event), "{}: {amount}", backend.name);
             assert_eq!(read.unwrap().amount.to_string(), amount, "{}", backend.name);
 
-            let item = raw_item(&store, account, event.id).await;
+            let item = table.event_item(account, event.id).await;
             let stored = item["amount"].as_n().expect("amount is stored as N");
             assert_eq!(
                 stored.parse::<rust_decimal::Decimal>().unwrap(),
@@ -223,7 +202,8 @@ async fn missing_records_come_back_as_none_in_one_round_trip() {
 #[tokio::test]
 async fn api_keys_are_stored_hashed_and_stop_working_when_revoked() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
+        let table = backend.fresh_table().await;
+        let store = table.store();
         let account = Account {
             id: AccountId::random(),
             name: "Acme".into(),
@@ -246,14 +226,7 @@ async fn api_keys_are_stored_hashed_and_stop_working_when_revoked() {
             backend.name
         );
 
-        let scan = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .send()
-            .await
-            .unwrap();
-        let dump = format!("{:?}", scan.items());
+        let dump = table.dump().await;
         assert!(
             !dump.contains(key.expose()),
             "{}: the plaintext key is never stored",

@@ -1,11 +1,9 @@
 //! The `conversions-admin` binary against dynalite and moto, configured only through the SDK's
 //! standard environment (`AWS_ENDPOINT_URL_DYNAMODB`) and `TABLE_NAME`, as an operator runs it.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::{Backend, backends, body_json, fixture};
+use crate::helpers::{Backend, backends, body_json, fixture};
 use conversions::http::App;
 use conversions::store::DynamoStore;
 use serde_json::Value;
@@ -81,7 +79,7 @@ fn text<'v>(value: &'v Value, key: &str) -> &'v str {
 }
 
 async fn post(app: &App<DynamoStore>, key: &str, body: String) -> (u16, Value) {
-    let response = app.handle(common::post_as(key, body)).await;
+    let response = app.handle(crate::helpers::post_as(key, body)).await;
     (response.status().as_u16(), body_json(&response))
 }
 

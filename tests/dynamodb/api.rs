@@ -1,9 +1,7 @@
 //! Whole requests through the handler against dynalite and moto: what is answered is what is
 //! stored, scope rules, tenant isolation, failures.
 
-mod common;
-
-use common::{backends, body_json, fixture, post_as};
+use crate::helpers::{backends, body_json, fixture, post_as};
 use conversions::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
     Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
@@ -216,7 +214,7 @@ async fn ids_of_another_account_are_not_found_with_the_documented_messages() {
             );
             let response = app.handle(post_as(demo.api_key.expose(), body)).await;
             assert_eq!(response.status(), 400, "{}: {message}", backend.name);
-            common::assert_error_body(
+            crate::helpers::assert_error_body(
                 &body_json(&response),
                 "Validation error",
                 message,
@@ -257,7 +255,7 @@ async fn a_store_failure_is_a_500_that_reveals_nothing() {
         let app = App::new(DynamoStore::new(backend.client(), "missing-table"));
         let response = app.handle(fixture("create-minimal")).await;
         assert_eq!(response.status(), 500, "{}", backend.name);
-        common::assert_error_body(
+        crate::helpers::assert_error_body(
             &body_json(&response),
             "Internal server error",
             "An unexpected error occurred",

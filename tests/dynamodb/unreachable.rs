@@ -1,9 +1,6 @@
 //! A DynamoDB that cannot be reached in time becomes a 503 with `Retry-After`, well before the
-//! function's own 10 s timeout, through the function's own SDK configuration (endpoint from
-//! `AWS_ENDPOINT_URL_DYNAMODB`, the timeouts of `config::load_sdk_config`). Its own test binary,
-//! because it sets process environment variables.
-
-mod common;
+//! function's own 10 s timeout, through the function's own SDK configuration (the timeouts of
+//! `config::load_sdk_config`), pointed at a server that never answers.
 
 use std::time::{Duration, Instant};
 
@@ -12,15 +9,13 @@ use conversions::http::App;
 use conversions::store::DynamoStore;
 use lambda_http::{Body, Response};
 
-/// Sets the SDK's standard environment once for this binary, pointing DynamoDB at `endpoint`.
-fn point_dynamodb_at(endpoint: &str) {
-    // SAFETY: the only test of this binary calls it once, before the SDK reads the environment.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-    }
+/// The function's own DynamoDB client, sent to `endpoint`.
+async fn function_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let sdk_config = load_sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// Handles the minimal fixture, giving up (and failing) if no answer comes within 15 s.
@@ -28,7 +23,7 @@ async fn answer(app: &App<DynamoStore>) -> (Response<Body>, Duration) {
     let started = Instant::now();
     let response = tokio::time::timeout(
         Duration::from_secs(15),
-        app.handle(common::fixture("create-minimal")),
+        app.handle(crate::helpers::fixture("create-minimal")),
     )
     .await
     .expect("the function answers instead of hanging");
@@ -40,7 +35,7 @@ fn assert_unavailable(response: &Response<Body>, took: Duration, context: &str) 
         response.status(),
         503,
         "{context}: {}",
-        common::body_text(response)
+        crate::helpers::body_text(response)
     );
     assert_eq!(response.headers()["retry-after"], "1", "{context}");
     assert!(
@@ -60,10 +55,8 @@ async fn an_unreachable_dynamodb_is_a_503_within_the_operation_timeout() {
             held.push(stream);
         }
     });
-    point_dynamodb_at(&endpoint);
-    let sdk_config = load_sdk_config().await;
     let app = App::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_config),
+        function_client(&endpoint).await,
         "conversions",
     ));
     let (response, took) = answer(&app).await;
@@ -73,11 +66,8 @@ async fn an_unreachable_dynamodb_is_a_503_within_the_operation_timeout() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let refused = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let client_config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-        .endpoint_url(refused)
-        .build();
     let app = App::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(client_config),
+        function_client(&refused).await,
         "conversions",
     ));
     let (response, took) = answer(&app).await;

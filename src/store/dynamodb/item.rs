@@ -1,0 +1,437 @@
+//! Records as DynamoDB items and back. Every attribute name is defined once, in [`attr`], and
+//! used both to write and to read it.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::keys;
+use crate::domain::{
+    Account, AccountId, Amount, ApiKeyHash, Category, ConversionEvent, ConversionType,
+    ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
+    MasterWorkflowId, Metadata, RequestFingerprint, Scope, Timestamp, WorkflowId, WorkflowRun,
+    WorkflowRunId,
+};
+use crate::store::{StoreError, StoredEvent};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names.
+pub(super) mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    /// The sort key of the events index.
+    pub const CONVERTED_SK: &str = "converted_sk";
+    /// What kind of record an item is (see [`super::entity`]).
+    pub const ENTITY: &str = "entity";
+    pub const ID: &str = "id";
+    pub const NAME: &str = "name";
+    pub const CREATED_AT: &str = "created_at";
+    pub const ACCOUNT_ID: &str = "account_id";
+    pub const STATUS: &str = "status";
+    pub const REVOKED_AT: &str = "revoked_at";
+    pub const DESCRIPTION: &str = "description";
+    pub const CATEGORY: &str = "category";
+    pub const CURRENCY: &str = "currency";
+    pub const FIELDS: &str = "fields";
+    pub const FIELD_KEY: &str = "key";
+    pub const FIELD_LABEL: &str = "label";
+    pub const FIELD_TYPE: &str = "type";
+    pub const ACTIVE: &str = "active";
+    pub const WORKFLOW_ID: &str = "workflow_id";
+    pub const MASTER_WORKFLOW_ID: &str = "master_workflow_id";
+    pub const LEAD_ID: &str = "lead_id";
+    pub const CONVERSION_TYPE_ID: &str = "conversion_type_id";
+    pub const WORKFLOW_RUN_ID: &str = "workflow_run_id";
+    /// A DynamoDB number, for sums and filters.
+    pub const AMOUNT: &str = "amount";
+    /// The amount's digits as sent (DynamoDB normalises numbers: `85000.00` reads back `85000`).
+    pub const AMOUNT_TEXT: &str = "amount_text";
+    pub const METADATA: &str = "metadata";
+    pub const NOTES: &str = "notes";
+    pub const CONVERTED_AT: &str = "converted_at";
+    pub const REQUEST_FINGERPRINT: &str = "request_fingerprint";
+}
+
+/// Values of [`attr::ENTITY`].
+pub(super) mod entity {
+    pub const ACCOUNT: &str = "account";
+    pub const API_KEY: &str = "api_key";
+    pub const CONVERSION_TYPE: &str = "conversion_type";
+    pub const LEAD: &str = "lead";
+    pub const WORKFLOW_RUN: &str = "workflow_run";
+    pub const CONVERSION_EVENT: &str = "conversion_event";
+}
+
+/// Values of [`attr::STATUS`] on an API key.
+pub(super) mod status {
+    pub const ACTIVE: &str = "active";
+    pub const REVOKED: &str = "revoked";
+}
+
+pub(super) fn s(value: impl Display) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+/// Builds an item attribute by attribute.
+struct Writer(Item);
+
+impl Writer {
+    fn new(key: Item, entity: &str) -> Self {
+        let mut item = key;
+        item.insert(attr::ENTITY.to_owned(), s(entity));
+        Self(item)
+    }
+
+    fn set(mut self, name: &str, value: AttributeValue) -> Self {
+        self.0.insert(name.to_owned(), value);
+        self
+    }
+
+    fn text(self, name: &str, value: impl Display) -> Self {
+        self.set(name, s(value))
+    }
+
+    /// Leaves the attribute out when there is no value.
+    fn optional(self, name: &str, value: Option<impl Display>) -> Self {
+        match value {
+            Some(value) => self.text(name, value),
+            None => self,
+        }
+    }
+
+    fn build(self) -> Item {
+        self.0
+    }
+}
+
+/// Reads an item's attributes into domain types; anything that cannot mean anything is
+/// [`StoreError::Corrupt`], named by the item's key.
+pub(super) struct Reader<'a>(pub &'a Item);
+
+impl<'a> Reader<'a> {
+    pub fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+        let part = |name| {
+            self.0
+                .get(name)
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str)
+        };
+        StoreError::Corrupt {
+            key: format!("{}/{}", part(attr::PK), part(attr::SK)),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn string(&self, name: &str) -> Result<&'a str, StoreError> {
+        match self.0.get(name) {
+            Some(AttributeValue::S(text)) => Ok(text),
+            _ => Err(self.corrupt(format!("{name} is missing or not a string"))),
+        }
+    }
+
+    pub fn parse<T, E: Display>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<T, StoreError> {
+        parse(self.string(name)?).map_err(|e| self.corrupt(format!("{name}: {e}")))
+    }
+
+    pub fn optional<T, E: Display>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, StoreError> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(_) => self.parse(name, parse).map(Some),
+        }
+    }
+
+    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.optional(name, |text| {
+            Ok::<_, std::convert::Infallible>(text.to_owned())
+        })
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, StoreError> {
+        match self.0.get(name) {
+            Some(AttributeValue::Bool(value)) => Ok(*value),
+            _ => Err(self.corrupt(format!("{name} is not a boolean"))),
+        }
+    }
+}
+
+pub(super) fn account_item(account: &Account) -> Item {
+    Writer::new(
+        keys::key(account.id, keys::ACCOUNT_SK.to_owned()),
+        entity::ACCOUNT,
+    )
+    .text(attr::ID, account.id)
+    .text(attr::NAME, &account.name)
+    .text(attr::CREATED_AT, account.created_at)
+    .build()
+}
+
+pub(super) fn account_from(item: &Item) -> Result<Account, StoreError> {
+    let r = Reader(item);
+    Ok(Account {
+        id: r.parse(attr::ID, AccountId::parse)?,
+        name: r.string(attr::NAME)?.to_owned(),
+        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+    })
+}
+
+pub(super) fn api_key_item(key: &ApiKeyHash, account: AccountId, created_at: Timestamp) -> Item {
+    Writer::new(keys::api_key(key), entity::API_KEY)
+        .text(attr::ACCOUNT_ID, account)
+        .text(attr::STATUS, status::ACTIVE)
+        .text(attr::CREATED_AT, created_at)
+        .build()
+}
+
+/// The account of an API key's item, if the key is active.
+pub(super) fn active_key_account(item: &Item) -> Result<Option<AccountId>, StoreError> {
+    let r = Reader(item);
+    if r.string(attr::STATUS)? != status::ACTIVE {
+        return Ok(None);
+    }
+    r.parse(attr::ACCOUNT_ID, AccountId::parse).map(Some)
+}
+
+pub(super) fn conversion_type_item(account: AccountId, t: &ConversionType) -> Item {
+    let fields = t
+        .fields
+        .iter()
+        .map(|f| {
+            AttributeValue::M(HashMap::from([
+                (attr::FIELD_KEY.to_owned(), s(&f.key)),
+                (attr::FIELD_LABEL.to_owned(), s(&f.label)),
+                (attr::FIELD_TYPE.to_owned(), s(f.field_type.as_str())),
+            ]))
+        })
+        .collect();
+    Writer::new(
+        keys::key(account, keys::conversion_type_sk(t.id)),
+        entity::CONVERSION_TYPE,
+    )
+    .text(attr::ID, t.id)
+    .text(attr::NAME, &t.name)
+    .optional(attr::DESCRIPTION, t.description.as_ref())
+    .text(attr::CATEGORY, t.category.as_str())
+    .text(attr::CURRENCY, t.currency)
+    .set(attr::FIELDS, AttributeValue::L(fields))
+    .optional(attr::WORKFLOW_ID, t.scope.workflow_id())
+    .optional(attr::MASTER_WORKFLOW_ID, t.scope.master_workflow_id())
+    .set(attr::ACTIVE, AttributeValue::Bool(t.active))
+    .text(attr::CREATED_AT, t.created_at)
+    .build()
+}
+
+pub(super) fn conversion_type_from(item: &Item) -> Result<ConversionType, StoreError> {
+    let r = Reader(item);
+    let scope = match (
+        r.optional(attr::WORKFLOW_ID, WorkflowId::parse)?,
+        r.optional(attr::MASTER_WORKFLOW_ID, MasterWorkflowId::parse)?,
+    ) {
+        (Some(workflow), None) => Scope::Workflow(workflow),
+        (None, Some(master)) => Scope::MasterWorkflow(master),
+        _ => {
+            return Err(r.corrupt(format!(
+                "needs exactly one of {} and {}",
+                attr::WORKFLOW_ID,
+                attr::MASTER_WORKFLOW_ID
+            )));
+        }
+    };
+    let fields = match item.get(attr::FIELDS) {
+        None => Vec::new(),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|field| match field {
+                AttributeValue::M(field) => {
+                    let f = Reader(field);
+                    Ok(FieldDefinition {
+                        key: f.string(attr::FIELD_KEY)?.to_owned(),
+                        label: f.string(attr::FIELD_LABEL)?.to_owned(),
+                        field_type: f.parse(attr::FIELD_TYPE, str::parse::<FieldType>)?,
+                    })
+                }
+                _ => Err(r.corrupt("a field definition is not a map")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(r.corrupt(format!("{} is not a list", attr::FIELDS))),
+    };
+    Ok(ConversionType {
+        id: r.parse(attr::ID, ConversionTypeId::parse)?,
+        name: r.string(attr::NAME)?.to_owned(),
+        description: r.optional_text(attr::DESCRIPTION)?,
+        category: r.parse(attr::CATEGORY, str::parse::<Category>)?,
+        currency: r.parse(attr::CURRENCY, Currency::parse)?,
+        fields,
+        scope,
+        active: r.boolean(attr::ACTIVE)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+    })
+}
+
+pub(super) fn lead_item(account: AccountId, lead: &Lead) -> Item {
+    Writer::new(keys::key(account, keys::lead_sk(lead.id)), entity::LEAD)
+        .text(attr::ID, lead.id)
+        .text(attr::CREATED_AT, lead.created_at)
+        .build()
+}
+
+pub(super) fn lead_from(item: &Item) -> Result<Lead, StoreError> {
+    let r = Reader(item);
+    Ok(Lead {
+        id: r.parse(attr::ID, LeadId::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+    })
+}
+
+pub(super) fn workflow_run_item(account: AccountId, run: &WorkflowRun) -> Item {
+    Writer::new(
+        keys::key(account, keys::workflow_run_sk(run.id)),
+        entity::WORKFLOW_RUN,
+    )
+    .text(attr::ID, run.id)
+    .text(attr::LEAD_ID, run.lead_id)
+    .text(attr::WORKFLOW_ID, run.workflow_id)
+    .optional(attr::MASTER_WORKFLOW_ID, run.master_workflow_id)
+    .text(attr::CREATED_AT, run.created_at)
+    .build()
+}
+
+pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> {
+    let r = Reader(item);
+    Ok(WorkflowRun {
+        id: r.parse(attr::ID, WorkflowRunId::parse)?,
+        lead_id: r.parse(attr::LEAD_ID, LeadId::parse)?,
+        workflow_id: r.parse(attr::WORKFLOW_ID, WorkflowId::parse)?,
+        master_workflow_id: r.optional(attr::MASTER_WORKFLOW_ID, MasterWorkflowId::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+    })
+}
+
+pub(super) fn event_item(
+    account: AccountId,
+    e: &ConversionEvent,
+    fingerprint: Option<&RequestFingerprint>,
+) -> Item {
+    Writer::new(
+        keys::key(account, keys::event_sk(e.id)),
+        entity::CONVERSION_EVENT,
+    )
+    .text(attr::CONVERTED_SK, keys::converted_sk(e.converted_at, e.id))
+    .text(attr::ID, e.id)
+    .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
+    .text(attr::LEAD_ID, e.lead_id)
+    .optional(attr::WORKFLOW_ID, e.workflow_id)
+    .optional(attr::MASTER_WORKFLOW_ID, e.master_workflow_id)
+    .optional(attr::WORKFLOW_RUN_ID, e.workflow_run_id)
+    .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
+    .text(attr::AMOUNT_TEXT, e.amount)
+    .text(attr::CURRENCY, e.currency)
+    // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
+    // DynamoDB number (38 digits, normalised) cannot promise.
+    .text(attr::METADATA, e.metadata.to_json())
+    .optional(attr::NOTES, e.notes.as_ref())
+    .text(attr::CONVERTED_AT, e.converted_at.sortable())
+    .text(attr::CREATED_AT, e.created_at.sortable())
+    .optional(attr::REQUEST_FINGERPRINT, fingerprint.map(|f| f.as_str()))
+    .build()
+}
+
+pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> {
+    let r = Reader(item);
+    Ok(StoredEvent {
+        event: event_from(item)?,
+        fingerprint: r.optional(attr::REQUEST_FINGERPRINT, |t| {
+            RequestFingerprint::parse(t).ok_or("not a SHA-256")
+        })?,
+    })
+}
+
+fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
+    let r = Reader(item);
+    Ok(ConversionEvent {
+        id: r.parse(attr::ID, EventId::parse)?,
+        conversion_type_id: r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?,
+        lead_id: r.parse(attr::LEAD_ID, LeadId::parse)?,
+        workflow_id: r.optional(attr::WORKFLOW_ID, WorkflowId::parse)?,
+        master_workflow_id: r.optional(attr::MASTER_WORKFLOW_ID, MasterWorkflowId::parse)?,
+        workflow_run_id: r.optional(attr::WORKFLOW_RUN_ID, WorkflowRunId::parse)?,
+        amount: r.parse(attr::AMOUNT_TEXT, Amount::parse_json_number)?,
+        currency: r.parse(attr::CURRENCY, Currency::parse)?,
+        metadata: r.parse(attr::METADATA, Metadata::from_json)?,
+        notes: r.optional_text(attr::NOTES)?,
+        converted_at: r.parse(attr::CONVERTED_AT, Timestamp::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_item_round_trips_exactly() {
+        let event = ConversionEvent {
+            id: EventId::random(),
+            conversion_type_id: ConversionTypeId::random(),
+            lead_id: LeadId::random(),
+            workflow_id: Some(WorkflowId::random()),
+            master_workflow_id: None,
+            workflow_run_id: Some(WorkflowRunId::random()),
+            amount: Amount::parse_json_number("85000.00").unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            metadata: Metadata::from_json(r#"{"commission":2500.50,"broker":"John"}"#).unwrap(),
+            notes: Some("cash".into()),
+            converted_at: Timestamp::parse("2026-01-28T10:00:00Z").unwrap(),
+            created_at: Timestamp::parse("2026-02-01T15:30:00.123Z").unwrap(),
+        };
+        let item = event_item(AccountId::random(), &event, None);
+        assert_eq!(item[attr::AMOUNT], AttributeValue::N("85000.00".into()));
+        let stored = stored_event_from(&item).unwrap();
+        assert_eq!(stored.event, event);
+        assert_eq!(stored.fingerprint, None);
+    }
+
+    #[test]
+    fn every_record_round_trips_through_its_item() {
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        assert_eq!(
+            account_from(&account_item(&demo.account)).unwrap(),
+            demo.account
+        );
+        assert_eq!(
+            conversion_type_from(&conversion_type_item(account, &demo.conversion_type)).unwrap(),
+            demo.conversion_type
+        );
+        assert_eq!(
+            lead_from(&lead_item(account, &demo.lead)).unwrap(),
+            demo.lead
+        );
+        assert_eq!(
+            workflow_run_from(&workflow_run_item(account, &demo.workflow_run)).unwrap(),
+            demo.workflow_run
+        );
+        let key = api_key_item(&demo.api_key.hash(), account, Timestamp::now());
+        assert_eq!(active_key_account(&key).unwrap(), Some(account));
+    }
+
+    #[test]
+    fn a_malformed_item_is_reported_with_its_key() {
+        let mut item = keys::key(AccountId::random(), keys::lead_sk(LeadId::random()));
+        item.insert(attr::ID.into(), s("not-a-uuid"));
+        let err = lead_from(&item).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { ref key, .. } if key.contains("LEAD#")),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! The DynamoDB adapter: the one place that knows the table layout ([`keys`]), the item mapping
+//! ([`item`]), how SDK errors are classified ([`error`]) and the table's definition
+//! ([`schema`]). This file holds the operations.
+
+mod error;
+mod item;
+mod keys;
+mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+
+pub use keys::EVENTS_BY_CONVERTED_AT;
+pub use schema::{TableError, create_table};
+
+use self::error::store_error;
+use self::item::{Item, Reader, attr, s, status};
+use super::{Context, InsertError, Lookup, Provisioning, Store, StoreError, StoredEvent};
+use crate::domain::{
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
+    Lead, LeadId, RequestFingerprint, Timestamp, WorkflowRun,
+};
+
+/// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
+const BATCH_GET_ATTEMPTS: u32 = 5;
+
+/// DynamoDB, through one SDK client built at start-up.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A strongly consistent read of one item.
+    async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item)
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// One `BatchGetItem` (strongly consistent), asking again for unprocessed keys with a short
+    /// backoff. Returns the items found, keyed by their sort key.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Failed(Box::new(e)))?;
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                found.insert(Reader(&item).string(attr::SK)?.to_owned(), item);
+            }
+            match output
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+            {
+                Some(rest) if !rest.keys().is_empty() => pending = rest,
+                _ => return Ok(found),
+            }
+        }
+        Err(StoreError::Throttled(
+            "BatchGetItem left keys unprocessed after every retry".into(),
+        ))
+    }
+}
+
+impl Store for DynamoStore {
+    async fn account_for_key(&self, key: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
+        match self.get(keys::api_key(key)).await? {
+            Some(found) => item::active_key_account(&found),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_context(
+        &self,
+        account: AccountId,
+        lookup: Lookup,
+    ) -> Result<Context, StoreError> {
+        let type_sk = keys::conversion_type_sk(lookup.conversion_type);
+        let lead_sk = keys::lead_sk(lookup.lead);
+        let run_sk = lookup.workflow_run.map(keys::workflow_run_sk);
+        let event_sk = lookup.event.map(keys::event_sk);
+        let wanted = [
+            Some(&type_sk),
+            Some(&lead_sk),
+            run_sk.as_ref(),
+            event_sk.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|sk| keys::key(account, sk.clone()))
+        .collect();
+        let mut found = self.batch_get(wanted).await?;
+        let mut take = |sk: Option<&String>| sk.and_then(|sk| found.remove(sk));
+        Ok(Context {
+            conversion_type: take(Some(&type_sk))
+                .map(|i| item::conversion_type_from(&i))
+                .transpose()?,
+            lead: take(Some(&lead_sk))
+                .map(|i| item::lead_from(&i))
+                .transpose()?,
+            workflow_run: take(run_sk.as_ref())
+                .map(|i| item::workflow_run_from(&i))
+                .transpose()?,
+            existing_event: take(event_sk.as_ref())
+                .map(|i| item::stored_event_from(&i))
+                .transpose()?,
+        })
+    }
+
+    async fn insert_event(
+        &self,
+        account: AccountId,
+        event: &ConversionEvent,
+        fingerprint: Option<&RequestFingerprint>,
+    ) -> Result<(), InsertError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::event_item(account, event, fingerprint)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(InsertError::AlreadyExists)
+            }
+            Err(err) => Err(InsertError::Store(store_error(err))),
+        }
+    }
+
+    async fn get_event(
+        &self,
+        account: AccountId,
+        id: EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        self.get(keys::key(account, keys::event_sk(id)))
+            .await?
+            .map(|i| item::stored_event_from(&i))
+            .transpose()
+    }
+}
+
+impl Provisioning for DynamoStore {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.put(item::account_item(account)).await
+    }
+
+    async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.get(keys::key(id, keys::ACCOUNT_SK.to_owned()))
+            .await?
+            .map(|i| item::account_from(&i))
+            .transpose()
+    }
+
+    async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
+        self.put(item::api_key_item(key, account, Timestamp::now()))
+            .await
+    }
+
+    async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::api_key(key)))
+            .update_expression("SET #status = :revoked, #revoked_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#revoked_at", attr::REVOKED_AT)
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":revoked", s(status::REVOKED))
+            .expression_attribute_values(":now", s(Timestamp::now()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    async fn put_conversion_type(
+        &self,
+        account: AccountId,
+        conversion_type: &ConversionType,
+    ) -> Result<(), StoreError> {
+        self.put(item::conversion_type_item(account, conversion_type))
+            .await
+    }
+
+    async fn get_conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
+        self.get(keys::key(account, keys::conversion_type_sk(id)))
+            .await?
+            .map(|i| item::conversion_type_from(&i))
+            .transpose()
+    }
+
+    async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
+        self.put(item::lead_item(account, lead)).await
+    }
+
+    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        self.get(keys::key(account, keys::lead_sk(id)))
+            .await?
+            .map(|i| item::lead_from(&i))
+            .transpose()
+    }
+
+    async fn put_workflow_run(
+        &self,
+        account: AccountId,
+        run: &WorkflowRun,
+    ) -> Result<(), StoreError> {
+        self.put(item::workflow_run_item(account, run)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+
+    /// The DynamoDB JSON of an item, as a server sends it.
+    fn wire(item: &Item) -> serde_json::Value {
+        fn value(v: &AttributeValue) -> serde_json::Value {
+            match v {
+                AttributeValue::S(text) => serde_json::json!({ "S": text }),
+                AttributeValue::N(number) => serde_json::json!({ "N": number }),
+                AttributeValue::Bool(b) => serde_json::json!({ "BOOL": b }),
+                AttributeValue::L(list) => {
+                    serde_json::json!({ "L": list.iter().map(value).collect::<Vec<_>>() })
+                }
+                AttributeValue::M(map) => serde_json::json!({ "M": wire(map) }),
+                other => panic!("not used in items: {other:?}"),
+            }
+        }
+        item.iter()
+            .map(|(name, v)| (name.clone(), value(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// A store whose DynamoDB answers each call with the next canned `BatchGetItem` body.
+    fn replaying(bodies: Vec<serde_json::Value>) -> DynamoStore {
+        use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+        use aws_smithy_types::body::SdkBody;
+        let events = bodies
+            .into_iter()
+            .map(|body| {
+                ReplayEvent::new(
+                    http::Request::builder()
+                        .uri("http://dynamodb.test")
+                        .body(SdkBody::empty())
+                        .unwrap(),
+                    http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/x-amz-json-1.0")
+                        .body(SdkBody::from(body.to_string()))
+                        .unwrap(),
+                )
+            })
+            .collect();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "k", "s", None, None, "test",
+            ))
+            .endpoint_url("http://dynamodb.test")
+            .http_client(StaticReplayClient::new(events))
+            .build();
+        DynamoStore::new(Client::from_conf(config), "t")
+    }
+
+    fn demo_lookup(demo: &crate::seed::Demo) -> Lookup {
+        Lookup {
+            conversion_type: demo.conversion_type.id,
+            lead: demo.lead.id,
+            workflow_run: None,
+            event: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn unprocessed_keys_are_asked_for_again_until_every_record_is_read() {
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        let lead = wire(&item::lead_item(account, &demo.lead));
+        let conversion_type = wire(&item::conversion_type_item(account, &demo.conversion_type));
+        let type_key = wire(&keys::key(
+            account,
+            keys::conversion_type_sk(demo.conversion_type.id),
+        ));
+        let store = replaying(vec![
+            serde_json::json!({
+                "Responses": { "t": [lead] },
+                "UnprocessedKeys": { "t": { "Keys": [type_key], "ConsistentRead": true } }
+            }),
+            serde_json::json!({ "Responses": { "t": [conversion_type] }, "UnprocessedKeys": {} }),
+        ]);
+        let context = store
+            .load_context(account, demo_lookup(&demo))
+            .await
+            .unwrap();
+        assert_eq!(context.lead, Some(demo.lead));
+        assert_eq!(context.conversion_type, Some(demo.conversion_type));
+    }
+
+    #[tokio::test]
+    async fn keys_still_unprocessed_after_every_attempt_are_a_throttle() {
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        let lead_key = wire(&keys::key(account, keys::lead_sk(demo.lead.id)));
+        let unprocessed = serde_json::json!({
+            "Responses": { "t": [] },
+            "UnprocessedKeys": { "t": { "Keys": [lead_key], "ConsistentRead": true } }
+        });
+        let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize]);
+        let result = store.load_context(account, demo_lookup(&demo)).await;
+        assert!(
+            matches!(result, Err(StoreError::Throttled(_))),
+            "{result:?}"
+        );
+    }
+}

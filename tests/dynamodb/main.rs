@@ -1,0 +1,11 @@
+//! Every test that needs a DynamoDB-compatible server: one binary, run by `make test` with
+//! dynalite and moto started on free ports (`scripts/with-test-servers.sh`).
+
+mod adapter;
+mod admin;
+mod api;
+mod events;
+mod helpers;
+mod idempotency;
+mod logging;
+mod unreachable;
