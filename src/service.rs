@@ -2,17 +2,15 @@
 //! [`Store`] port only, so it runs the same on DynamoDB and in memory.
 
 use crate::domain::{
-    AccountId, ApiKey, ApiKeyError, ConversionEvent, EventId, FieldError, IdempotencyKey,
-    NewConversion, RequestFingerprint, Timestamp,
+    AccountId, ApiKey, ConversionEvent, EventId, FieldError, IdempotencyKey, NewConversion,
+    RequestFingerprint, Timestamp,
 };
 use crate::store::{InsertError, Lookup, Store, StoreError, StoredEvent};
 
 /// Why a caller is not authenticated.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("no API key was presented")]
-    Missing,
-    #[error("the API key is malformed, unknown or revoked")]
+    #[error("the API key is unknown or revoked")]
     Invalid,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -53,17 +51,9 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
-/// Finds the account of the presented `X-API-Key` value. The key is hashed before it reaches
-/// the store; the plaintext goes nowhere else.
-pub async fn authenticate<S: Store>(
-    store: &S,
-    presented: Option<&str>,
-) -> Result<AccountId, AuthError> {
-    let key = match ApiKey::parse(presented.unwrap_or_default()) {
-        Ok(key) => key,
-        Err(ApiKeyError::Missing) => return Err(AuthError::Missing),
-        Err(ApiKeyError::Malformed) => return Err(AuthError::Invalid),
-    };
+/// Finds the account of a well-formed API key. The key is hashed before it reaches the store;
+/// the plaintext goes nowhere else.
+pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId, AuthError> {
     store
         .account_for_key(&key.hash())
         .await?

@@ -6,13 +6,8 @@ use std::str::FromStr;
 
 use super::{
     Amount, ConversionTypeId, Currency, EventId, FieldError, JsonValue, LeadId, MasterWorkflowId,
-    Metadata, Timestamp, WorkflowId, WorkflowRunId,
+    Metadata, Notes, Timestamp, WorkflowId, WorkflowRunId,
 };
-
-/// At most this many characters in `notes`.
-pub const MAX_NOTES_CHARS: usize = 5000;
-/// How far past the server's clock `converted_at` may lie (clients' clocks drift).
-pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
 
 /// `intermediary` (a reservation, a deposit) or `final` (a closed sale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +141,7 @@ pub struct NewConversion {
     pub currency: Option<Currency>,
     pub converted_at: Option<Timestamp>,
     pub metadata: Metadata,
-    pub notes: Option<String>,
+    pub notes: Option<Notes>,
 }
 
 /// A recorded conversion event: the object the API returns.
@@ -161,7 +156,7 @@ pub struct ConversionEvent {
     pub amount: Amount,
     pub currency: Currency,
     pub metadata: Metadata,
-    pub notes: Option<String>,
+    pub notes: Option<Notes>,
     pub converted_at: Timestamp,
     pub created_at: Timestamp,
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Why a text is not an accepted currency.
-#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("currency must be a 3-character ISO 4217 code (e.g., \"USD\", \"CLP\")")]
 pub struct CurrencyError;
 

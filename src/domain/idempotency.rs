@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::digest::Sha256Hex;
 use super::{AccountId, EventId, JsonValue};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
 pub struct IdempotencyKeyError;
 

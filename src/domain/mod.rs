@@ -9,13 +9,14 @@ mod digest;
 mod idempotency;
 mod ids;
 mod json;
+mod notes;
 mod timestamp;
 
 pub use account::{API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash};
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use conversion::{
-    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead,
-    MAX_FUTURE_SKEW_SECONDS, MAX_NOTES_CHARS, NewConversion, ReferenceError, Scope, WorkflowRun,
+    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead, NewConversion,
+    ReferenceError, Scope, WorkflowRun,
 };
 pub use currency::{Currency, CurrencyError};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint};
@@ -27,7 +28,8 @@ pub use json::{
     JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_KEY_CHARS,
     MAX_METADATA_KEYS, Metadata, MetadataError,
 };
-pub use timestamp::{Timestamp, TimestampError};
+pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
+pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};
 
 /// One problem with one field of a request: the field's name and the message the client sees.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,19 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "converted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
-)]
-pub struct TimestampError;
+/// How far past the server's clock `converted_at` may lie (clients' clocks drift).
+pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
+
+/// Why a text is not an acceptable `converted_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error(
+        "converted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
+    )]
+    Malformed,
+    #[error("converted_at cannot be in the future")]
+    InFuture,
+}
 
 /// A UTC instant with nanosecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,12 +27,12 @@ impl Timestamp {
     /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let at = DateTime::parse_from_rfc3339(text)
-            .map_err(|_| TimestampError)?
+            .map_err(|_| TimestampError::Malformed)?
             .with_timezone(&Utc);
         // Years 1 to 9999 in UTC: what the four-digit form can write back (an offset can push
         // `0000-01-01T00:00:00+01:00` into year -1).
         if !(1..=9999).contains(&at.year()) {
-            return Err(TimestampError);
+            return Err(TimestampError::Malformed);
         }
         Ok(Self(at))
     }
@@ -34,6 +42,16 @@ impl Timestamp {
         let now = Utc::now();
         let millis = now.timestamp_millis();
         Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
+    }
+
+    /// The instant, unless it lies more than [`MAX_FUTURE_SKEW_SECONDS`] after `now`: a
+    /// conversion has happened. Backdating has no limit.
+    pub fn not_in_future(self, now: Timestamp) -> Result<Self, TimestampError> {
+        if self.0 > now.0 + chrono::Duration::seconds(MAX_FUTURE_SKEW_SECONDS) {
+            Err(TimestampError::InFuture)
+        } else {
+            Ok(self)
+        }
     }
 
     pub fn as_datetime(&self) -> DateTime<Utc> {
@@ -103,7 +121,11 @@ mod tests {
             "0000-01-01T00:00:00+01:00",
             "9999-12-31T23:00:00-05:00",
         ] {
-            assert_eq!(Timestamp::parse(bad), Err(TimestampError), "{bad:?}");
+            assert_eq!(
+                Timestamp::parse(bad),
+                Err(TimestampError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 
@@ -128,6 +150,27 @@ mod tests {
         assert!(a.sortable() < b.sortable());
         assert!(c.sortable() < a.sortable());
         assert_eq!(a.sortable(), "2026-01-28T10:00:00.000000000Z");
+    }
+
+    #[test]
+    fn an_instant_may_be_at_most_five_minutes_ahead_of_now_and_any_time_before() {
+        let now = Timestamp::parse("2026-02-01T15:30:00Z").unwrap();
+        let at = |text| Timestamp::parse(text).unwrap().not_in_future(now);
+        assert!(at("2026-02-01T15:35:00Z").is_ok());
+        assert!(at("2026-02-01T12:35:00-03:00").is_ok());
+        assert_eq!(
+            at("2026-02-01T15:35:00.001Z"),
+            Err(TimestampError::InFuture)
+        );
+        assert_eq!(at("2027-01-01T00:00:00Z"), Err(TimestampError::InFuture));
+        assert!(
+            at("1999-12-31T23:59:59Z").is_ok(),
+            "backdating has no limit"
+        );
+        assert_eq!(
+            TimestampError::InFuture.to_string(),
+            "converted_at cannot be in the future"
+        );
     }
 
     #[test]

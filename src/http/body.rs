@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Amount, ConversionTypeId, Currency, FieldError, IdError, JsonValue, JsonValueError, LeadId,
-    MAX_FUTURE_SKEW_SECONDS, MAX_JSON_DEPTH, MAX_NOTES_CHARS, Metadata, NewConversion,
-    RequestFingerprint, Timestamp, WorkflowRunId,
+    Amount, ConversionTypeId, Currency, CurrencyError, FieldError, IdError, JsonValue,
+    JsonValueError, LeadId, MAX_JSON_DEPTH, Metadata, NewConversion, Notes, RequestFingerprint,
+    Timestamp, TimestampError, WorkflowRunId,
 };
 
 pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
@@ -55,8 +55,13 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
             uuid(raw, "workflow_run_id", WorkflowRunId::parse),
         )
     });
-    let currency = field("currency")
-        .and_then(|raw| record(&mut errors, "currency", text_as(raw, Currency::parse)));
+    let currency = field("currency").and_then(|raw| {
+        record(
+            &mut errors,
+            "currency",
+            text_as(raw, Currency::parse, CurrencyError),
+        )
+    });
     if let (Some(amount), Some(currency)) = (amount, currency) {
         record(
             &mut errors,
@@ -68,7 +73,8 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
         record(
             &mut errors,
             "converted_at",
-            text_as(raw, Timestamp::parse).and_then(|at| not_future(at, now)),
+            text_as(raw, Timestamp::parse, TimestampError::Malformed)
+                .and_then(|at| at.not_in_future(now).map_err(|e| e.to_string())),
         )
     });
     let metadata = match field("metadata") {
@@ -146,23 +152,9 @@ fn too_deep(field: &str) -> String {
     format!("{field} must not be nested more than {MAX_JSON_DEPTH} levels deep")
 }
 
-fn not_future(at: Timestamp, now: Timestamp) -> Result<Timestamp, String> {
-    let limit = now.as_datetime() + chrono::Duration::seconds(MAX_FUTURE_SKEW_SECONDS);
-    if at.as_datetime() > limit {
-        Err("converted_at cannot be in the future".to_owned())
-    } else {
-        Ok(at)
-    }
-}
-
-fn notes(raw: &RawValue) -> Result<String, String> {
+fn notes(raw: &RawValue) -> Result<Notes, String> {
     let notes = string(raw).ok_or_else(|| "notes must be a string".to_owned())?;
-    if notes.chars().count() > MAX_NOTES_CHARS {
-        return Err(format!(
-            "notes must be at most {MAX_NOTES_CHARS} characters"
-        ));
-    }
-    Ok(notes)
+    Notes::parse(notes).map_err(|e| e.to_string())
 }
 
 /// Keeps the value, or records the field's message and yields nothing.
@@ -186,14 +178,15 @@ fn uuid<T>(
         .ok_or_else(|| format!("{field} must be a valid UUID"))
 }
 
-/// A JSON string parsed by a domain constructor; a non-string gets the constructor's message.
-fn text_as<T, E: std::fmt::Display + Default>(
+/// A JSON string parsed by a domain constructor; a non-string gets `not_a_string`'s message.
+fn text_as<T, E: std::fmt::Display>(
     raw: &RawValue,
     parse: fn(&str) -> Result<T, E>,
+    not_a_string: E,
 ) -> Result<T, String> {
     match string(raw) {
         Some(text) => parse(&text).map_err(|e| e.to_string()),
-        None => Err(E::default().to_string()),
+        None => Err(not_a_string.to_string()),
     }
 }
 
@@ -438,7 +431,8 @@ mod tests {
             parse(&with(r#","notes":"paid in cash""#))
                 .unwrap()
                 .notes
-                .as_deref(),
+                .as_ref()
+                .map(Notes::as_str),
             Some("paid in cash")
         );
     }

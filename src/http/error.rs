@@ -153,7 +153,6 @@ impl From<StoreError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::Missing => Self::MissingApiKey,
             AuthError::Invalid => Self::InvalidApiKey,
             AuthError::Store(err) => err.into(),
         }

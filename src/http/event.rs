@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::domain::{ConversionEvent, Metadata};
+use crate::domain::{ConversionEvent, Metadata, Notes};
 
 #[derive(Serialize)]
 struct Created<'a> {
@@ -56,7 +56,7 @@ fn render(event: &ConversionEvent, dry_run: bool) -> String {
                 .expect("a decimal is a JSON number"),
             currency: event.currency.code(),
             metadata: &event.metadata,
-            notes: event.notes.as_deref(),
+            notes: event.notes.as_ref().map(Notes::as_str),
             converted_at: event.converted_at.to_string(),
             created_at: event.created_at.to_string(),
         },

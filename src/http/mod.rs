@@ -19,7 +19,7 @@ pub use body::{NOT_AN_OBJECT, ParsedBody, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{dry_run_json, event_json};
 
-use crate::domain::{FieldError, IdempotencyKey, Timestamp};
+use crate::domain::{ApiKey, ApiKeyError, FieldError, IdempotencyKey, Timestamp};
 use crate::service::{self, CreateRequest, Outcome};
 use crate::store::Store;
 
@@ -95,11 +95,7 @@ impl<S: Store> App<S> {
         if request.method() != Method::POST {
             return Err(ApiError::MethodNotAllowed);
         }
-        let presented = request
-            .headers()
-            .get(API_KEY_HEADER)
-            .map(|v| v.to_str().unwrap_or("\u{0}"));
-        let account = service::authenticate(&self.store, presented).await?;
+        let account = service::authenticate(&self.store, &api_key(request)?).await?;
         let now = Timestamp::now();
         let create = read_create_request(request, now)?;
         Ok(
@@ -120,6 +116,18 @@ impl<S: Store> App<S> {
             },
         )
     }
+}
+
+/// The `X-API-Key` header as a well-formed key: missing or empty, or malformed.
+fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
+    let presented = match request.headers().get(API_KEY_HEADER) {
+        None => return Err(ApiError::MissingApiKey),
+        Some(value) => value.to_str().map_err(|_| ApiError::InvalidApiKey)?,
+    };
+    ApiKey::parse(presented).map_err(|e| match e {
+        ApiKeyError::Missing => ApiError::MissingApiKey,
+        ApiKeyError::Malformed => ApiError::InvalidApiKey,
+    })
 }
 
 /// Everything the request says on its own: the body, the `Idempotency-Key` header and the

@@ -4,7 +4,7 @@
 use crate::helpers::backends;
 use conversions::domain::{
     Account, AccountId, Amount, ApiKey, ConversionEvent, ConversionTypeId, Currency, EventId,
-    LeadId, Metadata, Timestamp, WorkflowRunId,
+    LeadId, Metadata, Notes, Timestamp, WorkflowRunId,
 };
 use conversions::seed::{demo, seed_demo};
 use conversions::store::{
@@ -39,7 +39,7 @@ fn event(amount: &str) -> ConversionEvent {
             r#"{"commission":2500.10,"big":123456789012345678901234567890.5}"#,
         )
         .unwrap(),
-        notes: Some("Client paid in cash".into()),
+        notes: Some(Notes::parse("Client paid in cash".into()).unwrap()),
         converted_at: Timestamp::parse("2026-01-28T10:00:00.123456789Z").unwrap(),
         created_at: Timestamp::now(),
     }

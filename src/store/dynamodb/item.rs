@@ -10,8 +10,8 @@ use super::keys;
 use crate::domain::{
     Account, AccountId, Amount, ApiKeyHash, Category, ConversionEvent, ConversionType,
     ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
-    MasterWorkflowId, Metadata, RequestFingerprint, Scope, Timestamp, WorkflowId, WorkflowRun,
-    WorkflowRunId,
+    MasterWorkflowId, Metadata, Notes, RequestFingerprint, Scope, Timestamp, WorkflowId,
+    WorkflowRun, WorkflowRunId,
 };
 use crate::store::{StoreError, StoredEvent};
 
@@ -367,7 +367,7 @@ fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
         amount: r.parse(attr::AMOUNT_TEXT, Amount::parse_json_number)?,
         currency: r.parse(attr::CURRENCY, Currency::parse)?,
         metadata: r.parse(attr::METADATA, Metadata::from_json)?,
-        notes: r.optional_text(attr::NOTES)?,
+        notes: r.optional(attr::NOTES, |text| Notes::parse(text.to_owned()))?,
         converted_at: r.parse(attr::CONVERTED_AT, Timestamp::parse)?,
         created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
     })
@@ -389,7 +389,7 @@ mod tests {
             amount: Amount::parse_json_number("85000.00").unwrap(),
             currency: Currency::parse("USD").unwrap(),
             metadata: Metadata::from_json(r#"{"commission":2500.50,"broker":"John"}"#).unwrap(),
-            notes: Some("cash".into()),
+            notes: Some(Notes::parse("cash".into()).unwrap()),
             converted_at: Timestamp::parse("2026-01-28T10:00:00Z").unwrap(),
             created_at: Timestamp::parse("2026-02-01T15:30:00.123Z").unwrap(),
         };
