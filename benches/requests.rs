@@ -9,10 +9,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use conversions::domain::Timestamp;
-use conversions::http::{App, parse_new_conversion};
+use conversions::http::{App, Body, Request, parse_new_conversion};
 use conversions::seed::{DEMO_API_KEY, seed_demo};
 use conversions::store::MemoryStore;
-use lambda_http::Body;
 
 const ROUNDS: usize = 15;
 const ITERATIONS: u32 = 2_000;
@@ -32,13 +31,10 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn request(body: &str) -> lambda_http::Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri("https://api.test/conversions")
-        .header("x-api-key", DEMO_API_KEY)
-        .body(Body::Text(body.to_owned()))
-        .expect("a valid request")
+fn request(body: &str) -> Request {
+    Request::new("POST", "/conversions")
+        .with_header("x-api-key", DEMO_API_KEY)
+        .with_body(Body::Text(body.to_owned()))
 }
 
 fn main() {

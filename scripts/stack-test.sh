@@ -92,7 +92,8 @@ say "README examples"
 python3 scripts/check_readme.py README.md "$base_url" "$key"
 
 say "cargo lambda invoke with events/ fixtures"
-for case in create-minimal:201 missing-api-key:401 unknown-lead:400 unknown-route:404; do
+for case in create-minimal:201 missing-api-key:401 unknown-lead:400 unknown-route:404 \
+    create-behind-custom-domain:201 query-with-odd-characters:200 invalid-base64-body:400 rest-api-event:500; do
   name=${case%%:*} want=${case##*:}
   got=$("$VENV/bin/cargo-lambda" lambda invoke conversions --invoke-address 127.0.0.1 --invoke-port "$port" \
         --data-file "events/$name.json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["statusCode"])')

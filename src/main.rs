@@ -1,9 +1,9 @@
 //! The Lambda function: wiring only. Everything else lives in the library.
 
 use conversions::config::Config;
-use conversions::http::App;
+use conversions::http::{App, Incoming};
 use conversions::store::DynamoStore;
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,8 +15,11 @@ async fn main() -> Result<(), Error> {
         config.table_name,
     ));
     let app = &app;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(app.handle(request).await)
+    run(service_fn(move |event: LambdaEvent<Incoming>| async move {
+        // Boxed: the request's future is deep (SDK calls inside the handler), and the runtime's
+        // loop need not carry its layout.
+        let answer = Box::pin(app.invoke(event.payload, &event.context.request_id));
+        Ok::<_, Error>(answer.await)
     }))
     .await
 }

@@ -3,9 +3,9 @@
 
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, EventId, FieldError, IdempotencyKey, NewConversion,
-    RequestFingerprint, Timestamp,
+    RequestFingerprint, Timestamp, WriteToken,
 };
-use crate::store::{InsertError, Lookup, Store, StoreError, StoredEvent};
+use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
 /// Why a caller is not authenticated.
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +20,6 @@ pub enum AuthError {
 #[derive(Debug, Clone)]
 pub struct CreateRequest {
     pub conversion: NewConversion,
-    /// The canonical body's hash, compared when an `Idempotency-Key` is reused.
-    pub fingerprint: RequestFingerprint,
     pub idempotency_key: Option<IdempotencyKey>,
     /// Check everything, write nothing.
     pub dry_run: bool,
@@ -66,7 +64,12 @@ pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId
 ///
 /// With a key, the event id is derived from (account, key), so concurrent or repeated requests
 /// all address one item: the conditional put lets exactly one through, and every other caller
-/// gets that event back, or a 422 if its body differs. A dry run ignores the key.
+/// gets that event back, or a 422 if its request differs (compared by
+/// [`RequestFingerprint`]). A dry run ignores the key.
+///
+/// Every write carries a random [`WriteToken`]: when the SDK retries a put whose answer was lost
+/// after it committed, the retry finds the request's own item and the request succeeds as if
+/// the first answer had arrived.
 pub async fn create_conversion<S: Store>(
     store: &S,
     account: AccountId,
@@ -75,26 +78,26 @@ pub async fn create_conversion<S: Store>(
 ) -> Result<Outcome, CreateError> {
     let CreateRequest {
         conversion,
-        fingerprint,
         idempotency_key,
         dry_run,
     } = request;
-    let keyed_id = idempotency_key
+    let keyed = idempotency_key
         .filter(|_| !dry_run)
-        .map(|key| key.event_id(account));
+        .map(|key| (key.event_id(account), RequestFingerprint::of(&conversion)));
     let lookup = Lookup {
         conversion_type: conversion.conversion_type_id,
         lead: conversion.lead_id,
         workflow_run: conversion.workflow_run_id,
-        event: keyed_id,
+        event: keyed.as_ref().map(|(id, _)| *id),
     };
     let context = store.load_context(account, lookup).await?;
-    if let Some(existing) = context.existing_event {
-        return replay(existing, &fingerprint);
+    let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
+    if let (Some(existing), Some(fingerprint)) = (context.existing_event, fingerprint) {
+        return replay(existing, fingerprint);
     }
     let event = conversion
         .resolve(
-            keyed_id.unwrap_or_else(EventId::random),
+            keyed.as_ref().map_or_else(EventId::random, |(id, _)| *id),
             context.conversion_type.as_ref(),
             context.lead.as_ref(),
             context.workflow_run.as_ref(),
@@ -104,27 +107,29 @@ pub async fn create_conversion<S: Store>(
     if dry_run {
         return Ok(Outcome::DryRun(event));
     }
-    match store
-        .insert_event(account, &event, keyed_id.map(|_| &fingerprint))
-        .await
-    {
-        Ok(()) => Ok(Outcome::Created(event)),
+    let write_token = WriteToken::random();
+    let new = NewEvent {
+        event: &event,
+        fingerprint,
+        write_token,
+    };
+    match store.insert_event(account, new).await? {
+        Insert::Written => Ok(Outcome::Created(event)),
+        // The SDK retried the put after its answer was lost, and the first attempt had
+        // committed: the item is this request's own.
+        Insert::Exists(existing) if existing.write_token == Some(write_token) => {
+            tracing::info!(event_id = %event.id, "the put's retry found its own committed write");
+            Ok(Outcome::Created(existing.event))
+        }
         // Another request with the same key won the race: answer with what it stored.
-        Err(InsertError::AlreadyExists) if keyed_id.is_some() => {
-            match store.get_event(account, event.id).await? {
-                Some(existing) => replay(existing, &fingerprint),
-                None => Err(StoreError::Failed(
-                    format!("event {} refused as existing, then not found", event.id).into(),
-                )
-                .into()),
-            }
-        }
-        // A random v4 id that already exists: the condition did its job and nothing was
-        // overwritten; this is not the client's doing.
-        Err(InsertError::AlreadyExists) => {
-            Err(StoreError::Failed(format!("event id {} already exists", event.id).into()).into())
-        }
-        Err(InsertError::Store(err)) => Err(err.into()),
+        Insert::Exists(existing) => match fingerprint {
+            Some(fingerprint) => replay(*existing, fingerprint),
+            // A random v4 id that already exists: the condition did its job and nothing was
+            // overwritten; this is not the client's doing.
+            None => Err(
+                StoreError::Failed(format!("event id {} already exists", event.id).into()).into(),
+            ),
+        },
     }
 }
 
@@ -133,5 +138,103 @@ fn replay(existing: StoredEvent, fingerprint: &RequestFingerprint) -> Result<Out
         Ok(Outcome::Replayed(existing.event))
     } else {
         Err(CreateError::IdempotencyMismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
+    use crate::store::{Context, MemoryStore};
+
+    /// The demo data, where the first put finds the event already written: by this request's
+    /// own earlier attempt (`own`), or by another request.
+    struct WrittenBefore {
+        store: MemoryStore,
+        own: bool,
+    }
+
+    impl Store for WrittenBefore {
+        async fn account_for_key(
+            &self,
+            key: &crate::domain::ApiKeyHash,
+        ) -> Result<Option<AccountId>, StoreError> {
+            self.store.account_for_key(key).await
+        }
+        async fn load_context(
+            &self,
+            account: AccountId,
+            lookup: Lookup,
+        ) -> Result<Context, StoreError> {
+            self.store.load_context(account, lookup).await
+        }
+        async fn insert_event(
+            &self,
+            account: AccountId,
+            new: NewEvent<'_>,
+        ) -> Result<Insert, StoreError> {
+            let earlier = NewEvent {
+                write_token: if self.own {
+                    new.write_token
+                } else {
+                    WriteToken::random()
+                },
+                ..new
+            };
+            assert_eq!(
+                self.store.insert_event(account, earlier).await?,
+                Insert::Written
+            );
+            self.store.insert_event(account, new).await
+        }
+        async fn get_event(
+            &self,
+            account: AccountId,
+            id: EventId,
+        ) -> Result<Option<StoredEvent>, StoreError> {
+            self.store.get_event(account, id).await
+        }
+    }
+
+    async fn create(own: bool, key: Option<&[u8]>) -> Result<Outcome, CreateError> {
+        let store = MemoryStore::new();
+        let demo = seed_demo(&store).await.unwrap();
+        let conversion = crate::http::parse_new_conversion(
+            format!(
+                r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":1}}"#
+            )
+            .as_bytes(),
+            Timestamp::now(),
+        )
+        .unwrap();
+        let request = CreateRequest {
+            conversion,
+            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+            dry_run: false,
+        };
+        let store = WrittenBefore { store, own };
+        create_conversion(&store, demo.account.id, request, Timestamp::now()).await
+    }
+
+    #[tokio::test]
+    async fn a_put_that_finds_its_own_write_is_created_with_or_without_a_key() {
+        for key in [None, Some(&b"own-1"[..])] {
+            let outcome = create(true, key).await;
+            assert!(
+                matches!(outcome, Ok(Outcome::Created(_))),
+                "{key:?}: {outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_put_that_finds_another_requests_write_replays_it_or_fails_without_a_key() {
+        let keyed = create(false, Some(b"other-1")).await;
+        assert!(matches!(keyed, Ok(Outcome::Replayed(_))), "{keyed:?}");
+        let unkeyed = create(false, None).await;
+        assert!(
+            matches!(unkeyed, Err(CreateError::Store(StoreError::Failed(_)))),
+            "{unkeyed:?}"
+        );
     }
 }

@@ -19,7 +19,7 @@ proptest! {
             r#"{{"conversion_type_id":"123e4567-e89b-12d3-a456-426614174100","lead_id":"123e4567-e89b-12d3-a456-426614174200","amount":{text}}}"#
         );
         let request = parse_new_conversion(body.as_bytes(), Timestamp::now()).unwrap();
-        prop_assert_eq!(request.conversion.amount.to_string(), text);
+        prop_assert_eq!(request.amount.to_string(), text);
     }
 
     #[test]
@@ -33,7 +33,7 @@ proptest! {
             rust_decimal::Decimal::from_i128_with_scale(i128::from(digits), shift.unsigned_abs())
         };
         match parse_new_conversion(body.as_bytes(), Timestamp::now()) {
-            Ok(parsed) => prop_assert_eq!(parsed.conversion.amount.as_decimal(), exact),
+            Ok(parsed) => prop_assert_eq!(parsed.amount.as_decimal(), exact),
             // Refused only at or above the bound.
             Err(errors) => {
                 prop_assert!(exact >= rust_decimal::Decimal::from(1_000_000_000_000_000i64), "{exact}");
@@ -67,7 +67,7 @@ proptest! {
             members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")
         );
         match parse_new_conversion(body.as_bytes(), Timestamp::now()) {
-            Ok(request) => prop_assert!(Amount::parse_json_number(&request.conversion.amount.to_string()).is_ok()),
+            Ok(request) => prop_assert!(Amount::parse_json_number(&request.amount.to_string()).is_ok()),
             Err(errors) => prop_assert!(!errors.is_empty()),
         }
     }

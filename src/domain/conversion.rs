@@ -39,21 +39,32 @@ impl FromStr for Category {
 }
 
 /// The JSON type a custom field's value must have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldType {
     Text,
     Number,
+    /// A type this version does not know (stored by a newer one): the field's values are not
+    /// checked, and the name is kept.
+    Other(String),
 }
 
 impl FieldType {
-    pub fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Text => "text",
             Self::Number => "number",
+            Self::Other(name) => name,
         }
+    }
+
+    /// Reads a stored type: one this version does not know is [`FieldType::Other`].
+    pub fn from_stored(name: &str) -> Self {
+        name.parse()
+            .unwrap_or_else(|_| Self::Other(name.to_owned()))
     }
 }
 
+/// The types a field can be given: `text` or `number`.
 impl FromStr for FieldType {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -285,8 +296,9 @@ fn field_type_errors(metadata: &Metadata, fields: &[FieldDefinition]) -> Vec<Fie
     fields
         .iter()
         .filter_map(|field| {
-            let wrong = match (field.field_type, metadata.get(&field.key)?) {
+            let wrong = match (&field.field_type, metadata.get(&field.key)?) {
                 (_, JsonValue::Null)
+                | (FieldType::Other(_), _)
                 | (FieldType::Text, JsonValue::String(_))
                 | (FieldType::Number, JsonValue::Number(_)) => {
                     return None;
@@ -545,6 +557,7 @@ mod tests {
         w.ctype.fields = vec![
             field("broker", FieldType::Text),
             field("commission", FieldType::Number),
+            field("rating", FieldType::from_stored("stars")),
         ];
         let with = |json: &str| NewConversion {
             metadata: Metadata::from_json(json).unwrap(),
@@ -563,6 +576,10 @@ mod tests {
         assert!(
             resolve(&w, with(r#"{"broker":null}"#)).is_ok(),
             "null is no value"
+        );
+        assert!(
+            resolve(&w, with(r#"{"rating":[5]}"#)).is_ok(),
+            "a type this version does not know is not checked"
         );
 
         let errors = resolve(&w, with(r#"{"broker":42,"commission":"2500"}"#)).unwrap_err();

@@ -5,22 +5,25 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use serde::Serialize;
+
 use super::digest::Sha256Hex;
-use super::{AccountId, EventId, JsonValue};
+use super::{AccountId, EventId, Metadata, NewConversion};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
 pub struct IdempotencyKeyError;
 
-/// A client's key for one logical request: 1 to 255 printable ASCII characters (space to `~`).
-/// Scoped to the account: two accounts may use the same key.
+/// A client's key for one logical request: 1 to 255 printable ASCII characters (space to `~`)
+/// but the comma, which is how API Gateway joins a header sent twice. Scoped to the account: two
+/// accounts may use the same key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(text: &[u8]) -> Result<Self, IdempotencyKeyError> {
-        let printable =
-            (1..=255).contains(&text.len()) && text.iter().all(|b| (0x20..=0x7e).contains(b));
+        let printable = (1..=255).contains(&text.len())
+            && text.iter().all(|b| (0x20..=0x7e).contains(b) && *b != b',');
         if !printable {
             return Err(IdempotencyKeyError);
         }
@@ -44,16 +47,68 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
-/// The SHA-256 of a request body's canonical JSON: object keys sorted, no white space, numbers
-/// and strings as sent. Two bodies with the same fingerprint are the same request, whatever their
-/// formatting or key order.
+/// A random token of one request's write, stored on the event. The SDK retries a put whose
+/// answer was lost; if the first attempt committed, the retry's conditional put finds an item,
+/// and this token tells the request's own item from another request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteToken(Uuid);
+
+impl WriteToken {
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Re-reads a stored token.
+    pub fn parse(text: &str) -> Option<Self> {
+        Uuid::parse_str(text).ok().map(Self)
+    }
+}
+
+impl fmt::Display for WriteToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.simple().fmt(f)
+    }
+}
+
+/// The SHA-256 of a request as it would be stored, not as it was spelled: the validated
+/// conversion in canonical form (ids lower-case hyphenated, currency upper-case, `converted_at`
+/// in UTC, metadata keys sorted, `null` and absent alike). Two requests that would store the same
+/// event have the same fingerprint; the amount keeps the digits sent (`1.50` is not `1.5`),
+/// because those are stored. Unknown fields are not part of it: they are not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFingerprint(Sha256Hex);
 
+/// What the fingerprint is taken of, field by field, absent fields left out.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    conversion_type_id: String,
+    lead_id: String,
+    amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    converted_at: Option<String>,
+    metadata: &'a Metadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a str>,
+}
+
 impl RequestFingerprint {
-    pub fn of(body: &JsonValue) -> Self {
-        let canonical = serde_json::to_string(body).expect("a JSON value always serialises");
-        Self(Sha256Hex::of(canonical.as_bytes()))
+    pub fn of(conversion: &NewConversion) -> Self {
+        let canonical = Canonical {
+            conversion_type_id: conversion.conversion_type_id.to_string(),
+            lead_id: conversion.lead_id.to_string(),
+            amount: conversion.amount.to_string(),
+            workflow_run_id: conversion.workflow_run_id.map(|id| id.to_string()),
+            currency: conversion.currency.map(|c| c.code()),
+            converted_at: conversion.converted_at.map(|at| at.sortable()),
+            metadata: &conversion.metadata,
+            notes: conversion.notes.as_ref().map(|n| n.as_str()),
+        };
+        let text = serde_json::to_string(&canonical).expect("the canonical form serialises");
+        Self(Sha256Hex::of(text.as_bytes()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,13 +123,21 @@ impl RequestFingerprint {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
-
     use super::*;
+    use crate::domain::{Amount, ConversionTypeId, Currency, LeadId, Timestamp};
 
-    fn fingerprint(text: &str) -> RequestFingerprint {
-        let raw: &RawValue = serde_json::from_str(text).unwrap();
-        RequestFingerprint::of(&JsonValue::from_raw(raw).unwrap())
+    fn conversion() -> NewConversion {
+        NewConversion {
+            conversion_type_id: ConversionTypeId::parse("123e4567-e89b-12d3-a456-426614174100")
+                .unwrap(),
+            lead_id: LeadId::parse("123e4567-e89b-12d3-a456-426614174200").unwrap(),
+            amount: Amount::parse_json_number("10.50").unwrap(),
+            workflow_run_id: None,
+            currency: None,
+            converted_at: None,
+            metadata: Metadata::from_json(r#"{"b":1,"a":[1,2]}"#).unwrap(),
+            notes: None,
+        }
     }
 
     #[test]
@@ -95,6 +158,7 @@ mod tests {
             "caf\u{e9}",
             &"k".repeat(256),
             "\u{7f}",
+            "a,b",
         ] {
             assert_eq!(
                 IdempotencyKey::parse(bad.as_bytes()),
@@ -118,21 +182,34 @@ mod tests {
     }
 
     #[test]
-    fn formatting_and_key_order_do_not_change_the_fingerprint_but_values_do() {
-        let a =
-            fingerprint(r#"{"amount": 10.50, "lead_id": "x", "metadata": {"b": 1, "a": [1, 2]}}"#);
-        let b = fingerprint(
-            "{\"metadata\":{\"a\":[1,2],\"b\":1},\n \"lead_id\":\"x\",\"amount\":10.50}",
-        );
-        assert_eq!(a, b);
+    fn requests_that_would_store_the_same_event_share_a_fingerprint_and_others_do_not() {
+        let base = conversion();
+        let fp = RequestFingerprint::of;
+        let same_instant = NewConversion {
+            converted_at: Some(Timestamp::parse("2026-01-28T07:00:00-03:00").unwrap()),
+            ..base.clone()
+        };
+        let in_utc = NewConversion {
+            converted_at: Some(Timestamp::parse("2026-01-28T10:00:00Z").unwrap()),
+            ..base.clone()
+        };
+        assert_eq!(fp(&same_instant), fp(&in_utc));
+        let usd = |code| NewConversion {
+            currency: Some(Currency::parse(code).unwrap()),
+            ..base.clone()
+        };
+        assert_eq!(fp(&usd("usd")), fp(&usd("USD")));
         assert_ne!(
-            a,
-            fingerprint(r#"{"amount": 10.5, "lead_id": "x", "metadata": {"b": 1, "a": [1, 2]}}"#)
+            fp(&usd("USD")),
+            fp(&base),
+            "a given currency is stored with the event"
         );
-        assert_ne!(
-            a,
-            fingerprint(r#"{"amount": 10.50, "lead_id": "y", "metadata": {"b": 1, "a": [1, 2]}}"#)
-        );
-        assert!(RequestFingerprint::parse(a.as_str()).is_some());
+        let amount = |text| NewConversion {
+            amount: Amount::parse_json_number(text).unwrap(),
+            ..base.clone()
+        };
+        assert_ne!(fp(&amount("10.5")), fp(&base), "the digits sent are stored");
+        assert_eq!(fp(&amount("1.050e1")), fp(&amount("10.5")));
+        assert!(RequestFingerprint::parse(fp(&base).as_str()).is_some());
     }
 }

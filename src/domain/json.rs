@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -26,12 +27,16 @@ impl PartialEq for JsonNumber {
 pub const MAX_JSON_DEPTH: usize = 32;
 
 /// Why a raw JSON fragment is not a [`JsonValue`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonValueError {
     #[error("nested deeper than {MAX_JSON_DEPTH} levels")]
     TooDeep,
-    #[error(transparent)]
-    Invalid(#[from] serde_json::Error),
+    #[error("the key {0:?} appears more than once in one object")]
+    RepeatedKey(String),
+    /// A string or key whose escapes are not Unicode text (an unpaired surrogate such as
+    /// `\ud800`): valid JSON grammar, but no string can hold it.
+    #[error("a string is not valid Unicode (it contains an unpaired surrogate)")]
+    InvalidUnicode,
 }
 
 /// Any JSON value, numbers exact, at most [`MAX_JSON_DEPTH`] levels deep.
@@ -45,10 +50,104 @@ pub enum JsonValue {
     Object(BTreeMap<String, JsonValue>),
 }
 
+/// The members of a JSON object in the order written, and the names written more than once.
+#[derive(Debug)]
+pub struct Members<'a> {
+    pub members: Vec<(String, &'a RawValue)>,
+    /// Each repeated name once, in the order its second occurrence was met.
+    pub repeated: Vec<String>,
+}
+
+impl<'a> Members<'a> {
+    /// Reads a JSON object's members without deciding between repeated ones: a body read two
+    /// ways by two parsers is refused rather than read either way.
+    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The value of a member written exactly once.
+    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.members
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| *value)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
+                let mut members: Vec<(String, &'a RawValue)> = Vec::new();
+                let mut repeated: Vec<String> = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, &'a RawValue>()? {
+                    if members.iter().any(|(k, _)| *k == key) {
+                        if !repeated.contains(&key) {
+                            repeated.push(key);
+                        }
+                    } else {
+                        members.push((key, value));
+                    }
+                }
+                members.retain(|(key, _)| !repeated.contains(key));
+                Ok(Members { members, repeated })
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Whether objects and arrays in a JSON text nest more than `max` levels deep, found by one
+/// pass over the bytes (no recursion, whatever the depth).
+pub fn nests_deeper_than(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Reads a JSON string fragment (`"..."`): `Ok(None)` if the fragment is another kind of value.
+pub fn json_string(raw: &RawValue) -> Result<Option<String>, JsonValueError> {
+    if !raw.get().starts_with('"') {
+        return Ok(None);
+    }
+    // The JSON parser accepted the fragment, so a string that does not decode holds escapes
+    // that are not Unicode text.
+    serde_json::from_str(raw.get())
+        .map(Some)
+        .map_err(|_| JsonValueError::InvalidUnicode)
+}
+
 impl JsonValue {
     /// Converts a raw JSON text fragment, recursively. A fragment the JSON parser produced
-    /// fails only by nesting too deep, which is refused before recursion could exhaust the
-    /// stack (the parser captures raw fragments of any depth).
+    /// fails only by nesting too deep (refused before recursion could exhaust the stack: the
+    /// parser captures raw fragments of any depth), by repeating a key, or by holding a string
+    /// that is not Unicode.
     pub fn from_raw(raw: &RawValue) -> Result<Self, JsonValueError> {
         Self::from_raw_at(raw, 0)
     }
@@ -58,33 +157,35 @@ impl JsonValue {
         if text.starts_with(['{', '[']) && depth >= MAX_JSON_DEPTH {
             return Err(JsonValueError::TooDeep);
         }
+        // Grammar errors cannot happen in a fragment the parser produced; what can fail is a key
+        // that is not Unicode text.
+        let invalid = |_: serde_json::Error| JsonValueError::InvalidUnicode;
         Ok(match text.as_bytes().first() {
             Some(b'{') => {
-                let members: BTreeMap<String, &RawValue> = serde_json::from_str(text)?;
+                let members = Members::parse(text).map_err(invalid)?;
+                if let Some(key) = members.repeated.into_iter().next() {
+                    return Err(JsonValueError::RepeatedKey(key));
+                }
                 let mut object = BTreeMap::new();
-                for (key, value) in members {
+                for (key, value) in members.members {
                     object.insert(key, Self::from_raw_at(value, depth + 1)?);
                 }
                 Self::Object(object)
             }
             Some(b'[') => {
-                let items: Vec<&RawValue> = serde_json::from_str(text)?;
+                let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
                 let items = items
                     .into_iter()
                     .map(|item| Self::from_raw_at(item, depth + 1));
                 Self::Array(items.collect::<Result<_, _>>()?)
             }
-            Some(b'"') => Self::String(serde_json::from_str(text)?),
-            Some(b't' | b'f') => Self::Bool(serde_json::from_str(text)?),
-            Some(b'n') => {
-                serde_json::from_str::<()>(text)?;
-                Self::Null
-            }
-            _ => {
-                // Validates the number grammar; keeps the text.
-                serde_json::from_str::<serde::de::IgnoredAny>(text)?;
-                Self::Number(JsonNumber(RawValue::from_string(text.to_owned())?))
-            }
+            Some(b'"') => Self::String(serde_json::from_str(text).map_err(invalid)?),
+            Some(b't') => Self::Bool(true),
+            Some(b'f') => Self::Bool(false),
+            Some(b'n') => Self::Null,
+            _ => Self::Number(JsonNumber(
+                RawValue::from_string(text.to_owned()).map_err(invalid)?,
+            )),
         })
     }
 
@@ -97,6 +198,16 @@ impl JsonValue {
             Self::String(_) => "string",
             Self::Array(_) => "array",
             Self::Object(_) => "object",
+        }
+    }
+
+    /// Every number in the value a double can hold (`1e400` cannot).
+    fn numbers_are_finite(&self) -> bool {
+        match self {
+            Self::Number(n) => n.as_str().parse::<f64>().is_ok_and(f64::is_finite),
+            Self::Array(items) => items.iter().all(Self::numbers_are_finite),
+            Self::Object(members) => members.values().all(Self::numbers_are_finite),
+            Self::Null | Self::Bool(_) | Self::String(_) => true,
         }
     }
 }
@@ -118,18 +229,53 @@ impl Serialize for JsonValue {
 pub const MAX_METADATA_KEYS: usize = 50;
 /// At most this many characters in a `metadata` key.
 pub const MAX_METADATA_KEY_CHARS: usize = 64;
+/// At most this many bytes of `metadata` as compact JSON (nested keys and values included): what
+/// is stored.
+pub const MAX_METADATA_BYTES: usize = 16_384;
 
-/// Why an object is not acceptable as `metadata`.
+/// Why a value is not acceptable as `metadata`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {
+    #[error("metadata must be an object")]
+    NotAnObject,
+    #[error("metadata must not be nested more than {MAX_JSON_DEPTH} levels deep")]
+    TooDeep,
     #[error("metadata must have at most {MAX_METADATA_KEYS} keys")]
     TooManyKeys,
     #[error("metadata keys must be at most {MAX_METADATA_KEY_CHARS} characters")]
     KeyTooLong,
+    #[error("metadata keys must not be empty")]
+    EmptyKey,
+    #[error("metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")]
+    TooLarge,
+    #[error("metadata.{0} must not appear more than once")]
+    RepeatedKey(String),
+    #[error("metadata.{0} must not repeat a key in any object within it")]
+    RepeatedKeyWithin(String),
+    #[error("metadata.{0} must be a finite number")]
+    NotFinite(String),
+    #[error("metadata.{0} must be valid Unicode (it contains an unpaired surrogate)")]
+    InvalidUnicode(String),
+    #[error("metadata keys must be valid Unicode (one contains an unpaired surrogate)")]
+    InvalidUnicodeKey,
+}
+
+impl MetadataError {
+    /// The field the problem is reported on: `metadata`, or `metadata.<key>` for one value.
+    pub fn field(&self) -> String {
+        match self {
+            Self::RepeatedKey(key)
+            | Self::RepeatedKeyWithin(key)
+            | Self::NotFinite(key)
+            | Self::InvalidUnicode(key) => format!("metadata.{key}"),
+            _ => "metadata".to_owned(),
+        }
+    }
 }
 
 /// The `metadata` object of an event: custom field values and any extra keys, kept as sent;
-/// at most [`MAX_METADATA_KEYS`] keys of at most [`MAX_METADATA_KEY_CHARS`] characters.
+/// at most [`MAX_METADATA_KEYS`] non-empty keys of at most [`MAX_METADATA_KEY_CHARS`]
+/// characters, numbers a double can hold, [`MAX_METADATA_BYTES`] in all.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata(BTreeMap<String, JsonValue>);
 
@@ -144,7 +290,38 @@ impl Metadata {
         {
             return Err(MetadataError::KeyTooLong);
         }
-        Ok(Self(members))
+        if members.contains_key("") {
+            return Err(MetadataError::EmptyKey);
+        }
+        if let Some((key, _)) = members.iter().find(|(_, v)| !v.numbers_are_finite()) {
+            return Err(MetadataError::NotFinite(key.clone()));
+        }
+        let metadata = Self(members);
+        if metadata.to_json().len() > MAX_METADATA_BYTES {
+            return Err(MetadataError::TooLarge);
+        }
+        Ok(metadata)
+    }
+
+    /// Reads `metadata` from the request's raw JSON value.
+    pub fn from_raw(raw: &RawValue) -> Result<Self, MetadataError> {
+        if !raw.get().starts_with('{') {
+            return Err(MetadataError::NotAnObject);
+        }
+        let members = Members::parse(raw.get()).map_err(|_| MetadataError::InvalidUnicodeKey)?;
+        if let Some(key) = members.repeated.into_iter().next() {
+            return Err(MetadataError::RepeatedKey(key));
+        }
+        let mut object = BTreeMap::new();
+        for (key, value) in members.members {
+            let value = JsonValue::from_raw_at(value, 1).map_err(|e| match e {
+                JsonValueError::TooDeep => MetadataError::TooDeep,
+                JsonValueError::RepeatedKey(_) => MetadataError::RepeatedKeyWithin(key.clone()),
+                JsonValueError::InvalidUnicode => MetadataError::InvalidUnicode(key.clone()),
+            })?;
+            object.insert(key, value);
+        }
+        Self::new(object)
     }
 
     pub fn get(&self, key: &str) -> Option<&JsonValue> {
@@ -168,15 +345,13 @@ impl Metadata {
         serde_json::to_string(self).expect("a JSON value always serialises")
     }
 
-    /// Reads back what [`Metadata::to_json`] wrote.
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        let raw: &RawValue = serde_json::from_str(text)?;
-        match JsonValue::from_raw(raw).map_err(serde::de::Error::custom)? {
+    /// Reads back what [`Metadata::to_json`] wrote. What was stored is taken as it is: the limits
+    /// apply to requests.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        match JsonValue::from_raw(raw).map_err(|e| e.to_string())? {
             JsonValue::Object(members) => Ok(Self(members)),
-            other => Err(serde::de::Error::custom(format!(
-                "metadata is a {}",
-                other.type_name()
-            ))),
+            other => Err(format!("metadata is a {}", other.type_name())),
         }
     }
 }
@@ -274,5 +449,101 @@ mod tests {
             r#"{"commission":2500.00,"property_unit":"Apt 302"}"#
         );
         assert!(Metadata::from_json("[1]").is_err());
+    }
+
+    #[test]
+    fn nesting_is_measured_without_recursion_and_strings_do_not_count() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(!nests_deeper_than(&nested(32), 32));
+        assert!(nests_deeper_than(&nested(33), 32));
+        assert!(nests_deeper_than(&nested(100_000), 32));
+        assert!(!nests_deeper_than(r#"{"a":"[[[[\"[[[["}"#, 2));
+    }
+
+    fn metadata(text: &str) -> Result<Metadata, MetadataError> {
+        Metadata::from_raw(serde_json::from_str::<&RawValue>(text).unwrap())
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_at_any_depth_and_named() {
+        assert_eq!(
+            metadata(r#"{"a":1,"b":2,"a":3}"#),
+            Err(MetadataError::RepeatedKey("a".into()))
+        );
+        assert_eq!(
+            metadata(r#"{"crm":{"id":1,"id":2}}"#),
+            Err(MetadataError::RepeatedKeyWithin("crm".into()))
+        );
+        assert_eq!(
+            MetadataError::RepeatedKey("a".into()).to_string(),
+            "metadata.a must not appear more than once"
+        );
+        assert_eq!(MetadataError::RepeatedKey("a".into()).field(), "metadata.a");
+    }
+
+    #[test]
+    fn numbers_a_double_cannot_hold_are_refused() {
+        for big in ["1e400", "-1e400", "[1, 2e999]", r#"{"x": 1E309}"#] {
+            assert_eq!(
+                metadata(&format!(r#"{{"ok":1,"v":{big}}}"#)),
+                Err(MetadataError::NotFinite("v".into())),
+                "{big}"
+            );
+        }
+        assert!(metadata(r#"{"tiny":1e-400,"exact":0.30000000000000004}"#).is_ok());
+        assert_eq!(
+            MetadataError::NotFinite("v".into()).to_string(),
+            "metadata.v must be a finite number"
+        );
+    }
+
+    #[test]
+    fn metadata_is_at_most_16_kib_as_json_with_no_empty_key() {
+        // {"k":"..."} is 8 bytes of framing around the value.
+        let sized = |len: usize| format!(r#"{{"k":"{}"}}"#, "x".repeat(len - 8));
+        assert_eq!(
+            metadata(&sized(MAX_METADATA_BYTES))
+                .unwrap()
+                .to_json()
+                .len(),
+            MAX_METADATA_BYTES
+        );
+        assert_eq!(
+            metadata(&sized(MAX_METADATA_BYTES + 1)),
+            Err(MetadataError::TooLarge)
+        );
+        let nested = format!(r#"{{"a":{{"b":["{}"]}}}}"#, "\u{e9}".repeat(8200));
+        assert_eq!(
+            metadata(&nested),
+            Err(MetadataError::TooLarge),
+            "bytes, nested values included"
+        );
+        assert_eq!(metadata(r#"{"":1}"#), Err(MetadataError::EmptyKey));
+    }
+
+    #[test]
+    fn a_string_that_is_not_unicode_is_named_once() {
+        assert_eq!(
+            metadata(r#"{"broker":"\ud800"}"#),
+            Err(MetadataError::InvalidUnicode("broker".into()))
+        );
+        assert_eq!(
+            metadata(r#"{"\ud800":"x"}"#),
+            Err(MetadataError::InvalidUnicodeKey)
+        );
+        let raw: &RawValue = serde_json::from_str(r#""\udc00""#).unwrap();
+        assert_eq!(json_string(raw), Err(JsonValueError::InvalidUnicode));
+        let raw: &RawValue = serde_json::from_str("12").unwrap();
+        assert_eq!(json_string(raw), Ok(None));
+    }
+
+    #[test]
+    fn the_members_of_an_object_keep_their_order_and_name_repeats() {
+        let members = Members::parse(r#"{"b":1,"a":2,"b":3,"c":4}"#).unwrap();
+        let names: Vec<&str> = members.members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(members.repeated, ["b"]);
+        assert!(members.get("b").is_none());
+        assert!(Members::parse("[1]").is_err());
     }
 }

@@ -19,14 +19,15 @@ pub use conversion::{
     ReferenceError, Scope, WorkflowRun,
 };
 pub use currency::{Currency, CurrencyError};
-pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint, WriteToken};
 pub use ids::{
     AccountId, ConversionTypeId, EventId, IdError, LeadId, MasterWorkflowId, WorkflowId,
     WorkflowRunId,
 };
 pub use json::{
-    JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_KEY_CHARS,
-    MAX_METADATA_KEYS, Metadata, MetadataError,
+    JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_BYTES,
+    MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Members, Metadata, MetadataError, json_string,
+    nests_deeper_than,
 };
 pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
 pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};
@@ -36,6 +37,9 @@ pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The error body's `message` when this is the first problem, where that is a documented
+    /// sentence and `message` the detail (where and what).
+    headline: Option<&'static str>,
 }
 
 impl FieldError {
@@ -43,6 +47,24 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.to_string(),
+            headline: None,
         }
+    }
+
+    /// A problem summed up by a documented sentence, its own message saying where and what.
+    pub fn with_headline(
+        headline: &'static str,
+        field: impl Into<String>,
+        message: impl ToString,
+    ) -> Self {
+        Self {
+            headline: Some(headline),
+            ..Self::new(field, message)
+        }
+    }
+
+    /// What the error body's `message` says when this is the first problem.
+    pub fn headline(&self) -> &str {
+        self.headline.unwrap_or(&self.message)
     }
 }

@@ -14,6 +14,10 @@ pub enum TimestampError {
         "converted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
     )]
     Malformed,
+    /// Second 60: RFC 3339 allows it, but JavaScript's `Date` and Python's `datetime` cannot
+    /// read it back.
+    #[error("converted_at cannot be a leap second (second 60)")]
+    LeapSecond,
     #[error("converted_at cannot be in the future")]
     InFuture,
 }
@@ -24,7 +28,8 @@ pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
     /// Accepts an RFC 3339 date-time (the ISO 8601 profile the web uses): a date, a time and a
-    /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC.
+    /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC. A leap second
+    /// (`23:59:60`) is refused: most clients cannot read it back.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let at = DateTime::parse_from_rfc3339(text)
             .map_err(|_| TimestampError::Malformed)?
@@ -33,6 +38,10 @@ impl Timestamp {
         // `0000-01-01T00:00:00+01:00` into year -1).
         if !(1..=9999).contains(&at.year()) {
             return Err(TimestampError::Malformed);
+        }
+        // chrono keeps a leap second as a nanosecond count of a second or more.
+        if at.timestamp_subsec_nanos() >= 1_000_000_000 {
+            return Err(TimestampError::LeapSecond);
         }
         Ok(Self(at))
     }
@@ -127,6 +136,26 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_with_its_own_message() {
+        for leap in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2017-01-01T02:59:60+03:00",
+        ] {
+            assert_eq!(
+                Timestamp::parse(leap),
+                Err(TimestampError::LeapSecond),
+                "{leap}"
+            );
+        }
+        assert_eq!(
+            TimestampError::LeapSecond.to_string(),
+            "converted_at cannot be a leap second (second 60)"
+        );
+        assert!(Timestamp::parse("2016-12-31T23:59:59.999999999Z").is_ok());
     }
 
     #[test]

@@ -1,109 +1,125 @@
-//! The request body: JSON bytes in, a [`NewConversion`] and the body's fingerprint, or every
-//! problem found.
+//! The request body: JSON bytes in, a [`NewConversion`], or every problem found.
 //!
-//! The body is read as a map of raw JSON fragments, so `amount` and metadata numbers are never
-//! turned into binary floats, and each field is checked on its own. Unknown top-level fields are
-//! ignored. `null` counts as absent for every field.
-
-use std::collections::BTreeMap;
+//! The body is read once, as the members of a JSON object kept as raw JSON fragments, so
+//! `amount` and metadata numbers are never turned into binary floats, a member written twice is
+//! refused rather than read either way, and each field is checked on its own. Unknown top-level
+//! fields are ignored. `null` counts as absent for every field. A UTF-8 byte order mark before
+//! the JSON is ignored.
 
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Amount, ConversionTypeId, Currency, CurrencyError, FieldError, IdError, JsonValue,
-    JsonValueError, LeadId, MAX_JSON_DEPTH, Metadata, NewConversion, Notes, RequestFingerprint,
-    Timestamp, TimestampError, WorkflowRunId,
+    Amount, AmountError, ConversionTypeId, Currency, CurrencyError, FieldError, IdError, LeadId,
+    MAX_JSON_DEPTH, Members, Metadata, NewConversion, Notes, Timestamp, TimestampError,
+    WorkflowRunId, json_string, nests_deeper_than,
 };
 
 pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
 pub const REQUIRED: &str = "conversion_type_id, lead_id, and amount are required";
 
-/// A body that passed every check that needs nothing but the body itself.
-#[derive(Debug, Clone)]
-pub struct ParsedBody {
-    pub conversion: NewConversion,
-    pub fingerprint: RequestFingerprint,
+/// The fields the API reads, in the order their problems are reported.
+const FIELDS: [&str; 8] = [
+    "conversion_type_id",
+    "lead_id",
+    "amount",
+    "workflow_run_id",
+    "currency",
+    "converted_at",
+    "metadata",
+    "notes",
+];
+
+/// A member as the body has it.
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    /// Absent or `null`.
+    Absent,
+    Given(&'a RawValue),
+    /// Written more than once: reported, and read neither way.
+    Repeated,
 }
 
 /// Parses the body, reporting every problem in field order (the first is the one the
 /// documented `message` shows). `now` bounds `converted_at`.
-pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, Vec<FieldError>> {
-    let members: BTreeMap<String, &RawValue> =
-        serde_json::from_slice(body).map_err(|_| vec![FieldError::new("body", NOT_AN_OBJECT)])?;
-    let field = |name: &str| members.get(name).copied().filter(|raw| raw.get() != "null");
-    let mut errors = Vec::new();
+pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion, Vec<FieldError>> {
+    let members = read_object(body)?;
+    let member = |name: &str| {
+        if members.repeated.iter().any(|r| r == name) {
+            Member::Repeated
+        } else {
+            match members.get(name) {
+                Some(raw) if raw.get() != "null" => Member::Given(raw),
+                _ => Member::Absent,
+            }
+        }
+    };
+    let mut errors: Vec<FieldError> = members
+        .repeated
+        .iter()
+        .map(|name| {
+            FieldError::new(
+                name.clone(),
+                format!("{name} must not appear more than once"),
+            )
+        })
+        .collect();
 
-    let required = ["conversion_type_id", "lead_id", "amount"];
-    for missing in required.iter().filter(|name| field(name).is_none()) {
-        errors.push(FieldError::new(*missing, REQUIRED));
+    for missing in ["conversion_type_id", "lead_id", "amount"] {
+        if let Member::Absent = member(missing) {
+            errors.push(FieldError::new(missing, REQUIRED));
+        }
     }
-
-    let conversion_type_id = field("conversion_type_id").and_then(|raw| {
+    let given = |name: &str| match member(name) {
+        Member::Given(raw) => Some(raw),
+        Member::Absent | Member::Repeated => None,
+    };
+    let conversion_type_id = given("conversion_type_id").and_then(|raw| {
         record(
             &mut errors,
-            "conversion_type_id",
             uuid(raw, "conversion_type_id", ConversionTypeId::parse),
         )
     });
-    let lead_id = field("lead_id")
-        .and_then(|raw| record(&mut errors, "lead_id", uuid(raw, "lead_id", LeadId::parse)));
-    let amount = field("amount").and_then(|raw| record(&mut errors, "amount", amount(raw)));
-    let workflow_run_id = field("workflow_run_id").and_then(|raw| {
+    let lead_id =
+        given("lead_id").and_then(|raw| record(&mut errors, uuid(raw, "lead_id", LeadId::parse)));
+    let amount = given("amount").and_then(|raw| record(&mut errors, parse_amount(raw)));
+    let workflow_run_id = given("workflow_run_id").and_then(|raw| {
         record(
             &mut errors,
-            "workflow_run_id",
             uuid(raw, "workflow_run_id", WorkflowRunId::parse),
         )
     });
-    let currency = field("currency").and_then(|raw| {
-        record(
-            &mut errors,
-            "currency",
-            text_as(raw, Currency::parse, CurrencyError),
-        )
-    });
+    let currency = given("currency").and_then(|raw| record(&mut errors, parse_currency(raw)));
     if let (Some(amount), Some(currency)) = (amount, currency) {
         record(
             &mut errors,
-            "amount",
-            amount.check_minor_unit(currency).map_err(|e| e.to_string()),
+            amount
+                .check_minor_unit(currency)
+                .map_err(|e| FieldError::new("amount", e)),
         );
     }
-    let converted_at = field("converted_at").and_then(|raw| {
-        record(
+    let converted_at =
+        given("converted_at").and_then(|raw| record(&mut errors, parse_converted_at(raw, now)));
+    let metadata = match member("metadata") {
+        Member::Absent => Some(Metadata::default()),
+        Member::Given(raw) => record(
             &mut errors,
-            "converted_at",
-            text_as(raw, Timestamp::parse, TimestampError::Malformed)
-                .and_then(|at| at.not_in_future(now).map_err(|e| e.to_string())),
-        )
-    });
-    let metadata = match field("metadata") {
-        None => Some(Metadata::default()),
-        Some(raw) => record(&mut errors, "metadata", metadata(raw)),
+            Metadata::from_raw(raw).map_err(|e| FieldError::new(e.field(), e)),
+        ),
+        Member::Repeated => None,
     };
-    let notes = field("notes").and_then(|raw| record(&mut errors, "notes", notes(raw)));
+    let notes = given("notes").and_then(|raw| record(&mut errors, parse_notes(raw)));
+    // Unknown fields are ignored, but none may nest deeper than the known ones may.
+    for (name, raw) in &members.members {
+        if !FIELDS.contains(&name.as_str()) && nests_deeper_than(raw.get(), MAX_JSON_DEPTH) {
+            errors.push(FieldError::new(name.clone(), too_deep(name)));
+        }
+    }
 
-    // Every field is part of the fingerprint, unknown ones too: one nested too deeply is a
-    // problem like any other (metadata's is reported once).
-    let fingerprint = fingerprint(&members)
-        .map_err(|deep| {
-            for problem in deep {
-                if !errors.iter().any(|e| e.field == problem.field) {
-                    errors.push(problem);
-                }
-            }
-        })
-        .ok();
-
-    match (conversion_type_id, lead_id, amount, metadata, fingerprint) {
-        (
-            Some(conversion_type_id),
-            Some(lead_id),
-            Some(amount),
-            Some(metadata),
-            Some(fingerprint),
-        ) if errors.is_empty() => {
-            let conversion = NewConversion {
+    match (conversion_type_id, lead_id, amount, metadata) {
+        (Some(conversion_type_id), Some(lead_id), Some(amount), Some(metadata))
+            if errors.is_empty() =>
+        {
+            Ok(NewConversion {
                 conversion_type_id,
                 lead_id,
                 amount,
@@ -112,39 +128,85 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<ParsedBody, V
                 converted_at,
                 metadata,
                 notes,
-            };
-            Ok(ParsedBody {
-                conversion,
-                fingerprint,
             })
         }
         _ => Err(errors),
     }
 }
 
-/// The hash of the whole body in canonical form (unknown fields included: they are part of what
-/// the client sent).
-fn fingerprint(
-    members: &BTreeMap<String, &RawValue>,
-) -> Result<RequestFingerprint, Vec<FieldError>> {
-    let mut canonical = BTreeMap::new();
-    let mut errors = Vec::new();
-    for (key, raw) in members {
-        match JsonValue::from_raw(raw) {
-            Ok(value) => {
-                canonical.insert(key.clone(), value);
-            }
-            Err(JsonValueError::TooDeep) => {
-                errors.push(FieldError::new(key.clone(), too_deep(key)))
-            }
-            // Not reachable with fragments from the JSON parser; answered like a broken body.
-            Err(JsonValueError::Invalid(_)) => errors.push(FieldError::new("body", NOT_AN_OBJECT)),
-        }
+/// The body's members, or the one problem that keeps it from being a JSON object: where and
+/// what for invalid JSON, under the documented message.
+fn read_object(body: &[u8]) -> Result<Members<'_>, Vec<FieldError>> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let not_an_object =
+        |detail: String| vec![FieldError::with_headline(NOT_AN_OBJECT, "body", detail)];
+    let text = std::str::from_utf8(body).map_err(|e| {
+        not_an_object(format!(
+            "invalid JSON at byte {}: the body is not UTF-8 text",
+            e.valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(not_an_object("the body is empty".to_owned()));
     }
-    if errors.is_empty() {
-        Ok(RequestFingerprint::of(&JsonValue::Object(canonical)))
-    } else {
-        Err(errors)
+    Members::parse(text).map_err(|e| {
+        if e.is_data() {
+            // Valid JSON of another kind.
+            let kind = match text.trim_start().as_bytes().first() {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b'n') => "null",
+                Some(b't' | b'f') => "a boolean",
+                _ => "a number",
+            };
+            not_an_object(format!("the body is {kind}, not an object"))
+        } else {
+            not_an_object(invalid_json(&e))
+        }
+    })
+}
+
+/// `invalid JSON at line 1 column 40: trailing comma`.
+fn invalid_json(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    let what = text.strip_suffix(&position).unwrap_or(&text);
+    format!(
+        "invalid JSON at line {} column {}: {what}",
+        err.line(),
+        err.column()
+    )
+}
+
+/// Keeps the value, or records the problem and yields nothing.
+fn record<T>(errors: &mut Vec<FieldError>, parsed: Result<T, FieldError>) -> Option<T> {
+    parsed.map_err(|problem| errors.push(problem)).ok()
+}
+
+fn parse_currency(raw: &RawValue) -> Result<Currency, FieldError> {
+    match json_string(raw) {
+        Ok(Some(text)) => Currency::parse(&text),
+        _ => Err(CurrencyError),
+    }
+    .map_err(|e| FieldError::new("currency", e))
+}
+
+fn parse_converted_at(raw: &RawValue, now: Timestamp) -> Result<Timestamp, FieldError> {
+    match json_string(raw) {
+        Ok(Some(text)) => Timestamp::parse(&text).and_then(|at| at.not_in_future(now)),
+        _ => Err(TimestampError::Malformed),
+    }
+    .map_err(|e| FieldError::new("converted_at", e))
+}
+
+fn parse_notes(raw: &RawValue) -> Result<Notes, FieldError> {
+    let problem = |message: String| FieldError::new("notes", message);
+    match json_string(raw) {
+        Ok(Some(text)) => Notes::parse(text).map_err(|e| problem(e.to_string())),
+        Ok(None) => Err(problem("notes must be a string".to_owned())),
+        Err(_) => Err(problem(
+            "notes must be valid Unicode (it contains an unpaired surrogate)".to_owned(),
+        )),
     }
 }
 
@@ -152,58 +214,26 @@ fn too_deep(field: &str) -> String {
     format!("{field} must not be nested more than {MAX_JSON_DEPTH} levels deep")
 }
 
-fn notes(raw: &RawValue) -> Result<Notes, String> {
-    let notes = string(raw).ok_or_else(|| "notes must be a string".to_owned())?;
-    Notes::parse(notes).map_err(|e| e.to_string())
-}
-
-/// Keeps the value, or records the field's message and yields nothing.
-fn record<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
-    parsed
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
-}
-
-fn string(raw: &RawValue) -> Option<String> {
-    serde_json::from_str(raw.get()).ok()
-}
-
 fn uuid<T>(
     raw: &RawValue,
     field: &str,
     parse: fn(&str) -> Result<T, IdError>,
-) -> Result<T, String> {
-    string(raw)
-        .and_then(|text| parse(&text).ok())
-        .ok_or_else(|| format!("{field} must be a valid UUID"))
-}
-
-/// A JSON string parsed by a domain constructor; a non-string gets `not_a_string`'s message.
-fn text_as<T, E: std::fmt::Display>(
-    raw: &RawValue,
-    parse: fn(&str) -> Result<T, E>,
-    not_a_string: E,
-) -> Result<T, String> {
-    match string(raw) {
-        Some(text) => parse(&text).map_err(|e| e.to_string()),
-        None => Err(not_a_string.to_string()),
+) -> Result<T, FieldError> {
+    match json_string(raw) {
+        Ok(Some(text)) => parse(&text).ok(),
+        _ => None,
     }
+    .ok_or_else(|| FieldError::new(field, format!("{field} must be a valid UUID")))
 }
 
-fn amount(raw: &RawValue) -> Result<Amount, String> {
+fn parse_amount(raw: &RawValue) -> Result<Amount, FieldError> {
     let text = raw.get();
-    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        return Err(crate::domain::AmountError::Negative.to_string());
-    }
-    Amount::parse_json_number(text).map_err(|e| e.to_string())
-}
-
-fn metadata(raw: &RawValue) -> Result<Metadata, String> {
-    match JsonValue::from_raw(raw) {
-        Ok(JsonValue::Object(members)) => Metadata::new(members).map_err(|e| e.to_string()),
-        Ok(_) | Err(JsonValueError::Invalid(_)) => Err("metadata must be an object".to_owned()),
-        Err(JsonValueError::TooDeep) => Err(too_deep("metadata")),
-    }
+    let parsed = if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Amount::parse_json_number(text)
+    } else {
+        Err(AmountError::Negative)
+    };
+    parsed.map_err(|e| FieldError::new("amount", e))
 }
 
 #[cfg(test)]
@@ -217,7 +247,6 @@ mod tests {
 
     fn parse(body: &str) -> Result<NewConversion, Vec<FieldError>> {
         parse_new_conversion(body.as_bytes(), Timestamp::parse(NOW).unwrap())
-            .map(|parsed| parsed.conversion)
     }
 
     /// The first message (the documented one) for a body.
@@ -250,6 +279,15 @@ mod tests {
         assert_eq!(request.notes, None);
     }
 
+    /// The one problem of a body that is not a JSON object: its headline and its detail.
+    fn unreadable(body: &[u8]) -> (String, String) {
+        let errors = parse_new_conversion(body, Timestamp::parse(NOW).unwrap())
+            .expect_err("the body is refused");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "body");
+        (errors[0].headline().to_owned(), errors[0].message.clone())
+    }
+
     #[test]
     fn a_body_that_is_not_a_json_object_is_rejected() {
         for body in [
@@ -263,11 +301,109 @@ mod tests {
             "{\"amount\": 1,}",
             "\u{0}",
         ] {
-            assert_eq!(first_message(body), NOT_AN_OBJECT, "{body:?}");
+            assert_eq!(unreadable(body.as_bytes()).0, NOT_AN_OBJECT, "{body:?}");
         }
+        assert_eq!(unreadable(&[0xff, 0xfe]).0, NOT_AN_OBJECT);
+    }
+
+    #[test]
+    fn invalid_json_is_answered_with_where_and_what() {
+        let body = format!(r#"{{"conversion_type_id":"{CT}","amount":1,}}"#);
         assert_eq!(
-            parse_new_conversion(&[0xff, 0xfe], Timestamp::now()).unwrap_err()[0].message,
-            NOT_AN_OBJECT
+            unreadable(body.as_bytes()).1,
+            "invalid JSON at line 1 column 73: trailing comma"
+        );
+        assert_eq!(
+            unreadable(b"{\n  \"amount\": 1\n  \"lead_id\": 2}").1,
+            "invalid JSON at line 3 column 3: expected `,` or `}`"
+        );
+        assert_eq!(unreadable(b"").1, "the body is empty");
+        assert_eq!(unreadable(b"[1]").1, "the body is an array, not an object");
+        assert_eq!(
+            unreadable(b"{\"a\":\"\xff\"}").1,
+            "invalid JSON at byte 6: the body is not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_before_the_json_is_ignored() {
+        let body = format!("\u{feff}{}", with(""));
+        assert!(parse(&body).is_ok());
+        assert_eq!(
+            unreadable("\u{feff}\u{feff}{}".as_bytes()).0,
+            NOT_AN_OBJECT,
+            "one mark, not two"
+        );
+    }
+
+    #[test]
+    fn a_member_written_twice_is_refused_and_named_whatever_its_values() {
+        for body in [
+            r#"{"amount":"x","amount":2}"#.to_owned(),
+            format!(r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":2,"amount":2}}"#),
+        ] {
+            let errors = parse(&body).unwrap_err();
+            assert_eq!(errors[0].field, "amount", "{body}");
+            assert_eq!(errors[0].message, "amount must not appear more than once");
+            assert!(
+                errors
+                    .iter()
+                    .all(|e| e.message != REQUIRED || e.field != "amount"),
+                "a repeated field is not also missing: {errors:?}"
+            );
+        }
+        let notes_twice = with(r#","notes":"a","notes":"a""#);
+        assert_eq!(
+            first_message(&notes_twice),
+            "notes must not appear more than once"
+        );
+    }
+
+    #[test]
+    fn a_string_that_is_not_unicode_is_one_clear_problem_of_its_field() {
+        let errors = parse(&with(r#","notes":"caf\ud800""#)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].message,
+            "notes must be valid Unicode (it contains an unpaired surrogate)"
+        );
+        let errors = parse(&with(r#","metadata":{"broker":"\udc00"}"#)).unwrap_err();
+        assert_eq!(
+            (errors.len(), errors[0].field.as_str()),
+            (1, "metadata.broker"),
+            "{errors:?}"
+        );
+        let errors = parse(&format!(
+            r#"{{"conversion_type_id":"\ud800","lead_id":"{LEAD}","amount":1}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].message, "conversion_type_id must be a valid UUID");
+        assert!(
+            parse(&with(r#","crm":"\ud800""#)).is_ok(),
+            "unknown fields are ignored"
+        );
+    }
+
+    #[test]
+    fn a_leap_second_and_metadata_limits_are_refused_with_their_fields() {
+        assert_eq!(
+            first_message(&with(r#","converted_at":"2016-12-31T23:59:60Z""#)),
+            "converted_at cannot be a leap second (second 60)"
+        );
+        let errors = parse(&with(r#","metadata":{"big":1e400}"#)).unwrap_err();
+        assert_eq!(
+            (errors[0].field.as_str(), errors[0].message.as_str()),
+            ("metadata.big", "metadata.big must be a finite number")
+        );
+        assert_eq!(
+            first_message(&with(r#","metadata":{"":1}"#)),
+            "metadata keys must not be empty"
+        );
+        let large = with(&format!(r#","metadata":{{"k":"{}"}}"#, "x".repeat(16_384)));
+        assert_eq!(
+            first_message(&large),
+            "metadata must be at most 16384 bytes as JSON"
         );
     }
 
@@ -495,23 +631,37 @@ mod tests {
     }
 
     #[test]
-    fn the_fingerprint_ignores_formatting_but_not_content() {
-        let now = Timestamp::parse(NOW).unwrap();
-        let fp = |body: &str| {
-            parse_new_conversion(body.as_bytes(), now)
-                .unwrap()
-                .fingerprint
-        };
+    fn the_fingerprint_is_of_the_request_not_its_spelling() {
+        let fp = |body: &str| crate::domain::RequestFingerprint::of(&parse(body).unwrap());
         let compact = with(r#","metadata":{"a":1,"b":"x"}"#);
         let spaced = format!(
             "{{ \"metadata\": {{\"b\": \"x\", \"a\": 1}},\n \"amount\": 10, \"lead_id\": \"{LEAD}\", \"conversion_type_id\": \"{CT}\" }}"
         );
         assert_eq!(fp(&compact), fp(&spaced));
         assert_ne!(fp(&compact), fp(&with(r#","metadata":{"a":2,"b":"x"}"#)));
-        assert_ne!(
+        assert_eq!(
+            fp(&with(r#","notes":null,"currency":null,"metadata":null"#)),
             fp(&with("")),
+            "null is absent"
+        );
+        assert_eq!(
+            fp(&with(r#","currency":"usd""#)),
+            fp(&with(r#","currency":"USD""#))
+        );
+        assert_eq!(
             fp(&with(r#","source":"crm""#)),
-            "unknown fields are part of the body"
+            fp(&with("")),
+            "unknown fields are not stored, so not part of it"
+        );
+        let upper = format!(
+            r#"{{"conversion_type_id":"{}","lead_id":"{LEAD}","amount":10}}"#,
+            CT.to_uppercase()
+        );
+        assert_eq!(fp(&upper), fp(&with("")), "any UUID spelling");
+        assert_ne!(
+            fp(&with("").replace(":10", ":10.0")),
+            fp(&with("")),
+            "the digits of the amount are stored"
         );
     }
 

@@ -1,9 +1,10 @@
 //! Every error the API answers with, and the one function that turns each into a status and a
 //! `{"error", "message"}` body.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
+use http::StatusCode;
 use serde::Serialize;
+
+use super::Response;
 
 use crate::domain::FieldError;
 use crate::service::{AuthError, CreateError};
@@ -74,7 +75,7 @@ impl ApiError {
                 "Validation error",
                 errors
                     .first()
-                    .map_or("The request is invalid", |e| e.message.as_str()),
+                    .map_or("The request is invalid", FieldError::headline),
             ),
             Self::PayloadTooLarge => (
                 "Payload too large",
@@ -97,7 +98,7 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    pub fn into_response(self) -> Response {
         let (error, message) = self.texts();
         let errors = match &self {
             Self::Validation(errors) => Some(
@@ -117,18 +118,14 @@ impl ApiError {
             errors,
         })
         .expect("strings always serialise");
-        let mut response = super::json_response(self.status(), body);
-        let headers = response.headers_mut();
+        let response = Response::json(self.status(), body);
         match self {
-            Self::MethodNotAllowed => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
+            Self::MethodNotAllowed => response.with_header("allow", "POST"),
             Self::Unavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                response.with_header("retry-after", RETRY_AFTER_SECONDS.to_string())
             }
-            _ => {}
+            _ => response,
         }
-        response
     }
 }
 
@@ -138,8 +135,8 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let chain = crate::telemetry::error_chain(&err);
         match err {
-            StoreError::Throttled(_) | StoreError::Unreachable(_) => {
-                tracing::warn!(error = %chain, "store busy or slow; answering 503");
+            StoreError::Throttled(_) | StoreError::Unavailable(_) => {
+                tracing::warn!(error = %chain, "store busy, slow or failing for now; answering 503");
                 Self::Unavailable
             }
             StoreError::Failed(_) | StoreError::Corrupt { .. } => {

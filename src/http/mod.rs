@@ -1,30 +1,34 @@
-//! The HTTP adapter: an API Gateway (HTTP API v2) request in, a response out.
+//! The HTTP adapter: an API Gateway (HTTP API payload 2.0) or function URL event in, a response
+//! out.
 //!
-//! Routing, authentication, body parsing and the service call happen in [`App::handle`]; every
-//! failure becomes a response through [`ApiError`], so the handler never returns `Err` and
-//! never panics on input.
+//! [`App::invoke`] takes the event as Lambda delivered it ([`Incoming`], read softly in
+//! `event.rs`); routing, authentication, reading the request and the service call happen in
+//! [`App::handle`]; every failure becomes a response through [`ApiError`], so the function never
+//! returns `Err` and never panics on input.
 
 mod body;
 mod error;
 mod event;
+mod render;
+mod response;
 
 use std::time::{Duration, Instant};
 
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use http::StatusCode;
 use tracing::Instrument;
 
-pub use body::{NOT_AN_OBJECT, ParsedBody, REQUIRED, parse_new_conversion};
+pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
-pub use event::{dry_run_json, event_json};
+pub use event::{Body, EventKind, Incoming, Request, Unsupported};
+pub use render::{dry_run_json, event_json};
+pub use response::{Outgoing, Response};
 
 use crate::domain::{ApiKey, ApiKeyError, FieldError, IdempotencyKey, Timestamp};
 use crate::service::{self, CreateRequest, Outcome};
 use crate::store::Store;
 
 /// The response header that carries the API Gateway request id (the Lambda request id where
-/// there is no API Gateway, as under `cargo lambda invoke`).
+/// there is no API Gateway, as under `cargo lambda invoke` with a bare event).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Set (to `true`) on a response that repeats an earlier one for the same `Idempotency-Key`.
@@ -36,6 +40,23 @@ const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// How long a request may take in all, DynamoDB calls included, before it is answered 503:
 /// under the function's 10 s timeout, so the client always gets this API's answer.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
+
+/// The routes this function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Conversions,
+}
+
+impl Route {
+    /// The route of a path: the path of a route API Gateway matched, or the path sent (under
+    /// `$default`, a function URL, `cargo lambda`). A trailing slash is the same route.
+    fn of(path: &str) -> Option<Self> {
+        match path.strip_suffix('/').unwrap_or(path) {
+            "/conversions" => Some(Self::Conversions),
+            _ => None,
+        }
+    }
+}
 
 /// The function's state: built once at start-up, shared by every request.
 pub struct App<S> {
@@ -56,16 +77,41 @@ impl<S: Store> App<S> {
         &self.store
     }
 
+    /// Answers one Lambda invocation. An event of another kind than an HTTP request (a REST API
+    /// or load balancer integration set up by mistake) is logged and answered with this API's
+    /// JSON 500, in the shape that integration reads.
+    pub async fn invoke(&self, event: Incoming, lambda_request_id: &str) -> Outgoing {
+        match event {
+            Incoming::Http(request) => {
+                let request = match request.request_id() {
+                    Some(_) => request,
+                    None => request.with_request_id(lambda_request_id),
+                };
+                Outgoing::http(self.handle(request).await)
+            }
+            Incoming::Unsupported(Unsupported { kind, request_id }) => {
+                let request_id = request_id.as_deref().unwrap_or(lambda_request_id);
+                tracing::error!(
+                    request_id = %request_id,
+                    "this function serves HTTP API (payload format 2.0) and function URL events; \
+                     it was sent {kind}"
+                );
+                let response = with_request_id(ApiError::Internal.into_response(), request_id);
+                Outgoing::unsupported(&kind, response)
+            }
+        }
+    }
+
     /// Answers one request. Logs one line per request with its id, method, status and latency;
     /// never the API key, never the body.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let request_id = request_id(&request);
+    pub async fn handle(&self, request: Request) -> Response {
+        let request_id = request.request_id().unwrap_or("-").to_owned();
         let span =
             tracing::info_span!("request", request_id = %request_id, method = %request.method());
         async {
             let started = Instant::now();
             let answer = tokio::time::timeout(self.deadline, self.route(&request)).await;
-            let mut response = answer
+            let response = answer
                 .unwrap_or_else(|_| {
                     tracing::warn!(
                         deadline_ms = self.deadline.as_millis() as u64,
@@ -74,9 +120,7 @@ impl<S: Store> App<S> {
                     Err(ApiError::Unavailable)
                 })
                 .unwrap_or_else(ApiError::into_response);
-            if let Ok(value) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert(REQUEST_ID_HEADER, value);
-            }
+            let response = with_request_id(response, &request_id);
             tracing::info!(
                 status = response.status().as_u16(),
                 latency_ms = started.elapsed().as_millis() as u64,
@@ -88,11 +132,11 @@ impl<S: Store> App<S> {
         .await
     }
 
-    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        if !is_conversions_path(&path(request)) {
+    async fn route(&self, request: &Request) -> Result<Response, ApiError> {
+        let Some(Route::Conversions) = Route::of(request.route_path()) else {
             return Err(ApiError::NotFound);
-        }
-        if request.method() != Method::POST {
+        };
+        if request.method() != "POST" {
             return Err(ApiError::MethodNotAllowed);
         }
         let account = service::authenticate(&self.store, &api_key(request)?).await?;
@@ -102,28 +146,44 @@ impl<S: Store> App<S> {
             match service::create_conversion(&self.store, account, create, now).await? {
                 Outcome::Created(event) => {
                     tracing::info!(event_id = %event.id, "conversion recorded");
-                    json_response(StatusCode::CREATED, event_json(&event))
+                    Response::json(StatusCode::CREATED, event_json(&event))
                 }
                 Outcome::Replayed(event) => {
                     tracing::info!(event_id = %event.id, "conversion replayed for its Idempotency-Key");
-                    let mut response = json_response(StatusCode::CREATED, event_json(&event));
-                    response
-                        .headers_mut()
-                        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-                    response
+                    Response::json(StatusCode::CREATED, event_json(&event))
+                        .with_header(REPLAYED_HEADER, "true")
                 }
-                Outcome::DryRun(event) => json_response(StatusCode::OK, dry_run_json(&event)),
+                Outcome::DryRun(event) => Response::json(StatusCode::OK, dry_run_json(&event)),
             },
         )
     }
 }
 
-/// The `X-API-Key` header as a well-formed key: missing or empty, or malformed.
+/// Sets `X-Request-Id`, when the id can be a header value.
+fn with_request_id(response: Response, id: &str) -> Response {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()) {
+        response.with_header(REQUEST_ID_HEADER, id)
+    } else {
+        response
+    }
+}
+
+/// The one value of a header that must not be repeated: `Err` when it was sent twice, whether
+/// as two headers or as the comma-joined value API Gateway makes of them.
+fn single_header<'a>(request: &'a Request, name: &'a str) -> Result<Option<&'a str>, ()> {
+    let mut values = request.header_values(name);
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) if !value.contains(',') => Ok(Some(value)),
+        _ => Err(()),
+    }
+}
+
+/// The `X-API-Key` header as a well-formed key: missing or empty, or malformed or repeated.
 fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
-    let presented = match request.headers().get(API_KEY_HEADER) {
-        None => return Err(ApiError::MissingApiKey),
-        Some(value) => value.to_str().map_err(|_| ApiError::InvalidApiKey)?,
-    };
+    let presented = single_header(request, API_KEY_HEADER)
+        .map_err(|()| ApiError::InvalidApiKey)?
+        .ok_or(ApiError::MissingApiKey)?;
     ApiKey::parse(presented).map_err(|e| match e {
         ApiKeyError::Missing => ApiError::MissingApiKey,
         ApiKeyError::Malformed => ApiError::InvalidApiKey,
@@ -133,29 +193,30 @@ fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
 /// Everything the request says on its own: the body, the `Idempotency-Key` header and the
 /// `dry_run` parameter, with every problem of the three listed together.
 fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateRequest, ApiError> {
-    let body = body_bytes(request.body());
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
     let mut errors: Vec<FieldError> = Vec::new();
-    let parsed = parse_new_conversion(body, now)
-        .map_err(|e| errors.extend(e))
-        .ok();
+    let parsed = match request.body().bytes() {
+        Some(body) if body.len() > MAX_BODY_BYTES => return Err(ApiError::PayloadTooLarge),
+        Some(body) => parse_new_conversion(body, now)
+            .map_err(|e| errors.extend(e))
+            .ok(),
+        None => {
+            tracing::warn!("the body is marked base64-encoded but is not valid base64");
+            errors.push(FieldError::with_headline(
+                NOT_AN_OBJECT,
+                "body",
+                "the body is marked base64-encoded but is not valid base64",
+            ));
+            None
+        }
+    };
     let idempotency_key = idempotency_key(request)
         .map_err(|e| errors.push(e))
         .ok()
         .flatten();
     let dry_run = dry_run(request).map_err(|e| errors.push(e)).ok();
     match (parsed, dry_run) {
-        (
-            Some(ParsedBody {
-                conversion,
-                fingerprint,
-            }),
-            Some(dry_run),
-        ) if errors.is_empty() => Ok(CreateRequest {
+        (Some(conversion), Some(dry_run)) if errors.is_empty() => Ok(CreateRequest {
             conversion,
-            fingerprint,
             idempotency_key,
             dry_run,
         }),
@@ -163,92 +224,43 @@ fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateReques
     }
 }
 
-/// The optional `Idempotency-Key` header.
+/// The optional `Idempotency-Key` header, sent once.
 fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldError> {
-    match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
-        None => Ok(None),
-        Some(value) => IdempotencyKey::parse(value.as_bytes())
+    let field = "Idempotency-Key";
+    match single_header(request, IDEMPOTENCY_KEY_HEADER) {
+        Ok(None) => Ok(None),
+        Ok(Some(value)) => IdempotencyKey::parse(value.as_bytes())
             .map(Some)
-            .map_err(|e| FieldError::new("Idempotency-Key", e)),
+            .map_err(|e| FieldError::new(field, e)),
+        Err(()) => Err(FieldError::new(
+            field,
+            "Idempotency-Key must be sent once, as one value without commas",
+        )),
     }
 }
 
-/// The optional `dry_run` query parameter: `true` or `false`.
+/// The optional `dry_run` query parameter: `true` or `false`, percent-decoded; repeated only
+/// with the same value.
 fn dry_run(request: &Request) -> Result<bool, FieldError> {
-    let value = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-        .rfind(|(name, _)| *name == "dry_run")
-        .map(|(_, value)| value);
-    match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(FieldError::new("dry_run", "dry_run must be true or false")),
+    let mut answer = None;
+    for (name, value) in form_urlencoded::parse(request.query().as_bytes()) {
+        if name != "dry_run" {
+            continue;
+        }
+        let value = match value.as_ref() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(FieldError::new("dry_run", "dry_run must be true or false")),
+        };
+        if answer.is_some_and(|earlier| earlier != value) {
+            return Err(FieldError::new(
+                "dry_run",
+                "dry_run must not be given twice with different values",
+            ));
+        }
+        answer = Some(value);
     }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// The path as the client sent it, without the API Gateway stage.
-fn path(request: &Request) -> String {
-    let raw = request.raw_http_path();
-    let path = if raw.is_empty() {
-        request.uri().path()
-    } else {
-        raw
-    };
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => match context.stage.as_deref() {
-            Some(stage) if stage != "$default" => path
-                .strip_prefix(&format!("/{stage}"))
-                .filter(|p| p.starts_with('/'))
-                .unwrap_or(path)
-                .to_owned(),
-            _ => path.to_owned(),
-        },
-        _ => path.to_owned(),
-    }
-}
-
-fn is_conversions_path(path: &str) -> bool {
-    matches!(path, "/conversions" | "/conversions/")
-}
-
-fn request_id(request: &Request) -> String {
-    let from_gateway = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
-        _ => None,
-    };
-    from_gateway
-        .or_else(|| {
-            request
-                .lambda_context_ref()
-                .map(|context| context.request_id.clone())
-        })
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| "-".to_owned())
-}
-
-/// The body's bytes whatever API Gateway made of it (text, or base64-decoded binary). The
-/// `Content-Type` header is not consulted: a body that parses as JSON is accepted.
-fn body_bytes(body: &Body) -> &[u8] {
-    match body {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    }
+    Ok(answer.unwrap_or(false))
 }
 
 #[cfg(test)]

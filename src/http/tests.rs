@@ -3,27 +3,24 @@
 
 use std::time::Duration;
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use http::StatusCode;
 
 use super::*;
-use crate::domain::{AccountId, ConversionEvent, EventId, RequestFingerprint};
+use crate::domain::{AccountId, EventId};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use crate::store::{Context, InsertError, Lookup, MemoryStore, StoreError, StoredEvent};
+use crate::store::{Context, Insert, Lookup, MemoryStore, NewEvent, StoreError, StoredEvent};
 
-fn request(method: Method, path: &str, key: Option<&str>, body: Body) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(format!("https://api.test{path}"));
-    if let Some(key) = key {
-        builder = builder.header("x-api-key", key);
+fn request(method: &str, path: &str, key: Option<&str>, body: Body) -> Request {
+    let request = Request::new(method, path).with_body(body);
+    match key {
+        Some(key) => request.with_header("x-api-key", key),
+        None => request,
     }
-    builder.body(body).unwrap()
 }
 
 fn post(body: &str) -> Request {
     request(
-        Method::POST,
+        "POST",
         "/conversions",
         Some(DEMO_API_KEY),
         Body::Text(body.to_owned()),
@@ -42,14 +39,11 @@ async fn demo_app() -> App<MemoryStore> {
     App::new(store)
 }
 
-fn json(response: &Response<Body>) -> serde_json::Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap(),
-        other => panic!("expected a text body, got {other:?}"),
-    }
+fn json(response: &Response) -> serde_json::Value {
+    serde_json::from_str(response.body()).unwrap()
 }
 
-fn assert_error(response: &Response<Body>, status: StatusCode, error: &str, message: &str) {
+fn assert_error(response: &Response, status: StatusCode, error: &str, message: &str) {
     assert_eq!(response.status(), status);
     let body = json(response);
     assert_eq!(
@@ -85,7 +79,7 @@ async fn a_minimal_request_is_recorded_and_answered_201() {
 async fn a_base64_encoded_body_is_read_like_a_text_body() {
     let app = demo_app().await;
     let request = request(
-        Method::POST,
+        "POST",
         "/conversions",
         Some(DEMO_API_KEY),
         Body::Binary(minimal_body().into_bytes()),
@@ -96,12 +90,7 @@ async fn a_base64_encoded_body_is_read_like_a_text_body() {
 #[tokio::test]
 async fn the_api_key_is_checked_before_the_body() {
     let app = demo_app().await;
-    let missing = request(
-        Method::POST,
-        "/conversions",
-        None,
-        Body::Text("not json".into()),
-    );
+    let missing = request("POST", "/conversions", None, Body::Text("not json".into()));
     assert_error(
         &app.handle(missing).await,
         StatusCode::UNAUTHORIZED,
@@ -110,7 +99,7 @@ async fn the_api_key_is_checked_before_the_body() {
     );
     for key in ["nxr_live_unknown", "sk_live_abc", "nxr_live_\u{e9}"] {
         let invalid = request(
-            Method::POST,
+            "POST",
             "/conversions",
             Some(key),
             Body::Text("not json".into()),
@@ -129,7 +118,7 @@ async fn an_empty_api_key_header_counts_as_missing() {
     let app = demo_app().await;
     let response = app
         .handle(request(
-            Method::POST,
+            "POST",
             "/conversions",
             Some(""),
             Body::Text(minimal_body()),
@@ -162,7 +151,12 @@ async fn other_paths_are_404_and_other_methods_405_with_allow() {
     let app = demo_app().await;
     for path in ["/", "/conversion", "/conversions/123", "/leads"] {
         let response = app
-            .handle(request(Method::POST, path, Some(DEMO_API_KEY), Body::Empty))
+            .handle(request(
+                "POST",
+                path,
+                Some(DEMO_API_KEY),
+                Body::Text(String::new()),
+            ))
             .await;
         assert_error(
             &response,
@@ -171,11 +165,16 @@ async fn other_paths_are_404_and_other_methods_405_with_allow() {
             "Route not found",
         );
     }
-    for method in [Method::GET, Method::PUT, Method::DELETE, Method::PATCH] {
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
         let response = app
-            .handle(request(method, "/conversions", None, Body::Empty))
+            .handle(request(
+                method,
+                "/conversions",
+                None,
+                Body::Text(String::new()),
+            ))
             .await;
-        assert_eq!(response.headers()["allow"], "POST");
+        assert_eq!(response.header("allow"), Some("POST"));
         assert_error(
             &response,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -189,7 +188,7 @@ async fn other_paths_are_404_and_other_methods_405_with_allow() {
 async fn a_trailing_slash_is_the_same_route() {
     let app = demo_app().await;
     let request = request(
-        Method::POST,
+        "POST",
         "/conversions/",
         Some(DEMO_API_KEY),
         Body::Text(minimal_body()),
@@ -210,13 +209,8 @@ impl Store for FailingStore {
     async fn load_context(&self, _: AccountId, _: Lookup) -> Result<Context, StoreError> {
         Err((self.0)())
     }
-    async fn insert_event(
-        &self,
-        _: AccountId,
-        _: &ConversionEvent,
-        _: Option<&RequestFingerprint>,
-    ) -> Result<(), InsertError> {
-        Err(InsertError::Store((self.0)()))
+    async fn insert_event(&self, _: AccountId, _: NewEvent<'_>) -> Result<Insert, StoreError> {
+        Err((self.0)())
     }
     async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
         Err((self.0)())
@@ -224,10 +218,10 @@ impl Store for FailingStore {
 }
 
 /// A 503 with `Retry-After`: the client may try again shortly.
-fn assert_unavailable(response: &Response<Body>) {
+fn assert_unavailable(response: &Response) {
     assert_eq!(
-        response.headers()["retry-after"],
-        RETRY_AFTER_SECONDS.to_string().as_str()
+        response.header("retry-after"),
+        Some(RETRY_AFTER_SECONDS.to_string().as_str())
     );
     assert_error(
         response,
@@ -242,7 +236,7 @@ async fn throttling_after_retries_or_an_unreachable_store_is_a_503_with_retry_af
     for failure in [
         (|| StoreError::Throttled("ProvisionedThroughputExceededException: secret detail".into()))
             as fn() -> StoreError,
-        || StoreError::Unreachable("operation timed out after 6s".into()),
+        || StoreError::Unavailable("operation timed out after 6s".into()),
     ] {
         assert_unavailable(
             &App::new(FailingStore(failure))
@@ -274,11 +268,10 @@ impl Store for SlowStore {
     async fn insert_event(
         &self,
         account: AccountId,
-        event: &ConversionEvent,
-        fingerprint: Option<&RequestFingerprint>,
-    ) -> Result<(), InsertError> {
+        new: NewEvent<'_>,
+    ) -> Result<Insert, StoreError> {
         tokio::time::sleep(self.1).await;
-        self.0.insert_event(account, event, fingerprint).await
+        self.0.insert_event(account, new).await
     }
     async fn get_event(
         &self,
@@ -299,7 +292,7 @@ async fn a_request_past_its_deadline_is_a_503_even_when_each_call_succeeds() {
     );
     let response = slow.handle(post(&minimal_body())).await;
     assert_unavailable(&response);
-    assert!(response.headers().contains_key("x-request-id"));
+    assert!(response.header("x-request-id").is_some());
 
     let memory = MemoryStore::new();
     seed_demo(&memory).await.unwrap();
@@ -335,18 +328,11 @@ async fn any_other_store_failure_is_a_500_without_detail() {
 }
 
 fn keyed(key: &str, body: &str) -> Request {
-    let mut request = post(body);
-    request
-        .headers_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
+    post(body).with_header("idempotency-key", key)
 }
 
-fn text(response: &Response<Body>) -> &str {
-    match response.body() {
-        Body::Text(text) => text,
-        other => panic!("expected a text body, got {other:?}"),
-    }
+fn text(response: &Response) -> &str {
+    response.body()
 }
 
 #[tokio::test]
@@ -354,7 +340,7 @@ async fn a_repeated_idempotency_key_with_the_same_body_replays_the_original_resp
     let app = demo_app().await;
     let first = app.handle(keyed("order-42", &minimal_body())).await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert!(first.header("idempotent-replayed").is_none());
 
     // The same JSON, formatted differently, is the same request.
     let reformatted = format!(
@@ -363,7 +349,7 @@ async fn a_repeated_idempotency_key_with_the_same_body_replays_the_original_resp
     for body in [minimal_body(), reformatted] {
         let again = app.handle(keyed("order-42", &body)).await;
         assert_eq!(again.status(), StatusCode::CREATED);
-        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
         assert_eq!(
             text(&again),
             text(&first),
@@ -407,7 +393,7 @@ async fn distinct_keys_and_requests_without_a_key_each_create_an_event() {
     ] {
         let response = app.handle(request).await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        assert!(response.headers().get("idempotent-replayed").is_none());
+        assert!(response.header("idempotent-replayed").is_none());
     }
     let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
     assert_eq!(app.store().events(account).len(), 4);
@@ -423,19 +409,14 @@ async fn a_rejected_request_does_not_use_up_its_key() {
     );
     let response = app.handle(keyed("order-7", &minimal_body())).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert!(response.headers().get("idempotent-replayed").is_none());
+    assert!(response.header("idempotent-replayed").is_none());
 }
 
 #[tokio::test]
 async fn an_idempotency_key_must_be_1_to_255_printable_ascii_characters() {
     let app = demo_app().await;
     for key in ["".to_owned(), "k".repeat(256), "tab\there".to_owned()] {
-        let mut request = post(&minimal_body());
-        request.headers_mut().insert(
-            "idempotency-key",
-            lambda_http::http::HeaderValue::from_str(&key).unwrap(),
-        );
-        let response = app.handle(request).await;
+        let response = app.handle(keyed(&key, &minimal_body())).await;
         assert_error(
             &response,
             StatusCode::BAD_REQUEST,
@@ -449,9 +430,9 @@ async fn an_idempotency_key_must_be_1_to_255_printable_ascii_characters() {
 #[tokio::test]
 async fn a_dry_run_answers_200_with_the_event_as_it_would_be_stored_and_writes_nothing() {
     let app = demo_app().await;
-    let mut request = post(&minimal_body());
-    *request.uri_mut() = "https://api.test/conversions?dry_run=true".parse().unwrap();
-    let response = app.handle(request).await;
+    let response = app
+        .handle(post(&minimal_body()).with_query("dry_run=true"))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json(&response);
     assert_eq!(
@@ -471,10 +452,8 @@ async fn a_dry_run_answers_200_with_the_event_as_it_would_be_stored_and_writes_n
 async fn a_dry_run_runs_the_lookups_and_reports_what_would_fail() {
     let app = demo_app().await;
     let body = minimal_body().replace(DEMO_LEAD_ID, "123e4567-e89b-12d3-a456-426614174999");
-    let mut request = post(&body);
-    *request.uri_mut() = "https://api.test/conversions?dry_run=true".parse().unwrap();
     assert_error(
-        &app.handle(request).await,
+        &app.handle(post(&body).with_query("dry_run=true")).await,
         StatusCode::BAD_REQUEST,
         "Validation error",
         "lead_id not found or does not belong to your account",
@@ -485,21 +464,14 @@ async fn a_dry_run_runs_the_lookups_and_reports_what_would_fail() {
 async fn dry_run_must_be_true_or_false() {
     let app = demo_app().await;
     for query in ["dry_run=yes", "dry_run=", "dry_run"] {
-        let mut request = post(&minimal_body());
-        *request.uri_mut() = format!("https://api.test/conversions?{query}")
-            .parse()
-            .unwrap();
         assert_error(
-            &app.handle(request).await,
+            &app.handle(post(&minimal_body()).with_query(query)).await,
             StatusCode::BAD_REQUEST,
             "Validation error",
             "dry_run must be true or false",
         );
     }
-    let mut request = post(&minimal_body());
-    *request.uri_mut() = "https://api.test/conversions?dry_run=false"
-        .parse()
-        .unwrap();
+    let request = post(&minimal_body()).with_query("dry_run=false");
     assert_eq!(app.handle(request).await.status(), StatusCode::CREATED);
 }
 
@@ -534,10 +506,7 @@ async fn a_400_lists_every_problem_and_keeps_the_first_as_the_message() {
     let body = format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"x","amount":-1,"currency":"ABC","notes":7}}"#
     );
-    let mut request = keyed("", &body);
-    *request.uri_mut() = "https://api.test/conversions?dry_run=maybe"
-        .parse()
-        .unwrap();
+    let request = keyed("", &body).with_query("dry_run=maybe");
     let response = app.handle(request).await;
     let body = json(&response);
     let problems: Vec<(&str, &str)> = body["errors"]
@@ -586,5 +555,64 @@ async fn reference_and_type_rules_are_reported_together_once_the_payload_is_vali
             "metadata.broker must be a string",
             "metadata.commission must be a number",
         ]
+    );
+}
+
+#[tokio::test]
+async fn the_route_api_gateway_matched_decides_whatever_base_path_the_domain_adds() {
+    let app = demo_app().await;
+    let behind_domain = |route_key: &str| {
+        Incoming::from_json(&format!(
+            r#"{{"version":"2.0","routeKey":"{route_key}","rawPath":"/api/public/conversions",
+                "headers":{{"x-api-key":"{DEMO_API_KEY}"}},"body":{body},
+                "requestContext":{{"http":{{"method":"POST"}},"requestId":"r-1","stage":"$default"}}}}"#,
+            body = serde_json::to_string(&minimal_body()).unwrap()
+        ))
+    };
+    let matched = app.invoke(behind_domain("POST /conversions"), "l-1").await;
+    assert_eq!(matched.response().status(), StatusCode::CREATED);
+    let fallback = app.invoke(behind_domain("$default"), "l-1").await;
+    assert_eq!(fallback.response().status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_api_key_sent_twice_is_invalid_even_when_both_are_valid() {
+    let app = demo_app().await;
+    let twice =
+        post(&minimal_body()).with_header("x-api-key", &format!("{DEMO_API_KEY}, {DEMO_API_KEY}"));
+    assert_error(
+        &app.handle(twice).await,
+        StatusCode::UNAUTHORIZED,
+        "Invalid API key",
+        "The provided API key is not valid",
+    );
+    let event = Incoming::from_json(&format!(
+        r#"{{"version":"2.0","rawPath":"/conversions","body":{body},
+            "headers":{{"x-api-key":"{DEMO_API_KEY}","X-Api-Key":"{DEMO_API_KEY}"}},
+            "requestContext":{{"http":{{"method":"POST"}}}}}}"#,
+        body = serde_json::to_string(&minimal_body()).unwrap()
+    ));
+    let answer = app.invoke(event, "l-1").await;
+    assert_eq!(answer.response().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.response().header("x-request-id"), Some("l-1"));
+}
+
+#[tokio::test]
+async fn dry_run_is_percent_decoded_and_may_repeat_only_with_one_value() {
+    let app = demo_app().await;
+    for query in [
+        "dry_run=%74rue",
+        "dry_run=true&dry_run=true",
+        "x=%zz&dry_run=true",
+    ] {
+        let response = app.handle(post(&minimal_body()).with_query(query)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+    }
+    assert_error(
+        &app.handle(post(&minimal_body()).with_query("dry_run=false&dry_run=true"))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "Validation error",
+        "dry_run must not be given twice with different values",
     );
 }

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Context, InsertError, Lookup, Provisioning, Store, StoreError, StoredEvent};
+use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId,
+    Lead, LeadId, WorkflowRun, WorkflowRunId,
 };
 
 #[derive(Default)]
@@ -80,17 +80,17 @@ impl Store for MemoryStore {
     async fn insert_event(
         &self,
         account: AccountId,
-        event: &ConversionEvent,
-        fingerprint: Option<&RequestFingerprint>,
-    ) -> Result<(), InsertError> {
-        match self.data().events.entry((account, event.id)) {
-            Entry::Occupied(_) => Err(InsertError::AlreadyExists),
+        new: NewEvent<'_>,
+    ) -> Result<Insert, StoreError> {
+        match self.data().events.entry((account, new.event.id)) {
+            Entry::Occupied(existing) => Ok(Insert::Exists(Box::new(existing.get().clone()))),
             Entry::Vacant(vacant) => {
                 vacant.insert(StoredEvent {
-                    event: event.clone(),
-                    fingerprint: fingerprint.cloned(),
+                    event: new.event.clone(),
+                    fingerprint: new.fingerprint.cloned(),
+                    write_token: Some(new.write_token),
                 });
-                Ok(())
+                Ok(Insert::Written)
             }
         }
     }

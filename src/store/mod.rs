@@ -11,7 +11,7 @@ pub use memory::MemoryStore;
 
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId,
+    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -22,9 +22,12 @@ pub enum StoreError {
     /// Still throttled after the SDK's own retries: worth retrying later.
     #[error("the store is throttling requests")]
     Throttled(#[source] BoxError),
-    /// No connection, or no answer within the configured timeouts: worth retrying later.
-    #[error("the store could not be reached in time")]
-    Unreachable(#[source] BoxError),
+    /// Any other failure a retry later may fix, after the SDK's own retries: no connection, no
+    /// answer in time, a connection cut mid-answer, a server error.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A failure no retry can fix: a request of ours the store refuses, access denied, a
+    /// missing table.
     #[error("the store request failed")]
     Failed(#[source] BoxError),
     /// A stored record could not be read back into a domain type.
@@ -32,22 +35,30 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
 }
 
-/// Why an event was not inserted.
-#[derive(Debug, thiserror::Error)]
-pub enum InsertError {
-    /// An event with this id exists already; nothing was written.
-    #[error("an event with this id already exists")]
-    AlreadyExists,
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// An event to write, and what tells its request apart.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub event: &'a ConversionEvent,
+    /// The fingerprint of the keyed request that creates it.
+    pub fingerprint: Option<&'a RequestFingerprint>,
+    pub write_token: WriteToken,
 }
 
-/// A recorded event and, if it was created with an `Idempotency-Key`, the fingerprint of the
-/// request that created it.
+/// What the conditional write of an event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Insert {
+    Written,
+    /// An event with this id was there already, and is this one; nothing was written.
+    Exists(Box<StoredEvent>),
+}
+
+/// A recorded event, the fingerprint of the keyed request that created it, and the token of
+/// the request's write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub event: ConversionEvent,
     pub fingerprint: Option<RequestFingerprint>,
+    pub write_token: Option<WriteToken>,
 }
 
 /// What the store holds, in the caller's account, for one request: its references and, when
@@ -85,14 +96,13 @@ pub trait Store: Send + Sync {
         lookup: Lookup,
     ) -> impl Future<Output = Result<Context, StoreError>> + Send;
 
-    /// Writes the event, with the fingerprint of the keyed request that created it, unless an
-    /// event with the same id exists in the account.
+    /// Writes the event unless one with the same id exists in the account, in which case that
+    /// one is returned.
     fn insert_event(
         &self,
         account: AccountId,
-        event: &ConversionEvent,
-        fingerprint: Option<&RequestFingerprint>,
-    ) -> impl Future<Output = Result<(), InsertError>> + Send;
+        new: NewEvent<'_>,
+    ) -> impl Future<Output = Result<Insert, StoreError>> + Send;
 
     /// Reads one event back.
     fn get_event(

@@ -1,7 +1,9 @@
 //! Every request fixture in `events/` goes through the real handler and gets its documented
 //! answer, on the in-memory store and on both local DynamoDB servers.
 
-use crate::helpers::{EXPECTED, assert_fixture_response, backends, fixture, fixture_names};
+use crate::helpers::{
+    EXPECTED, LAMBDA_REQUEST_ID, assert_fixture_response, backends, fixture_event, fixture_names,
+};
 use conversions::http::App;
 use conversions::seed::seed_demo;
 use conversions::store::MemoryStore;
@@ -22,8 +24,8 @@ async fn every_fixture_gets_its_documented_answer_on_the_in_memory_store() {
     seed_demo(&store).await.unwrap();
     let app = App::new(store);
     for name in fixture_names() {
-        let response = app.handle(fixture(&name)).await;
-        assert_fixture_response("memory", &name, &response);
+        let answer = app.invoke(fixture_event(&name), LAMBDA_REQUEST_ID).await;
+        assert_fixture_response("memory", &name, answer.response());
     }
 }
 
@@ -34,8 +36,58 @@ async fn every_fixture_gets_its_documented_answer_on_dynalite_and_moto() {
         seed_demo(&store).await.unwrap();
         let app = App::new(store);
         for name in fixture_names() {
-            let response = app.handle(fixture(&name)).await;
-            assert_fixture_response(&backend.name, &name, &response);
+            let answer = app.invoke(fixture_event(&name), LAMBDA_REQUEST_ID).await;
+            assert_fixture_response(&backend.name, &name, answer.response());
         }
     }
+}
+
+#[tokio::test]
+async fn an_event_of_another_integration_is_answered_in_its_own_shape() {
+    let app = App::new(MemoryStore::new());
+    let shape = |outgoing: &conversions::http::Outgoing| {
+        let json = serde_json::to_value(outgoing).unwrap();
+        let mut keys: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let rest = app
+        .invoke(fixture_event("rest-api-event"), LAMBDA_REQUEST_ID)
+        .await;
+    assert_eq!(
+        shape(&rest),
+        [
+            "body",
+            "headers",
+            "isBase64Encoded",
+            "multiValueHeaders",
+            "statusCode"
+        ]
+    );
+    let alb = app
+        .invoke(fixture_event("load-balancer-event"), LAMBDA_REQUEST_ID)
+        .await;
+    assert_eq!(
+        shape(&alb),
+        [
+            "body",
+            "headers",
+            "isBase64Encoded",
+            "statusCode",
+            "statusDescription"
+        ]
+    );
+    let http = app
+        .invoke(fixture_event("create-via-function-url"), LAMBDA_REQUEST_ID)
+        .await;
+    assert_eq!(
+        shape(&http),
+        [
+            "body",
+            "cookies",
+            "headers",
+            "isBase64Encoded",
+            "statusCode"
+        ]
+    );
 }

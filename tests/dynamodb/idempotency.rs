@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::helpers::{Table, backends, body_text, fixture};
 use conversions::domain::AccountId;
 use conversions::http::App;
+use conversions::http::{Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
-use lambda_http::{Body, Request};
 
 /// The number of conversion events stored in the demo account.
 async fn stored_events(table: &Table) -> usize {
@@ -17,11 +17,7 @@ async fn stored_events(table: &Table) -> usize {
 }
 
 fn with_key(name: &str, key: &str) -> Request {
-    let mut request = fixture(name);
-    request
-        .headers_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
+    fixture(name).with_header("idempotency-key", key)
 }
 
 #[tokio::test]
@@ -41,8 +37,8 @@ async fn a_replay_returns_the_identical_body_and_costs_no_write() {
         let again = app.handle(fixture("create-idempotent")).await;
         assert_eq!(again.status(), 201, "{}", backend.name);
         assert_eq!(
-            again.headers()["idempotent-replayed"],
-            "true",
+            again.header("idempotent-replayed"),
+            Some("true"),
             "{}",
             backend.name
         );
@@ -110,7 +106,7 @@ async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
                 backend.name,
                 body_text(&response)
             );
-            if response.headers().get("idempotent-replayed").is_none() {
+            if response.header("idempotent-replayed").is_none() {
                 originals += 1;
             }
             bodies.push(body_text(&response));
@@ -149,13 +145,53 @@ async fn a_dry_run_runs_the_reads_and_writes_nothing() {
         );
         assert_eq!(stored_events(&seeded).await, 0, "{}", backend.name);
 
-        let mut unknown_type = fixture("dry-run");
-        *unknown_type.body_mut() = Body::Text(
+        let unknown_type = fixture("dry-run").with_body(Body::Text(
             crate::helpers::fixture_body("dry-run")
                 .to_string()
                 .replace("426614174100", "426614174999"),
-        );
+        ));
         let response = app.handle(unknown_type).await;
         assert_eq!(response.status(), 400, "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_retry_spelled_differently_is_a_replay_not_a_422() {
+    let first = r#"{"conversion_type_id": "123E4567-E89B-12D3-A456-426614174100",
+        "lead_id": "123e4567-e89b-12d3-a456-426614174200", "amount": 10.50, "currency": "usd",
+        "converted_at": "2026-01-28T07:00:00-03:00", "notes": null, "metadata": {"b": 1, "a": 2}}"#;
+    let retry = r#"{"metadata": {"a": 2, "b": 1}, "amount": 10.50, "currency": "USD",
+        "converted_at": "2026-01-28T10:00:00Z", "crm_ref": "ignored",
+        "lead_id": "123e4567-e89b-12d3-a456-426614174200",
+        "conversion_type_id": "123e4567-e89b-12d3-a456-426614174100"}"#;
+    for backend in backends() {
+        let table = backend.fresh_table().await;
+        seed_demo(&table.store()).await.unwrap();
+        let app = App::new(table.store());
+        let keyed = |body: &str| {
+            fixture("create-minimal")
+                .with_header("idempotency-key", "spelling-1")
+                .with_body(Body::Text(body.to_owned()))
+        };
+        let created = app.handle(keyed(first)).await;
+        assert_eq!(created.status(), 201, "{}", backend.name);
+        let replayed = app.handle(keyed(retry)).await;
+        assert_eq!(
+            replayed.status(),
+            201,
+            "{}: {}",
+            backend.name,
+            replayed.body()
+        );
+        assert_eq!(
+            replayed.header("idempotent-replayed"),
+            Some("true"),
+            "{}",
+            backend.name
+        );
+        assert_eq!(replayed.body(), created.body(), "{}", backend.name);
+        let other_digits = app.handle(keyed(&retry.replace("10.50", "10.5"))).await;
+        assert_eq!(other_digits.status(), 422, "{}", backend.name);
+        assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
     }
 }

@@ -6,11 +6,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use conversions::config::{LogFormat, LogSettings};
-use conversions::http::App;
+use conversions::http::{App, Body, Request};
 use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use conversions::store::{DynamoStore, MemoryStore};
 use conversions::telemetry::subscriber;
-use lambda_http::Body;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -31,14 +30,12 @@ impl Captured {
     }
 }
 
-fn request_with_private_data() -> lambda_http::Request {
+fn request_with_private_data() -> Request {
     let body = format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":1,
             "notes":"PRIVATE-NOTE","metadata":{{"broker":"PRIVATE-NAME"}}}}"#
     );
-    let mut request = crate::helpers::fixture("create-minimal");
-    *request.body_mut() = Body::Text(body);
-    request
+    crate::helpers::fixture("create-minimal").with_body(Body::Text(body))
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod adapter;
 mod admin;
 mod api;
 mod events;
+mod faults;
 mod helpers;
 mod idempotency;
 mod logging;
-mod unreachable;

@@ -1,76 +1,149 @@
-//! SDK errors as [`StoreError`]s: which failures are worth retrying later and which are not.
+//! SDK errors as [`StoreError`]s: a failure that a later retry may fix (the SDK's own retries
+//! already spent) is [`StoreError::Throttled`] or [`StoreError::Unavailable`]; one that no retry
+//! can fix (our own mistake, access denied, a missing table) is [`StoreError::Failed`].
+//!
+//! The classification is the SDK's own, applied to the final error: the retry classifiers of
+//! the standard retry strategy (`aws-runtime`'s error codes, `aws-smithy-runtime`'s transient
+//! errors and status codes, and errors modelled as retryable).
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_types::retry::{ErrorKind, ProvideErrorKind};
 
 use crate::store::{BoxError, StoreError};
 
-/// Error codes DynamoDB uses for throttling; the SDK has already retried these.
-pub(super) const THROTTLING_CODES: [&str; 3] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
+/// The HTTP statuses the SDK's `HttpStatusCodeClassifier` retries.
+const TRANSIENT_STATUS_CODES: [u16; 4] = [500, 502, 503, 504];
 
-pub(super) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
+/// What a retry later could do about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Throttling,
+    Transient,
+    Permanent,
+}
+
+fn classify<E>(err: &SdkError<E, HttpResponse>) -> Class
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: ProvideErrorKind + ProvideErrorMetadata,
 {
-    let throttled = err
-        .code()
-        .is_some_and(|code| THROTTLING_CODES.contains(&code));
-    // A timeout of the whole call or of one attempt, a connect timeout, or no connection at all.
-    let unreachable = match &err {
-        SdkError::TimeoutError(_) => true,
-        SdkError::DispatchFailure(failure) => failure.is_timeout() || failure.is_io(),
-        _ => false,
-    };
+    match err {
+        // No answer in time (an attempt or the whole operation).
+        SdkError::TimeoutError(_) => Class::Transient,
+        // An answer that could not be read: a connection cut mid-response.
+        SdkError::ResponseError(_) => Class::Transient,
+        SdkError::DispatchFailure(failure) => {
+            if failure.is_timeout() || failure.is_io() {
+                Class::Transient
+            } else {
+                match failure.as_other() {
+                    Some(ErrorKind::ThrottlingError) => Class::Throttling,
+                    Some(_) => Class::Transient,
+                    None => Class::Permanent,
+                }
+            }
+        }
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let code = ProvideErrorMetadata::code(service).unwrap_or_default();
+            if THROTTLING_ERRORS.contains(&code) {
+                Class::Throttling
+            } else if TRANSIENT_ERRORS.contains(&code)
+                || service.retryable_error_kind().is_some()
+                || TRANSIENT_STATUS_CODES.contains(&context.raw().status().as_u16())
+            {
+                Class::Transient
+            } else {
+                Class::Permanent
+            }
+        }
+        // The request could not be built: our own mistake.
+        _ => Class::Permanent,
+    }
+}
+
+pub(super) fn store_error<E>(err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorKind + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let class = classify(&err);
     let source: BoxError = Box::new(err);
-    match (throttled, unreachable) {
-        (true, _) => StoreError::Throttled(source),
-        (_, true) => StoreError::Unreachable(source),
-        _ => StoreError::Failed(source),
+    match class {
+        Class::Throttling => StoreError::Throttled(source),
+        Class::Transient => StoreError::Unavailable(source),
+        Class::Permanent => StoreError::Failed(source),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
     use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_smithy_types::body::SdkBody;
 
     use super::*;
 
-    fn put_error(code: &str) -> StoreError {
-        use aws_sdk_dynamodb::error::ErrorMetadata;
+    fn service_error(status: u16, code: &str) -> StoreError {
         let meta = ErrorMetadata::builder()
             .code(code)
             .message("detail")
             .build();
-        store_error(SdkError::service_error(PutItemError::generic(meta), ()))
+        let raw = HttpResponse::try_from(
+            http::Response::builder()
+                .status(status)
+                .body(SdkBody::empty())
+                .unwrap(),
+        )
+        .unwrap();
+        store_error(SdkError::service_error(PutItemError::generic(meta), raw))
     }
 
     #[test]
-    fn a_timeout_is_told_apart_from_other_failures() {
-        // (Connect timeouts and refused connections are dispatch failures: see the fault tests.)
-        let err = store_error(SdkError::<PutItemError, ()>::timeout_error(
-            "no answer in 2 s",
-        ));
-        assert!(matches!(err, StoreError::Unreachable(_)), "{err:?}");
-    }
-
-    #[test]
-    fn throttling_codes_are_told_apart_from_other_failures() {
-        for code in THROTTLING_CODES {
+    fn throttling_codes_are_throttles() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+        ] {
             assert!(
-                matches!(put_error(code), StoreError::Throttled(_)),
+                matches!(service_error(400, code), StoreError::Throttled(_)),
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn server_errors_and_timeouts_are_unavailable() {
+        for (status, code) in [
+            (500, "InternalServerError"),
+            (503, "ServiceUnavailable"),
+            (400, "RequestTimeoutException"),
+            (502, ""),
+        ] {
+            assert!(
+                matches!(service_error(status, code), StoreError::Unavailable(_)),
+                "{status} {code}"
+            );
+        }
+        let timeout = store_error(SdkError::<PutItemError, HttpResponse>::timeout_error(
+            "no answer in 2 s",
+        ));
+        assert!(matches!(timeout, StoreError::Unavailable(_)), "{timeout:?}");
+    }
+
+    #[test]
+    fn errors_no_retry_can_fix_are_failures() {
         for code in [
             "ValidationException",
             "ResourceNotFoundException",
-            "InternalServerError",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
         ] {
-            assert!(matches!(put_error(code), StoreError::Failed(_)), "{code}");
+            assert!(
+                matches!(service_error(400, code), StoreError::Failed(_)),
+                "{code}"
+            );
         }
     }
 }

@@ -11,9 +11,9 @@ use crate::domain::{
     Account, AccountId, Amount, ApiKeyHash, Category, ConversionEvent, ConversionType,
     ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
     MasterWorkflowId, Metadata, Notes, RequestFingerprint, Scope, Timestamp, WorkflowId,
-    WorkflowRun, WorkflowRunId,
+    WorkflowRun, WorkflowRunId, WriteToken,
 };
-use crate::store::{StoreError, StoredEvent};
+use crate::store::{NewEvent, StoreError, StoredEvent};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -52,6 +52,8 @@ pub(super) mod attr {
     pub const NOTES: &str = "notes";
     pub const CONVERTED_AT: &str = "converted_at";
     pub const REQUEST_FINGERPRINT: &str = "request_fingerprint";
+    /// The random token of the request that wrote the event.
+    pub const WRITE_TOKEN: &str = "write_token";
 }
 
 /// Values of [`attr::ENTITY`].
@@ -256,7 +258,7 @@ pub(super) fn conversion_type_from(item: &Item) -> Result<ConversionType, StoreE
                     Ok(FieldDefinition {
                         key: f.string(attr::FIELD_KEY)?.to_owned(),
                         label: f.string(attr::FIELD_LABEL)?.to_owned(),
-                        field_type: f.parse(attr::FIELD_TYPE, str::parse::<FieldType>)?,
+                        field_type: FieldType::from_stored(f.string(attr::FIELD_TYPE)?),
                     })
                 }
                 _ => Err(r.corrupt("a field definition is not a map")),
@@ -316,11 +318,8 @@ pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> 
     })
 }
 
-pub(super) fn event_item(
-    account: AccountId,
-    e: &ConversionEvent,
-    fingerprint: Option<&RequestFingerprint>,
-) -> Item {
+pub(super) fn event_item(account: AccountId, new: &NewEvent<'_>) -> Item {
+    let e = new.event;
     Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
@@ -341,7 +340,11 @@ pub(super) fn event_item(
     .optional(attr::NOTES, e.notes.as_ref())
     .text(attr::CONVERTED_AT, e.converted_at.sortable())
     .text(attr::CREATED_AT, e.created_at.sortable())
-    .optional(attr::REQUEST_FINGERPRINT, fingerprint.map(|f| f.as_str()))
+    .optional(
+        attr::REQUEST_FINGERPRINT,
+        new.fingerprint.map(|f| f.as_str()),
+    )
+    .text(attr::WRITE_TOKEN, new.write_token)
     .build()
 }
 
@@ -351,6 +354,9 @@ pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> 
         event: event_from(item)?,
         fingerprint: r.optional(attr::REQUEST_FINGERPRINT, |t| {
             RequestFingerprint::parse(t).ok_or("not a SHA-256")
+        })?,
+        write_token: r.optional(attr::WRITE_TOKEN, |t| {
+            WriteToken::parse(t).ok_or("not a UUID")
         })?,
     })
 }
@@ -393,11 +399,18 @@ mod tests {
             converted_at: Timestamp::parse("2026-01-28T10:00:00Z").unwrap(),
             created_at: Timestamp::parse("2026-02-01T15:30:00.123Z").unwrap(),
         };
-        let item = event_item(AccountId::random(), &event, None);
+        let token = WriteToken::random();
+        let new = NewEvent {
+            event: &event,
+            fingerprint: None,
+            write_token: token,
+        };
+        let item = event_item(AccountId::random(), &new);
         assert_eq!(item[attr::AMOUNT], AttributeValue::N("85000.00".into()));
         let stored = stored_event_from(&item).unwrap();
         assert_eq!(stored.event, event);
         assert_eq!(stored.fingerprint, None);
+        assert_eq!(stored.write_token, Some(token));
     }
 
     #[test]
@@ -422,6 +435,25 @@ mod tests {
         );
         let key = api_key_item(&demo.api_key.hash(), account, Timestamp::now());
         assert_eq!(active_key_account(&key).unwrap(), Some(account));
+    }
+
+    #[test]
+    fn a_field_type_this_version_does_not_know_is_kept_not_corrupt() {
+        let demo = crate::seed::demo();
+        let mut item = conversion_type_item(demo.account.id, &demo.conversion_type);
+        let Some(AttributeValue::L(fields)) = item.get_mut(attr::FIELDS) else {
+            panic!("fields is a list");
+        };
+        fields.push(AttributeValue::M(HashMap::from([
+            (attr::FIELD_KEY.to_owned(), s("closing_date")),
+            (attr::FIELD_LABEL.to_owned(), s("Closing date")),
+            (attr::FIELD_TYPE.to_owned(), s("date")),
+        ])));
+        let read = conversion_type_from(&item).unwrap();
+        assert_eq!(
+            read.fields.last().unwrap().field_type,
+            FieldType::Other("date".into())
+        );
     }
 
     #[test]

@@ -11,17 +11,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
 
 pub use keys::EVENTS_BY_CONVERTED_AT;
 pub use schema::{TableError, create_table};
 
 use self::error::store_error;
 use self::item::{Item, Reader, attr, s, status};
-use super::{Context, InsertError, Lookup, Provisioning, Store, StoreError, StoredEvent};
+use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, RequestFingerprint, Timestamp, WorkflowRun,
+    Account, AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventId, Lead, LeadId,
+    Timestamp, WorkflowRun,
 };
 
 /// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
@@ -155,32 +156,47 @@ impl Store for DynamoStore {
         })
     }
 
+    /// One `PutItem` conditioned on the item not existing. When it exists, the item comes back
+    /// with the refusal (`ReturnValuesOnConditionCheckFailure`), or, from a server that does not
+    /// send it back (dynalite), by a consistent read.
     async fn insert_event(
         &self,
         account: AccountId,
-        event: &ConversionEvent,
-        fingerprint: Option<&RequestFingerprint>,
-    ) -> Result<(), InsertError> {
+        new: NewEvent<'_>,
+    ) -> Result<Insert, StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item::event_item(account, event, fingerprint)))
+            .set_item(Some(item::event_item(account, &new)))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(InsertError::AlreadyExists)
-            }
-            Err(err) => Err(InsertError::Store(store_error(err))),
-        }
+        let err = match result {
+            Ok(_) => return Ok(Insert::Written),
+            Err(err) => err,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(refused)) = err.as_service_error()
+        else {
+            return Err(store_error(err));
+        };
+        let existing = match refused.item() {
+            Some(found) => Some(item::stored_event_from(found)?),
+            None => self.get_event(account, new.event.id).await?,
+        };
+        existing
+            .map(|found| Insert::Exists(Box::new(found)))
+            .ok_or_else(|| {
+                StoreError::Failed(
+                    format!(
+                        "event {} was refused as existing, then not found",
+                        new.event.id
+                    )
+                    .into(),
+                )
+            })
     }
 
     async fn get_event(

@@ -1,0 +1,210 @@
+//! DynamoDB failing between the function and a real local server (the fault proxy of
+//! `helpers::proxy`), through the function's own SDK configuration: a committed write whose
+//! answer is lost is answered once and stored once; every failure a retry may fix is a 503 with
+//! `Retry-After` once the SDK's retries are spent, well inside the function's timeout; the rest
+//! are 500s.
+
+use conversions::domain::AccountId;
+use conversions::http::{App, Response};
+use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
+use conversions::store::DynamoStore;
+use std::time::{Duration, Instant};
+
+use conversions::config::DYNAMODB_OPERATION_TIMEOUT;
+use tokio::task::JoinSet;
+
+use crate::helpers::proxy::{Fault, FaultProxy};
+use crate::helpers::{Backend, Table, backends, body_json, fixture, function_client};
+
+/// The demo app on a fresh table, its DynamoDB calls going through a fault proxy.
+async fn app_behind_proxy(backend: &Backend) -> (App<DynamoStore>, FaultProxy, Table) {
+    let table = backend.fresh_table().await;
+    seed_demo(&table.store()).await.unwrap();
+    let proxy = FaultProxy::start(&backend.endpoint).await;
+    let client = function_client(&proxy.endpoint()).await;
+    let app = App::new(DynamoStore::new(client, &table.name));
+    (app, proxy, table)
+}
+
+fn demo_account() -> AccountId {
+    AccountId::parse(DEMO_ACCOUNT_ID).unwrap()
+}
+
+#[tokio::test]
+async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_stored_once() {
+    for backend in backends() {
+        for key in [None, Some("lost-answer-1")] {
+            let context = format!("{} with key {key:?}", backend.name);
+            let (app, proxy, table) = app_behind_proxy(&backend).await;
+            proxy.fail("PutItem", Fault::DropAnswer, 1);
+            let request = match key {
+                Some(key) => fixture("create-minimal").with_header("idempotency-key", key),
+                None => fixture("create-minimal"),
+            };
+            let response = app.handle(request).await;
+            assert_eq!(response.status(), 201, "{context}: {}", response.body());
+            assert_eq!(
+                response.header("idempotent-replayed"),
+                None,
+                "{context}: the request's own write, not a replay"
+            );
+            assert_eq!(
+                proxy.count("PutItem"),
+                2,
+                "{context}: the SDK retried the put: {:?}",
+                proxy.operations()
+            );
+            assert_eq!(table.count_events(demo_account()).await, 1, "{context}");
+            let id = body_json(&response)["conversion_event"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let stored = table.event_item(demo_account(), id.parse().unwrap()).await;
+            assert_eq!(stored["id"].as_s().unwrap(), &id, "{context}");
+        }
+    }
+}
+
+/// One class of failure of the API-key read, on every attempt.
+struct Case {
+    name: &'static str,
+    fault: Fault,
+    status: u16,
+    attempts: usize,
+}
+
+const fn error(status: u16, code: &'static str) -> Fault {
+    Fault::Error { status, code }
+}
+
+static CASES: [Case; 8] = [
+    Case {
+        name: "throttling",
+        fault: error(400, "ThrottlingException"),
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "provisioned throughput exceeded",
+        fault: error(400, "ProvisionedThroughputExceededException"),
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "request limit exceeded",
+        fault: error(400, "RequestLimitExceeded"),
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "internal server error",
+        fault: error(500, "InternalServerError"),
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "service unavailable",
+        fault: error(503, "ServiceUnavailable"),
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "connection cut while reading the answer",
+        fault: Fault::CutAnswer,
+        status: 503,
+        attempts: 3,
+    },
+    Case {
+        name: "validation exception (our own mistake)",
+        fault: error(400, "ValidationException"),
+        status: 500,
+        attempts: 1,
+    },
+    Case {
+        name: "access denied",
+        fault: error(400, "AccessDeniedException"),
+        status: 500,
+        attempts: 1,
+    },
+];
+
+fn assert_answer(response: &Response, case: &Case, context: &str) {
+    assert_eq!(
+        response.status(),
+        case.status,
+        "{context}: {}",
+        response.body()
+    );
+    let (error, message) = if case.status == 503 {
+        assert_eq!(response.header("retry-after"), Some("1"), "{context}");
+        (
+            "Service unavailable",
+            "The service is temporarily busy; please retry shortly",
+        )
+    } else {
+        assert_eq!(response.header("retry-after"), None, "{context}");
+        ("Internal server error", "An unexpected error occurred")
+    };
+    crate::helpers::assert_error_body(&body_json(response), error, message, context);
+}
+
+#[tokio::test]
+async fn failures_a_retry_may_fix_are_503_after_the_sdks_retries_and_the_rest_500() {
+    let mut runs = JoinSet::new();
+    for backend in backends() {
+        for case in &CASES {
+            let backend = Backend {
+                name: backend.name.clone(),
+                endpoint: backend.endpoint.clone(),
+            };
+            runs.spawn(async move {
+                let context = format!("{}: {}", backend.name, case.name);
+                let (app, proxy, _table) = app_behind_proxy(&backend).await;
+                proxy.fail("GetItem", case.fault, usize::MAX);
+                let response = app.handle(fixture("create-minimal")).await;
+                assert_answer(&response, case, &context);
+                assert_eq!(
+                    proxy.operations(),
+                    vec!["GetItem"; case.attempts],
+                    "{context}: the SDK's attempts"
+                );
+            });
+        }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("every case passes");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout() {
+    let backend = &backends()[0];
+    let (silent, proxy, _table) = app_behind_proxy(backend).await;
+    proxy.fail("GetItem", Fault::Silence, usize::MAX);
+
+    // A port nobody listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let refused = App::new(DynamoStore::new(
+        function_client(&refused_endpoint).await,
+        "conversions",
+    ));
+
+    for (name, app) in [("silent server", &silent), ("refused connection", &refused)] {
+        let started = Instant::now();
+        let response = tokio::time::timeout(
+            Duration::from_secs(15),
+            app.handle(fixture("create-minimal")),
+        )
+        .await
+        .expect("the function answers instead of hanging");
+        let took = started.elapsed();
+        assert_eq!(response.status(), 503, "{name}: {}", response.body());
+        assert_eq!(response.header("retry-after"), Some("1"), "{name}");
+        assert!(
+            took < DYNAMODB_OPERATION_TIMEOUT + Duration::from_secs(2),
+            "{name}: took {took:?}"
+        );
+    }
+}
