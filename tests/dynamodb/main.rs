@@ -4,6 +4,7 @@
 mod adapter;
 mod admin;
 mod api;
+mod capacity;
 mod events;
 mod faults;
 mod helpers;

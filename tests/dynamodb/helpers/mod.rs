@@ -61,7 +61,7 @@ impl Backend {
         (client, operations)
     }
 
-    fn config(&self) -> aws_sdk_dynamodb::config::Builder {
+    pub fn config(&self) -> aws_sdk_dynamodb::config::Builder {
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)

@@ -1,0 +1,261 @@
+//! What a write and each read of `POST /conversions` cost, measured with
+//! `ReturnConsumedCapacity` on the function's own calls, for the smallest event and the largest
+//! one the limits allow. The README's capacity section states these figures.
+//!
+//! dynalite computes capacity from item sizes as DynamoDB does (table only: it reports no index
+//! writes); moto answers a flat figure whatever the size, which the test shows too.
+//! `cargo test --test dynamodb capacity -- --nocapture` prints them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use conversions::domain::{AccountId, MAX_METADATA_BYTES, MAX_NOTES_CHARS};
+use conversions::http::{App, Body, Request};
+use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
+use conversions::store::DynamoStore;
+
+use crate::helpers::{Backend, backends, body_json, fixture};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Asks every call for its consumed capacity and records it: (operation, capacity units).
+#[derive(Clone, Debug, Default)]
+struct Consumed(Arc<Mutex<Vec<(&'static str, f64)>>>);
+
+impl Consumed {
+    fn take(&self) -> Vec<(&'static str, f64)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Consumed {
+    fn name(&self) -> &'static str {
+        "ConsumedCapacity"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input_mut();
+        let wanted = Some(ReturnConsumedCapacity::Indexes);
+        if let Some(put) = input.downcast_mut::<PutItemInput>() {
+            put.return_consumed_capacity = wanted;
+        } else if let Some(get) = input.downcast_mut::<GetItemInput>() {
+            get.return_consumed_capacity = wanted;
+        } else if let Some(batch) = input.downcast_mut::<BatchGetItemInput>() {
+            batch.return_consumed_capacity = wanted;
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Ok(output) = context.output_or_error() else {
+            return Ok(());
+        };
+        let units = |c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>| {
+            c.and_then(|c| c.capacity_units).unwrap_or_default()
+        };
+        let entry = if let Some(put) = output.downcast_ref::<PutItemOutput>() {
+            ("PutItem", units(put.consumed_capacity.as_ref()))
+        } else if let Some(get) = output.downcast_ref::<GetItemOutput>() {
+            ("GetItem", units(get.consumed_capacity.as_ref()))
+        } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
+            let total = batch
+                .consumed_capacity()
+                .iter()
+                .map(|c| c.capacity_units.unwrap_or_default())
+                .sum();
+            ("BatchGetItem", total)
+        } else {
+            return Ok(());
+        };
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
+/// An item's size as DynamoDB bills it: for each attribute, its name's UTF-8 bytes and its
+/// value's size (a string's UTF-8 bytes; a number's 1 byte per two significant digits, plus 1;
+/// a boolean or null 1; a list or map 3, plus each element's size and 1 byte each).
+fn billed_size(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => {
+                let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+                let significant = digits.trim_start_matches('0').trim_end_matches('0');
+                significant.len().div_ceil(2) + 1
+            }
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(items) => 3 + items.iter().map(|i| 1 + value(i)).sum::<usize>(),
+            AttributeValue::M(members) => 3 + billed_size(members) + members.len(),
+            other => panic!("not used in items: {other:?}"),
+        }
+    }
+    item.iter().map(|(name, v)| name.len() + value(v)).sum()
+}
+
+/// Write units for an item of this size: one a started KB.
+fn write_units(size: usize) -> f64 {
+    size.div_ceil(1024) as f64
+}
+
+/// Strongly consistent read units for an item of this size: one a started 4 KB.
+fn read_units(size: usize) -> f64 {
+    size.div_ceil(4096) as f64
+}
+
+/// The largest body the limits allow: metadata of 16 KiB, notes of 5,000 of the character
+/// given, every optional field given.
+fn largest_body(note_character: char) -> String {
+    let metadata_value = "x".repeat(MAX_METADATA_BYTES - r#"{"k":""}"#.len());
+    let notes: String = std::iter::repeat_n(note_character, MAX_NOTES_CHARS).collect();
+    format!(
+        r#"{{"conversion_type_id":"123e4567-e89b-12d3-a456-426614174100",
+            "lead_id":"123e4567-e89b-12d3-a456-426614174200",
+            "workflow_run_id":"123e4567-e89b-12d3-a456-426614174400",
+            "amount":999999999999999.99,"currency":"USD","converted_at":"2026-01-28T10:00:00Z",
+            "metadata":{{"k":"{metadata_value}"}},"notes":"{notes}"}}"#
+    )
+}
+
+/// One event's figures on one server.
+struct Measured {
+    name: &'static str,
+    /// The stored item's size as DynamoDB bills it.
+    size: usize,
+    create: Vec<(&'static str, f64)>,
+    replay: Vec<(&'static str, f64)>,
+}
+
+/// A keyed create and its replay, for the smallest event and the two largest.
+async fn measure(backend: &Backend) -> Vec<Measured> {
+    let table = backend.fresh_table().await;
+    seed_demo(&table.store()).await.unwrap();
+    let consumed = Consumed::default();
+    let client =
+        aws_sdk_dynamodb::Client::from_conf(backend.config().interceptor(consumed.clone()).build());
+    let app = App::new(DynamoStore::new(client, &table.name));
+    let keyed = |key: &str, body: &Option<String>| -> Request {
+        let request = fixture("create-minimal").with_header("idempotency-key", key);
+        match body {
+            Some(body) => request.with_body(Body::Text(body.clone())),
+            None => request,
+        }
+    };
+    let mut measured = Vec::new();
+    for (name, body) in [
+        ("smallest", None),
+        ("largest, ASCII notes", Some(largest_body('n'))),
+        ("largest, 4-byte notes", Some(largest_body('\u{1f600}'))),
+    ] {
+        let key = name.replace([',', ' '], "-");
+        let created = app.handle(keyed(&key, &body)).await;
+        assert_eq!(
+            created.status(),
+            201,
+            "{}: {}",
+            backend.name,
+            created.body()
+        );
+        let create = consumed.take();
+        let replayed = app.handle(keyed(&key, &body)).await;
+        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+        let id = body_json(&created)["conversion_event"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let item = table
+            .event_item(AccountId::parse(DEMO_ACCOUNT_ID).unwrap(), id)
+            .await;
+        measured.push(Measured {
+            name,
+            size: billed_size(&item),
+            create,
+            replay: consumed.take(),
+        });
+    }
+    measured
+}
+
+fn calls(measured: &[(&'static str, f64)]) -> Vec<&'static str> {
+    measured.iter().map(|(op, _)| *op).collect()
+}
+
+#[tokio::test]
+async fn a_write_costs_its_item_size_in_kilobytes_and_a_replay_reads_it_back() {
+    for backend in backends() {
+        let measured = measure(&backend).await;
+        println!("{}:", backend.name);
+        for m in &measured {
+            println!(
+                "  {}: item {} bytes; create {:?}; replay {:?}",
+                m.name, m.size, m.create, m.replay
+            );
+        }
+        for m in &measured {
+            assert_eq!(calls(&m.create), ["GetItem", "BatchGetItem", "PutItem"]);
+            assert_eq!(calls(&m.replay), ["GetItem", "BatchGetItem"]);
+        }
+        let [smallest, largest_ascii, largest] = measured.as_slice() else {
+            panic!("three events measured");
+        };
+        if backend.name == "dynalite" {
+            // dynalite bills as DynamoDB does: the key read 1 unit; the batch read 1 unit for
+            // each key asked for, found or not, and a started 4 KB each; the put a started KB.
+            // (It counts a string's UTF-16 units, not its UTF-8 bytes, so only ASCII text is
+            // billed exactly: the 4-byte notes are checked against DynamoDB's rule only.)
+            for (m, keys_read) in [(smallest, 3.0), (largest_ascii, 4.0)] {
+                assert_eq!(
+                    m.create,
+                    [
+                        ("GetItem", 1.0),
+                        ("BatchGetItem", keys_read),
+                        ("PutItem", write_units(m.size))
+                    ],
+                    "{}",
+                    m.name
+                );
+                assert_eq!(
+                    m.replay,
+                    [
+                        ("GetItem", 1.0),
+                        ("BatchGetItem", keys_read - 1.0 + read_units(m.size))
+                    ],
+                    "{}",
+                    m.name
+                );
+            }
+        } else {
+            // moto answers one figure for a put whatever the item's size: it does not measure.
+            assert_eq!(largest.create[2], smallest.create[2], "{}", backend.name);
+        }
+        // What the README's capacity section states, by DynamoDB's rules.
+        assert_eq!(
+            [smallest, largest_ascii, largest].map(|m| (write_units(m.size), read_units(m.size))),
+            [(1.0, 1.0), (22.0, 6.0), (37.0, 10.0)],
+            "{}: item sizes {} / {} / {} bytes",
+            backend.name,
+            smallest.size,
+            largest_ascii.size,
+            largest.size
+        );
+    }
+}
