@@ -4,7 +4,8 @@
 use crate::helpers::{backends, body_json, fixture, post_as};
 use conversions::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
-    Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId,
+    WorkflowRun, WorkflowRunId,
 };
 use conversions::http::App;
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
@@ -306,6 +307,51 @@ async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
             ["GetItem"],
             "{}: an invalid payload never reaches the lookups",
             backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let demo = seed_demo(&store).await.unwrap();
+        let mut newer = demo.conversion_type.clone();
+        newer.fields.push(FieldDefinition {
+            key: "closing_date".into(),
+            label: "Closing date".into(),
+            field_type: FieldType::from_stored("date"),
+        });
+        store
+            .put_conversion_type(demo.account.id, &newer)
+            .await
+            .unwrap();
+        let app = App::new(store);
+        let body = format!(
+            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"metadata":{{"closing_date":"2026-03-01","commission":"x"}}}}"#,
+            newer.id, demo.lead.id
+        );
+        let response = app
+            .handle(post_as(demo.api_key.expose(), body.clone()))
+            .await;
+        assert_eq!(
+            body_json(&response)["message"],
+            "metadata.commission must be a number",
+            "{}: the known fields are still checked",
+            backend.name
+        );
+        let response = app
+            .handle(post_as(
+                demo.api_key.expose(),
+                body.replace(r#""commission":"x""#, r#""commission":2"#),
+            ))
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "{}: {}",
+            backend.name,
+            response.body()
         );
     }
 }

@@ -84,7 +84,19 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     );
     assert!(failed.contains(r#""status":500"#), "{failed}");
 
-    for logs in [&ok, &failed] {
+    // An event of another integration: a line that says what was sent and what to do.
+    App::new(MemoryStore::new())
+        .invoke(crate::helpers::fixture_event("rest-api-event"), "lambda-1")
+        .await;
+    let misrouted = captured.take();
+    assert!(
+        misrouted.contains("REST API (payload format 1.0)")
+            && misrouted.contains(r#""level":"ERROR""#)
+            && misrouted.contains("evt-rest-api-event"),
+        "{misrouted}"
+    );
+
+    for logs in [&ok, &failed, &misrouted] {
         for secret in [DEMO_API_KEY, "PRIVATE-NOTE", "PRIVATE-NAME"] {
             assert!(
                 !logs.contains(secret),

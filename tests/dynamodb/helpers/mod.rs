@@ -592,6 +592,11 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "Request body must be a JSON object",
     ),
     ("odd-headers", 201, "", ""),
+    ("query-with-space", 201, "", ""),
+    ("query-with-quote", 201, "", ""),
+    ("query-with-angle-brackets", 201, "", ""),
+    ("query-with-non-ascii", 201, "", ""),
+    ("forwarded-proto-not-a-scheme", 201, "", ""),
     ("create-base64-body", 201, "", ""),
     (
         "invalid-base64-body",
