@@ -1,9 +1,13 @@
-//! Properties over many generated inputs: exact amounts, and a parser that answers every body
-//! without panicking.
+//! Properties over many generated inputs: exact amounts, a parser that answers every body
+//! without panicking, and a function that answers every event Lambda can hand it with one of its
+//! documented answers.
 
 use conversions::domain::{Amount, Timestamp};
-use conversions::http::parse_new_conversion;
+use conversions::http::{App, Incoming, parse_new_conversion};
+use conversions::seed::{DEMO_API_KEY, seed_demo};
+use conversions::store::MemoryStore;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 proptest! {
     #[test]
@@ -71,4 +75,118 @@ proptest! {
             Err(errors) => prop_assert!(!errors.is_empty()),
         }
     }
+}
+
+/// The answer to an event, as the function returns it to Lambda.
+fn answer_to(event: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = MemoryStore::new();
+        seed_demo(&store).await.unwrap();
+        let outgoing = App::new(store)
+            .invoke(Incoming::from_json(event), "lambda-request-id")
+            .await;
+        serde_json::to_value(&outgoing).unwrap()
+    })
+}
+
+/// A documented status, a JSON body of the documented shape, and the request id header.
+fn assert_documented(answer: &serde_json::Value) -> Result<(), TestCaseError> {
+    let status = answer["statusCode"].as_u64().unwrap_or_default();
+    prop_assert!(
+        [200, 201, 400, 401, 404, 405, 413, 422, 500, 503].contains(&status),
+        "{answer}"
+    );
+    let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    if status < 300 {
+        prop_assert_eq!(&body["success"], true);
+    } else {
+        prop_assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
+    }
+    prop_assert!(answer["headers"]["x-request-id"].is_string(), "{answer}");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn any_http_api_event_gets_one_of_the_documented_answers(
+        method in prop_oneof![Just("POST".to_owned()), Just("GET".to_owned()), "\\PC{0,8}"],
+        route_key in prop_oneof![Just("$default".to_owned()), Just("POST /conversions".to_owned()), "\\PC{0,20}"],
+        path in prop_oneof![Just("/conversions".to_owned()), "/\\PC{0,30}"],
+        stage in prop_oneof![Just("$default".to_owned()), "\\PC{0,8}"],
+        query in "\\PC{0,60}",
+        headers in proptest::collection::vec(("\\PC{1,16}", "\\PC{0,40}"), 0..6),
+        api_key in prop_oneof![Just(DEMO_API_KEY.to_owned()), "\\PC{0,40}"],
+        body in prop_oneof![
+            Just(r#"{"conversion_type_id":"123e4567-e89b-12d3-a456-426614174100","lead_id":"123e4567-e89b-12d3-a456-426614174200","amount":1}"#.to_owned()),
+            "\\PC{0,80}",
+        ],
+        base64 in any::<bool>(),
+    ) {
+        let mut header_map: serde_json::Map<String, serde_json::Value> = headers
+            .into_iter()
+            .map(|(name, value)| (name, value.into()))
+            .collect();
+        header_map.insert("x-api-key".into(), api_key.into());
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": header_map,
+            "requestContext": {
+                "http": {"method": method, "path": path},
+                "requestId": "r-1",
+                "stage": stage,
+            },
+            "body": body,
+            "isBase64Encoded": base64,
+        });
+        assert_documented(&answer_to(&event.to_string()))?;
+    }
+
+    #[test]
+    fn any_json_value_sent_as_an_event_gets_an_answer(event in json_value()) {
+        assert_documented(&answer_to(&event.to_string()))?;
+    }
+}
+
+/// Any JSON value, a few levels deep, with keys the events use.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "\\PC{0,20}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("version".to_owned()),
+                    Just("rawPath".to_owned()),
+                    Just("headers".to_owned()),
+                    Just("requestContext".to_owned()),
+                    Just("http".to_owned()),
+                    Just("method".to_owned()),
+                    Just("body".to_owned()),
+                    Just("httpMethod".to_owned()),
+                    Just("elb".to_owned()),
+                    "[a-zA-Z]{1,8}",
+                ],
+                inner,
+                0..5,
+            )
+            .prop_map(|members| serde_json::Value::Object(members.into_iter().collect())),
+        ]
+    })
 }

@@ -1,7 +1,7 @@
 //! JSON values whose numbers keep their exact text, for `metadata`. `serde_json::Value` would
 //! turn `0.30000000000000004`-prone decimals into binary floats; this keeps what was sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
@@ -85,16 +85,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
                 let mut members: Vec<(String, &'a RawValue)> = Vec::new();
                 let mut repeated: Vec<String> = Vec::new();
+                let (mut seen, mut seen_twice) = (HashSet::new(), HashSet::new());
                 while let Some((key, value)) = map.next_entry::<String, &'a RawValue>()? {
-                    if members.iter().any(|(k, _)| *k == key) {
-                        if !repeated.contains(&key) {
-                            repeated.push(key);
-                        }
-                    } else {
+                    if seen.insert(key.clone()) {
                         members.push((key, value));
+                    } else if seen_twice.insert(key.clone()) {
+                        repeated.push(key);
                     }
                 }
-                members.retain(|(key, _)| !repeated.contains(key));
+                if !repeated.is_empty() {
+                    members.retain(|(key, _)| !seen_twice.contains(key));
+                }
                 Ok(Members { members, repeated })
             }
         }
@@ -157,21 +158,11 @@ impl JsonValue {
         if text.starts_with(['{', '[']) && depth >= MAX_JSON_DEPTH {
             return Err(JsonValueError::TooDeep);
         }
-        // Grammar errors cannot happen in a fragment the parser produced; what can fail is a key
-        // that is not Unicode text.
+        // Grammar errors cannot happen in a fragment the parser produced; what can fail is text
+        // that is not Unicode.
         let invalid = |_: serde_json::Error| JsonValueError::InvalidUnicode;
         Ok(match text.as_bytes().first() {
-            Some(b'{') => {
-                let members = Members::parse(text).map_err(invalid)?;
-                if let Some(key) = members.repeated.into_iter().next() {
-                    return Err(JsonValueError::RepeatedKey(key));
-                }
-                let mut object = BTreeMap::new();
-                for (key, value) in members.members {
-                    object.insert(key, Self::from_raw_at(value, depth + 1)?);
-                }
-                Self::Object(object)
-            }
+            Some(b'{') => Self::Object(Self::members_at(text, depth).map_err(|(_, e)| e)?),
             Some(b'[') => {
                 let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
                 let items = items
@@ -187,6 +178,27 @@ impl JsonValue {
                 RawValue::from_string(text.to_owned()).map_err(invalid)?,
             )),
         })
+    }
+
+    /// The members of an object fragment at `depth`, each value converted. An error from within
+    /// a member's value names that member.
+    fn members_at(
+        text: &str,
+        depth: usize,
+    ) -> Result<BTreeMap<String, JsonValue>, (Option<String>, JsonValueError)> {
+        // The parser accepted the fragment: what can fail is a key that is not Unicode text.
+        let members = Members::parse(text).map_err(|_| (None, JsonValueError::InvalidUnicode))?;
+        if let Some(key) = members.repeated.into_iter().next() {
+            return Err((None, JsonValueError::RepeatedKey(key)));
+        }
+        let mut object = BTreeMap::new();
+        for (key, value) in members.members {
+            match Self::from_raw_at(value, depth + 1) {
+                Ok(value) => object.insert(key, value),
+                Err(err) => return Err((Some(key), err)),
+            };
+        }
+        Ok(object)
     }
 
     /// The JSON type's name as API messages use it.

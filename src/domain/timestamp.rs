@@ -46,6 +46,14 @@ impl Timestamp {
         Ok(Self(at))
     }
 
+    /// Re-reads an instant this service stored: [`Timestamp::parse`]'s form, leap seconds
+    /// included (earlier versions accepted them; what was stored still means something).
+    pub fn from_stored(text: &str) -> Result<Self, TimestampError> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|at| Self(at.with_timezone(&Utc)))
+            .map_err(|_| TimestampError::Malformed)
+    }
+
     /// Now, truncated to milliseconds so that it prints the way clients expect.
     pub fn now() -> Self {
         let now = Utc::now();
@@ -156,6 +164,12 @@ mod tests {
             "converted_at cannot be a leap second (second 60)"
         );
         assert!(Timestamp::parse("2016-12-31T23:59:59.999999999Z").is_ok());
+        let stored = Timestamp::from_stored("2016-12-31T23:59:60.000000000Z").unwrap();
+        assert_eq!(
+            stored.to_string(),
+            "2016-12-31T23:59:60Z",
+            "what was stored reads back"
+        );
     }
 
     #[test]

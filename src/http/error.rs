@@ -33,6 +33,8 @@ pub enum ApiError {
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 65_536;
+// The 413 message states the limit.
+const _: () = assert!(MAX_BODY_BYTES == 65_536);
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {

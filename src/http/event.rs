@@ -279,10 +279,11 @@ impl Envelope {
     }
 }
 
-/// The path of a route key (`POST /conversions`, `ANY /conversions/{id}`); none for `$default`.
+/// The path of a route key (`POST /conversions`, `ANY /conversions/{id}`); none for `$default`,
+/// and none for a greedy route (`ANY /{proxy+}`), which says nothing of the path sent.
 fn route_path(route_key: &str) -> Option<&str> {
     let (_, path) = route_key.split_once(' ')?;
-    path.starts_with('/').then_some(path)
+    (path.starts_with('/') && !path.contains("+}")).then_some(path)
 }
 
 /// An HTTP API puts a named stage in front of the path (`/prod/conversions`); `$default` has none.
@@ -393,6 +394,7 @@ mod tests {
             Some("/conversions/{id}")
         );
         assert_eq!(route_path("$default"), None);
+        assert_eq!(route_path("ANY /{proxy+}"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Handler behaviour that needs no DynamoDB: routing, authentication order, error mapping,
-//! headers. The DynamoDB-backed paths are in `tests/`, logging in `tests/logging.rs`.
+//! headers. The DynamoDB-backed paths, fixtures and logging are in `tests/dynamodb/`.
 
 use std::time::Duration;
 

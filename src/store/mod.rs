@@ -6,7 +6,7 @@ mod memory;
 
 use std::future::Future;
 
-pub use dynamodb::{DynamoStore, EVENTS_BY_CONVERTED_AT, TableError, create_table};
+pub use dynamodb::{DynamoStore, TableError, create_table};
 pub use memory::MemoryStore;
 
 use crate::domain::{

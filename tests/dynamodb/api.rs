@@ -328,7 +328,7 @@ async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
             .unwrap();
         let app = App::new(store);
         let body = format!(
-            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"metadata":{{"closing_date":"2026-03-01","commission":"x"}}}}"#,
+            r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"metadata":{{"closing_date":[2026,3,1],"commission":"x"}}}}"#,
             newer.id, demo.lead.id
         );
         let response = app

@@ -152,6 +152,12 @@ async fn a_dry_run_runs_the_reads_and_writes_nothing() {
         ));
         let response = app.handle(unknown_type).await;
         assert_eq!(response.status(), 400, "{}", backend.name);
+        assert_eq!(
+            crate::helpers::body_json(&response)["message"],
+            "conversion_type_id not found, inactive, or does not belong to your account",
+            "{}",
+            backend.name
+        );
     }
 }
 

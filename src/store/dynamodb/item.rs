@@ -182,7 +182,7 @@ pub(super) fn account_from(item: &Item) -> Result<Account, StoreError> {
     Ok(Account {
         id: r.parse(attr::ID, AccountId::parse)?,
         name: r.string(attr::NAME)?.to_owned(),
-        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
 }
 
@@ -275,7 +275,7 @@ pub(super) fn conversion_type_from(item: &Item) -> Result<ConversionType, StoreE
         fields,
         scope,
         active: r.boolean(attr::ACTIVE)?,
-        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
 }
 
@@ -290,7 +290,7 @@ pub(super) fn lead_from(item: &Item) -> Result<Lead, StoreError> {
     let r = Reader(item);
     Ok(Lead {
         id: r.parse(attr::ID, LeadId::parse)?,
-        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
 }
 
@@ -314,7 +314,7 @@ pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> 
         lead_id: r.parse(attr::LEAD_ID, LeadId::parse)?,
         workflow_id: r.parse(attr::WORKFLOW_ID, WorkflowId::parse)?,
         master_workflow_id: r.optional(attr::MASTER_WORKFLOW_ID, MasterWorkflowId::parse)?,
-        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
 }
 
@@ -374,8 +374,8 @@ fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
         currency: r.parse(attr::CURRENCY, Currency::parse)?,
         metadata: r.parse(attr::METADATA, Metadata::from_json)?,
         notes: r.optional(attr::NOTES, |text| Notes::parse(text.to_owned()))?,
-        converted_at: r.parse(attr::CONVERTED_AT, Timestamp::parse)?,
-        created_at: r.parse(attr::CREATED_AT, Timestamp::parse)?,
+        converted_at: r.parse(attr::CONVERTED_AT, Timestamp::from_stored)?,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
 }
 

@@ -28,7 +28,7 @@ use crate::domain::{
 };
 
 /// The index that lists an account's events by conversion time.
-pub const EVENTS_BY_CONVERTED_AT: &str = "events_by_converted_at";
+pub(super) const EVENTS_BY_CONVERTED_AT: &str = "events_by_converted_at";
 
 pub(super) const API_KEY_SK: &str = "APIKEY";
 pub(super) const ACCOUNT_SK: &str = "ACCOUNT";

@@ -14,7 +14,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
 
-pub use keys::EVENTS_BY_CONVERTED_AT;
 pub use schema::{TableError, create_table};
 
 use self::error::store_error;

@@ -17,6 +17,7 @@ use conversions::http::{Body, Incoming, Request, Response};
 use conversions::store::{DynamoStore, create_table};
 
 /// A DynamoDB-compatible server the tests run against.
+#[derive(Clone)]
 pub struct Backend {
     pub name: String,
     pub endpoint: String,

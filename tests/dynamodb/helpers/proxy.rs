@@ -17,7 +17,8 @@ pub enum Fault {
     /// The request reaches the server, which commits it; the answer is lost (the connection is
     /// reset instead).
     DropAnswer,
-    /// The request reaches the server; half of its answer arrives, then the connection is reset.
+    /// The request reaches the server; its answer's head and half its body arrive, then the
+    /// connection is reset.
     CutAnswer,
     /// DynamoDB's error answer with this status and error code; the server never sees the request.
     Error { status: u16, code: &'static str },
@@ -149,7 +150,12 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
         match fault {
             Some(Fault::DropAnswer) => return reset(client),
             Some(Fault::CutAnswer) => {
-                let _ = client.write_all(&answer[..answer.len() / 2]).await;
+                let head = answer
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(0, |end| end + 4);
+                let cut = head + (answer.len() - head) / 2;
+                let _ = client.write_all(&answer[..cut]).await;
                 return reset(client);
             }
             _ => {
