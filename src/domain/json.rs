@@ -1,7 +1,7 @@
 //! JSON values whose numbers keep their exact text, for `metadata`. `serde_json::Value` would
 //! turn `0.30000000000000004`-prone decimals into binary floats; this keeps what was sent.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
@@ -54,7 +54,7 @@ pub enum JsonValue {
 #[derive(Debug)]
 pub struct Members<'a> {
     pub members: Vec<(String, &'a RawValue)>,
-    /// Each repeated name once, in the order its second occurrence was met.
+    /// Each repeated name once, sorted.
     pub repeated: Vec<String>,
 }
 
@@ -84,17 +84,20 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
                 let mut members: Vec<(String, &'a RawValue)> = Vec::new();
-                let mut repeated: Vec<String> = Vec::new();
-                let (mut seen, mut seen_twice) = (HashSet::new(), HashSet::new());
-                while let Some((key, value)) = map.next_entry::<String, &'a RawValue>()? {
-                    if seen.insert(key.clone()) {
-                        members.push((key, value));
-                    } else if seen_twice.insert(key.clone()) {
-                        repeated.push(key);
-                    }
+                while let Some(member) = map.next_entry::<String, &'a RawValue>()? {
+                    members.push(member);
                 }
+                // Sorted names side by side find every repeat without copying a name that is not.
+                let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+                names.sort_unstable();
+                let mut repeated: Vec<String> = names
+                    .windows(2)
+                    .filter(|pair| pair[0] == pair[1])
+                    .map(|pair| pair[0].to_owned())
+                    .collect();
+                repeated.dedup();
                 if !repeated.is_empty() {
-                    members.retain(|(key, _)| !seen_twice.contains(key));
+                    members.retain(|(name, _)| repeated.binary_search(name).is_err());
                 }
                 Ok(Members { members, repeated })
             }

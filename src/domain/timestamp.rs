@@ -31,9 +31,7 @@ impl Timestamp {
     /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC. A leap second
     /// (`23:59:60`) is refused: most clients cannot read it back.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        let at = DateTime::parse_from_rfc3339(text)
-            .map_err(|_| TimestampError::Malformed)?
-            .with_timezone(&Utc);
+        let at = Self::from_stored(text)?.0;
         // Years 1 to 9999 in UTC: what the four-digit form can write back (an offset can push
         // `0000-01-01T00:00:00+01:00` into year -1).
         if !(1..=9999).contains(&at.year()) {
