@@ -65,7 +65,7 @@ PY
 say "starting the stack as make run does (API :$port, DynamoDB :$dynamodb_port)"
 start_stack
 
-say "the table make run created has template.yaml's key schema and index"
+say "the table make run created has template.yaml's key schema and indexes; Query is granted on exactly those"
 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "$VENV/bin/python" - "$dynamodb_port" <<'PY'
 import sys, boto3
 from cfnlint.decode import decode
@@ -75,12 +75,17 @@ actual = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http:/
     .describe_table(TableName="conversions-local")["Table"]
 def attributes(defs): return sorted((d["AttributeName"], d["AttributeType"]) for d in defs)
 def keys(schema): return [(k["AttributeName"], k["KeyType"]) for k in schema]
-def indexes(gsis): return sorted((g["IndexName"], tuple(keys(g["KeySchema"])), g["Projection"]["ProjectionType"]) for g in gsis)
+def indexes(gsis): return sorted((g["IndexName"], tuple(keys(g["KeySchema"])), g["Projection"]["ProjectionType"],
+                                  tuple(sorted(g["Projection"].get("NonKeyAttributes", [])))) for g in gsis)
+statements = template["Resources"]["ConversionsFunction"]["Properties"]["Policies"][0]["Statement"]
+query = [s for s in statements if "dynamodb:Query" in s["Action"]]
+granted = sorted(r["Fn::Sub"].split("/index/")[1] for s in query for r in s["Resource"] if "Fn::Sub" in r)
 checks = {
     "attributes": (attributes(declared["AttributeDefinitions"]), attributes(actual["AttributeDefinitions"])),
     "key schema": (keys(declared["KeySchema"]), keys(actual["KeySchema"])),
     "indexes": (indexes(declared["GlobalSecondaryIndexes"]), indexes(actual["GlobalSecondaryIndexes"])),
     "billing": (declared["BillingMode"], actual["BillingModeSummary"]["BillingMode"]),
+    "Query grant": (sorted(g["IndexName"] for g in actual["GlobalSecondaryIndexes"]), granted),
 }
 for name, (want, got) in checks.items():
     if want != got:
@@ -93,6 +98,7 @@ python3 scripts/check_readme.py README.md "$base_url" "$key"
 
 say "cargo lambda invoke with events/ fixtures"
 for case in create-minimal:201 missing-api-key:401 unknown-lead:400 unknown-route:404 \
+    list-conversion-types:200 list-conversions:200 get-conversion-not-found:404 list-conversions-invalid-limit:400 \
     create-behind-custom-domain:201 query-with-odd-characters:200 invalid-base64-body:400 rest-api-event:500; do
   name=${case%%:*} want=${case##*:}
   got=$("$VENV/bin/cargo-lambda" lambda invoke conversions --invoke-address 127.0.0.1 --invoke-port "$port" \

@@ -7,12 +7,13 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::domain::{
-    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency,
-    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId,
-    WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, Cursor,
+    EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT, MAX_OFFSET,
+    MasterWorkflowId, Offset, PageRequest, Scope, Timestamp, Window, WorkflowId, WorkflowRun,
+    WorkflowRunId,
 };
 use crate::seed::seed_demo;
-use crate::store::{DynamoStore, Provisioning, StoreError, TableError, create_table};
+use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
 
 /// Provision the Conversions table: accounts, API keys, conversion types, leads, workflow runs.
 ///
@@ -31,7 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the table and its index as template.yaml declares them (for local use); a table
+    /// Create the table and its indexes as template.yaml declares them (for local use); a table
     /// that exists is left as it is.
     CreateTables,
     /// Create an account.
@@ -114,6 +115,41 @@ pub enum Command {
     },
     /// Create the demo account, key and the reference page's example records (idempotent).
     SeedDemo,
+    /// List an account's conversion types, active and inactive, oldest first.
+    ListConversionTypes {
+        #[arg(long)]
+        account: AccountId,
+    },
+    /// List an account's conversion events, newest first: the body GET /conversions answers.
+    ListConversions {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        lead_id: Option<LeadId>,
+        #[arg(long)]
+        workflow_id: Option<WorkflowId>,
+        #[arg(long)]
+        master_workflow_id: Option<MasterWorkflowId>,
+        #[arg(long)]
+        workflow_run_id: Option<WorkflowRunId>,
+        #[arg(long)]
+        conversion_type_id: Option<ConversionTypeId>,
+        /// Converted at or after this instant (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        converted_after: Option<Timestamp>,
+        /// Converted strictly before this instant (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        converted_before: Option<Timestamp>,
+        /// Events per page, 1 to 200.
+        #[arg(long, value_parser = parse_limit, default_value = "50")]
+        limit: Limit,
+        /// Matching events to skip, 0 to 10000.
+        #[arg(long, value_parser = parse_offset, default_value = "0")]
+        offset: Offset,
+        /// The next_cursor of the previous page (with the same filters).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
 }
 
 /// Why a command failed.
@@ -164,6 +200,18 @@ fn parse_field(text: &str) -> Result<FieldDefinition, String> {
     })
 }
 
+fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).map_err(|_| "not an RFC 3339 date-time with a zone".to_owned())
+}
+
+fn parse_limit(text: &str) -> Result<Limit, String> {
+    Limit::parse(text).ok_or(format!("not an integer from 1 to {MAX_LIMIT}"))
+}
+
+fn parse_offset(text: &str) -> Result<Offset, String> {
+    Offset::parse(text).ok_or(format!("not an integer from 0 to {MAX_OFFSET}"))
+}
+
 /// Runs one command against the table and returns what to print.
 pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value, AdminError> {
     let table = cli
@@ -180,8 +228,11 @@ pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value
     run(cli.command, &DynamoStore::new(client, table)).await
 }
 
-/// Runs a provisioning command on any store.
-pub async fn run<P: Provisioning>(command: Command, store: &P) -> Result<Value, AdminError> {
+/// Runs a command on any store.
+pub async fn run<P: Provisioning + Store>(
+    command: Command,
+    store: &P,
+) -> Result<Value, AdminError> {
     let now = Timestamp::now();
     match command {
         Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
@@ -323,6 +374,51 @@ pub async fn run<P: Provisioning>(command: Command, store: &P) -> Result<Value, 
                 "lead_id": demo.lead.id.to_string(),
                 "workflow_run_id": demo.workflow_run.id.to_string(),
             }))
+        }
+        Command::ListConversionTypes { account } => {
+            require_account(store, account).await?;
+            let mut types = store.conversion_types(account).await?;
+            types.sort_by_key(|t| (t.created_at, t.id));
+            Ok(json!({
+                "conversion_types": types.iter().map(conversion_type_json).collect::<Vec<_>>()
+            }))
+        }
+        Command::ListConversions {
+            account,
+            lead_id,
+            workflow_id,
+            master_workflow_id,
+            workflow_run_id,
+            conversion_type_id,
+            converted_after,
+            converted_before,
+            limit,
+            offset,
+            cursor,
+        } => {
+            require_account(store, account).await?;
+            let filter = EventFilter {
+                lead: lead_id,
+                workflow: workflow_id,
+                master_workflow: master_workflow_id,
+                workflow_run: workflow_run_id,
+                conversion_type: conversion_type_id,
+                window: Window::new(converted_after, converted_before)
+                    .map_err(|e| AdminError::Invalid(e.to_string()))?,
+            };
+            let after = cursor
+                .map(|text| Cursor::read(&text, account, &filter))
+                .transpose()
+                .map_err(|e| AdminError::Invalid(e.to_string()))?;
+            let page = PageRequest {
+                filter,
+                after,
+                offset,
+                limit,
+            };
+            let listing = crate::service::list_conversions(store, account, page).await?;
+            Ok(serde_json::from_str(&crate::http::listing_json(&listing))
+                .expect("the list body is JSON"))
         }
     }
 }

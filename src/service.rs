@@ -1,9 +1,13 @@
-//! The use case: who is calling, and record their conversion. Written against the
-//! [`Store`] port only, so it runs the same on DynamoDB and in memory.
+//! The use cases: who is calling; record their conversion; list their conversion types; list
+//! and read their conversions. Written against the [`Store`] port only, so they run the same on
+//! DynamoDB and in memory.
+
+use std::collections::HashMap;
 
 use crate::domain::{
-    AccountId, ApiKey, ConversionEvent, EventId, FieldError, IdempotencyKey, NewConversion,
-    RequestFingerprint, Timestamp, WriteToken,
+    AccountId, ApiKey, ConversionEvent, ConversionType, ConversionTypeId, Cursor, EventId,
+    FieldError, IdempotencyKey, NewConversion, PageRequest, RequestFingerprint, Timestamp,
+    WriteToken,
 };
 use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
@@ -133,6 +137,104 @@ pub async fn create_conversion<S: Store>(
     }
 }
 
+/// The account's active conversion types, oldest first (by `created_at`, then id): a stable
+/// order in which a new type is always last.
+pub async fn list_conversion_types<S: Store>(
+    store: &S,
+    account: AccountId,
+) -> Result<Vec<ConversionType>, StoreError> {
+    let mut types: Vec<ConversionType> = store
+        .conversion_types(account)
+        .await?
+        .into_iter()
+        .filter(|t| t.active)
+        .collect();
+    types.sort_by_key(|t| (t.created_at, t.id));
+    Ok(types)
+}
+
+/// A recorded event and the conversion type it was recorded with (active or not today).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub event: ConversionEvent,
+    pub conversion_type: ConversionType,
+}
+
+/// One page of an account's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub events: Vec<Listed>,
+    /// Every event the filter matches, on every page.
+    pub total: u64,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// One page of the account's events that the request's filter matches, their types, and how
+/// many there are in all. The page, the count and the types are read at the same time.
+pub async fn list_conversions<S: Store>(
+    store: &S,
+    account: AccountId,
+    request: PageRequest,
+) -> Result<Listing, StoreError> {
+    let (page, total, types) = tokio::try_join!(
+        store.list_events(account, &request),
+        store.count_events(account, &request.filter),
+        store.conversion_types(account),
+    )?;
+    let types = by_id(types);
+    let events = page
+        .events
+        .into_iter()
+        .map(|event| with_type(event, &types))
+        .collect::<Result<_, _>>()?;
+    Ok(Listing {
+        events,
+        total,
+        next_cursor: page
+            .next
+            .map(|position| Cursor::new(account, &request.filter, position)),
+    })
+}
+
+/// One event of the account and its type; `None` for an id the account has no event under.
+pub async fn get_conversion<S: Store>(
+    store: &S,
+    account: AccountId,
+    id: EventId,
+) -> Result<Option<Listed>, StoreError> {
+    let (event, types) = tokio::try_join!(
+        store.get_event(account, id),
+        store.conversion_types(account)
+    )?;
+    event
+        .map(|stored| with_type(stored.event, &by_id(types)))
+        .transpose()
+}
+
+fn by_id(types: Vec<ConversionType>) -> HashMap<ConversionTypeId, ConversionType> {
+    types.into_iter().map(|t| (t.id, t)).collect()
+}
+
+fn with_type(
+    event: ConversionEvent,
+    types: &HashMap<ConversionTypeId, ConversionType>,
+) -> Result<Listed, StoreError> {
+    match types.get(&event.conversion_type_id) {
+        Some(conversion_type) => Ok(Listed {
+            conversion_type: conversion_type.clone(),
+            event,
+        }),
+        None => Err(StoreError::Corrupt {
+            key: format!("conversion event {}", event.id),
+            reason: format!(
+                "its conversion type {} is missing",
+                event.conversion_type_id
+            ),
+        }),
+    }
+}
+
 fn replay(existing: StoredEvent, fingerprint: &RequestFingerprint) -> Result<Outcome, CreateError> {
     if existing.fingerprint.as_ref() == Some(fingerprint) {
         Ok(Outcome::Replayed(existing.event))
@@ -193,6 +295,26 @@ mod tests {
             id: EventId,
         ) -> Result<Option<StoredEvent>, StoreError> {
             self.store.get_event(account, id).await
+        }
+        async fn conversion_types(
+            &self,
+            account: AccountId,
+        ) -> Result<Vec<ConversionType>, StoreError> {
+            self.store.conversion_types(account).await
+        }
+        async fn list_events(
+            &self,
+            account: AccountId,
+            page: &PageRequest,
+        ) -> Result<crate::domain::Page, StoreError> {
+            self.store.list_events(account, page).await
+        }
+        async fn count_events(
+            &self,
+            account: AccountId,
+            filter: &crate::domain::EventFilter,
+        ) -> Result<u64, StoreError> {
+            self.store.count_events(account, filter).await
         }
     }
 

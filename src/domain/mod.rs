@@ -9,6 +9,7 @@ mod digest;
 mod idempotency;
 mod ids;
 mod json;
+mod listing;
 mod notes;
 mod timestamp;
 
@@ -28,6 +29,10 @@ pub use json::{
     JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_BYTES,
     MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Members, Metadata, MetadataError, json_string,
     nests_deeper_than,
+};
+pub use listing::{
+    Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, Limit, MAX_LIMIT, MAX_OFFSET,
+    Offset, Page, PageRequest, Position, Window,
 };
 pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
 pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};

@@ -25,8 +25,15 @@ pub enum ApiError {
     PayloadTooLarge,
     /// The `Idempotency-Key` was used with another body.
     IdempotencyMismatch,
-    NotFound,
-    MethodNotAllowed,
+    /// No route has this path.
+    RouteNotFound,
+    /// No event of the account has this id (or the id is not one).
+    EventNotFound,
+    /// The route does not serve the method: what it allows, and the message that says so.
+    MethodNotAllowed {
+        allow: &'static str,
+        message: &'static str,
+    },
     Unavailable,
     Internal,
 }
@@ -58,8 +65,8 @@ impl ApiError {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RouteNotFound | Self::EventNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -87,11 +94,12 @@ impl ApiError {
                 "Idempotency error",
                 "Idempotency-Key has already been used with a different request body",
             ),
-            Self::NotFound => ("Not found", "Route not found"),
-            Self::MethodNotAllowed => (
-                "Method not allowed",
-                "Only POST is supported on /conversions",
+            Self::RouteNotFound => ("Not found", "Route not found"),
+            Self::EventNotFound => (
+                "Not found",
+                "Conversion event not found or does not belong to your account",
             ),
+            Self::MethodNotAllowed { message, .. } => ("Method not allowed", message),
             Self::Unavailable => (
                 "Service unavailable",
                 "The service is temporarily busy; please retry shortly",
@@ -122,7 +130,7 @@ impl ApiError {
         .expect("strings always serialise");
         let response = Response::json(self.status(), body);
         match self {
-            Self::MethodNotAllowed => response.with_header("allow", "POST"),
+            Self::MethodNotAllowed { allow, .. } => response.with_header("allow", allow),
             Self::Unavailable => {
                 response.with_header("retry-after", RETRY_AFTER_SECONDS.to_string())
             }

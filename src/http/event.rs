@@ -147,6 +147,12 @@ impl Request {
         &self.method
     }
 
+    /// The path as sent, without a named stage's prefix (behind a custom domain, with the API
+    /// mapping's base path).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The path to route on: the matched route's, else the path sent.
     pub fn route_path(&self) -> &str {
         self.route.as_deref().unwrap_or(&self.path)

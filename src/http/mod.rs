@@ -9,6 +9,7 @@
 mod body;
 mod error;
 mod event;
+mod query;
 mod render;
 mod response;
 
@@ -20,10 +21,13 @@ use tracing::Instrument;
 pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request, Unsupported};
-pub use render::{dry_run_json, event_json};
+pub use query::page_request;
+pub use render::{conversion_types_json, dry_run_json, event_json, listed_json, listing_json};
 pub use response::{Outgoing, Response};
 
-use crate::domain::{ApiKey, ApiKeyError, FieldError, IdempotencyKey, Timestamp};
+use crate::domain::{
+    AccountId, ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp,
+};
 use crate::service::{self, CreateRequest, Outcome};
 use crate::store::Store;
 
@@ -42,18 +46,58 @@ const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
 /// The routes this function serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
+    /// `/conversions`
     Conversions,
+    /// `/conversions/{id}`, with the id as sent.
+    Conversion(String),
+    /// `/conversion-types`
+    ConversionTypes,
 }
 
 impl Route {
-    /// The route of a path: the path of a route API Gateway matched, or the path sent (under
-    /// `$default`, a function URL, `cargo lambda`). A trailing slash is the same route.
-    fn of(path: &str) -> Option<Self> {
-        match path.strip_suffix('/').unwrap_or(path) {
+    /// The route of a request: by the path of the route API Gateway matched, or else by the path
+    /// sent (under `$default`, a function URL, `cargo lambda`). A trailing slash is the same
+    /// route. A matched `/conversions/{id}` takes its id from the end of the path sent, wherever
+    /// the API is mapped.
+    fn of(request: &Request) -> Option<Self> {
+        let trimmed =
+            |path: &'_ str| -> String { path.strip_suffix('/').unwrap_or(path).to_owned() };
+        let path = trimmed(request.route_path());
+        match path.as_str() {
             "/conversions" => Some(Self::Conversions),
-            _ => None,
+            "/conversion-types" => Some(Self::ConversionTypes),
+            "/conversions/{id}" => {
+                let sent = trimmed(request.path());
+                let (_, id) = sent.rsplit_once('/')?;
+                Some(Self::Conversion(id.to_owned()))
+            }
+            other => {
+                let id = other.strip_prefix("/conversions/")?;
+                (!id.is_empty() && !id.contains('/')).then(|| Self::Conversion(id.to_owned()))
+            }
+        }
+    }
+
+    /// The methods the route serves, as an `Allow` header lists them, and the 405's message.
+    fn allowed(&self) -> (&'static [&'static str], &'static str, &'static str) {
+        match self {
+            Self::Conversions => (
+                &["GET", "POST"],
+                "GET, POST",
+                "Only GET and POST are supported on /conversions",
+            ),
+            Self::Conversion(_) => (
+                &["GET"],
+                "GET",
+                "Only GET is supported on /conversions/{id}",
+            ),
+            Self::ConversionTypes => (
+                &["GET"],
+                "GET",
+                "Only GET is supported on /conversion-types",
+            ),
         }
     }
 }
@@ -133,13 +177,44 @@ impl<S: Store> App<S> {
     }
 
     async fn route(&self, request: &Request) -> Result<Response, ApiError> {
-        let Some(Route::Conversions) = Route::of(request.route_path()) else {
-            return Err(ApiError::NotFound);
-        };
-        if request.method() != "POST" {
-            return Err(ApiError::MethodNotAllowed);
+        let route = Route::of(request).ok_or(ApiError::RouteNotFound)?;
+        let (methods, allow, message) = route.allowed();
+        if !methods.contains(&request.method()) {
+            return Err(ApiError::MethodNotAllowed { allow, message });
         }
         let account = service::authenticate(&self.store, &api_key(request)?).await?;
+        match route {
+            Route::Conversions if request.method() == "POST" => {
+                self.create_conversion(request, account).await
+            }
+            Route::Conversions => {
+                let page = page_request(request.query(), account).map_err(ApiError::Validation)?;
+                let listing = service::list_conversions(&self.store, account, page).await?;
+                Ok(Response::json(StatusCode::OK, listing_json(&listing)))
+            }
+            Route::Conversion(id) => {
+                // A malformed id names no event, like an unknown one.
+                let id = EventId::parse(&id).map_err(|_| ApiError::EventNotFound)?;
+                let listed = service::get_conversion(&self.store, account, id)
+                    .await?
+                    .ok_or(ApiError::EventNotFound)?;
+                Ok(Response::json(StatusCode::OK, listed_json(&listed)))
+            }
+            Route::ConversionTypes => {
+                let types = service::list_conversion_types(&self.store, account).await?;
+                Ok(Response::json(
+                    StatusCode::OK,
+                    conversion_types_json(&types),
+                ))
+            }
+        }
+    }
+
+    async fn create_conversion(
+        &self,
+        request: &Request,
+        account: AccountId,
+    ) -> Result<Response, ApiError> {
         let now = Timestamp::now();
         let create = read_create_request(request, now)?;
         Ok(
@@ -242,26 +317,14 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldErr
 /// The optional `dry_run` query parameter: `true` or `false`, percent-decoded; repeated only
 /// with the same value.
 fn dry_run(request: &Request) -> Result<bool, FieldError> {
-    let mut answer = None;
-    for (name, value) in form_urlencoded::parse(request.query().as_bytes()) {
-        if name != "dry_run" {
-            continue;
-        }
-        let value = match value.as_ref() {
-            "true" => true,
-            "false" => false,
-            _ => return Err(FieldError::new("dry_run", "dry_run must be true or false")),
-        };
-        if answer.is_some_and(|earlier| earlier != value) {
-            return Err(FieldError::new(
-                "dry_run",
-                "dry_run must not be given twice with different values",
-            ));
-        }
-        answer = Some(value);
+    match query::Query::parse(request.query()).one("dry_run")? {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(FieldError::new("dry_run", "dry_run must be true or false")),
     }
-    Ok(answer.unwrap_or(false))
 }
 
+#[cfg(test)]
+mod read_tests;
 #[cfg(test)]
 mod tests;

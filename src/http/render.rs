@@ -1,10 +1,13 @@
-//! The conversion event object as the API returns it: exactly the reference page's keys, in its
-//! order, `null` where absent, `metadata` `{}` when empty, the amount as the exact decimal sent.
+//! The JSON bodies of successful answers. The conversion event object has exactly the reference
+//! page's keys, in its order, `null` where absent, `metadata` `{}` when empty, the amount as the
+//! exact decimal sent; read back, it also embeds its type (`conversion_types`). The conversion
+//! type object has the documented keys in the documented order.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::domain::{ConversionEvent, Metadata, Notes};
+use crate::domain::{ConversionEvent, ConversionType, FieldDefinition, Metadata, Notes};
+use crate::service::{Listed, Listing};
 
 #[derive(Serialize)]
 struct Created<'a> {
@@ -28,38 +31,165 @@ struct EventObject<'a> {
     notes: Option<&'a str>,
     converted_at: String,
     created_at: String,
+    /// Only when read back (`GET /conversions`, `GET /conversions/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion_types: Option<TypeEmbed<'a>>,
+}
+
+/// The type of a listed event, as the list endpoint embeds it.
+#[derive(Serialize)]
+struct TypeEmbed<'a> {
+    name: &'a str,
+    category: &'static str,
+    fields: Vec<FieldObject<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldObject<'a> {
+    key: &'a str,
+    label: &'a str,
+    #[serde(rename = "type")]
+    field_type: &'a str,
+}
+
+#[derive(Serialize)]
+struct TypeObject<'a> {
+    id: String,
+    name: &'a str,
+    description: Option<&'a str>,
+    category: &'static str,
+    currency: &'static str,
+    fields: Vec<FieldObject<'a>>,
+    workflow_id: Option<String>,
+    master_workflow_id: Option<String>,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct One<'a> {
+    success: bool,
+    conversion_event: EventObject<'a>,
+}
+
+#[derive(Serialize)]
+struct Events<'a> {
+    success: bool,
+    conversion_events: Vec<EventObject<'a>>,
+    total: u64,
+    next_cursor: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Types<'a> {
+    success: bool,
+    conversion_types: Vec<TypeObject<'a>>,
 }
 
 /// The 201 body: `{"success": true, "conversion_event": {...}}`.
 pub fn event_json(event: &ConversionEvent) -> String {
-    render(event, false)
+    to_json(&Created {
+        success: true,
+        dry_run: false,
+        conversion_event: event_object(event, false, None),
+    })
 }
 
 /// The dry run's 200 body: `{"success": true, "dry_run": true, "conversion_event": {...}}`, the
 /// event as it would be stored but with `id` null, since none was taken.
 pub fn dry_run_json(event: &ConversionEvent) -> String {
-    render(event, true)
+    to_json(&Created {
+        success: true,
+        dry_run: true,
+        conversion_event: event_object(event, true, None),
+    })
 }
 
-fn render(event: &ConversionEvent, dry_run: bool) -> String {
-    let body = Created {
+/// `GET /conversions/{id}`: `{"success": true, "conversion_event": {..., "conversion_types": {...}}}`.
+pub fn listed_json(listed: &Listed) -> String {
+    to_json(&One {
         success: true,
-        dry_run,
-        conversion_event: EventObject {
-            id: (!dry_run).then(|| event.id.to_string()),
-            conversion_type_id: event.conversion_type_id.to_string(),
-            lead_id: event.lead_id.to_string(),
-            workflow_id: event.workflow_id.map(|id| id.to_string()),
-            master_workflow_id: event.master_workflow_id.map(|id| id.to_string()),
-            workflow_run_id: event.workflow_run_id.map(|id| id.to_string()),
-            amount: RawValue::from_string(event.amount.to_string())
-                .expect("a decimal is a JSON number"),
-            currency: event.currency.code(),
-            metadata: &event.metadata,
-            notes: event.notes.as_ref().map(Notes::as_str),
-            converted_at: event.converted_at.to_string(),
-            created_at: event.created_at.to_string(),
-        },
-    };
-    serde_json::to_string(&body).expect("an event always serialises")
+        conversion_event: listed_object(listed),
+    })
+}
+
+/// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N, "next_cursor": ...}`.
+pub fn listing_json(listing: &Listing) -> String {
+    to_json(&Events {
+        success: true,
+        conversion_events: listing.events.iter().map(listed_object).collect(),
+        total: listing.total,
+        next_cursor: listing.next_cursor.as_ref().map(|c| c.as_str()),
+    })
+}
+
+/// `GET /conversion-types`: `{"success": true, "conversion_types": [...]}`.
+pub fn conversion_types_json(types: &[ConversionType]) -> String {
+    to_json(&Types {
+        success: true,
+        conversion_types: types
+            .iter()
+            .map(|t| TypeObject {
+                id: t.id.to_string(),
+                name: &t.name,
+                description: t.description.as_deref(),
+                category: t.category.as_str(),
+                currency: t.currency.code(),
+                fields: fields(&t.fields),
+                workflow_id: t.scope.workflow_id().map(|id| id.to_string()),
+                master_workflow_id: t.scope.master_workflow_id().map(|id| id.to_string()),
+                created_at: t.created_at.to_string(),
+            })
+            .collect(),
+    })
+}
+
+fn listed_object(listed: &Listed) -> EventObject<'_> {
+    let t = &listed.conversion_type;
+    event_object(
+        &listed.event,
+        false,
+        Some(TypeEmbed {
+            name: &t.name,
+            category: t.category.as_str(),
+            fields: fields(&t.fields),
+        }),
+    )
+}
+
+fn fields(fields: &[FieldDefinition]) -> Vec<FieldObject<'_>> {
+    fields
+        .iter()
+        .map(|f| FieldObject {
+            key: &f.key,
+            label: &f.label,
+            field_type: f.field_type.as_str(),
+        })
+        .collect()
+}
+
+fn event_object<'a>(
+    event: &'a ConversionEvent,
+    dry_run: bool,
+    conversion_types: Option<TypeEmbed<'a>>,
+) -> EventObject<'a> {
+    EventObject {
+        id: (!dry_run).then(|| event.id.to_string()),
+        conversion_type_id: event.conversion_type_id.to_string(),
+        lead_id: event.lead_id.to_string(),
+        workflow_id: event.workflow_id.map(|id| id.to_string()),
+        master_workflow_id: event.master_workflow_id.map(|id| id.to_string()),
+        workflow_run_id: event.workflow_run_id.map(|id| id.to_string()),
+        amount: RawValue::from_string(event.amount.to_string())
+            .expect("a decimal is a JSON number"),
+        currency: event.currency.code(),
+        metadata: &event.metadata,
+        notes: event.notes.as_ref().map(Notes::as_str),
+        converted_at: event.converted_at.to_string(),
+        created_at: event.created_at.to_string(),
+        conversion_types,
+    }
+}
+
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).expect("the bodies always serialise")
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::*;
-use crate::domain::{AccountId, EventId};
+use crate::domain::{AccountId, ConversionType, EventFilter, EventId, Page, PageRequest};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use crate::store::{Context, Insert, Lookup, MemoryStore, NewEvent, StoreError, StoredEvent};
 
@@ -149,7 +149,13 @@ async fn a_revoked_key_is_invalid() {
 #[tokio::test]
 async fn other_paths_are_404_and_other_methods_405_with_allow() {
     let app = demo_app().await;
-    for path in ["/", "/conversion", "/conversions/123", "/leads"] {
+    for path in [
+        "/",
+        "/conversion",
+        "/conversions/123/x",
+        "/conversion-types/123",
+        "/leads",
+    ] {
         let response = app
             .handle(request(
                 "POST",
@@ -165,22 +171,39 @@ async fn other_paths_are_404_and_other_methods_405_with_allow() {
             "Route not found",
         );
     }
-    for method in ["GET", "PUT", "DELETE", "PATCH"] {
-        let response = app
-            .handle(request(
-                method,
-                "/conversions",
-                None,
-                Body::Text(String::new()),
-            ))
-            .await;
-        assert_eq!(response.header("allow"), Some("POST"));
-        assert_error(
-            &response,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "Only POST is supported on /conversions",
-        );
+    let event = EventId::random();
+    for (path, methods, allow, message) in [
+        (
+            "/conversions".to_owned(),
+            &["PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"][..],
+            "GET, POST",
+            "Only GET and POST are supported on /conversions",
+        ),
+        (
+            format!("/conversions/{event}"),
+            &["POST", "PUT", "DELETE", "HEAD"][..],
+            "GET",
+            "Only GET is supported on /conversions/{id}",
+        ),
+        (
+            "/conversion-types".to_owned(),
+            &["POST", "DELETE", "HEAD"][..],
+            "GET",
+            "Only GET is supported on /conversion-types",
+        ),
+    ] {
+        for method in methods {
+            let response = app
+                .handle(request(method, &path, None, Body::Text(String::new())))
+                .await;
+            assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+            assert_error(
+                &response,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                message,
+            );
+        }
     }
 }
 
@@ -213,6 +236,15 @@ impl Store for FailingStore {
         Err((self.0)())
     }
     async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
+        Err((self.0)())
+    }
+    async fn conversion_types(&self, _: AccountId) -> Result<Vec<ConversionType>, StoreError> {
+        Err((self.0)())
+    }
+    async fn list_events(&self, _: AccountId, _: &PageRequest) -> Result<Page, StoreError> {
+        Err((self.0)())
+    }
+    async fn count_events(&self, _: AccountId, _: &EventFilter) -> Result<u64, StoreError> {
         Err((self.0)())
     }
 }
@@ -279,6 +311,29 @@ impl Store for SlowStore {
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
         self.0.get_event(account, id).await
+    }
+    async fn conversion_types(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<ConversionType>, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.conversion_types(account).await
+    }
+    async fn list_events(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.list_events(account, page).await
+    }
+    async fn count_events(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<u64, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.count_events(account, filter).await
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
+    EventId, Lead, LeadId, Page, PageRequest, Position, WorkflowRun, WorkflowRunId,
 };
 
 #[derive(Default)]
@@ -36,6 +36,13 @@ impl MemoryStore {
         self.data
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn matching(&self, account: AccountId, filter: &EventFilter) -> Vec<ConversionEvent> {
+        self.events(account)
+            .into_iter()
+            .filter(|e| filter.matches(e))
+            .collect()
     }
 
     /// Every event of an account (for tests).
@@ -101,6 +108,50 @@ impl Store for MemoryStore {
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
         Ok(self.data().events.get(&(account, id)).cloned())
+    }
+
+    async fn conversion_types(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<ConversionType>, StoreError> {
+        Ok(self
+            .data()
+            .types
+            .iter()
+            .filter(|((a, _), _)| *a == account)
+            .map(|(_, t)| t.clone())
+            .collect())
+    }
+
+    async fn list_events(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        let mut matching: Vec<ConversionEvent> = self
+            .matching(account, &page.filter)
+            .into_iter()
+            .filter(|e| page.after.is_none_or(|after| Position::of(e) < after))
+            .collect();
+        matching.sort_by_key(|e| std::cmp::Reverse(Position::of(e)));
+        let limit = page.limit.get() as usize;
+        let mut events: Vec<ConversionEvent> = matching
+            .into_iter()
+            .skip(page.offset.get() as usize)
+            .take(limit + 1)
+            .collect();
+        let more = events.len() > limit;
+        events.truncate(limit);
+        let next = more.then(|| events.last().map(Position::of)).flatten();
+        Ok(Page { events, next })
+    }
+
+    async fn count_events(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<u64, StoreError> {
+        Ok(self.matching(account, filter).len() as u64)
     }
 }
 

@@ -10,8 +10,9 @@ pub use dynamodb::{DynamoStore, TableError, create_table};
 pub use memory::MemoryStore;
 
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, RequestFingerprint, WorkflowRun, WorkflowRunId, WriteToken,
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
+    EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun, WorkflowRunId,
+    WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -81,7 +82,7 @@ pub struct Lookup {
     pub event: Option<EventId>,
 }
 
-/// What `POST /conversions` needs from storage.
+/// What the API needs from storage.
 pub trait Store: Send + Sync {
     /// The account of an active key with this hash; `None` for unknown or revoked keys.
     fn account_for_key(
@@ -110,6 +111,28 @@ pub trait Store: Send + Sync {
         account: AccountId,
         id: EventId,
     ) -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
+
+    /// Every conversion type of the account, active or not, in no particular order.
+    fn conversion_types(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Vec<ConversionType>, StoreError>> + Send;
+
+    /// One page of the account's events that the filter matches, in list order
+    /// ([`crate::domain::Position`]).
+    fn list_events(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// How many of the account's events the filter matches: the number of events its pages
+    /// list, from the first to the last.
+    fn count_events(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// What operators (the admin CLI, the demo seed, tests) need to set up an account's data.

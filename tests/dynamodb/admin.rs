@@ -174,6 +174,80 @@ async fn the_commands_provision_everything_a_conversion_needs() {
 }
 
 #[tokio::test]
+async fn the_list_commands_show_what_the_api_lists() {
+    use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_LEAD_ID};
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        admin.ok(&["create-tables"]);
+        admin.ok(&["seed-demo"]);
+        let types = admin.ok(&["list-conversion-types", "--account", DEMO_ACCOUNT_ID]);
+        let names: Vec<(&str, bool)> = types["conversion_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap(), t["active"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(names.len(), 2, "{}: {types}", backend.name);
+        assert!(names.contains(&("Reserva", true)) && names.contains(&("Venta", false)));
+
+        let app = admin.app();
+        for name in [
+            "create-minimal",
+            "create-with-workflow-run",
+            "create-with-metadata",
+        ] {
+            assert_eq!(app.handle(fixture(name)).await.status(), 201);
+        }
+        let api = body_json(
+            &app.handle(
+                conversions::http::Request::new("GET", "/conversions")
+                    .with_query(&format!("lead_id={DEMO_LEAD_ID}&limit=2"))
+                    .with_header("x-api-key", DEMO_API_KEY),
+            )
+            .await,
+        );
+        let listed = admin.ok(&[
+            "list-conversions",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--lead-id",
+            DEMO_LEAD_ID,
+            "--limit",
+            "2",
+        ]);
+        assert_eq!(listed, api, "{}", backend.name);
+        assert_eq!(listed["total"], 3);
+        let cursor = listed["next_cursor"].as_str().unwrap();
+        let rest = admin.ok(&[
+            "list-conversions",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--lead-id",
+            DEMO_LEAD_ID,
+            "--cursor",
+            cursor,
+        ]);
+        assert_eq!(rest["conversion_events"].as_array().unwrap().len(), 1);
+        assert_eq!(rest["next_cursor"], Value::Null);
+        let refused = admin.refused(&[
+            "list-conversions",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--cursor",
+            cursor,
+        ]);
+        assert!(refused.contains("cursor is not valid"), "{refused}");
+        admin.refused(&[
+            "list-conversions",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--limit",
+            "0",
+        ]);
+    }
+}
+
+#[tokio::test]
 async fn seed_demo_is_idempotent_and_gives_a_working_key() {
     for backend in backends() {
         let admin = Admin::new(&backend);

@@ -49,6 +49,9 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     // This test's thread only: the test runtime runs every task of the test on it.
     let _installed =
         tracing::subscriber::set_default(subscriber(&settings, move || writer.clone()));
+    // Another test's thread may have registered a callsite (with no subscriber: "never") while
+    // this one was being installed; asking again makes every callsite see it.
+    tracing::callsite::rebuild_interest_cache();
 
     let store = MemoryStore::new();
     seed_demo(&store).await.unwrap();

@@ -10,3 +10,4 @@ mod faults;
 mod helpers;
 mod idempotency;
 mod logging;
+mod reads;

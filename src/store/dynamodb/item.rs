@@ -21,8 +21,14 @@ pub(super) type Item = HashMap<String, AttributeValue>;
 pub(super) mod attr {
     pub const PK: &str = "pk";
     pub const SK: &str = "sk";
-    /// The sort key of the events index.
+    /// The sort key of the events indexes.
     pub const CONVERTED_SK: &str = "converted_sk";
+    /// The partition keys of the filter indexes (see `keys.rs`).
+    pub const LEAD_KEY: &str = "lead_key";
+    pub const CONVERSION_TYPE_KEY: &str = "conversion_type_key";
+    pub const WORKFLOW_KEY: &str = "workflow_key";
+    pub const MASTER_WORKFLOW_KEY: &str = "master_workflow_key";
+    pub const WORKFLOW_RUN_KEY: &str = "workflow_run_key";
     /// What kind of record an item is (see [`super::entity`]).
     pub const ENTITY: &str = "entity";
     pub const ID: &str = "id";
@@ -325,6 +331,25 @@ pub(super) fn event_item(account: AccountId, new: &NewEvent<'_>) -> Item {
         entity::CONVERSION_EVENT,
     )
     .text(attr::CONVERTED_SK, keys::converted_sk(e.converted_at, e.id))
+    .text(attr::LEAD_KEY, keys::lead_key(account, e.lead_id))
+    .text(
+        attr::CONVERSION_TYPE_KEY,
+        keys::conversion_type_key(account, e.conversion_type_id),
+    )
+    .optional(
+        attr::WORKFLOW_KEY,
+        e.workflow_id.map(|id| keys::workflow_key(account, id)),
+    )
+    .optional(
+        attr::MASTER_WORKFLOW_KEY,
+        e.master_workflow_id
+            .map(|id| keys::master_workflow_key(account, id)),
+    )
+    .optional(
+        attr::WORKFLOW_RUN_KEY,
+        e.workflow_run_id
+            .map(|id| keys::workflow_run_key(account, id)),
+    )
     .text(attr::ID, e.id)
     .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
     .text(attr::LEAD_ID, e.lead_id)

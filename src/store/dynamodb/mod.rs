@@ -5,6 +5,7 @@
 mod error;
 mod item;
 mod keys;
+mod list;
 mod schema;
 
 use std::collections::HashMap;
@@ -12,17 +13,26 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Select};
+use futures_util::future::try_join_all;
 
 pub use schema::{TableError, create_table};
 
 use self::error::store_error;
 use self::item::{Item, Reader, attr, s, status};
+use self::list::EventQuery;
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventId, Lead, LeadId,
-    Timestamp, WorkflowRun,
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
+    EventId, Lead, LeadId, Page, PageRequest, Timestamp, WorkflowRun,
 };
+
+/// The most keys one `BatchGetItem` may ask for.
+const BATCH_GET_MAX_KEYS: usize = 100;
+
+/// Index entries read at once by a filtered page query, at the least: enough that a filter
+/// which drops most entries does not cost a round trip per event.
+const FILTERED_QUERY_BATCH: usize = 100;
 
 /// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
@@ -107,6 +117,40 @@ impl DynamoStore {
         Err(StoreError::Throttled(
             "BatchGetItem left keys unprocessed after every retry".into(),
         ))
+    }
+
+    /// The events of index entries, in the entries' order, read from the table by key (at most
+    /// [`BATCH_GET_MAX_KEYS`] a call, the calls at once).
+    async fn events_of(&self, entries: &[Item]) -> Result<Vec<ConversionEvent>, StoreError> {
+        let sort_keys = entries
+            .iter()
+            .map(|entry| Reader(entry).string(attr::SK).map(str::to_owned))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batches = entries.chunks(BATCH_GET_MAX_KEYS).map(|chunk| {
+            let keys = chunk
+                .iter()
+                .map(|entry| {
+                    [attr::PK, attr::SK]
+                        .into_iter()
+                        .filter_map(|name| Some((name.to_owned(), entry.get(name)?.clone())))
+                        .collect()
+                })
+                .collect();
+            self.batch_get(keys)
+        });
+        let mut found = HashMap::new();
+        for batch in try_join_all(batches).await? {
+            found.extend(batch);
+        }
+        let mut events = Vec::with_capacity(sort_keys.len());
+        for sk in sort_keys {
+            match found.remove(&sk) {
+                Some(found) => events.push(item::stored_event_from(&found)?.event),
+                // An index entry outlives its item only while a deletion reaches the index.
+                None => tracing::warn!(sort_key = %sk, "an index entry's event is gone; skipped"),
+            }
+        }
+        Ok(events)
     }
 }
 
@@ -207,6 +251,117 @@ impl Store for DynamoStore {
             .await?
             .map(|i| item::stored_event_from(&i))
             .transpose()
+    }
+
+    /// One strongly consistent `Query` of the account's partition, on the sort keys of types only.
+    async fn conversion_types(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<ConversionType>, StoreError> {
+        let mut types = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":pk", s(keys::account_pk(account)))
+                .expression_attribute_values(":prefix", s(keys::CONVERSION_TYPE_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for found in output.items() {
+                types.push(item::conversion_type_from(found)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(types);
+            }
+        }
+    }
+
+    /// `Query` the filter's index from the page's start until `offset + limit + 1` entries
+    /// match (the one more tells whether there is a next page), then read the page's events
+    /// from the table by key.
+    async fn list_events(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        let query = EventQuery::new(account, &page.filter);
+        let (offset, limit) = (page.offset.get() as usize, page.limit.get() as usize);
+        let wanted = offset + limit + 1;
+        let mut entries: Vec<Item> = Vec::new();
+        let mut start = page
+            .after
+            .map(|position| query.start_after(account, position));
+        loop {
+            let remaining = wanted - entries.len();
+            let batch = if query.filters() {
+                remaining.max(FILTERED_QUERY_BATCH)
+            } else {
+                remaining
+            };
+            let output = query
+                .request(&self.client, &self.table)
+                .limit(i32::try_from(batch).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            entries.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if entries.len() >= wanted || start.is_none() {
+                break;
+            }
+        }
+        let more = entries.len() > offset + limit;
+        entries.truncate(offset + limit);
+        let entries = entries.split_off(offset.min(entries.len()));
+        let next = match entries.last() {
+            Some(last) if more => {
+                let reader = Reader(last);
+                Some(reader.parse(attr::CONVERTED_SK, |sk| {
+                    keys::position(sk).ok_or("not a time and an id")
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Page {
+            events: self.events_of(&entries).await?,
+            next,
+        })
+    }
+
+    /// `Query` with `Select=COUNT` on the index and partition the list reads, with the same
+    /// conditions, page after page: the index entries are read (and paid for), not returned.
+    async fn count_events(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<u64, StoreError> {
+        let query = EventQuery::new(account, filter);
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let output = query
+                .request(&self.client, &self.table)
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            total += u64::try_from(output.count).unwrap_or(0);
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
     }
 }
 

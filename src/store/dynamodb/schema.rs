@@ -1,4 +1,4 @@
-//! The table and its index, as `template.yaml` declares them (`make run` and the tests create
+//! The table and its indexes, as `template.yaml` declares them (`make run` and the tests create
 //! them on a local server; in AWS the template does).
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::attr;
-use super::keys::EVENTS_BY_CONVERTED_AT;
+use super::keys::{EVENT_INDEXES, FILTER_ATTRIBUTES};
 
 /// Why a table could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +21,7 @@ pub struct TableError {
     reason: String,
 }
 
-/// Creates the table and its index as `template.yaml` declares them, and waits until it is
+/// Creates the table and its indexes as `template.yaml` declares them, and waits until it is
 /// active. A table that exists already is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError> {
     let fail = |reason: String| TableError {
@@ -42,18 +42,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
             .build()
             .map_err(|e| fail(e.to_string()))
     };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(EVENTS_BY_CONVERTED_AT)
-        .key_schema(key_element(attr::PK, KeyType::Hash)?)
-        .key_schema(key_element(attr::CONVERTED_SK, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    let created = client
+    let mut request = client
         .create_table()
         .table_name(table)
         .attribute_definitions(attribute(attr::PK)?)
@@ -61,10 +50,34 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
         .attribute_definitions(attribute(attr::CONVERTED_SK)?)
         .key_schema(key_element(attr::PK, KeyType::Hash)?)
         .key_schema(key_element(attr::SK, KeyType::Range)?)
-        .global_secondary_indexes(index)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await;
+        .billing_mode(BillingMode::PayPerRequest);
+    for index in EVENT_INDEXES {
+        if index.partition != attr::PK {
+            request = request.attribute_definitions(attribute(index.partition)?);
+        }
+        let projection = if index.with_filters {
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    FILTER_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
+                ))
+                .build()
+        } else {
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build()
+        };
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key_element(index.partition, KeyType::Hash)?)
+                .key_schema(key_element(attr::CONVERTED_SK, KeyType::Range)?)
+                .projection(projection)
+                .build()
+                .map_err(|e| fail(e.to_string()))?,
+        );
+    }
+    let created = request.send().await;
     match created {
         Ok(_) => {}
         Err(err)

@@ -528,7 +528,7 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "method-not-allowed-behind-custom-domain",
         405,
         "Method not allowed",
-        "Only POST is supported on /conversions",
+        "Only GET and POST are supported on /conversions",
     ),
     (
         "unknown-route-behind-custom-domain",
@@ -627,9 +627,156 @@ pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
         "method-not-allowed",
         405,
         "Method not allowed",
-        "Only POST is supported on /conversions",
+        "Only GET and POST are supported on /conversions",
+    ),
+    ("list-conversion-types", 200, "", ""),
+    ("list-conversions", 200, "", ""),
+    ("list-conversions-filtered", 200, "", ""),
+    ("list-conversions-behind-named-stage", 200, "", ""),
+    (
+        "list-conversions-invalid-limit",
+        400,
+        "Validation error",
+        "limit must be an integer between 1 and 200",
+    ),
+    (
+        "list-conversions-invalid-uuid",
+        400,
+        "Validation error",
+        "lead_id must be a valid UUID",
+    ),
+    (
+        "list-conversions-invalid-cursor",
+        400,
+        "Validation error",
+        "cursor is not valid for this account and these filters",
+    ),
+    (
+        "list-conversions-empty-window",
+        400,
+        "Validation error",
+        "converted_before must be later than converted_after",
+    ),
+    (
+        "list-conversions-missing-api-key",
+        401,
+        "Missing API key",
+        "Please provide your API key in the X-API-Key header",
+    ),
+    // After create-idempotent, whose event it reads (fixtures run in name order).
+    ("get-conversion", 200, "", ""),
+    ("get-conversion-behind-custom-domain", 200, "", ""),
+    (
+        "get-conversion-not-found",
+        404,
+        "Not found",
+        "Conversion event not found or does not belong to your account",
+    ),
+    (
+        "get-conversion-malformed-id",
+        404,
+        "Not found",
+        "Conversion event not found or does not belong to your account",
+    ),
+    (
+        "conversion-types-method-not-allowed",
+        405,
+        "Method not allowed",
+        "Only GET is supported on /conversion-types",
     ),
 ];
+
+/// The keys of a conversion type, as `GET /conversion-types` lists it.
+pub const TYPE_KEYS: [&str; 9] = [
+    "id",
+    "name",
+    "description",
+    "category",
+    "currency",
+    "fields",
+    "workflow_id",
+    "master_workflow_id",
+    "created_at",
+];
+
+/// The event object of the read endpoints: the 201 object and its type.
+fn assert_listed_event(event: &serde_json::Value, context: &str) {
+    let keys: Vec<&str> = event
+        .as_object()
+        .expect("an event object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys[..EVENT_KEYS.len()], EVENT_KEYS, "{context}");
+    assert_eq!(keys[EVENT_KEYS.len()..], ["conversion_types"], "{context}");
+    let embed: Vec<&str> = event["conversion_types"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(embed, ["name", "category", "fields"], "{context}");
+}
+
+/// The 200 of a read fixture: its documented shape.
+fn assert_read_response(context: &str, name: &str, body: &serde_json::Value) {
+    let context = format!("{context}: {name}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(body["success"], true, "{context}");
+    if name.starts_with("list-conversion-types") {
+        assert_eq!(keys, ["success", "conversion_types"], "{context}");
+        let types = body["conversion_types"].as_array().unwrap();
+        assert_eq!(types.len(), 1, "{context}: the demo's one active type");
+        let type_keys: Vec<&str> = types[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(type_keys, TYPE_KEYS, "{context}");
+        assert_eq!(
+            types[0]["id"],
+            conversions::seed::DEMO_CONVERSION_TYPE_ID,
+            "{context}"
+        );
+    } else if name.starts_with("list-conversions") {
+        assert_eq!(
+            keys,
+            ["success", "conversion_events", "total", "next_cursor"],
+            "{context}"
+        );
+        let events = body["conversion_events"].as_array().unwrap();
+        let total = body["total"].as_u64().unwrap();
+        assert!(events.len() as u64 <= total, "{context}");
+        assert_eq!(
+            body["next_cursor"].is_string(),
+            total > events.len() as u64,
+            "{context}: a cursor exactly when there is more"
+        );
+        for event in events {
+            assert_listed_event(event, &context);
+        }
+        assert!(
+            !events.is_empty(),
+            "{context}: the fixtures before it recorded events"
+        );
+    } else {
+        assert_eq!(keys, ["success", "conversion_event"], "{context}");
+        assert_listed_event(&body["conversion_event"], &context);
+        assert_eq!(
+            body["conversion_event"]["id"], GET_CONVERSION_ID,
+            "{context}: the event create-idempotent recorded"
+        );
+    }
+}
+
+/// The event `create-idempotent` records (its id derives from the demo account and its key).
+pub const GET_CONVERSION_ID: &str = "003303be-b209-5f04-b110-1d8b7e142c9a";
 
 /// Checks one fixture's response against [`EXPECTED`], and for a 201 that the event is the
 /// request's, with the demo type's inherited values.
@@ -657,6 +804,10 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
     let body = body_json(response);
     if status >= 300 {
         assert_error_body(&body, error, message, &format!("{context}: {name}"));
+        return;
+    }
+    if name.starts_with("list-") || name.starts_with("get-") {
+        assert_read_response(context, name, &body);
         return;
     }
     let request = fixture_body(name);

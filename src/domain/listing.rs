@@ -1,0 +1,391 @@
+//! Reading events back: which events a list shows ([`EventFilter`]), in which order
+//! ([`Position`]), how many at a time ([`Limit`], [`Offset`]), and the [`Cursor`] that carries
+//! the place where a page ended to the request for the next one.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::digest::Sha256Hex;
+use super::{
+    AccountId, ConversionEvent, ConversionTypeId, EventId, LeadId, MasterWorkflowId, Timestamp,
+    WorkflowId, WorkflowRunId,
+};
+
+/// Events per page when the request does not say.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The most events a page may hold.
+pub const MAX_LIMIT: u32 = 200;
+/// The deepest `offset` served: every skipped event is read and thrown away, so a deeper page
+/// is reached with `cursor`, whose cost does not grow with depth.
+pub const MAX_OFFSET: u32 = 10_000;
+
+/// How many events a page holds: 1 to [`MAX_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(u32);
+
+impl Limit {
+    pub fn parse(text: &str) -> Option<Self> {
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .map(Self)
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(DEFAULT_LIMIT)
+    }
+}
+
+/// How many matching events to skip before a page starts: 0 to [`MAX_OFFSET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offset(u32);
+
+impl Offset {
+    pub fn parse(text: &str) -> Option<Self> {
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| *n <= MAX_OFFSET)
+            .map(Self)
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+/// A span of conversion time: at or after `from`, strictly before `until` (so that adjacent
+/// windows never share an event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Window {
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+}
+
+/// `until` is not later than `from`: no instant is in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("converted_before must be later than converted_after")]
+pub struct EmptyWindow;
+
+impl Window {
+    pub fn new(from: Option<Timestamp>, until: Option<Timestamp>) -> Result<Self, EmptyWindow> {
+        match (from, until) {
+            (Some(from), Some(until)) if until <= from => Err(EmptyWindow),
+            _ => Ok(Self { from, until }),
+        }
+    }
+
+    pub fn from(&self) -> Option<Timestamp> {
+        self.from
+    }
+
+    pub fn until(&self) -> Option<Timestamp> {
+        self.until
+    }
+
+    pub fn contains(&self, at: Timestamp) -> bool {
+        self.from.is_none_or(|from| at >= from) && self.until.is_none_or(|until| at < until)
+    }
+}
+
+/// Which of an account's events a list shows: every condition given must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventFilter {
+    pub lead: Option<LeadId>,
+    pub workflow: Option<WorkflowId>,
+    pub master_workflow: Option<MasterWorkflowId>,
+    pub workflow_run: Option<WorkflowRunId>,
+    pub conversion_type: Option<ConversionTypeId>,
+    pub window: Window,
+}
+
+impl EventFilter {
+    pub fn matches(&self, event: &ConversionEvent) -> bool {
+        fn holds<T: PartialEq>(wanted: Option<T>, actual: Option<T>) -> bool {
+            wanted.is_none() || wanted == actual
+        }
+        holds(self.lead, Some(event.lead_id))
+            && holds(self.workflow, event.workflow_id)
+            && holds(self.master_workflow, event.master_workflow_id)
+            && holds(self.workflow_run, event.workflow_run_id)
+            && holds(self.conversion_type, Some(event.conversion_type_id))
+            && self.window.contains(event.converted_at)
+    }
+
+    /// One line that differs for any two different filters: what a cursor is bound to.
+    fn canonical(&self) -> String {
+        fn part(value: Option<impl fmt::Display>) -> String {
+            value.map(|v| v.to_string()).unwrap_or_default()
+        }
+        format!(
+            "lead={};workflow={};master_workflow={};workflow_run={};conversion_type={};from={};until={}",
+            part(self.lead),
+            part(self.workflow),
+            part(self.master_workflow),
+            part(self.workflow_run),
+            part(self.conversion_type),
+            part(self.window.from.map(|t| t.sortable())),
+            part(self.window.until.map(|t| t.sortable())),
+        )
+    }
+}
+
+/// A place in the list order. Lists run newest `converted_at` first, and events converted at the
+/// same instant by id, descending: the descending order of `(converted_at, id)`, which is also
+/// the order of the index keys that serve the lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub converted_at: Timestamp,
+    pub id: EventId,
+}
+
+impl Position {
+    pub fn of(event: &ConversionEvent) -> Self {
+        Self {
+            converted_at: event.converted_at,
+            id: event.id,
+        }
+    }
+}
+
+/// What one page asks for: the events the filter matches that come after `after` in list
+/// order, less the first `offset`, at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub filter: EventFilter,
+    pub after: Option<Position>,
+    pub offset: Offset,
+    pub limit: Limit,
+}
+
+/// One page of events, in list order, and where the next page starts (`None` on the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub events: Vec<ConversionEvent>,
+    pub next: Option<Position>,
+}
+
+/// The opaque token of `next_cursor`: a [`Position`] bound to an account and a filter by a
+/// checksum. It carries no account and no filter, only a place: whatever a cursor says, a page
+/// shows the caller's own events matching the request's own filter, so no cursor can widen what
+/// a caller sees. The checksum makes a cursor from another account or filter, or one edited by
+/// hand, a clear error rather than a silently wrong page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+/// The cursor was not made by this service for this account and these filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cursor is not valid for this account and these filters")]
+pub struct CursorError;
+
+const CURSOR_VERSION: &str = "c1";
+/// Hex digits of the checksum kept in a cursor (64 bits).
+const CHECKSUM_HEX: usize = 16;
+/// Longer text is not a cursor of ours, whatever it holds.
+const MAX_CURSOR_CHARS: usize = 256;
+
+impl Cursor {
+    pub fn new(account: AccountId, filter: &EventFilter, position: Position) -> Self {
+        let place = place(position);
+        let check = checksum(account, filter, &place);
+        Self(URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}|{place}|{check}")))
+    }
+
+    /// The position a cursor carries, if it was made for this account and filter.
+    pub fn read(
+        text: &str,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<Position, CursorError> {
+        if text.len() > MAX_CURSOR_CHARS {
+            return Err(CursorError);
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
+        let decoded = String::from_utf8(bytes).map_err(|_| CursorError)?;
+        let mut parts = decoded.split('|');
+        let (Some(CURSOR_VERSION), Some(at), Some(id), Some(check), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(CursorError);
+        };
+        let position = Position {
+            converted_at: Timestamp::from_stored(at).map_err(|_| CursorError)?,
+            id: EventId::parse(id).map_err(|_| CursorError)?,
+        };
+        // Re-printed, so that only the one spelling this service writes is accepted.
+        let place = place(position);
+        if place != format!("{at}|{id}")
+            || check != checksum(account, filter, &place)
+            || !filter.window.contains(position.converted_at)
+        {
+            return Err(CursorError);
+        }
+        Ok(position)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn place(position: Position) -> String {
+    format!("{}|{}", position.converted_at.sortable(), position.id)
+}
+
+fn checksum(account: AccountId, filter: &EventFilter, place: &str) -> String {
+    let text = format!(
+        "{CURSOR_VERSION}\n{account}\n{}\n{place}",
+        filter.canonical()
+    );
+    Sha256Hex::of(text.as_bytes()).as_str()[..CHECKSUM_HEX].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    fn position() -> Position {
+        Position {
+            converted_at: at("2026-01-28T10:00:00.5Z"),
+            id: EventId::random(),
+        }
+    }
+
+    #[test]
+    fn limit_and_offset_take_their_bounds_and_nothing_else() {
+        assert_eq!(Limit::default().get(), 50);
+        assert_eq!(Limit::parse("1").map(|l| l.get()), Some(1));
+        assert_eq!(Limit::parse("200").map(|l| l.get()), Some(200));
+        for bad in ["0", "201", "-1", "abc", "", "1.0", " 5", "99999999999"] {
+            assert_eq!(Limit::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Offset::parse("0").map(|o| o.get()), Some(0));
+        assert_eq!(Offset::parse("10000").map(|o| o.get()), Some(10_000));
+        for bad in ["-1", "10001", "x", ""] {
+            assert_eq!(Offset::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_includes_its_start_and_excludes_its_end() {
+        let window = Window::new(
+            Some(at("2026-01-01T00:00:00Z")),
+            Some(at("2026-02-01T00:00:00Z")),
+        )
+        .unwrap();
+        assert!(window.contains(at("2026-01-01T00:00:00Z")));
+        assert!(window.contains(at("2026-01-31T23:59:59.999Z")));
+        assert!(!window.contains(at("2026-02-01T00:00:00Z")));
+        assert!(!window.contains(at("2025-12-31T23:59:59Z")));
+        assert_eq!(
+            Window::new(
+                Some(at("2026-01-01T00:00:00Z")),
+                Some(at("2026-01-01T00:00:00Z"))
+            ),
+            Err(EmptyWindow)
+        );
+    }
+
+    #[test]
+    fn a_cursor_reads_back_for_its_account_and_filter_only() {
+        let account = AccountId::random();
+        let filter = EventFilter {
+            lead: Some(LeadId::random()),
+            ..EventFilter::default()
+        };
+        let position = position();
+        let cursor = Cursor::new(account, &filter, position);
+        assert_eq!(
+            Cursor::read(cursor.as_str(), account, &filter),
+            Ok(position)
+        );
+        assert_eq!(
+            Cursor::read(cursor.as_str(), AccountId::random(), &filter),
+            Err(CursorError)
+        );
+        let wider = EventFilter::default();
+        assert_eq!(
+            Cursor::read(cursor.as_str(), account, &wider),
+            Err(CursorError)
+        );
+        let windowed = EventFilter {
+            window: Window::new(Some(at("2026-01-01T00:00:00Z")), None).unwrap(),
+            ..filter
+        };
+        assert_eq!(
+            Cursor::read(cursor.as_str(), account, &windowed),
+            Err(CursorError)
+        );
+    }
+
+    #[test]
+    fn an_edited_cursor_is_refused() {
+        let account = AccountId::random();
+        let filter = EventFilter::default();
+        let position = position();
+        let cursor = Cursor::new(account, &filter, position);
+        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor.as_str()).unwrap()).unwrap();
+        // Moved one second later, checksum kept.
+        let moved = decoded.replacen("10:00:00.5", "10:00:01.5", 1);
+        assert_ne!(moved, decoded);
+        for text in [
+            URL_SAFE_NO_PAD.encode(moved),
+            format!("{}A", cursor.as_str()),
+            cursor.as_str()[1..].to_owned(),
+            String::new(),
+            "not a cursor".to_owned(),
+            "x".repeat(10_000),
+        ] {
+            assert_eq!(
+                Cursor::read(&text, account, &filter),
+                Err(CursorError),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_order_is_newest_first_then_id_descending() {
+        let early = at("2026-01-01T00:00:00Z");
+        let late = at("2026-01-02T00:00:00Z");
+        let low = EventId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+        let high = EventId::parse("ffffffff-0000-4000-8000-000000000001").unwrap();
+        let mut positions = [
+            Position {
+                converted_at: early,
+                id: high,
+            },
+            Position {
+                converted_at: late,
+                id: low,
+            },
+            Position {
+                converted_at: early,
+                id: low,
+            },
+        ];
+        positions.sort_by(|a, b| b.cmp(a));
+        assert_eq!(
+            positions
+                .iter()
+                .map(|p| (p.converted_at, p.id))
+                .collect::<Vec<_>>(),
+            vec![(late, low), (early, high), (early, low)]
+        );
+    }
+}

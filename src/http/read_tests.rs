@@ -1,0 +1,372 @@
+//! The read endpoints on the in-memory store: shapes, order, paging, errors, tenant isolation.
+//! The same behaviour on DynamoDB is in `tests/dynamodb/reads.rs`.
+
+use http::StatusCode;
+use serde_json::Value;
+
+use super::*;
+use crate::domain::{
+    Account, AccountId, Category, ConversionType, ConversionTypeId, Currency, EventId, Lead,
+    LeadId, Scope, WorkflowId,
+};
+use crate::seed::{
+    DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID, DEMO_LEAD_ID,
+    DEMO_WORKFLOW_RUN_ID, seed_demo,
+};
+use crate::store::{MemoryStore, Provisioning};
+
+async fn demo_app() -> App<MemoryStore> {
+    let store = MemoryStore::new();
+    seed_demo(&store).await.unwrap();
+    App::new(store)
+}
+
+fn get(path: &str, query: &str) -> Request {
+    Request::new("GET", path)
+        .with_query(query)
+        .with_header("x-api-key", DEMO_API_KEY)
+}
+
+fn json(response: &Response) -> Value {
+    serde_json::from_str(response.body()).unwrap()
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Records an event converted at `at` (with the run when asked) and returns its 201 object.
+async fn record(app: &App<MemoryStore>, at: &str, with_run: bool) -> Value {
+    let run = if with_run {
+        format!(r#","workflow_run_id":"{DEMO_WORKFLOW_RUN_ID}""#)
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":10.50,"converted_at":"{at}"{run}}}"#
+    );
+    let response = app
+        .handle(
+            Request::new("POST", "/conversions")
+                .with_header("x-api-key", DEMO_API_KEY)
+                .with_body(Body::Text(body)),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.body()
+    );
+    json(&response)["conversion_event"].take()
+}
+
+async fn list(app: &App<MemoryStore>, query: &str) -> Value {
+    let response = app.handle(get("/conversions", query)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.body());
+    json(&response)
+}
+
+fn ids(listing: &Value) -> Vec<String> {
+    listing["conversion_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn conversion_types_lists_the_active_ones_in_the_documented_shape_oldest_first() {
+    let app = demo_app().await;
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    let newer = ConversionType {
+        id: ConversionTypeId::random(),
+        name: "Promesa".into(),
+        description: None,
+        category: Category::Final,
+        currency: Currency::parse("CLF").unwrap(),
+        fields: vec![],
+        scope: Scope::Workflow(WorkflowId::random()),
+        active: true,
+        created_at: Timestamp::parse("2026-03-01T00:00:00Z").unwrap(),
+    };
+    app.store()
+        .put_conversion_type(account, &newer)
+        .await
+        .unwrap();
+    let response = app.handle(get("/conversion-types", "")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json(&response);
+    assert_eq!(keys(&body), ["success", "conversion_types"]);
+    let types = body["conversion_types"].as_array().unwrap();
+    assert_eq!(
+        types
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["Reserva", "Promesa"],
+        "the inactive Venta is not listed: {body}"
+    );
+    assert!(!response.body().contains(DEMO_INACTIVE_CONVERSION_TYPE_ID));
+    assert_eq!(
+        types[0],
+        serde_json::json!({
+            "id": DEMO_CONVERSION_TYPE_ID,
+            "name": "Reserva",
+            "description": "Initial reservation deposit",
+            "category": "intermediary",
+            "currency": "USD",
+            "fields": [
+                {"key": "property_unit", "label": "Property / Unit", "type": "text"},
+                {"key": "broker", "label": "Broker", "type": "text"},
+                {"key": "commission", "label": "Commission", "type": "number"}
+            ],
+            "workflow_id": crate::seed::DEMO_WORKFLOW_ID,
+            "master_workflow_id": null,
+            "created_at": "2026-01-10T08:00:00Z"
+        })
+    );
+    assert_eq!(
+        keys(&types[0]),
+        [
+            "id",
+            "name",
+            "description",
+            "category",
+            "currency",
+            "fields",
+            "workflow_id",
+            "master_workflow_id",
+            "created_at"
+        ]
+    );
+    assert_eq!(types[1]["description"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_account_with_no_events_lists_none() {
+    let app = demo_app().await;
+    assert_eq!(
+        list(&app, "").await,
+        serde_json::json!({"success": true, "conversion_events": [], "total": 0, "next_cursor": null})
+    );
+}
+
+#[tokio::test]
+async fn a_listed_event_is_the_201_object_and_its_type() {
+    let app = demo_app().await;
+    let created = record(&app, "2026-01-28T10:00:00Z", true).await;
+    let listing = list(&app, "").await;
+    assert_eq!(
+        keys(&listing),
+        ["success", "conversion_events", "total", "next_cursor"]
+    );
+    let mut listed = listing["conversion_events"][0].clone();
+    let embed = listed
+        .as_object_mut()
+        .unwrap()
+        .remove("conversion_types")
+        .unwrap();
+    assert_eq!(listed, created);
+    assert_eq!(keys(&listed), keys(&created));
+    assert_eq!(
+        embed,
+        serde_json::json!({
+            "name": "Reserva",
+            "category": "intermediary",
+            "fields": [
+                {"key": "property_unit", "label": "Property / Unit", "type": "text"},
+                {"key": "broker", "label": "Broker", "type": "text"},
+                {"key": "commission", "label": "Commission", "type": "number"}
+            ]
+        })
+    );
+    let raw = app.handle(get("/conversions", "")).await;
+    assert!(
+        raw.body().contains(r#""amount":10.50,"#),
+        "the amount's digits are kept"
+    );
+
+    let one = app
+        .handle(get(
+            &format!("/conversions/{}", created["id"].as_str().unwrap()),
+            "",
+        ))
+        .await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let one = json(&one);
+    assert_eq!(keys(&one), ["success", "conversion_event"]);
+    assert_eq!(one["conversion_event"], listing["conversion_events"][0]);
+}
+
+#[tokio::test]
+async fn events_are_listed_newest_first_ties_by_id_descending_and_paged_without_loss() {
+    let app = demo_app().await;
+    let mut expected = Vec::new();
+    for at in [
+        "2026-01-01T00:00:00Z",
+        "2026-01-03T00:00:00Z",
+        "2026-01-02T00:00:00Z",
+        "2026-01-02T00:00:00Z",
+        "2026-01-02T00:00:00Z",
+    ] {
+        let event = record(&app, at, false).await;
+        expected.push((at.to_owned(), event["id"].as_str().unwrap().to_owned()));
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let all = list(&app, "").await;
+    assert_eq!(ids(&all), expected);
+    assert_eq!(all["total"], 5);
+
+    let mut paged = Vec::new();
+    let mut query = "limit=2".to_owned();
+    loop {
+        let page = list(&app, &query).await;
+        assert_eq!(page["total"], 5, "every page counts every event");
+        paged.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected);
+
+    let offset = list(&app, "limit=2&offset=3").await;
+    assert_eq!(ids(&offset), expected[3..5]);
+    assert_eq!(offset["next_cursor"], Value::Null);
+    assert_eq!(ids(&list(&app, "offset=5").await), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn filters_and_windows_narrow_the_list_and_its_total() {
+    let app = demo_app().await;
+    let with_run = record(&app, "2026-01-05T00:00:00Z", true).await;
+    let without = record(&app, "2026-01-04T00:00:00Z", false).await;
+    let by_run = list(&app, &format!("workflow_run_id={DEMO_WORKFLOW_RUN_ID}")).await;
+    assert_eq!(ids(&by_run), [with_run["id"].as_str().unwrap()]);
+    assert_eq!(by_run["total"], 1);
+    let window = list(
+        &app,
+        "converted_after=2026-01-04T00:00:00Z&converted_before=2026-01-05T00:00:00Z",
+    )
+    .await;
+    assert_eq!(ids(&window), [without["id"].as_str().unwrap()]);
+    let other_lead = list(&app, &format!("lead_id={}", LeadId::random())).await;
+    assert_eq!(
+        (ids(&other_lead).len(), &other_lead["total"]),
+        (0, &Value::from(0))
+    );
+}
+
+#[tokio::test]
+async fn bad_query_values_are_a_400_naming_each_parameter() {
+    let app = demo_app().await;
+    let response = app
+        .handle(get(
+            "/conversions",
+            "lead_id=x&limit=0&offset=-1&whatever=1",
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = json(&response);
+    assert_eq!(body["error"], "Validation error");
+    assert_eq!(body["message"], "lead_id must be a valid UUID");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["lead_id", "limit", "offset"]);
+}
+
+#[tokio::test]
+async fn another_accounts_events_and_ids_are_invisible() {
+    let app = demo_app().await;
+    let mine = record(&app, "2026-01-05T00:00:00Z", false).await;
+    let other = AccountId::random();
+    let store = app.store();
+    store
+        .put_account(&Account {
+            id: other,
+            name: "Other".into(),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let key = crate::domain::ApiKey::parse("nxr_live_other_account_key").unwrap();
+    store.put_api_key(&key.hash(), other).await.unwrap();
+    store
+        .put_lead(
+            other,
+            &Lead {
+                id: LeadId::parse(DEMO_LEAD_ID).unwrap(),
+                created_at: Timestamp::now(),
+            },
+        )
+        .await
+        .unwrap();
+    let as_other = |path: &str, query: &str| {
+        Request::new("GET", path)
+            .with_query(query)
+            .with_header("x-api-key", "nxr_live_other_account_key")
+    };
+    let listing = json(
+        &app.handle(as_other("/conversions", &format!("lead_id={DEMO_LEAD_ID}")))
+            .await,
+    );
+    assert_eq!(
+        (ids(&listing).len(), &listing["total"]),
+        (0, &Value::from(0))
+    );
+    let types = json(&app.handle(as_other("/conversion-types", "")).await);
+    assert_eq!(types["conversion_types"], serde_json::json!([]));
+    let path = format!("/conversions/{}", mine["id"].as_str().unwrap());
+    let theirs = app.handle(as_other(&path, "")).await;
+    let unknown = app
+        .handle(get(&format!("/conversions/{}", EventId::random()), ""))
+        .await;
+    let malformed = app.handle(get("/conversions/not-a-uuid", "")).await;
+    for response in [&theirs, &unknown, &malformed] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            json(response),
+            serde_json::json!({
+                "error": "Not found",
+                "message": "Conversion event not found or does not belong to your account"
+            })
+        );
+    }
+    // A cursor of one account is refused to another.
+    record(&app, "2026-01-04T00:00:00Z", false).await;
+    let first = list(&app, "limit=1").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let refused = app
+        .handle(as_other(
+            "/conversions",
+            &format!("limit=1&cursor={cursor}"),
+        ))
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json(&refused)["message"],
+        "cursor is not valid for this account and these filters"
+    );
+}
+
+#[tokio::test]
+async fn reads_need_the_api_key() {
+    let app = demo_app().await;
+    for path in ["/conversions", "/conversion-types", "/conversions/x"] {
+        let response = app.handle(Request::new("GET", path)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(json(&response)["error"], "Missing API key");
+    }
+}
