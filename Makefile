@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench build validate invoke deploy clean tools
+.PHONY: help run test test-unit lint fmt bench build validate invoke deploy clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -11,10 +11,10 @@ help: ## List the targets
 run: ## Serve the API on a local DynamoDB with demo data (PORT=9000 DYNAMODB_PORT=8000)
 	@scripts/run.sh
 
-tools: ## Install the pinned local tools (dynalite, moto, cfn-lint, cargo-lambda)
+tools: ## Install the pinned local tools (dynalite, Redocly CLI, moto, cfn-lint, cargo-lambda, schemathesis)
 	@scripts/tools.sh
 
-test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, cfn-lint
+test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the stack with schemathesis, the API reference, cfn-lint
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
@@ -47,6 +47,12 @@ deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS creden
 	@# rust-cargolambda is a SAM CLI beta feature: the variable answers its prompt.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build && sam deploy --guided
 
+docs: tools ## Lint openapi.yaml and render it into one HTML page, build/docs/api.html
+	@scripts/docs.sh
+
+docs-check: docs ## Open build/docs/api.html in headless Chromium: every operation and error message shown?
+	@scripts/check-docs.sh
+
 clean: ## Remove build output and local data
 	cargo clean
-	rm -rf .local .aws-sam
+	rm -rf .local .aws-sam build

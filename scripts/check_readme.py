@@ -6,8 +6,8 @@ Each example in the README is marked `<!-- example: NAME -->`, followed by a ```
 curl command and a ```json block with the response, whose status is written just before it as
 (`201 Created`). The command runs with only its URL and key replaced. The response must equal the
 documented one exactly, numbers compared as their exact text, except the values that differ on
-every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), which
-must only have the right form. An example that sends an Idempotency-Key is run twice: the second
+every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), of the
+one event or of each listed one, which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
 answer must be the first, byte for byte, with `Idempotent-Replayed: true`.
 """
 
@@ -66,20 +66,28 @@ def main(readme_path, base_url, key):
             continue
         expected = exact(example["response"])
         actual = exact(body)
-        if isinstance(expected, dict) and isinstance(expected.get("conversion_event"), dict):
-            documented, answered = expected["conversion_event"], actual.get("conversion_event", {})
-            volatile = ["id", "created_at"]
-            if documented.get("converted_at") == documented.get("created_at"):
-                volatile.append("converted_at")
-            if documented.get("id") is None:
-                volatile.remove("id")
-            for field in volatile:
-                value = answered.get(field, "")
-                pattern = UUID if field == "id" else TIMESTAMP
-                if not pattern.match(str(value)):
-                    print(f"FAIL {name}: {field} {value!r} is not of the documented form")
-                    failures += 1
-                documented[field] = answered[field] = "<varies>"
+        if isinstance(expected, dict):
+            pairs = []
+            if isinstance(expected.get("conversion_event"), dict):
+                pairs.append((expected["conversion_event"], actual.get("conversion_event") or {}))
+            if isinstance(expected.get("conversion_events"), list):
+                answered_events = actual.get("conversion_events") or []
+                pairs.extend(zip(expected["conversion_events"], answered_events))
+            for documented, answered in pairs:
+                if not isinstance(answered, dict):
+                    continue
+                volatile = ["id", "created_at"]
+                if documented.get("converted_at") == documented.get("created_at"):
+                    volatile.append("converted_at")
+                if documented.get("id") is None:
+                    volatile.remove("id")
+                for field in volatile:
+                    value = answered.get(field, "")
+                    pattern = UUID if field == "id" else TIMESTAMP
+                    if not pattern.match(str(value)):
+                        print(f"FAIL {name}: {field} {value!r} is not of the documented form")
+                        failures += 1
+                    documented[field] = answered[field] = "<varies>"
         if status != example["status"] or actual != expected:
             print(f"FAIL {name}: got {status} {body}\n  documented {example['status']} {example['response']}")
             failures += 1

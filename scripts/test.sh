@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything `make test` checks, from a fresh clone: pinned tools, formatting, lints, every
-# test against dynalite and moto, the whole stack as `make run` starts it, and the SAM template.
+# test against dynalite and moto, the whole stack as `make run` starts it (schemathesis
+# included), the rendered API reference, and the SAM template.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,6 +19,10 @@ say "cargo test (dynalite and moto started on free ports)"
 
 say "the stack as make run starts it: README examples, cargo lambda invoke, restart"
 "$ROOT/scripts/stack-test.sh"
+
+say "API reference: openapi.yaml linted and rendered; every operation and error message on the page (headless Chromium)"
+"$ROOT/scripts/docs.sh"
+"$ROOT/scripts/check-docs.sh"
 
 say "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml

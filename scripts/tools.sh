@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned local tools when they are missing or their pins changed:
-#   - dynalite, from package-lock.json, into node_modules/
-#   - moto's server, cfn-lint and cargo-lambda, from requirements-dev.txt, into .venv/
+#   - dynalite and the Redocly CLI (make docs), from package-lock.json, into node_modules/
+#   - moto's server, cfn-lint, cargo-lambda and schemathesis, from requirements-dev.txt, into .venv/
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,14 +16,14 @@ stamp() { hash_files "$@" | hash_files | cut -c1-16; }
 
 npm_stamp=$(stamp package.json package-lock.json)
 if [ "$(cat node_modules/.installed 2>/dev/null)" != "$npm_stamp" ]; then
-  say "installing dynalite from package-lock.json"
+  say "installing dynalite and the Redocly CLI from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$npm_stamp" > node_modules/.installed
 fi
 
 py_stamp=$(stamp requirements-dev.txt)
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$py_stamp" ]; then
-  say "installing moto, cfn-lint and cargo-lambda from requirements-dev.txt into .venv"
+  say "installing moto, cfn-lint, cargo-lambda and schemathesis from requirements-dev.txt into .venv"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" ||
     die "python3 could not create a virtual environment in .venv (on Debian/Ubuntu: apt-get install python3-venv)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -1,4 +1,5 @@
-//! What a write and each read of `POST /conversions` cost, measured with
+//! What a write and each read of `POST /conversions` cost, and what each read endpoint costs a
+//! page, measured with
 //! `ReturnConsumedCapacity` on the function's own calls, for the smallest event and the largest
 //! one the limits allow. The README's capacity section states these figures.
 //!
@@ -16,6 +17,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
 use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use conversions::domain::{AccountId, MAX_METADATA_BYTES, MAX_NOTES_CHARS};
 use conversions::http::{App, Body, Request};
@@ -55,6 +57,8 @@ impl Intercept for Consumed {
             get.return_consumed_capacity = wanted;
         } else if let Some(batch) = input.downcast_mut::<BatchGetItemInput>() {
             batch.return_consumed_capacity = wanted;
+        } else if let Some(query) = input.downcast_mut::<QueryInput>() {
+            query.return_consumed_capacity = wanted;
         }
         Ok(())
     }
@@ -82,6 +86,8 @@ impl Intercept for Consumed {
                 .map(|c| c.capacity_units.unwrap_or_default())
                 .sum();
             ("BatchGetItem", total)
+        } else if let Some(query) = output.downcast_ref::<QueryOutput>() {
+            ("Query", units(query.consumed_capacity.as_ref()))
         } else {
             return Ok(());
         };
@@ -257,5 +263,188 @@ async fn a_write_costs_its_item_size_in_kilobytes_and_a_replay_reads_it_back() {
             largest_ascii.size,
             largest.size
         );
+    }
+}
+
+/// One operation's calls in a request: its name, how many, their capacity units in all.
+type OperationCost = (&'static str, usize, f64);
+
+/// Capacity units of a request's calls, summed by operation, in first-call order.
+fn by_operation(calls: &[(&'static str, f64)]) -> Vec<OperationCost> {
+    let mut summed: Vec<OperationCost> = Vec::new();
+    for (op, units) in calls {
+        match summed.iter_mut().find(|(o, ..)| o == op) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += units;
+            }
+            None => summed.push((op, 1, *units)),
+        }
+    }
+    summed
+}
+
+/// The read endpoints on an account of 600 small events (the demo type; three leads), each
+/// request's DynamoDB calls and capacity. `-- --nocapture` prints the README's table.
+#[tokio::test]
+async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index_entries() {
+    use conversions::domain::{
+        Amount, ConversionEvent, ConversionTypeId, Currency, EventId, LeadId, Metadata, Timestamp,
+        WorkflowId, WriteToken,
+    };
+    use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_WORKFLOW_ID};
+    use conversions::store::{NewEvent, Store};
+
+    const EVENTS: usize = 600;
+    for backend in backends() {
+        let table = backend.fresh_table().await;
+        let store = table.store();
+        seed_demo(&store).await.unwrap();
+        let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let leads = [LeadId::random(), LeadId::random(), LeadId::random()];
+        let mut ids = Vec::new();
+        for i in 0..EVENTS {
+            let event = ConversionEvent {
+                id: EventId::random(),
+                conversion_type_id: ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap(),
+                lead_id: leads[i % 3],
+                workflow_id: Some(WorkflowId::parse(DEMO_WORKFLOW_ID).unwrap()),
+                master_workflow_id: None,
+                workflow_run_id: None,
+                amount: Amount::parse_json_number("85000.00").unwrap(),
+                currency: Currency::parse("USD").unwrap(),
+                metadata: Metadata::from_json("{}").unwrap(),
+                notes: None,
+                converted_at: Timestamp::parse(&format!(
+                    "2026-01-{:02}T{:02}:00:00Z",
+                    1 + i % 28,
+                    i % 24
+                ))
+                .unwrap(),
+                created_at: Timestamp::now(),
+            };
+            ids.push(event.id);
+            let new = NewEvent {
+                event: &event,
+                fingerprint: None,
+                write_token: WriteToken::random(),
+            };
+            store.insert_event(account, new).await.unwrap();
+        }
+        let consumed = Consumed::default();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            backend.config().interceptor(consumed.clone()).build(),
+        );
+        let app = App::new(DynamoStore::new(client, &table.name));
+        let get = |path: &str, query: &str| {
+            Request::new("GET", path)
+                .with_query(query)
+                .with_header("x-api-key", DEMO_API_KEY)
+        };
+        let mut rows: Vec<(String, Vec<OperationCost>)> = Vec::new();
+        let mut measure = async |label: String, request: Request| {
+            let response = app.handle(request).await;
+            assert_eq!(response.status(), 200, "{label}: {}", response.body());
+            let calls = consumed.take();
+            rows.push((label, by_operation(&calls)));
+            body_json(&response)
+        };
+        measure("GET /conversion-types".into(), get("/conversion-types", "")).await;
+        let first = measure(
+            "GET /conversions (first page of 50)".into(),
+            get("/conversions", ""),
+        )
+        .await;
+        let mut cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        for _ in 0..3 {
+            let page = app
+                .handle(get("/conversions", &format!("cursor={cursor}")))
+                .await;
+            cursor = body_json(&page)["next_cursor"].as_str().unwrap().to_owned();
+        }
+        consumed.take();
+        measure(
+            "GET /conversions (5th page of 50, by cursor)".into(),
+            get("/conversions", &format!("cursor={cursor}")),
+        )
+        .await;
+        measure(
+            "GET /conversions (offset=200, 5th page of 50)".into(),
+            get("/conversions", "offset=200"),
+        )
+        .await;
+        measure(
+            "GET /conversions?limit=200".into(),
+            get("/conversions", "limit=200"),
+        )
+        .await;
+        measure(
+            format!(
+                "GET /conversions?lead_id= (1 lead of 3, {} events)",
+                EVENTS / 3
+            ),
+            get("/conversions", &format!("lead_id={}", leads[0])),
+        )
+        .await;
+        measure(
+            "GET /conversions?lead_id=&conversion_type_id=".into(),
+            get(
+                "/conversions",
+                &format!(
+                    "lead_id={}&conversion_type_id={DEMO_CONVERSION_TYPE_ID}",
+                    leads[0]
+                ),
+            ),
+        )
+        .await;
+        measure(
+            "GET /conversions?converted_after=&converted_before= (1 day of 28)".into(),
+            get(
+                "/conversions",
+                "converted_after=2026-01-05T00:00:00Z&converted_before=2026-01-06T00:00:00Z",
+            ),
+        )
+        .await;
+        measure(
+            "GET /conversions/{id}".into(),
+            get(&format!("/conversions/{}", ids[0]), ""),
+        )
+        .await;
+        println!("{} ({EVENTS} events of about 640 bytes):", backend.name);
+        for (label, calls) in &rows {
+            println!("  {label}: {calls:?}");
+        }
+        let cost = |label: &str| -> Vec<OperationCost> {
+            rows.iter()
+                .find(|(l, _)| l.starts_with(label))
+                .unwrap_or_else(|| panic!("{label}"))
+                .1
+                .clone()
+        };
+        // Every list is one page Query, one count Query and the types' Query, then one
+        // BatchGetItem of the page's events; a single event is a GetItem and the types' Query.
+        let list = cost("GET /conversions (first");
+        assert_eq!(
+            list.iter().map(|(op, n, _)| (*op, *n)).collect::<Vec<_>>(),
+            [("GetItem", 1), ("Query", 3), ("BatchGetItem", 1)],
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            cost("GET /conversions/{id}")
+                .iter()
+                .map(|(op, n, _)| (*op, *n))
+                .collect::<Vec<_>>(),
+            [("GetItem", 2), ("Query", 1)]
+        );
+        if backend.name == "dynalite" {
+            // Paging by cursor costs what the first page does, at any depth; offset pays for
+            // every event it skips.
+            assert_eq!(cost("GET /conversions (5th page of 50, by cursor)"), list);
+            let units = |calls: &[OperationCost]| calls.iter().map(|c| c.2).sum::<f64>();
+            assert!(units(&cost("GET /conversions (offset")) > units(&list));
+            // A narrower filter counts fewer entries.
+            assert!(units(&cost("GET /conversions?lead_id= (")) < units(&list));
+        }
     }
 }

@@ -5,6 +5,7 @@ mod adapter;
 mod admin;
 mod api;
 mod capacity;
+mod contract;
 mod events;
 mod faults;
 mod helpers;

@@ -77,13 +77,17 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One `BatchGetItem` (strongly consistent), asking again for unprocessed keys with a short
-    /// backoff. Returns the items found, keyed by their sort key.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<HashMap<String, Item>, StoreError> {
+    /// One `BatchGetItem`, asking again for unprocessed keys with a short backoff. Returns the
+    /// items found, keyed by their sort key.
+    async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<HashMap<String, Item>, StoreError> {
         let mut found = HashMap::new();
         let mut pending = KeysAndAttributes::builder()
             .set_keys(Some(keys))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .build()
             .map_err(|e| StoreError::Failed(Box::new(e)))?;
         for attempt in 0..BATCH_GET_ATTEMPTS {
@@ -119,28 +123,49 @@ impl DynamoStore {
         ))
     }
 
-    /// The events of index entries, in the entries' order, read from the table by key (at most
-    /// [`BATCH_GET_MAX_KEYS`] a call, the calls at once).
+    /// The items of these keys, at most [`BATCH_GET_MAX_KEYS`] a call, the calls at once.
+    async fn batch_get_all(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let batches = keys
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| self.batch_get(chunk.to_vec(), consistent));
+        let mut found = HashMap::new();
+        for batch in try_join_all(batches).await? {
+            found.extend(batch);
+        }
+        Ok(found)
+    }
+
+    /// The events of index entries, in the entries' order, read from the table by key.
+    ///
+    /// Eventually consistent, at half the price: an event never changes once written. The index
+    /// is updated after the table, so its entries name items that exist; a replica that has not
+    /// seen an item yet can still miss it, and those few are read again strongly consistent.
     async fn events_of(&self, entries: &[Item]) -> Result<Vec<ConversionEvent>, StoreError> {
+        let key_of = |entry: &Item| -> Item {
+            [attr::PK, attr::SK]
+                .into_iter()
+                .filter_map(|name| Some((name.to_owned(), entry.get(name)?.clone())))
+                .collect()
+        };
         let sort_keys = entries
             .iter()
             .map(|entry| Reader(entry).string(attr::SK).map(str::to_owned))
             .collect::<Result<Vec<_>, _>>()?;
-        let batches = entries.chunks(BATCH_GET_MAX_KEYS).map(|chunk| {
-            let keys = chunk
-                .iter()
-                .map(|entry| {
-                    [attr::PK, attr::SK]
-                        .into_iter()
-                        .filter_map(|name| Some((name.to_owned(), entry.get(name)?.clone())))
-                        .collect()
-                })
-                .collect();
-            self.batch_get(keys)
-        });
-        let mut found = HashMap::new();
-        for batch in try_join_all(batches).await? {
-            found.extend(batch);
+        let mut found = self
+            .batch_get_all(entries.iter().map(key_of).collect(), false)
+            .await?;
+        let missed: Vec<Item> = entries
+            .iter()
+            .zip(&sort_keys)
+            .filter(|(_, sk)| !found.contains_key(*sk))
+            .map(|(entry, _)| key_of(entry))
+            .collect();
+        if !missed.is_empty() {
+            found.extend(self.batch_get_all(missed, true).await?);
         }
         let mut events = Vec::with_capacity(sort_keys.len());
         for sk in sort_keys {
@@ -181,7 +206,7 @@ impl Store for DynamoStore {
         .flatten()
         .map(|sk| keys::key(account, sk.clone()))
         .collect();
-        let mut found = self.batch_get(wanted).await?;
+        let mut found = self.batch_get(wanted, true).await?;
         let mut take = |sk: Option<&String>| sk.and_then(|sk| found.remove(sk));
         Ok(Context {
             conversion_type: take(Some(&type_sk))

@@ -2,6 +2,7 @@
 //! fresh tables, the function's own DynamoDB client, a fault point in front of a server
 //! ([`proxy`]), and the `events/` fixtures.
 
+pub mod openapi;
 pub mod proxy;
 
 use std::collections::HashMap;
@@ -801,6 +802,12 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
         Some(expected_request_id(name).as_str()),
         "{context}: {name}: the API Gateway request id is echoed"
     );
+    let (method, path) = match fixture_event(name) {
+        Incoming::Http(request) => (request.method().to_owned(), request.path().to_owned()),
+        // Another integration's event: the error schema.
+        Incoming::Unsupported(_) => ("POST".to_owned(), "/".to_owned()),
+    };
+    openapi::assert_documented(&format!("{context}: {name}"), &method, &path, response);
     let body = body_json(response);
     if status >= 300 {
         assert_error_body(&body, error, message, &format!("{context}: {name}"));

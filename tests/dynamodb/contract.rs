@@ -1,0 +1,213 @@
+//! `openapi.yaml` against the running handler: a scripted sequence that reaches every status
+//! the document lists (and the 404s and 405s it describes in prose), each response checked
+//! against the document. The fixtures are checked the same way (`helpers::assert_fixture_response`).
+
+use conversions::http::{App, Body, Request};
+use conversions::seed::{
+    DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID, seed_demo,
+};
+use conversions::store::{DynamoStore, Store};
+
+use crate::helpers::openapi::assert_documented;
+use crate::helpers::{backends, body_json, function_client};
+
+fn request(method: &str, path: &str, query: &str, body: &str) -> Request {
+    Request::new(method, path)
+        .with_query(query)
+        .with_header("x-api-key", DEMO_API_KEY)
+        .with_body(Body::Text(body.to_owned()))
+        .with_request_id("contract")
+}
+
+fn minimal(amount: &str) -> String {
+    format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":{amount}}}"#
+    )
+}
+
+/// Sends the request, checks the answer's status and the document, returns the body.
+async fn check<S: Store>(
+    app: &App<S>,
+    request: Request,
+    status: u16,
+    context: &str,
+) -> serde_json::Value {
+    let (method, path) = (request.method().to_owned(), request.path().to_owned());
+    let response = app.handle(request).await;
+    let context = format!("{context}: {method} {path}");
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "{context}: {}",
+        response.body()
+    );
+    assert_documented(&context, &method, &path, &response);
+    body_json(&response)
+}
+
+#[tokio::test]
+async fn every_answer_of_every_operation_matches_the_document() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        seed_demo(&store).await.unwrap();
+        let app = App::new(store);
+        let b = &backend.name;
+
+        let created = check(
+            &app,
+            request("POST", "/conversions", "", &minimal("85000.00")),
+            201,
+            b,
+        )
+        .await;
+        let with_run = format!(
+            r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","workflow_run_id":"{DEMO_WORKFLOW_RUN_ID}","amount":1,"currency":"usd","converted_at":"2026-01-28T10:00:00-03:00","metadata":{{"commission":2500.5,"broker":"Ana","extra":[1,{{"a":null}}]}},"notes":"n"}}"#
+        );
+        check(&app, request("POST", "/conversions", "", &with_run), 201, b).await;
+        let keyed = || {
+            request("POST", "/conversions", "", &minimal("7"))
+                .with_header("idempotency-key", "contract-1")
+        };
+        check(&app, keyed(), 201, b).await;
+        let replayed = app.handle(keyed()).await;
+        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+        assert_documented(b, "POST", "/conversions", &replayed);
+        check(
+            &app,
+            request("POST", "/conversions", "", &minimal("8"))
+                .with_header("idempotency-key", "contract-1"),
+            422,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            request("POST", "/conversions", "dry_run=true", &minimal("1")),
+            200,
+            b,
+        )
+        .await;
+        check(&app, request("POST", "/conversions", "", "{"), 400, b).await;
+        check(
+            &app,
+            request("POST", "/conversions", "", &"x".repeat(70_000)),
+            413,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            request("POST", "/conversions", "", &minimal("1"))
+                .with_header("x-api-key", "nxr_live_unknown"),
+            401,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            Request::new("POST", "/conversions").with_request_id("contract"),
+            401,
+            b,
+        )
+        .await;
+
+        check(&app, request("GET", "/conversion-types", "", ""), 200, b).await;
+        let page = check(&app, request("GET", "/conversions", "limit=1", ""), 200, b).await;
+        let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        check(
+            &app,
+            request(
+                "GET",
+                "/conversions",
+                &format!("limit=1&cursor={cursor}"),
+                "",
+            ),
+            200,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            request(
+                "GET",
+                "/conversions",
+                &format!(
+                    "workflow_run_id={DEMO_WORKFLOW_RUN_ID}&converted_after=2026-01-01T00:00:00Z"
+                ),
+                "",
+            ),
+            200,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            request("GET", "/conversions", "limit=0&lead_id=x&cursor=y", ""),
+            400,
+            b,
+        )
+        .await;
+        let id = created["conversion_event"]["id"].as_str().unwrap();
+        check(
+            &app,
+            request("GET", &format!("/conversions/{id}"), "", ""),
+            200,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            request(
+                "GET",
+                "/conversions/00000000-0000-4000-8000-000000000000",
+                "",
+                "",
+            ),
+            404,
+            b,
+        )
+        .await;
+        check(&app, request("GET", "/conversions/nope", "", ""), 404, b).await;
+        check(
+            &app,
+            Request::new("GET", "/conversion-types").with_request_id("contract"),
+            401,
+            b,
+        )
+        .await;
+
+        for (method, path) in [
+            ("DELETE", "/conversions"),
+            ("HEAD", "/conversions/x"),
+            ("POST", "/conversion-types"),
+        ] {
+            check(&app, request(method, path, "", ""), 405, b).await;
+        }
+        check(&app, request("GET", "/leads", "", ""), 404, b).await;
+
+        // 500: a table that does not exist; 503: a DynamoDB that refuses connections.
+        let broken = App::new(DynamoStore::new(backend.client(), "no-such-table"));
+        for (method, path, body) in [
+            ("POST", "/conversions", minimal("1")),
+            ("GET", "/conversions", String::new()),
+            ("GET", "/conversion-types", String::new()),
+            ("GET", &format!("/conversions/{id}"), String::new()),
+        ] {
+            check(&broken, request(method, path, "", &body), 500, b).await;
+        }
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable = App::new(DynamoStore::new(
+        function_client(&endpoint).await,
+        "conversions",
+    ));
+    check(
+        &unreachable,
+        request("GET", "/conversions", "", ""),
+        503,
+        "unreachable",
+    )
+    .await;
+}
