@@ -35,6 +35,9 @@ pub enum Command {
     /// Create the table and its indexes as template.yaml declares them (for local use); a table
     /// that exists is left as it is.
     CreateTables,
+    /// Give events written before the filter indexes existed their index keys (a scan of the
+    /// table; safe to run again). Prints how many events it updated.
+    BackfillIndexKeys,
     /// Create an account.
     CreateAccount {
         #[arg(long)]
@@ -221,11 +224,19 @@ pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value
     let table = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
         .map_err(|e| AdminError::Invalid(e.to_string()))?
         .table_name;
-    if let Command::CreateTables = cli.command {
-        create_table(&client, &table).await?;
-        return Ok(json!({ "table": table, "status": "ACTIVE" }));
+    match cli.command {
+        Command::CreateTables => {
+            create_table(&client, &table).await?;
+            Ok(json!({ "table": table, "status": "ACTIVE" }))
+        }
+        Command::BackfillIndexKeys => {
+            let updated = DynamoStore::new(client, &table)
+                .backfill_index_keys()
+                .await?;
+            Ok(json!({ "table": table, "updated": updated }))
+        }
+        command => run(command, &DynamoStore::new(client, table)).await,
     }
-    run(cli.command, &DynamoStore::new(client, table)).await
 }
 
 /// Runs a command on any store.
@@ -235,7 +246,9 @@ pub async fn run<P: Provisioning + Store>(
 ) -> Result<Value, AdminError> {
     let now = Timestamp::now();
     match command {
-        Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
+        Command::CreateTables | Command::BackfillIndexKeys => Err(AdminError::Invalid(
+            "create-tables and backfill-index-keys need DynamoDB".into(),
+        )),
         Command::CreateAccount { name, id } => {
             if name.trim().is_empty() {
                 return Err(AdminError::Invalid("--name must not be empty".into()));

@@ -25,10 +25,17 @@ pub const MAX_OFFSET: u32 = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(u32);
 
+/// Decimal digits only: no sign, no space (`u32`'s own parser takes `+5`).
+fn whole_number(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 impl Limit {
     pub fn parse(text: &str) -> Option<Self> {
-        text.parse::<u32>()
-            .ok()
+        whole_number(text)
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .map(Self)
     }
@@ -50,10 +57,7 @@ pub struct Offset(u32);
 
 impl Offset {
     pub fn parse(text: &str) -> Option<Self> {
-        text.parse::<u32>()
-            .ok()
-            .filter(|n| *n <= MAX_OFFSET)
-            .map(Self)
+        whole_number(text).filter(|n| *n <= MAX_OFFSET).map(Self)
     }
 
     pub fn get(&self) -> u32 {
@@ -271,12 +275,22 @@ mod tests {
         assert_eq!(Limit::default().get(), 50);
         assert_eq!(Limit::parse("1").map(|l| l.get()), Some(1));
         assert_eq!(Limit::parse("200").map(|l| l.get()), Some(200));
-        for bad in ["0", "201", "-1", "abc", "", "1.0", " 5", "99999999999"] {
+        for bad in [
+            "0",
+            "201",
+            "-1",
+            "abc",
+            "",
+            "1.0",
+            " 5",
+            "+5",
+            "99999999999",
+        ] {
             assert_eq!(Limit::parse(bad), None, "{bad:?}");
         }
         assert_eq!(Offset::parse("0").map(|o| o.get()), Some(0));
         assert_eq!(Offset::parse("10000").map(|o| o.get()), Some(10_000));
-        for bad in ["-1", "10001", "x", ""] {
+        for bad in ["-1", "10001", "x", "", "+0"] {
             assert_eq!(Offset::parse(bad), None, "{bad:?}");
         }
     }

@@ -63,8 +63,20 @@ fn id<T>(
     move |text| parse(text).map_err(|_| format!("{name} must be a valid UUID"))
 }
 
+/// An instant, with the `+` of a zone offset typed unencoded in a URL (where `+` reads as a
+/// space) put back: `2026-01-28T10:00:00 02:00` is `2026-01-28T10:00:00+02:00`.
 fn instant(name: &str) -> impl FnOnce(&str) -> Result<Timestamp, String> {
     move |text| {
+        let restored;
+        let text = match text.rsplit_once(' ') {
+            Some((at, zone))
+                if zone.len() == 5 && zone.as_bytes()[2] == b':' && !at.contains(' ') =>
+            {
+                restored = format!("{at}+{zone}");
+                restored.as_str()
+            }
+            _ => text,
+        };
         Timestamp::parse(text).map_err(|_| {
             format!(
                 "{name} must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
@@ -222,6 +234,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.filter.lead, Some(lead));
+    }
+
+    #[test]
+    fn an_unencoded_plus_of_a_zone_offset_is_read_as_a_plus() {
+        let page = page_request(
+            "converted_after=2026-01-28T10:00:00+02:00&converted_before=2026-01-28T10:00:00%2B01:00",
+            AccountId::random(),
+        )
+        .unwrap();
+        assert_eq!(
+            page.filter.window.from(),
+            Some(Timestamp::parse("2026-01-28T08:00:00Z").unwrap())
+        );
+        assert_eq!(
+            page.filter.window.until(),
+            Some(Timestamp::parse("2026-01-28T09:00:00Z").unwrap())
+        );
     }
 
     #[test]

@@ -52,13 +52,16 @@ fn events(ids: &Ids, n: usize) -> Vec<ConversionEvent> {
     (0..n)
         .map(|i| {
             let scoped_to_master = i % 3 == 0;
+            let with_run = i % 4 != 0;
             ConversionEvent {
                 id: EventId::random(),
                 conversion_type_id: ids.types[i % 2],
                 lead_id: ids.leads[(i / 2) % 2],
-                workflow_id: (!scoped_to_master).then_some(ids.workflows[(i / 3) % 2]),
+                // A master-workflow type's event has a workflow too when it has a run (the
+                // run's), as the service records it.
+                workflow_id: (!scoped_to_master || with_run).then_some(ids.workflows[(i / 3) % 2]),
                 master_workflow_id: scoped_to_master.then_some(ids.masters[(i / 5) % 2]),
-                workflow_run_id: (i % 4 != 0).then_some(ids.runs[(i / 7) % 2]),
+                workflow_run_id: with_run.then_some(ids.runs[(i / 7) % 2]),
                 amount: Amount::parse_json_number(&format!("{i}.25")).unwrap(),
                 currency: Currency::parse("USD").unwrap(),
                 metadata: Metadata::from_json("{}").unwrap(),
@@ -137,7 +140,7 @@ fn filters(ids: &Ids) -> Vec<EventFilter> {
             workflow_run: Some(ids.runs[0]),
             ..none
         },
-        // Contradictory: a workflow and a master workflow are never both on one event.
+        // A workflow and a master workflow: only master-scoped events with a run have both.
         EventFilter {
             workflow: Some(ids.workflows[0]),
             master_workflow: Some(ids.masters[0]),
@@ -461,5 +464,196 @@ async fn total_equals_the_events_listed_after_concurrent_writes() {
             }
             assert_eq!(listed.len(), expected, "{}: {filter}", backend.name);
         }
+    }
+}
+
+/// Every read endpoint, through the function, as a second account on the same table: nothing
+/// of the first is listed, counted, read, or reachable with its cursor.
+#[tokio::test]
+async fn another_account_sees_nothing_of_the_first_on_any_endpoint() {
+    use conversions::domain::{Account, ApiKey, Category, ConversionType, Lead, Scope, WorkflowId};
+    use conversions::http::Request;
+    use conversions::seed::{DEMO_API_KEY, DEMO_LEAD_ID};
+    use conversions::store::Provisioning;
+
+    const OTHER_KEY: &str = "nxr_live_reads_other_account";
+    for backend in backends() {
+        let (app, _, table) = backend.counted_demo_app().await;
+        for name in [
+            "create-minimal",
+            "create-with-workflow-run",
+            "create-idempotent",
+        ] {
+            assert_eq!(
+                app.handle(crate::helpers::fixture(name)).await.status(),
+                201
+            );
+        }
+        let store = table.store();
+        let other = AccountId::random();
+        store
+            .put_account(&Account {
+                id: other,
+                name: "Other".into(),
+                created_at: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+        store
+            .put_api_key(&ApiKey::parse(OTHER_KEY).unwrap().hash(), other)
+            .await
+            .unwrap();
+        // The same lead id in the other account, and a type of its own.
+        store
+            .put_lead(
+                other,
+                &Lead {
+                    id: LeadId::parse(DEMO_LEAD_ID).unwrap(),
+                    created_at: Timestamp::now(),
+                },
+            )
+            .await
+            .unwrap();
+        let own_type = ConversionType {
+            id: ConversionTypeId::random(),
+            name: "Other type".into(),
+            description: None,
+            category: Category::Final,
+            currency: Currency::parse("EUR").unwrap(),
+            fields: vec![],
+            scope: Scope::Workflow(WorkflowId::random()),
+            active: true,
+            created_at: Timestamp::now(),
+        };
+        store.put_conversion_type(other, &own_type).await.unwrap();
+        let get = |key: &str, path: &str, query: &str| {
+            Request::new("GET", path)
+                .with_query(query)
+                .with_header("x-api-key", key)
+        };
+        let body = |response: conversions::http::Response| {
+            (
+                response.status().as_u16(),
+                crate::helpers::body_json(&response),
+            )
+        };
+
+        let (status, types) = body(app.handle(get(OTHER_KEY, "/conversion-types", "")).await);
+        assert_eq!(status, 200);
+        let names: Vec<&str> = types["conversion_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Other type"], "{}", backend.name);
+
+        for query in ["", &format!("lead_id={DEMO_LEAD_ID}")] {
+            let (status, listed) = body(app.handle(get(OTHER_KEY, "/conversions", query)).await);
+            assert_eq!(status, 200);
+            assert_eq!(listed["total"], 0, "{}: {query}", backend.name);
+            assert_eq!(listed["conversion_events"], serde_json::json!([]));
+        }
+
+        let (_, mine) = body(
+            app.handle(get(DEMO_API_KEY, "/conversions", "limit=1"))
+                .await,
+        );
+        assert_eq!(mine["total"], 3, "{}", backend.name);
+        let id = mine["conversion_events"][0]["id"].as_str().unwrap();
+        let (status, _) = body(
+            app.handle(get(OTHER_KEY, &format!("/conversions/{id}"), ""))
+                .await,
+        );
+        assert_eq!(status, 404, "{}", backend.name);
+        let cursor = mine["next_cursor"].as_str().unwrap();
+        let (status, refused) = body(
+            app.handle(get(
+                OTHER_KEY,
+                "/conversions",
+                &format!("limit=1&cursor={cursor}"),
+            ))
+            .await,
+        );
+        assert_eq!(
+            (status, refused["errors"][0]["field"].as_str()),
+            (400, Some("cursor")),
+            "{}",
+            backend.name
+        );
+    }
+}
+
+/// A combination that matches few of many entries: the page query reads on past what its
+/// first calls return (DynamoDB's `Limit` counts entries read, not entries kept), and paging by
+/// cursor with an offset skips from the cursor's place.
+#[tokio::test]
+async fn a_sparse_combination_pages_through_a_large_partition() {
+    for backend in backends() {
+        let store = backend.fresh_store().await;
+        let account = AccountId::random();
+        let ids = Ids::random();
+        let model = MemoryStore::new();
+        let mut many = events(&ids, 420);
+        // One lead, one type for all; a distinct workflow for one event in 60.
+        let rare = WorkflowId::random();
+        for (i, event) in many.iter_mut().enumerate() {
+            event.lead_id = ids.leads[0];
+            event.conversion_type_id = ids.types[0];
+            event.master_workflow_id = None;
+            event.workflow_id = Some(if i % 60 == 7 { rare } else { ids.workflows[0] });
+        }
+        write(&store, account, &many).await;
+        write(&model, account, &many).await;
+        let filter = EventFilter {
+            lead: Some(ids.leads[0]),
+            workflow: Some(rare),
+            ..EventFilter::default()
+        };
+        let expected = list_all(&model, account, filter, 200).await;
+        assert_eq!(expected.len(), 7);
+        for limit in [1, 2, 7] {
+            assert_eq!(
+                list_all(&store, account, filter, limit).await,
+                expected,
+                "{}: limit {limit}",
+                backend.name
+            );
+        }
+        assert_eq!(store.count_events(account, &filter).await.unwrap(), 7);
+
+        // Offset from a cursor's place: the first page's last event, then skip two.
+        let everything = EventFilter::default();
+        let all = list_all(&model, account, everything, 200).await;
+        let first = store
+            .list_events(
+                account,
+                &PageRequest {
+                    filter: everything,
+                    after: None,
+                    offset: Offset::default(),
+                    limit: Limit::parse("10").unwrap(),
+                },
+            )
+            .await
+            .unwrap();
+        let skipped = store
+            .list_events(
+                account,
+                &PageRequest {
+                    filter: everything,
+                    after: first.next,
+                    offset: Offset::parse("2").unwrap(),
+                    limit: Limit::parse("5").unwrap(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            skipped.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+            all[12..17],
+            "{}",
+            backend.name
+        );
     }
 }

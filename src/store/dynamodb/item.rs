@@ -324,53 +324,72 @@ pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> 
     })
 }
 
+/// The index keys of an event: its list position and one partition key per filter it has.
+pub(super) fn index_keys(
+    account: AccountId,
+    e: &ConversionEvent,
+) -> Vec<(&'static str, AttributeValue)> {
+    [
+        (
+            attr::CONVERTED_SK,
+            Some(keys::converted_sk(e.converted_at, e.id)),
+        ),
+        (attr::LEAD_KEY, Some(keys::lead_key(account, e.lead_id))),
+        (
+            attr::CONVERSION_TYPE_KEY,
+            Some(keys::conversion_type_key(account, e.conversion_type_id)),
+        ),
+        (
+            attr::WORKFLOW_KEY,
+            e.workflow_id.map(|id| keys::workflow_key(account, id)),
+        ),
+        (
+            attr::MASTER_WORKFLOW_KEY,
+            e.master_workflow_id
+                .map(|id| keys::master_workflow_key(account, id)),
+        ),
+        (
+            attr::WORKFLOW_RUN_KEY,
+            e.workflow_run_id
+                .map(|id| keys::workflow_run_key(account, id)),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, s(value?))))
+    .collect()
+}
+
 pub(super) fn event_item(account: AccountId, new: &NewEvent<'_>) -> Item {
     let e = new.event;
-    Writer::new(
+    let mut writer = Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
-    )
-    .text(attr::CONVERTED_SK, keys::converted_sk(e.converted_at, e.id))
-    .text(attr::LEAD_KEY, keys::lead_key(account, e.lead_id))
-    .text(
-        attr::CONVERSION_TYPE_KEY,
-        keys::conversion_type_key(account, e.conversion_type_id),
-    )
-    .optional(
-        attr::WORKFLOW_KEY,
-        e.workflow_id.map(|id| keys::workflow_key(account, id)),
-    )
-    .optional(
-        attr::MASTER_WORKFLOW_KEY,
-        e.master_workflow_id
-            .map(|id| keys::master_workflow_key(account, id)),
-    )
-    .optional(
-        attr::WORKFLOW_RUN_KEY,
-        e.workflow_run_id
-            .map(|id| keys::workflow_run_key(account, id)),
-    )
-    .text(attr::ID, e.id)
-    .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
-    .text(attr::LEAD_ID, e.lead_id)
-    .optional(attr::WORKFLOW_ID, e.workflow_id)
-    .optional(attr::MASTER_WORKFLOW_ID, e.master_workflow_id)
-    .optional(attr::WORKFLOW_RUN_ID, e.workflow_run_id)
-    .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
-    .text(attr::AMOUNT_TEXT, e.amount)
-    .text(attr::CURRENCY, e.currency)
-    // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
-    // DynamoDB number (38 digits, normalised) cannot promise.
-    .text(attr::METADATA, e.metadata.to_json())
-    .optional(attr::NOTES, e.notes.as_ref())
-    .text(attr::CONVERTED_AT, e.converted_at.sortable())
-    .text(attr::CREATED_AT, e.created_at.sortable())
-    .optional(
-        attr::REQUEST_FINGERPRINT,
-        new.fingerprint.map(|f| f.as_str()),
-    )
-    .text(attr::WRITE_TOKEN, new.write_token)
-    .build()
+    );
+    for (name, value) in index_keys(account, e) {
+        writer = writer.set(name, value);
+    }
+    writer
+        .text(attr::ID, e.id)
+        .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
+        .text(attr::LEAD_ID, e.lead_id)
+        .optional(attr::WORKFLOW_ID, e.workflow_id)
+        .optional(attr::MASTER_WORKFLOW_ID, e.master_workflow_id)
+        .optional(attr::WORKFLOW_RUN_ID, e.workflow_run_id)
+        .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
+        .text(attr::AMOUNT_TEXT, e.amount)
+        .text(attr::CURRENCY, e.currency)
+        // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
+        // DynamoDB number (38 digits, normalised) cannot promise.
+        .text(attr::METADATA, e.metadata.to_json())
+        .optional(attr::NOTES, e.notes.as_ref())
+        .text(attr::CONVERTED_AT, e.converted_at.sortable())
+        .text(attr::CREATED_AT, e.created_at.sortable())
+        .optional(
+            attr::REQUEST_FINGERPRINT,
+            new.fingerprint.map(|f| f.as_str()),
+        )
+        .text(attr::WRITE_TOKEN, new.write_token)
+        .build()
 }
 
 pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> {

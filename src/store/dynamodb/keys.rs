@@ -108,6 +108,11 @@ pub(super) fn account_pk(account: AccountId) -> String {
     format!("ACCOUNT#{account}")
 }
 
+/// The account of an account partition key.
+pub(super) fn account_of(pk: &str) -> Option<AccountId> {
+    AccountId::parse(pk.strip_prefix("ACCOUNT#")?).ok()
+}
+
 /// What the sort key of every conversion type starts with.
 pub(super) const CONVERSION_TYPE_SK_PREFIX: &str = "CONVERSION_TYPE#";
 

@@ -30,8 +30,10 @@ use crate::domain::{
 /// The most keys one `BatchGetItem` may ask for.
 const BATCH_GET_MAX_KEYS: usize = 100;
 
-/// Index entries read at once by a filtered page query, at the least: enough that a filter
-/// which drops most entries does not cost a round trip per event.
+/// Index entries a filtered page query reads in its first call, at the least. Each further
+/// call reads twice as many as the one before (DynamoDB still stops at 1 MB a call): a filter
+/// that drops most entries costs a few round trips, not one per event, and a page that is found
+/// early reads little more than it shows.
 const FILTERED_QUERY_BATCH: usize = 100;
 
 /// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
@@ -176,6 +178,71 @@ impl DynamoStore {
             }
         }
         Ok(events)
+    }
+}
+
+impl DynamoStore {
+    /// Gives every conversion event that lacks them (one written by a version before the filter
+    /// indexes) its index keys, so that lists by lead, type, workflow, master workflow and run
+    /// find it. An operator's migration, run once after the indexes exist: it scans the table
+    /// (the one operation that does), updates only events without `lead_key`, and can be run
+    /// again safely. Returns how many events it updated.
+    pub async fn backfill_index_keys(&self) -> Result<u64, StoreError> {
+        let mut updated = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#entity = :event AND attribute_not_exists(#lead_key)")
+                .expression_attribute_names("#entity", attr::ENTITY)
+                .expression_attribute_names("#lead_key", attr::LEAD_KEY)
+                .expression_attribute_values(":event", s(item::entity::CONVERSION_EVENT))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for found in output.items() {
+                let reader = Reader(found);
+                let account = reader.parse(attr::PK, |pk| {
+                    keys::account_of(pk).ok_or("not an account key")
+                })?;
+                let event = item::stored_event_from(found)?.event;
+                let mut keys_of_event = item::index_keys(account, &event).into_iter();
+                let Some((first_name, first_value)) = keys_of_event.next() else {
+                    continue;
+                };
+                let mut update = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::key(account, keys::event_sk(event.id))))
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#k0", first_name)
+                    .expression_attribute_values(":v0", first_value);
+                let mut sets = vec!["#k0 = :v0".to_owned()];
+                for (i, (name, value)) in keys_of_event.enumerate() {
+                    let i = i + 1;
+                    update = update
+                        .expression_attribute_names(format!("#k{i}"), name)
+                        .expression_attribute_values(format!(":v{i}"), value);
+                    sets.push(format!("#k{i} = :v{i}"));
+                }
+                update
+                    .update_expression(format!("SET {}", sets.join(", ")))
+                    .send()
+                    .await
+                    .map_err(store_error)?;
+                updated += 1;
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(updated);
+            }
+        }
     }
 }
 
@@ -325,10 +392,13 @@ impl Store for DynamoStore {
         let mut start = page
             .after
             .map(|position| query.start_after(account, position));
+        let mut filtered_batch = FILTERED_QUERY_BATCH;
         loop {
             let remaining = wanted - entries.len();
             let batch = if query.filters() {
-                remaining.max(FILTERED_QUERY_BATCH)
+                let batch = remaining.max(filtered_batch);
+                filtered_batch = filtered_batch.saturating_mul(2);
+                batch
             } else {
                 remaining
             };
@@ -565,6 +635,68 @@ mod tests {
             .unwrap();
         assert_eq!(context.lead, Some(demo.lead));
         assert_eq!(context.conversion_type, Some(demo.conversion_type));
+    }
+
+    #[tokio::test]
+    async fn a_page_event_an_eventually_consistent_read_misses_is_read_again_consistently() {
+        use crate::domain::{
+            Amount, ConversionEvent, Currency, EventFilter, Limit, Metadata, Offset, WriteToken,
+        };
+        let demo = crate::seed::demo();
+        let account = demo.account.id;
+        let event = |at: &str| ConversionEvent {
+            id: EventId::random(),
+            conversion_type_id: demo.conversion_type.id,
+            lead_id: demo.lead.id,
+            workflow_id: demo.conversion_type.scope.workflow_id(),
+            master_workflow_id: None,
+            workflow_run_id: None,
+            amount: Amount::parse_json_number("1").unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            metadata: Metadata::from_json("{}").unwrap(),
+            notes: None,
+            converted_at: Timestamp::parse(at).unwrap(),
+            created_at: Timestamp::now(),
+        };
+        let (newer, older) = (event("2026-01-02T00:00:00Z"), event("2026-01-01T00:00:00Z"));
+        let item = |e: &ConversionEvent| {
+            item::event_item(
+                account,
+                &NewEvent {
+                    event: e,
+                    fingerprint: None,
+                    write_token: WriteToken::random(),
+                },
+            )
+        };
+        let entry = |e: &ConversionEvent| {
+            let full = item(e);
+            let entry: Item = [attr::PK, attr::SK, attr::CONVERTED_SK]
+                .into_iter()
+                .map(|name| (name.to_owned(), full[name].clone()))
+                .collect();
+            wire(&entry)
+        };
+        let store = replaying(vec![
+            serde_json::json!({ "Items": [entry(&newer), entry(&older)], "Count": 2, "ScannedCount": 2 }),
+            // The eventually consistent read: one replica has not seen the older event yet.
+            serde_json::json!({ "Responses": { "t": [wire(&item(&newer))] }, "UnprocessedKeys": {} }),
+            serde_json::json!({ "Responses": { "t": [wire(&item(&older))] }, "UnprocessedKeys": {} }),
+        ]);
+        let page = store
+            .list_events(
+                account,
+                &PageRequest {
+                    filter: EventFilter::default(),
+                    after: None,
+                    offset: Offset::default(),
+                    limit: Limit::parse("5").unwrap(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.events, [newer, older]);
+        assert_eq!(page.next, None);
     }
 
     #[tokio::test]

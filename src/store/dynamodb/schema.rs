@@ -87,12 +87,36 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
         Err(err) => return Err(fail(DisplayErrorContext(err).to_string())),
     }
     for _ in 0..100 {
-        let described = client.describe_table().table_name(table).send().await;
-        let status = described
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
             .map_err(|e| fail(DisplayErrorContext(e).to_string()))?
-            .table
-            .and_then(|t| t.table_status);
-        if status == Some(TableStatus::Active) {
+            .table;
+        if described.as_ref().and_then(|t| t.table_status.as_ref()) == Some(&TableStatus::Active) {
+            // A table an earlier version made lacks indexes: say so, rather than answer every
+            // list with a 500 later.
+            let present: Vec<&str> = described
+                .as_ref()
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|index| index.index_name())
+                .collect();
+            let missing: Vec<&str> = EVENT_INDEXES
+                .iter()
+                .map(|index| index.name)
+                .filter(|name| !present.contains(name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(fail(format!(
+                    "exists without the indexes {} (made by an earlier version): delete it \
+                     (for make run's table, `make clean` removes .local/) or add them (README, \
+                     \"Deploying over an existing stack\")",
+                    missing.join(", ")
+                )));
+            }
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -95,6 +95,39 @@ impl Backend {
         Table { client, name }
     }
 
+    /// A table named so, as a version before the list indexes made it: the keys, no index.
+    pub async fn keys_only_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let mut create = self
+            .client()
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest);
+        for (attribute, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+            create = create
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(attribute)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(attribute)
+                        .key_type(kind)
+                        .build()
+                        .unwrap(),
+                );
+        }
+        create
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+    }
+
     /// A store on a new table of its own.
     pub async fn fresh_store(&self) -> DynamoStore {
         self.fresh_table().await.store()
