@@ -28,8 +28,8 @@ lint: tools ## Formatting, clippy and the SAM template
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: ## Cost of the exact parser and the handler, as ratios to a plain JSON parse (one run)
-	cargo bench --locked --bench requests
+bench: tools ## The handler's cost and latency; the release binary end to end on local dynalite (one run)
+	scripts/with-test-servers.sh cargo bench --locked
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.

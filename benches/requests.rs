@@ -1,5 +1,7 @@
 //! `make bench`: what the exact-decimal request parser and the whole handler cost, as ratios to
-//! a plain `serde_json::Value` parse of the same bodies, measured side by side in one run.
+//! a plain `serde_json::Value` parse of the same bodies, measured side by side in one run; and
+//! the handler's latency per request (mean, p50, p99) for the reference page's minimal body and
+//! for one with 50 metadata keys.
 //!
 //! Rounds interleave the three measurements so that machine noise hits them alike; the median
 //! round is reported. No DynamoDB: the handler runs on the in-memory store, so this measures the
@@ -8,10 +10,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use conversions::domain::Timestamp;
+use conversions::domain::{AccountId, ApiKey, Timestamp};
 use conversions::http::{App, Body, Request, parse_new_conversion};
-use conversions::seed::{DEMO_API_KEY, seed_demo};
-use conversions::store::MemoryStore;
+use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, seed_demo};
+use conversions::store::{MemoryStore, Provisioning};
 
 const ROUNDS: usize = 15;
 const ITERATIONS: u32 = 2_000;
@@ -95,4 +97,73 @@ fn main() {
         "  whole handler, in-memory store            {handler:>10.0} ns/request {:>5.2}x",
         handler / baseline
     );
+
+    latencies(&runtime);
+}
+
+/// Requests timed one by one through `App::handle` on the in-memory store, with a key that names
+/// its account (what the admin CLI makes): the function's own work per request, no network.
+fn latencies(runtime: &tokio::runtime::Runtime) {
+    const SAMPLES: usize = 20_000;
+    const WARM_UP: usize = 2_000;
+    let store = MemoryStore::new();
+    let account = AccountId::parse(DEMO_ACCOUNT_ID).expect("the demo account id");
+    let key = ApiKey::generate_for(account);
+    runtime.block_on(async {
+        seed_demo(&store).await.expect("seeding memory works");
+        store
+            .put_api_key(&key.hash(), account)
+            .await
+            .expect("memory works");
+    });
+    let app = App::new(store);
+    let metadata: Vec<String> = (0..50)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!(r#""field_{i}": {i}.25"#)
+            } else {
+                format!(r#""field_{i}": "value number {i}""#)
+            }
+        })
+        .collect();
+    let with_metadata = format!(
+        r#"{{"conversion_type_id": "123e4567-e89b-12d3-a456-426614174100", "lead_id": "123e4567-e89b-12d3-a456-426614174200", "amount": 85000.00, "metadata": {{{}}}}}"#,
+        metadata.join(", ")
+    );
+    println!(
+        "\nlatency of one request through the handler, in-memory store, {SAMPLES} requests each:"
+    );
+    println!("  {:<34} {:>9} {:>9} {:>9}", "body", "mean", "p50", "p99");
+    for (name, body) in [
+        ("the reference page's minimal body", BODIES[0]),
+        ("50 metadata keys", with_metadata.as_str()),
+    ] {
+        let request = || {
+            Request::new("POST", "/conversions")
+                .with_header("x-api-key", key.expose())
+                .with_body(Body::Text(body.to_owned()))
+        };
+        let mut samples: Vec<f64> = runtime.block_on(async {
+            let mut samples = Vec::with_capacity(SAMPLES);
+            for i in 0..WARM_UP + SAMPLES {
+                let request = request();
+                let started = Instant::now();
+                let response = app.handle(request).await;
+                let elapsed = started.elapsed();
+                assert_eq!(response.status(), 201, "{}", response.body());
+                if i >= WARM_UP {
+                    samples.push(elapsed.as_nanos() as f64 / 1_000.0);
+                }
+            }
+            samples
+        });
+        samples.sort_by(f64::total_cmp);
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+        println!(
+            "  {name:<34} {mean:>7.1}µs {:>7.1}µs {:>7.1}µs",
+            at(0.50),
+            at(0.99)
+        );
+    }
 }

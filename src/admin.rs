@@ -46,7 +46,8 @@ pub enum Command {
         #[arg(long)]
         id: Option<AccountId>,
     },
-    /// Create an API key for an account. The key is printed once; only its hash is stored.
+    /// Create an API key for an account. The key is printed once; only its hash is stored. It
+    /// names its account (nxr_live_<account>_<secret>), which saves a round trip per request.
     CreateApiKey {
         #[arg(long)]
         account: AccountId,
@@ -263,7 +264,7 @@ pub async fn run<P: Provisioning + Store>(
         }
         Command::CreateApiKey { account } => {
             require_account(store, account).await?;
-            let key = ApiKey::generate();
+            let key = ApiKey::generate_for(account);
             store.put_api_key(&key.hash(), account).await?;
             Ok(
                 json!({ "account_id": account.to_string(), "api_key": key.expose(), "created_at": now.to_string() }),

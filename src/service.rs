@@ -40,9 +40,22 @@ pub enum Outcome {
     DryRun(ConversionEvent),
 }
 
+/// Who asks to record a conversion.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// A caller [`authenticate`] has found the account of.
+    Account(AccountId),
+    /// A key that names its account ([`ApiKey::claimed_account`]), not yet checked: its record
+    /// is read in the same round trip as the request's records, and checked first.
+    Claimed { key: &'a ApiKey, account: AccountId },
+}
+
 /// Why a conversion was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
+    /// The key that claimed the account is unknown, revoked, or another account's.
+    #[error(transparent)]
+    Auth(AuthError),
     /// Every problem found: references, and rules that depend on the conversion type.
     #[error("the request is invalid")]
     Invalid(Vec<FieldError>),
@@ -54,11 +67,16 @@ pub enum CreateError {
 }
 
 /// Finds the account of a well-formed API key. The key is hashed before it reaches the store;
-/// the plaintext goes nowhere else.
+/// the plaintext goes nowhere else. A key that names an account must name its own, as on the
+/// path that reads its record with the request's records.
 pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId, AuthError> {
     store
         .account_for_key(&key.hash())
         .await?
+        .filter(|account| {
+            key.claimed_account()
+                .is_none_or(|claimed| claimed == *account)
+        })
         .ok_or(AuthError::Invalid)
 }
 
@@ -76,10 +94,14 @@ pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId
 /// the first answer had arrived.
 pub async fn create_conversion<S: Store>(
     store: &S,
-    account: AccountId,
+    caller: Caller<'_>,
     request: CreateRequest,
     now: Timestamp,
 ) -> Result<Outcome, CreateError> {
+    let (account, key) = match caller {
+        Caller::Account(account) => (account, None),
+        Caller::Claimed { key, account } => (account, Some(key.hash())),
+    };
     let CreateRequest {
         conversion,
         idempotency_key,
@@ -89,12 +111,18 @@ pub async fn create_conversion<S: Store>(
         .filter(|_| !dry_run)
         .map(|key| (key.event_id(account), RequestFingerprint::of(&conversion)));
     let lookup = Lookup {
+        api_key: key.as_ref(),
         conversion_type: conversion.conversion_type_id,
         lead: conversion.lead_id,
         workflow_run: conversion.workflow_run_id,
         event: keyed.as_ref().map(|(id, _)| *id),
     };
     let context = store.load_context(account, lookup).await?;
+    // A claimed account is trusted only once its key's record, read with the rest, confirms it:
+    // before anything read under it is looked at.
+    if key.is_some() && context.key_account != Some(account) {
+        return Err(CreateError::Auth(AuthError::Invalid));
+    }
     let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
     if let (Some(existing), Some(fingerprint)) = (context.existing_event, fingerprint) {
         return replay(existing, fingerprint);
@@ -266,7 +294,7 @@ mod tests {
         async fn load_context(
             &self,
             account: AccountId,
-            lookup: Lookup,
+            lookup: Lookup<'_>,
         ) -> Result<Context, StoreError> {
             self.store.load_context(account, lookup).await
         }
@@ -335,7 +363,13 @@ mod tests {
             dry_run: false,
         };
         let store = WrittenBefore { store, own };
-        create_conversion(&store, demo.account.id, request, Timestamp::now()).await
+        create_conversion(
+            &store,
+            Caller::Account(demo.account.id),
+            request,
+            Timestamp::now(),
+        )
+        .await
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use super::AccountId;
 use super::digest::Sha256Hex;
 
 /// The prefix every live API key carries.
@@ -48,6 +49,31 @@ impl ApiKey {
     /// A new random key: the prefix and 32 hex characters (128 bits) of randomness.
     pub fn generate() -> Self {
         Self(format!("{API_KEY_PREFIX}{}", Uuid::new_v4().simple()))
+    }
+
+    /// A new key that names its account: `nxr_live_<account, 32 hex>_<128 random bits, 32
+    /// hex>`. The function reads such a key's record in the same round trip as the records a
+    /// request refers to (see [`ApiKey::claimed_account`]).
+    pub fn generate_for(account: AccountId) -> Self {
+        Self(format!(
+            "{API_KEY_PREFIX}{}_{}",
+            account.as_uuid().simple(),
+            Uuid::new_v4().simple()
+        ))
+    }
+
+    /// The account a key says it belongs to, if it is of the form [`ApiKey::generate_for`]
+    /// makes. A claim, not a fact: nothing read under it may be used before the key's own
+    /// record confirms it.
+    pub fn claimed_account(&self) -> Option<AccountId> {
+        let rest = self.0.strip_prefix(API_KEY_PREFIX)?;
+        let (account, secret) = rest.split_once('_')?;
+        let hex = |text: &str| {
+            text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        (hex(account) && hex(secret))
+            .then(|| AccountId::parse(account).ok())
+            .flatten()
     }
 
     /// The plaintext, for the one moment it is shown to the operator who created it.
@@ -113,6 +139,28 @@ mod tests {
     fn debug_output_never_shows_the_secret() {
         let key = ApiKey::parse("nxr_live_supersecret").unwrap();
         assert!(!format!("{key:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn a_key_made_for_an_account_claims_it_and_others_claim_nothing() {
+        let account = AccountId::random();
+        let key = ApiKey::generate_for(account);
+        assert_eq!(ApiKey::parse(key.expose()), Ok(key.clone()));
+        assert_eq!(key.claimed_account(), Some(account));
+        assert_ne!(key, ApiKey::generate_for(account));
+        for other in [
+            ApiKey::generate().expose().to_owned(),
+            "nxr_live_demo_local_only_key".to_owned(),
+            format!("nxr_live_{}_short", account.as_uuid().simple()),
+            format!("nxr_live_{}_{}", account.as_uuid().simple(), "G".repeat(32)),
+            format!("nxr_live_{}", account.as_uuid().simple()),
+        ] {
+            assert_eq!(
+                ApiKey::parse(&other).unwrap().claimed_account(),
+                None,
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -169,6 +169,7 @@ impl From<AuthError> for ApiError {
 impl From<CreateError> for ApiError {
     fn from(err: CreateError) -> Self {
         match err {
+            CreateError::Auth(err) => err.into(),
             CreateError::Invalid(errors) => Self::Validation(errors),
             CreateError::IdempotencyMismatch => Self::IdempotencyMismatch,
             CreateError::Store(err) => err.into(),

@@ -25,10 +25,8 @@ pub use query::page_request;
 pub use render::{conversion_types_json, dry_run_json, event_json, listed_json, listing_json};
 pub use response::{Outgoing, Response};
 
-use crate::domain::{
-    AccountId, ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp,
-};
-use crate::service::{self, CreateRequest, Outcome};
+use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
+use crate::service::{self, Caller, CreateRequest, Outcome};
 use crate::store::Store;
 
 /// The response header that carries the API Gateway request id (the Lambda request id where
@@ -182,11 +180,13 @@ impl<S: Store> App<S> {
         if !methods.contains(&request.method()) {
             return Err(ApiError::MethodNotAllowed { allow, message });
         }
-        let account = service::authenticate(&self.store, &api_key(request)?).await?;
+        let key = api_key(request)?;
+        if route == Route::Conversions && request.method() == "POST" {
+            return self.create_conversion(request, &key).await;
+        }
+        let account = service::authenticate(&self.store, &key).await?;
         match route {
-            Route::Conversions if request.method() == "POST" => {
-                self.create_conversion(request, account).await
-            }
+            // GET: POST was answered above.
             Route::Conversions => {
                 let page = page_request(request.query(), account).map_err(ApiError::Validation)?;
                 let listing = service::list_conversions(&self.store, account, page).await?;
@@ -210,15 +210,23 @@ impl<S: Store> App<S> {
         }
     }
 
+    /// `POST /conversions`. A key that names its account has its record read in the same round
+    /// trip as the request's records (one read, one write in all); any other key is looked up
+    /// first, as is every key of a request whose payload is refused, so that an unknown key is
+    /// always a 401 before anything else.
     async fn create_conversion(
         &self,
         request: &Request,
-        account: AccountId,
+        key: &ApiKey,
     ) -> Result<Response, ApiError> {
         let now = Timestamp::now();
-        let create = read_create_request(request, now)?;
+        let create = read_create_request(request, now);
+        let caller = match (key.claimed_account(), &create) {
+            (Some(account), Ok(_)) => Caller::Claimed { key, account },
+            _ => Caller::Account(service::authenticate(&self.store, key).await?),
+        };
         Ok(
-            match service::create_conversion(&self.store, account, create, now).await? {
+            match service::create_conversion(&self.store, caller, create?, now).await? {
                 Outcome::Created(event) => {
                     tracing::info!(event_id = %event.id, "conversion recorded");
                     Response::json(StatusCode::CREATED, event_json(&event))

@@ -229,7 +229,7 @@ impl Store for FailingStore {
     ) -> Result<Option<AccountId>, StoreError> {
         Ok(Some(AccountId::random()))
     }
-    async fn load_context(&self, _: AccountId, _: Lookup) -> Result<Context, StoreError> {
+    async fn load_context(&self, _: AccountId, _: Lookup<'_>) -> Result<Context, StoreError> {
         Err((self.0)())
     }
     async fn insert_event(&self, _: AccountId, _: NewEvent<'_>) -> Result<Insert, StoreError> {
@@ -292,7 +292,7 @@ impl Store for SlowStore {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup,
+        lookup: Lookup<'_>,
     ) -> Result<Context, StoreError> {
         tokio::time::sleep(self.1).await;
         self.0.load_context(account, lookup).await
@@ -669,5 +669,51 @@ async fn dry_run_is_percent_decoded_and_may_repeat_only_with_one_value() {
         StatusCode::BAD_REQUEST,
         "Validation error",
         "dry_run must not be given twice with different values",
+    );
+}
+
+/// A key that names its account is checked by the read that loads the request's records.
+#[tokio::test]
+async fn a_key_that_names_its_account_is_checked_before_anything_else_is_used() {
+    use crate::domain::ApiKey;
+    use crate::seed::DEMO_ACCOUNT_ID;
+    use crate::store::Provisioning;
+
+    let app = demo_app().await;
+    let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+    let own = ApiKey::generate_for(demo);
+    app.store().put_api_key(&own.hash(), demo).await.unwrap();
+    // A key stored for the demo account that claims another one.
+    let lying = ApiKey::generate_for(AccountId::random());
+    app.store().put_api_key(&lying.hash(), demo).await.unwrap();
+    let revoked = ApiKey::generate_for(demo);
+    app.store()
+        .put_api_key(&revoked.hash(), demo)
+        .await
+        .unwrap();
+    app.store().revoke_api_key(&revoked.hash()).await.unwrap();
+    let unknown = ApiKey::generate_for(demo);
+
+    let send = |key: &ApiKey, body: String| {
+        request("POST", "/conversions", Some(key.expose()), Body::Text(body))
+    };
+    assert_eq!(
+        app.handle(send(&own, minimal_body())).await.status(),
+        StatusCode::CREATED
+    );
+    for key in [&lying, &revoked, &unknown] {
+        for body in [minimal_body(), "{".to_owned()] {
+            assert_error(
+                &app.handle(send(key, body)).await,
+                StatusCode::UNAUTHORIZED,
+                "Invalid API key",
+                "The provided API key is not valid",
+            );
+        }
+    }
+    // A valid key with a refused payload: the payload's 400.
+    assert_eq!(
+        app.handle(send(&own, "{".to_owned())).await.status(),
+        StatusCode::BAD_REQUEST
     );
 }

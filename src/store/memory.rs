@@ -69,10 +69,15 @@ impl Store for MemoryStore {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup,
+        lookup: Lookup<'_>,
     ) -> Result<Context, StoreError> {
         let data = self.data();
         Ok(Context {
+            key_account: lookup
+                .api_key
+                .and_then(|key| data.keys.get(key))
+                .filter(|(_, active)| *active)
+                .map(|(account, _)| *account),
             conversion_type: data.types.get(&(account, lookup.conversion_type)).cloned(),
             lead: data.leads.get(&(account, lookup.lead)).cloned(),
             workflow_run: lookup

@@ -63,9 +63,12 @@ pub struct StoredEvent {
 }
 
 /// What the store holds, in the caller's account, for one request: its references and, when
-/// asked, the event an `Idempotency-Key` already created.
+/// asked, the event an `Idempotency-Key` already created and the account of the API key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
+    /// The account of the active key with the hash asked for; `None` for an unknown or revoked
+    /// key, or when none was asked for.
+    pub key_account: Option<AccountId>,
     pub conversion_type: Option<ConversionType>,
     pub lead: Option<Lead>,
     pub workflow_run: Option<WorkflowRun>,
@@ -74,7 +77,10 @@ pub struct Context {
 
 /// The records one request refers to, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lookup {
+pub struct Lookup<'a> {
+    /// The caller's API key, when its record is read with the rest (a key that names its
+    /// account).
+    pub api_key: Option<&'a ApiKeyHash>,
     pub conversion_type: ConversionTypeId,
     pub lead: LeadId,
     pub workflow_run: Option<WorkflowRunId>,
@@ -94,7 +100,7 @@ pub trait Store: Send + Sync {
     fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup,
+        lookup: Lookup<'_>,
     ) -> impl Future<Output = Result<Context, StoreError>> + Send;
 
     /// Writes the event unless one with the same id exists in the account, in which case that

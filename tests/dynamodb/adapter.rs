@@ -15,8 +15,9 @@ fn lookup(
     conversion_type: ConversionTypeId,
     lead: LeadId,
     workflow_run: Option<WorkflowRunId>,
-) -> Lookup {
+) -> Lookup<'static> {
     Lookup {
+        api_key: None,
         conversion_type,
         lead,
         workflow_run,

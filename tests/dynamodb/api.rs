@@ -266,6 +266,70 @@ async fn a_store_failure_is_a_500_that_reveals_nothing() {
     }
 }
 
+/// A key that names its account (what `conversions-admin create-api-key` makes): its record is
+/// read in the batch with the request's records, so a create is one read and one write.
+#[tokio::test]
+async fn with_a_key_that_names_its_account_a_create_is_one_read_and_one_write() {
+    use conversions::seed::DEMO_CONVERSION_TYPE_ID;
+    for backend in backends() {
+        let (app, operations, table) = backend.counted_demo_app().await;
+        let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let store = table.store();
+        let key = ApiKey::generate_for(demo);
+        store.put_api_key(&key.hash(), demo).await.unwrap();
+        let minimal = || crate::helpers::fixture_body("create-minimal").to_string();
+        let send = |key: &ApiKey, body: String| post_as(key.expose(), body);
+
+        let created = app.handle(send(&key, minimal())).await;
+        assert_eq!(created.status(), 201, "{}", backend.name);
+        assert_eq!(
+            operations.take(),
+            ["BatchGetItem", "PutItem"],
+            "{}",
+            backend.name
+        );
+
+        let keyed = || send(&key, minimal()).with_header("idempotency-key", "one-read-1");
+        assert_eq!(app.handle(keyed()).await.status(), 201);
+        assert_eq!(operations.take(), ["BatchGetItem", "PutItem"]);
+        let replayed = app.handle(keyed()).await;
+        assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+        assert_eq!(
+            operations.take(),
+            ["BatchGetItem"],
+            "{}: a replay writes nothing",
+            backend.name
+        );
+
+        // Unknown, another account's claim, revoked: refused after the one read, nothing used.
+        let unknown = ApiKey::generate_for(demo);
+        let other = ApiKey::generate_for(AccountId::random());
+        store.put_api_key(&other.hash(), demo).await.unwrap();
+        let revoked = ApiKey::generate_for(demo);
+        store.put_api_key(&revoked.hash(), demo).await.unwrap();
+        store.revoke_api_key(&revoked.hash()).await.unwrap();
+        for refused in [&unknown, &other, &revoked] {
+            let response = app.handle(send(refused, minimal())).await;
+            assert_eq!(response.status(), 401, "{}", backend.name);
+            assert_eq!(body_json(&response)["error"], "Invalid API key");
+            assert_eq!(operations.take(), ["BatchGetItem"], "{}", backend.name);
+        }
+        // Revoking the key that works takes effect on the next request.
+        store.revoke_api_key(&key.hash()).await.unwrap();
+        assert_eq!(app.handle(send(&key, minimal())).await.status(), 401);
+        operations.take();
+
+        // A refused payload is answered after the key's own read: 401 before 400.
+        let fresh = ApiKey::generate_for(demo);
+        store.put_api_key(&fresh.hash(), demo).await.unwrap();
+        let bad = format!(r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}"}}"#);
+        assert_eq!(app.handle(send(&fresh, bad.clone())).await.status(), 400);
+        assert_eq!(operations.take(), ["GetItem"]);
+        assert_eq!(app.handle(send(&unknown, bad)).await.status(), 401);
+        assert_eq!(operations.take(), ["GetItem"]);
+    }
+}
+
 #[tokio::test]
 async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
     for backend in backends() {

@@ -257,7 +257,7 @@ impl Store for DynamoStore {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup,
+        lookup: Lookup<'_>,
     ) -> Result<Context, StoreError> {
         let type_sk = keys::conversion_type_sk(lookup.conversion_type);
         let lead_sk = keys::lead_sk(lookup.lead);
@@ -272,10 +272,18 @@ impl Store for DynamoStore {
         .into_iter()
         .flatten()
         .map(|sk| keys::key(account, sk.clone()))
+        .chain(lookup.api_key.map(keys::api_key))
         .collect();
         let mut found = self.batch_get(wanted, true).await?;
+        // Every record is found by its sort key; the API key's (`APIKEY`) is the only one of
+        // its kind in a request.
+        let key_account = match lookup.api_key.and_then(|_| found.remove(keys::API_KEY_SK)) {
+            Some(record) => item::active_key_account(&record)?,
+            None => None,
+        };
         let mut take = |sk: Option<&String>| sk.and_then(|sk| found.remove(sk));
         Ok(Context {
+            key_account,
             conversion_type: take(Some(&type_sk))
                 .map(|i| item::conversion_type_from(&i))
                 .transpose()?,
@@ -603,8 +611,9 @@ mod tests {
         DynamoStore::new(Client::from_conf(config), "t")
     }
 
-    fn demo_lookup(demo: &crate::seed::Demo) -> Lookup {
+    fn demo_lookup(demo: &crate::seed::Demo) -> Lookup<'static> {
         Lookup {
+            api_key: None,
             conversion_type: demo.conversion_type.id,
             lead: demo.lead.id,
             workflow_run: None,
