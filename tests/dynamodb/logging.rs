@@ -2,8 +2,9 @@
 //! request with the API Gateway request id and the status, the cause of a failure, and never
 //! the API key or the body. The failure is real: a missing table on the local DynamoDB.
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 
 use conversions::config::{LogFormat, LogSettings};
 use conversions::http::{App, Body, Request};
@@ -11,12 +12,24 @@ use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, see
 use conversions::store::{DynamoStore, MemoryStore};
 use conversions::telemetry::subscriber;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// What this thread's log lines wrote, while a test captures them.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// The production subscriber, installed once as this test binary's global one, writing each
+/// line to the capture of the thread that logged it (and nowhere else). A scoped subscriber
+/// (`set_default`) races with the other tests' threads, which register callsites while no
+/// subscriber is interested in them.
+struct Captured;
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURED.with_borrow_mut(|captured| {
+            if let Some(captured) = captured {
+                captured.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -25,8 +38,26 @@ impl Write for Captured {
 }
 
 impl Captured {
+    /// Starts capturing this thread's lines.
+    fn start() -> Self {
+        static INSTALLED: Once = Once::new();
+        INSTALLED.call_once(|| {
+            let settings = LogSettings {
+                format: LogFormat::Json,
+                filter: "info".into(),
+            };
+            tracing::subscriber::set_global_default(subscriber(&settings, || Captured))
+                .expect("no other test installs a global subscriber");
+        });
+        CAPTURED.with_borrow_mut(|captured| *captured = Some(Vec::new()));
+        Self
+    }
+
+    /// What this thread logged since the last take.
     fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+        let bytes = CAPTURED
+            .with_borrow_mut(|captured| std::mem::take(captured.as_mut().expect("capturing")));
+        String::from_utf8(bytes).unwrap()
     }
 }
 
@@ -40,18 +71,8 @@ fn request_with_private_data() -> Request {
 
 #[tokio::test]
 async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let settings = LogSettings {
-        format: LogFormat::Json,
-        filter: "info".into(),
-    };
-    // This test's thread only: the test runtime runs every task of the test on it.
-    let _installed =
-        tracing::subscriber::set_default(subscriber(&settings, move || writer.clone()));
-    // Another test's thread may have registered a callsite (with no subscriber: "never") while
-    // this one was being installed; asking again makes every callsite see it.
-    tracing::callsite::rebuild_interest_cache();
+    // The test runtime runs every task of the test on this thread.
+    let captured = Captured::start();
 
     let store = MemoryStore::new();
     seed_demo(&store).await.unwrap();
