@@ -32,7 +32,11 @@ from pathlib import Path
 
 import yaml
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Imported from beside this script, without writing bytecode into the repository (which
+# `cargo lambda watch` would take for a change).
+sys.dont_write_bytecode = True
+from openapi_doc import METHODS, resolve  # noqa: E402
+
 # `"message": "..."` in JSON shown in Markdown.
 JSON_MESSAGE = re.compile(r'"message"\s*:\s*("(?:[^"\\]|\\.)*")')
 # Flags that work on this project's machines (headless, no network but loopback, as root).
@@ -48,20 +52,6 @@ CHROMIUM_FLAGS = [
     # Redoc renders in the browser after the page loads: let its scripts finish first.
     "--virtual-time-budget=15000",
 ]
-
-
-def resolve(spec, node):
-    """Follows a local `$ref` (`#/components/...`) until the node is not one."""
-    seen = set()
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/") or ref in seen:
-            raise SystemExit(f"check_docs: cannot follow $ref {ref!r}")
-        seen.add(ref)
-        node = spec
-        for part in ref[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
 
 
 def messages_in_value(value):

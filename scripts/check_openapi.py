@@ -17,23 +17,12 @@ from pathlib import Path
 import jsonschema_rs
 import schemathesis
 import yaml
+
+# Imported from beside this script, without writing bytecode into the repository (which
+# `cargo lambda watch` would take for a change).
+sys.dont_write_bytecode = True
+from openapi_doc import METHODS, resolve  # noqa: E402
 from schemathesis.config import SchemathesisConfig
-
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-def follow(spec, node):
-    """Follows local `$ref`s (`#/components/...`) until the node is not one."""
-    seen = set()
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/") or ref in seen:
-            raise SystemExit(f"check_openapi: cannot follow $ref {ref!r}")
-        seen.add(ref)
-        node = spec
-        for part in ref[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
 
 
 def examples_of(spec, holder):
@@ -41,7 +30,7 @@ def examples_of(spec, holder):
     if "example" in holder:
         yield "example", holder["example"]
     for name, example in (holder.get("examples") or {}).items():
-        example = follow(spec, example)
+        example = resolve(spec, example)
         if "value" in example:
             yield name, example["value"]
 
@@ -55,15 +44,15 @@ def cases(spec):
                 continue
             label = f"{method.upper()} {path}"
             for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
-                parameter = follow(spec, parameter)
+                parameter = resolve(spec, parameter)
                 for name, value in examples_of(spec, parameter):
                     yield f"{label} parameter {parameter['name']} {name}", parameter["schema"], value
-            body = follow(spec, operation.get("requestBody") or {})
+            body = resolve(spec, operation.get("requestBody") or {})
             for media_type, media in (body.get("content") or {}).items():
                 for name, value in examples_of(spec, media):
                     yield f"{label} request {media_type} {name}", media["schema"], value
             for status, response in (operation.get("responses") or {}).items():
-                response = follow(spec, response)
+                response = resolve(spec, response)
                 for media_type, media in (response.get("content") or {}).items():
                     for name, value in examples_of(spec, media):
                         yield f"{label} {status} {media_type} {name}", media["schema"], value

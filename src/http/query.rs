@@ -56,11 +56,16 @@ fn param<T>(
     }
 }
 
-fn id<T>(
+/// An id parameter: a UUID, or `<name> must be a valid UUID`.
+fn id_param<T>(
+    query: &Query<'_>,
+    errors: &mut Vec<FieldError>,
     name: &str,
     parse: fn(&str) -> Result<T, IdError>,
-) -> impl FnOnce(&str) -> Result<T, String> {
-    move |text| parse(text).map_err(|_| format!("{name} must be a valid UUID"))
+) -> Option<T> {
+    param(query, errors, name, |text| {
+        parse(text).map_err(|_| format!("{name} must be a valid UUID"))
+    })
 }
 
 /// An instant, with the `+` of a zone offset typed unencoded in a URL (where `+` reads as a
@@ -91,31 +96,11 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
     let query = Query::parse(raw_query);
     let mut errors = Vec::new();
     let e = &mut errors;
-    let lead = param(&query, e, "lead_id", id("lead_id", LeadId::parse));
-    let workflow = param(
-        &query,
-        e,
-        "workflow_id",
-        id("workflow_id", WorkflowId::parse),
-    );
-    let master_workflow = param(
-        &query,
-        e,
-        "master_workflow_id",
-        id("master_workflow_id", MasterWorkflowId::parse),
-    );
-    let workflow_run = param(
-        &query,
-        e,
-        "workflow_run_id",
-        id("workflow_run_id", WorkflowRunId::parse),
-    );
-    let conversion_type = param(
-        &query,
-        e,
-        "conversion_type_id",
-        id("conversion_type_id", ConversionTypeId::parse),
-    );
+    let lead = id_param(&query, e, "lead_id", LeadId::parse);
+    let workflow = id_param(&query, e, "workflow_id", WorkflowId::parse);
+    let master_workflow = id_param(&query, e, "master_workflow_id", MasterWorkflowId::parse);
+    let workflow_run = id_param(&query, e, "workflow_run_id", WorkflowRunId::parse);
+    let conversion_type = id_param(&query, e, "conversion_type_id", ConversionTypeId::parse);
     let from = param(&query, e, "converted_after", instant("converted_after"));
     let until = param(&query, e, "converted_before", instant("converted_before"));
     let window = Window::new(from, until)
