@@ -28,12 +28,13 @@ lint: tools ## Formatting, clippy and the SAM template
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: tools ## The handler's cost and latency; the release binary end to end on local dynalite (one run)
+bench: tools ## Handler latency; round trips, capacity, cost; the release binary end to end on local dynalite; a callgrind profile. Writes BENCHMARKS.md
 	scripts/with-test-servers.sh cargo bench --locked
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin conversions
+	@echo "target/lambda/conversions/bootstrap: $$(stat -c %s target/lambda/conversions/bootstrap) bytes ($$(file -b target/lambda/conversions/bootstrap | cut -d, -f1,2))"
 
 validate: tools ## Check template.yaml
 	$(VENV)/bin/cfn-lint template.yaml

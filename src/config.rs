@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// What the function needs to know about where it runs. The DynamoDB endpoint, region and
 /// credentials are not here: the AWS SDK reads them from its standard environment
@@ -13,6 +17,12 @@ pub struct Config {
     /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
     pub log: LogSettings,
+    /// How many invocations Lambda may hand this process at once: `AWS_LAMBDA_MAX_CONCURRENCY`
+    /// on Lambda Managed Instances, else 1 (a classic function, one invocation at a time).
+    pub max_concurrency: u32,
+    /// Whether init opens the connection to DynamoDB, with one read of nothing, so that the
+    /// first request does not pay for it (`DYNAMODB_WARM_UP`, `true` unless `false`).
+    pub warm_up: bool,
 }
 
 /// How the function logs, from Lambda's own logging controls (`LoggingConfig` in
@@ -21,7 +31,7 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     pub format: LogFormat,
-    /// `tracing` filter directives (`info`, `conversions=debug,warn`, ...).
+    /// `tracing` filter directives, a level per target (`info`, `conversions=debug,warn`, ...).
     pub filter: String,
 }
 
@@ -66,9 +76,38 @@ impl Config {
                 expected: "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
             });
         }
+        let max_concurrency = match lookup("AWS_LAMBDA_MAX_CONCURRENCY") {
+            None => 1,
+            Some(value) => {
+                value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(ConfigError::Invalid {
+                        name: "AWS_LAMBDA_MAX_CONCURRENCY",
+                        value,
+                        expected: "a whole number, 1 or more",
+                    })?
+            }
+        };
+        let warm_up = match lookup("DYNAMODB_WARM_UP") {
+            None => true,
+            Some(value) if value.eq_ignore_ascii_case("true") => true,
+            Some(value) if value.eq_ignore_ascii_case("false") => false,
+            Some(value) => {
+                return Err(ConfigError::Invalid {
+                    name: "DYNAMODB_WARM_UP",
+                    value,
+                    expected: "true or false",
+                });
+            }
+        };
         Ok(Self {
             table_name,
             log: LogSettings::from_lookup(&lookup)?,
+            max_concurrency,
+            warm_up,
         })
     }
 }
@@ -102,7 +141,10 @@ impl LogSettings {
                 }
             }
         } else if let Some(directives) = set("RUST_LOG") {
-            if tracing_subscriber::EnvFilter::try_new(&directives).is_err() {
+            if directives
+                .parse::<tracing_subscriber::filter::Targets>()
+                .is_err()
+            {
                 return Err(ConfigError::Invalid {
                     name: "RUST_LOG",
                     value: directives,
@@ -126,17 +168,71 @@ pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// The AWS SDK's configuration from its standard environment (region, credentials,
-/// `AWS_ENDPOINT_URL_DYNAMODB`, ...), with the timeouts above.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
+/// `AWS_ENDPOINT_URL_DYNAMODB`, ...), with the timeouts above and an HTTPS client that trusts
+/// [`trusted_roots`].
+pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let roots = trusted_roots(std::env::var_os("AWS_CA_BUNDLE").map(std::path::PathBuf::from))?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(DYNAMODB_CONNECT_TIMEOUT)
         .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
         .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
         .build();
-    aws_config::defaults(BehaviorVersion::latest())
+    Ok(aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
+        .http_client(https_client(roots))
         .load()
-        .await
+        .await)
+}
+
+/// The root certificates of Amazon Trust Services, which issue the certificates of every AWS
+/// endpoint (DynamoDB's, FIPS and VPC endpoints included).
+pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services.pem");
+
+/// The roots the HTTPS client trusts: those of Amazon Trust Services, compiled in; or, when
+/// `AWS_CA_BUNDLE` names a PEM file (as for the AWS CLI, behind a proxy that re-signs TLS),
+/// that file's certificates instead. Reading the operating system's store would cost about
+/// 9 ms of each cold start (every file under `/etc/ssl/certs`) to trust a hundred
+/// authorities no AWS endpoint uses.
+pub fn trusted_roots(bundle: Option<std::path::PathBuf>) -> Result<Vec<u8>, ConfigError> {
+    let Some(path) = bundle else {
+        return Ok(AMAZON_TRUST_SERVICES_ROOTS.to_vec());
+    };
+    let invalid = || ConfigError::Invalid {
+        name: "AWS_CA_BUNDLE",
+        value: path.display().to_string(),
+        expected: "a readable file of PEM-encoded CA certificates",
+    };
+    let pem = std::fs::read(&path).map_err(|_| invalid())?;
+    if count_roots(&pem).is_none_or(|n| n == 0) {
+        return Err(invalid());
+    }
+    Ok(pem)
+}
+
+/// How many CA certificates a PEM text holds, or `None` if one of them does not parse (the
+/// SDK's connector would panic on it when it opens its first connection).
+fn count_roots(pem: &[u8]) -> Option<usize> {
+    let mut store = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        store.add(certificate.ok()?).ok()?;
+    }
+    Some(store.len())
+}
+
+/// The SDK's own HTTPS client (hyper and rustls with ring), trusting `roots` (PEM) only: the
+/// one every DynamoDB client of this crate uses (`load_sdk_config`, and the tests' clients).
+pub fn https_client(roots: Vec<u8>) -> SharedHttpClient {
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(roots);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context of a trust store always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
 }
 
 #[cfg(test)]
@@ -160,6 +256,69 @@ mod tests {
                 format: LogFormat::Text,
                 filter: "info".into()
             }
+        );
+    }
+
+    #[test]
+    fn one_invocation_at_a_time_and_a_warm_connection_unless_told_otherwise() {
+        let defaults = config(&[("TABLE_NAME", "conversions")]).unwrap();
+        assert_eq!((defaults.max_concurrency, defaults.warm_up), (1, true));
+        let set = config(&[
+            ("TABLE_NAME", "conversions"),
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "32"),
+            ("DYNAMODB_WARM_UP", "FALSE"),
+        ])
+        .unwrap();
+        assert_eq!((set.max_concurrency, set.warm_up), (32, false));
+        for (name, value) in [
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "0"),
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "many"),
+            ("DYNAMODB_WARM_UP", "yes"),
+        ] {
+            let err = config(&[("TABLE_NAME", "conversions"), (name, value)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_client_trusts_the_five_amazon_trust_services_roots_or_a_bundle_named() {
+        assert_eq!(count_roots(AMAZON_TRUST_SERVICES_ROOTS), Some(5));
+        assert_eq!(trusted_roots(None).unwrap(), AMAZON_TRUST_SERVICES_ROOTS);
+
+        let dir = std::env::temp_dir().join(format!("ca-bundle-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("bundle.pem");
+        let first = AMAZON_TRUST_SERVICES_ROOTS
+            .split(|b| *b == b'#')
+            .find(|part| part.windows(5).any(|w| w == b"BEGIN"))
+            .unwrap();
+        std::fs::write(&bundle, first).unwrap();
+        assert_eq!(trusted_roots(Some(bundle.clone())).unwrap(), first);
+
+        let refused = |contents: &[u8]| {
+            std::fs::write(&bundle, contents).unwrap();
+            trusted_roots(Some(bundle.clone())).unwrap_err()
+        };
+        for contents in [
+            &b""[..],
+            b"not a certificate",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            assert!(matches!(
+                refused(contents),
+                ConfigError::Invalid {
+                    name: "AWS_CA_BUNDLE",
+                    ..
+                }
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            trusted_roots(Some(bundle)).is_err(),
+            "a file that is not there"
         );
     }
 

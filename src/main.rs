@@ -5,19 +5,39 @@ use std::sync::Arc;
 use conversions::config::Config;
 use conversions::http::{App, Incoming};
 use conversions::store::DynamoStore;
+use conversions::telemetry::error_chain;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     conversions::telemetry::init(&config.log)?;
-    let sdk_config = conversions::config::load_sdk_config().await;
-    let app = Arc::new(App::new(DynamoStore::new(
+    // One invocation at a time (a classic function) runs on one thread: no wake-ups across
+    // threads for work that never overlaps. Several at once (Lambda Managed Instances) get a
+    // worker per core.
+    let runtime = if config.max_concurrency > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), Error> {
+    let sdk_config = conversions::config::load_sdk_config().await?;
+    let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.table_name,
-    )));
-    // One invocation at a time, as Lambda runs a classic function; several at once in one
-    // process when `AWS_LAMBDA_MAX_CONCURRENCY` says so (Lambda Managed Instances).
+    );
+    if config.warm_up
+        && let Err(err) = store.warm_up().await
+    {
+        // The first request opens the connection instead.
+        tracing::warn!(error = %error_chain(&err), "could not reach DynamoDB during init");
+    }
+    let app = Arc::new(App::new(store));
+    // `AWS_LAMBDA_MAX_CONCURRENCY` (read by the runtime too) says how many at once.
     run_concurrent(service_fn(move |event: LambdaEvent<Incoming>| {
         let app = Arc::clone(&app);
         async move {

@@ -1,8 +1,9 @@
 //! Logging set-up: the subscriber the function installs, built here so that tests check the
 //! very format that ships (JSON lines for CloudWatch, or plain text for a terminal).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::config::{LogFormat, LogSettings};
 
@@ -15,8 +16,13 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    // `LogSettings` holds only directives that parse (config.rs checks them).
+    let targets: Targets = settings
+        .filter
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(&settings.filter))
+        .with_max_level(LevelFilter::TRACE)
         .with_target(false)
         .with_writer(writer);
     match settings.format {
@@ -27,9 +33,10 @@ where
                 .with_current_span(true)
                 .with_span_list(false)
                 .without_time()
-                .finish(),
+                .finish()
+                .with(targets),
         ),
-        LogFormat::Text => Box::new(builder.with_ansi(false).finish()),
+        LogFormat::Text => Box::new(builder.with_ansi(false).finish().with(targets)),
     }
 }
 

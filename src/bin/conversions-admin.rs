@@ -25,7 +25,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sdk_config = conversions::config::load_sdk_config().await;
+    let sdk_config = match conversions::config::load_sdk_config().await {
+        Ok(sdk_config) => sdk_config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     match execute(cli, aws_sdk_dynamodb::Client::new(&sdk_config)).await {
         Ok(output) => {
             println!("{output:#}");

@@ -76,33 +76,43 @@ impl<'a> Members<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
-            type Value = Members<'a>;
+        let Entries(mut members) = Entries::deserialize(deserializer)?;
+        // Sorted names side by side find every repeat without copying a name that is not.
+        let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
+        names.sort_unstable();
+        let mut repeated: Vec<String> = names
+            .windows(2)
+            .filter(|pair| pair[0] == pair[1])
+            .map(|pair| pair[0].to_owned())
+            .collect();
+        repeated.dedup();
+        if !repeated.is_empty() {
+            members.retain(|(name, _)| repeated.binary_search(name).is_err());
+        }
+        Ok(Members { members, repeated })
+    }
+}
+
+/// A JSON object's members in the order written, repeats and all.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for EntriesVisitor<'a> {
+            type Value = Entries<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'a>, A::Error> {
-                let mut members: Vec<(String, &'a RawValue)> = Vec::new();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'a>, A::Error> {
+                let mut members: Vec<(String, &'a RawValue)> = Vec::with_capacity(16);
                 while let Some(member) = map.next_entry::<String, &'a RawValue>()? {
                     members.push(member);
                 }
-                // Sorted names side by side find every repeat without copying a name that is not.
-                let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
-                names.sort_unstable();
-                let mut repeated: Vec<String> = names
-                    .windows(2)
-                    .filter(|pair| pair[0] == pair[1])
-                    .map(|pair| pair[0].to_owned())
-                    .collect();
-                repeated.dedup();
-                if !repeated.is_empty() {
-                    members.retain(|(name, _)| repeated.binary_search(name).is_err());
-                }
-                Ok(Members { members, repeated })
+                Ok(Entries(members))
             }
         }
-        deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
+        deserializer.deserialize_map(EntriesVisitor(std::marker::PhantomData))
     }
 }
 
@@ -173,6 +183,9 @@ impl JsonValue {
                     .map(|item| Self::from_raw_at(item, depth + 1));
                 Self::Array(items.collect::<Result<_, _>>()?)
             }
+            // Without escapes the text between the quotes is the string: the parser has
+            // checked it (no control characters, valid UTF-8).
+            Some(b'"') if !text.contains('\\') => Self::String(text[1..text.len() - 1].to_owned()),
             Some(b'"') => Self::String(serde_json::from_str(text).map_err(invalid)?),
             Some(b't') => Self::Bool(true),
             Some(b'f') => Self::Bool(false),
@@ -291,31 +304,56 @@ impl MetadataError {
 /// The `metadata` object of an event: custom field values and any extra keys, kept as sent;
 /// at most [`MAX_METADATA_KEYS`] non-empty keys of at most [`MAX_METADATA_KEY_CHARS`]
 /// characters, numbers a double can hold, [`MAX_METADATA_BYTES`] in all.
+///
+/// The members are kept in one vector sorted by key (at most 50: a binary search finds one):
+/// a tree would cost an allocation a node to build, copy and drop.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Metadata(BTreeMap<String, JsonValue>);
+pub struct Metadata(Vec<(String, JsonValue)>);
 
 impl Metadata {
     pub fn new(members: BTreeMap<String, JsonValue>) -> Result<Self, MetadataError> {
+        Self::from_sorted(members.into_iter().collect())
+    }
+
+    /// Checks the limits on members sorted by key, each key once.
+    fn from_sorted(members: Vec<(String, JsonValue)>) -> Result<Self, MetadataError> {
         if members.len() > MAX_METADATA_KEYS {
             return Err(MetadataError::TooManyKeys);
         }
         if members
-            .keys()
-            .any(|key| key.chars().count() > MAX_METADATA_KEY_CHARS)
+            .iter()
+            .any(|(key, _)| key.chars().count() > MAX_METADATA_KEY_CHARS)
         {
             return Err(MetadataError::KeyTooLong);
         }
-        if members.contains_key("") {
+        if members.first().is_some_and(|(key, _)| key.is_empty()) {
             return Err(MetadataError::EmptyKey);
         }
         if let Some((key, _)) = members.iter().find(|(_, v)| !v.numbers_are_finite()) {
             return Err(MetadataError::NotFinite(key.clone()));
         }
         let metadata = Self(members);
-        if metadata.to_json().len() > MAX_METADATA_BYTES {
+        if metadata.json_len() > MAX_METADATA_BYTES {
             return Err(MetadataError::TooLarge);
         }
         Ok(metadata)
+    }
+
+    /// The length of [`Metadata::to_json`], counted as it is written rather than kept.
+    fn json_len(&self) -> usize {
+        struct Counter(usize);
+        impl std::io::Write for Counter {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter(0);
+        serde_json::to_writer(&mut counter, self).expect("a JSON value always serialises");
+        counter.0
     }
 
     /// Reads `metadata` from the request's raw JSON value.
@@ -323,24 +361,30 @@ impl Metadata {
         if !raw.get().starts_with('{') {
             return Err(MetadataError::NotAnObject);
         }
-        let members = Members::parse(raw.get()).map_err(|_| MetadataError::InvalidUnicodeKey)?;
-        if let Some(key) = members.repeated.into_iter().next() {
-            return Err(MetadataError::RepeatedKey(key));
-        }
-        let mut object = BTreeMap::new();
-        for (key, value) in members.members {
+        let Entries(entries) =
+            serde_json::from_str(raw.get()).map_err(|_| MetadataError::InvalidUnicodeKey)?;
+        let mut object = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
             let value = JsonValue::from_raw_at(value, 1).map_err(|e| match e {
                 JsonValueError::TooDeep => MetadataError::TooDeep,
                 JsonValueError::RepeatedKey(_) => MetadataError::RepeatedKeyWithin(key.clone()),
                 JsonValueError::InvalidUnicode => MetadataError::InvalidUnicode(key.clone()),
             })?;
-            object.insert(key, value);
+            object.push((key, value));
         }
-        Self::new(object)
+        // One sort orders the members and puts any repeated key beside itself.
+        object.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = object.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(MetadataError::RepeatedKey(pair[0].0.clone()));
+        }
+        Self::from_sorted(object)
     }
 
     pub fn get(&self, key: &str) -> Option<&JsonValue> {
-        self.0.get(key)
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|at| &self.0[at].1)
     }
 
     pub fn len(&self) -> usize {
@@ -351,8 +395,9 @@ impl Metadata {
         self.0.is_empty()
     }
 
+    /// The members, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsonValue)> {
-        self.0.iter()
+        self.0.iter().map(|(key, value)| (key, value))
     }
 
     /// Compact JSON text with keys in order: how the store keeps it.
@@ -365,7 +410,7 @@ impl Metadata {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
         match JsonValue::from_raw(raw).map_err(|e| e.to_string())? {
-            JsonValue::Object(members) => Ok(Self(members)),
+            JsonValue::Object(members) => Ok(Self(members.into_iter().collect())),
             other => Err(format!("metadata is a {}", other.type_name())),
         }
     }
@@ -373,7 +418,7 @@ impl Metadata {
 
 impl Serialize for Metadata {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        serializer.collect_map(self.iter())
     }
 }
 

@@ -191,5 +191,8 @@ fn event_object<'a>(
 }
 
 fn to_json(body: &impl Serialize) -> String {
-    serde_json::to_string(body).expect("the bodies always serialise")
+    // Room for an event with some metadata from the start, rather than growing from 128 bytes.
+    let mut out = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut out, body).expect("the bodies always serialise");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }

@@ -1,77 +1,13 @@
 //! Whole requests through the handler against dynalite and moto: what is answered is what is
 //! stored, scope rules, tenant isolation, failures.
 
-use crate::helpers::{backends, body_json, fixture, post_as};
+use crate::helpers::{backends, body_json, fixture, post_as, tenant};
 use conversions::domain::{
-    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
-    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId,
-    WorkflowRun, WorkflowRunId,
+    AccountId, ApiKey, EventId, FieldDefinition, FieldType, Lead, LeadId, Timestamp,
 };
 use conversions::http::App;
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, Store};
-
-/// A second account with its own key, a master-workflow type, a lead and a run.
-struct Tenant {
-    key: ApiKey,
-    account: AccountId,
-    conversion_type: ConversionTypeId,
-    lead: LeadId,
-    run: WorkflowRunId,
-    workflow: WorkflowId,
-    master: MasterWorkflowId,
-}
-
-async fn tenant(store: &DynamoStore) -> Tenant {
-    let now = Timestamp::now();
-    let account = Account {
-        id: AccountId::random(),
-        name: "Tenant".into(),
-        created_at: now,
-    };
-    let key = ApiKey::generate();
-    let master = MasterWorkflowId::random();
-    let workflow = WorkflowId::random();
-    let conversion_type = ConversionType {
-        id: ConversionTypeId::random(),
-        name: "Venta".into(),
-        description: None,
-        category: Category::Final,
-        currency: Currency::parse("CLP").unwrap(),
-        fields: vec![],
-        scope: Scope::MasterWorkflow(master),
-        active: true,
-        created_at: now,
-    };
-    let lead = Lead {
-        id: LeadId::random(),
-        created_at: now,
-    };
-    let run = WorkflowRun {
-        id: WorkflowRunId::random(),
-        lead_id: lead.id,
-        workflow_id: workflow,
-        master_workflow_id: Some(master),
-        created_at: now,
-    };
-    store.put_account(&account).await.unwrap();
-    store.put_api_key(&key.hash(), account.id).await.unwrap();
-    store
-        .put_conversion_type(account.id, &conversion_type)
-        .await
-        .unwrap();
-    store.put_lead(account.id, &lead).await.unwrap();
-    store.put_workflow_run(account.id, &run).await.unwrap();
-    Tenant {
-        key,
-        account: account.id,
-        conversion_type: conversion_type.id,
-        lead: lead.id,
-        run: run.id,
-        workflow,
-        master,
-    }
-}
 
 #[tokio::test]
 async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now() {
@@ -280,14 +216,31 @@ async fn with_a_key_that_names_its_account_a_create_is_one_read_and_one_write() 
         let minimal = || crate::helpers::fixture_body("create-minimal").to_string();
         let send = |key: &ApiKey, body: String| post_as(key.expose(), body);
 
-        let created = app.handle(send(&key, minimal())).await;
-        assert_eq!(created.status(), 201, "{}", backend.name);
-        assert_eq!(
-            operations.take(),
-            ["BatchGetItem", "PutItem"],
-            "{}",
-            backend.name
+        // Init's warm-up: one read of nothing.
+        app.store().warm_up().await.unwrap();
+        assert_eq!(operations.take(), ["GetItem"], "{}", backend.name);
+
+        // The first request of this client, then warm ones: the same calls.
+        for _ in 0..2 {
+            let created = app.handle(send(&key, minimal())).await;
+            assert_eq!(created.status(), 201, "{}", backend.name);
+            assert_eq!(
+                operations.take(),
+                ["BatchGetItem", "PutItem"],
+                "{}",
+                backend.name
+            );
+        }
+        let with_run = crate::helpers::fixture_body("create-with-workflow-run").to_string();
+        assert_eq!(app.handle(send(&key, with_run)).await.status(), 201);
+        assert_eq!(operations.take(), ["BatchGetItem", "PutItem"]);
+        // A 400 found by the lookup: the read, no write.
+        let unknown_lead = format!(
+            r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"123e4567-e89b-12d3-a456-426614179999","amount":1}}"#
         );
+        let refused = app.handle(send(&key, unknown_lead)).await;
+        assert_eq!(refused.status(), 400, "{}", backend.name);
+        assert_eq!(operations.take(), ["BatchGetItem"], "{}", backend.name);
 
         let keyed = || send(&key, minimal()).with_header("idempotency-key", "one-read-1");
         assert_eq!(app.handle(keyed()).await.status(), 201);
@@ -417,5 +370,44 @@ async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
             backend.name,
             response.body()
         );
+    }
+}
+
+/// Keys are looked up by their hash only: a key one character off makes the same single lookup
+/// as the right key and gets the same 401 as any unknown key, on both kinds of key: one that
+/// names its account (a character of its account or of its secret), and the demo key, which does
+/// not (characters after its `nxr_live_` prefix: a key without it is refused before any read).
+#[tokio::test]
+async fn a_key_one_character_off_is_refused_after_the_same_lookup() {
+    for backend in backends() {
+        let (app, operations, table) = backend.counted_demo_app().await;
+        let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let claimed = ApiKey::generate_for(demo);
+        table
+            .store()
+            .put_api_key(&claimed.hash(), demo)
+            .await
+            .unwrap();
+        let body = || crate::helpers::fixture_body("create-minimal").to_string();
+        let demo_key = conversions::seed::DEMO_API_KEY.to_owned();
+        let claimed_key = claimed.expose().to_owned();
+        // `nxr_live_` + 32 hex digits of the account + `_` + 32 of the secret.
+        assert_eq!(claimed_key.len(), 74);
+        for (key, lookup, places) in [
+            (&claimed_key, ["BatchGetItem", "PutItem"], [9, 40, 73]),
+            (&demo_key, ["GetItem", "BatchGetItem"], [9, 14, 27]),
+        ] {
+            assert_eq!(app.handle(post_as(key, body())).await.status(), 201);
+            assert_eq!(operations.take()[0], lookup[0], "{}", backend.name);
+            for at in places {
+                let mut off = key.clone().into_bytes();
+                off[at] = if off[at] == b'a' { b'b' } else { b'a' };
+                let off = String::from_utf8(off).unwrap();
+                let response = app.handle(post_as(&off, body())).await;
+                assert_eq!(response.status(), 401, "{}: {off}", backend.name);
+                assert_eq!(body_json(&response)["error"], "Invalid API key");
+                assert_eq!(operations.take(), [lookup[0]], "{}: {off}", backend.name);
+            }
+        }
     }
 }

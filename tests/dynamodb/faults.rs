@@ -7,7 +7,7 @@
 use conversions::domain::AccountId;
 use conversions::http::{App, Response};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
-use conversions::store::DynamoStore;
+use conversions::store::{DynamoStore, StoreError};
 use std::time::{Duration, Instant};
 
 use conversions::config::DYNAMODB_OPERATION_TIMEOUT;
@@ -220,6 +220,18 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
         assert!(
             took < DYNAMODB_OPERATION_TIMEOUT + Duration::from_millis(500),
             "{name}: took {took:?}"
+        );
+
+        // Init's warm-up gives up as soon, with an error the function logs and goes on from.
+        let started = Instant::now();
+        let warm_up = app.store().warm_up().await;
+        assert!(
+            matches!(warm_up, Err(StoreError::Unavailable(_))),
+            "{name}: {warm_up:?}"
+        );
+        assert!(
+            started.elapsed() < DYNAMODB_OPERATION_TIMEOUT + Duration::from_millis(500),
+            "{name}"
         );
     }
 }

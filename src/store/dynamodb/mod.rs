@@ -54,6 +54,24 @@ impl DynamoStore {
         }
     }
 
+    /// Opens the connection the requests will use (DNS, TCP, TLS, the credentials' first
+    /// signature) with one eventually consistent read of a key no item has: half a read unit.
+    /// Called during init, so that the first request does not pay for the handshake.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        let nothing = Item::from([
+            (attr::PK.to_owned(), s("WARM_UP")),
+            (attr::SK.to_owned(), s("WARM_UP")),
+        ]);
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(nothing))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     /// A strongly consistent read of one item.
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self

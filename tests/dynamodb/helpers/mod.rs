@@ -2,6 +2,7 @@
 //! fresh tables, the function's own DynamoDB client, a fault point in front of a server
 //! ([`proxy`]), and the `events/` fixtures.
 
+pub mod metering;
 pub mod openapi;
 pub mod proxy;
 
@@ -13,9 +14,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use conversions::domain::{AccountId, EventId};
+use conversions::domain::{
+    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
+    Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+};
 use conversions::http::{Body, Incoming, Request, Response};
-use conversions::store::{DynamoStore, create_table};
+use conversions::store::{DynamoStore, Provisioning, create_table};
 
 /// A DynamoDB-compatible server the tests run against.
 #[derive(Clone)]
@@ -66,6 +70,9 @@ impl Backend {
     pub fn config(&self) -> aws_sdk_dynamodb::config::Builder {
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(conversions::config::https_client(
+                conversions::config::AMAZON_TRUST_SERVICES_ROOTS.to_vec(),
+            ))
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
@@ -137,7 +144,9 @@ impl Backend {
 /// The function's own DynamoDB client (its timeouts and retries, from
 /// `config::load_sdk_config`), sent to `endpoint`.
 pub async fn function_client(endpoint: &str) -> Client {
-    let sdk_config = conversions::config::load_sdk_config().await;
+    let sdk_config = conversions::config::load_sdk_config()
+        .await
+        .expect("the SDK's configuration");
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
         .endpoint_url(endpoint)
         .build();
@@ -945,4 +954,66 @@ fn raw_request_amount(name: &str) -> String {
         .unwrap()
         .trim()
         .to_owned()
+}
+
+/// A second account with its own key, a master-workflow type, a lead and a run.
+pub struct Tenant {
+    pub key: ApiKey,
+    pub account: AccountId,
+    pub conversion_type: ConversionTypeId,
+    pub lead: LeadId,
+    pub run: WorkflowRunId,
+    pub workflow: WorkflowId,
+    pub master: MasterWorkflowId,
+}
+
+pub async fn tenant(store: &DynamoStore) -> Tenant {
+    let now = Timestamp::now();
+    let account = Account {
+        id: AccountId::random(),
+        name: "Tenant".into(),
+        created_at: now,
+    };
+    let key = ApiKey::generate();
+    let master = MasterWorkflowId::random();
+    let workflow = WorkflowId::random();
+    let conversion_type = ConversionType {
+        id: ConversionTypeId::random(),
+        name: "Venta".into(),
+        description: None,
+        category: Category::Final,
+        currency: Currency::parse("CLP").unwrap(),
+        fields: vec![],
+        scope: Scope::MasterWorkflow(master),
+        active: true,
+        created_at: now,
+    };
+    let lead = Lead {
+        id: LeadId::random(),
+        created_at: now,
+    };
+    let run = WorkflowRun {
+        id: WorkflowRunId::random(),
+        lead_id: lead.id,
+        workflow_id: workflow,
+        master_workflow_id: Some(master),
+        created_at: now,
+    };
+    store.put_account(&account).await.unwrap();
+    store.put_api_key(&key.hash(), account.id).await.unwrap();
+    store
+        .put_conversion_type(account.id, &conversion_type)
+        .await
+        .unwrap();
+    store.put_lead(account.id, &lead).await.unwrap();
+    store.put_workflow_run(account.id, &run).await.unwrap();
+    Tenant {
+        key,
+        account: account.id,
+        conversion_type: conversion_type.id,
+        lead: lead.id,
+        run: run.id,
+        workflow,
+        master,
+    }
 }

@@ -1,0 +1,288 @@
+//! A minimal Lambda Runtime API (the `/runtime/invocation/next`, `/response` and `/error` calls the
+//! runtime client makes), the function started under it as Lambda starts it, and what the process
+//! used (CPU, peak RSS) from `/proc`.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// Where an invocation's answer goes: its body, and how long the function had the event.
+type Answer = oneshot::Sender<(String, Duration)>;
+
+/// The Runtime API's invocation loop, as much of it as the runtime client uses: `next` hands out
+/// queued events, `response` and `error` answer them.
+#[derive(Clone)]
+pub struct Emulator {
+    pub address: String,
+    queue: mpsc::UnboundedSender<(String, String)>,
+    waiting: Arc<Mutex<HashMap<String, Answer>>>,
+    handed: Arc<Mutex<HashMap<String, Instant>>>,
+    pub first_next: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Emulator {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let address = listener.local_addr().expect("an address").to_string();
+        let (queue, events) = mpsc::unbounded_channel();
+        let events = Arc::new(tokio::sync::Mutex::new(events));
+        let emulator = Self {
+            address,
+            queue,
+            waiting: Arc::default(),
+            handed: Arc::default(),
+            first_next: Arc::default(),
+        };
+        let serving = emulator.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serving.clone().connection(stream, events.clone()));
+            }
+        });
+        emulator
+    }
+
+    async fn connection(
+        self,
+        stream: TcpStream,
+        events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, String)>>>,
+    ) {
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        loop {
+            let mut line = String::new();
+            if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if read.read_line(&mut header).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if read.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            let answer = if path.ends_with("/invocation/next") {
+                self.first_next
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(Instant::now);
+                let Some((id, event)) = events.lock().await.recv().await else {
+                    return;
+                };
+                self.handed
+                    .lock()
+                    .unwrap()
+                    .insert(id.clone(), Instant::now());
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Lambda-Runtime-Aws-Request-Id: {id}\r\n\
+                     Lambda-Runtime-Deadline-Ms: {}\r\n\
+                     Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:conversions\r\n\
+                     Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
+                     Content-Length: {}\r\n\r\n{event}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis()
+                        + 10_000,
+                    event.len()
+                )
+            } else {
+                // `/invocation/<id>/response`, `/invocation/<id>/error`, `/init/error`.
+                let id = path.split('/').nth(4).unwrap_or("").to_owned();
+                let sender = self.waiting.lock().unwrap().remove(&id);
+                let handed = self.handed.lock().unwrap().remove(&id);
+                if let Some(sender) = sender {
+                    let duration = handed.map_or(Duration::ZERO, |at| at.elapsed());
+                    let _ = sender.send((String::from_utf8_lossy(&body).into_owned(), duration));
+                } else {
+                    eprintln!(
+                        "the function reported {path}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                    .to_owned()
+            };
+            if write.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Queues one event and waits for the function's answer.
+    pub async fn invoke(&self, event: String) -> String {
+        self.invoke_timed(event).await.0
+    }
+
+    /// Queues one event and waits for the function's answer, and how long the function had it
+    /// (from handing it out on `/next` to its response: what Lambda bills as duration).
+    pub async fn invoke_timed(&self, event: String) -> (String, Duration) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (answer, answered) = oneshot::channel();
+        self.waiting.lock().unwrap().insert(id.clone(), answer);
+        self.queue.send((id, event)).expect("the emulator runs");
+        answered.await.expect("the function answers")
+    }
+}
+
+/// How to start the function.
+pub struct Launch<'a> {
+    /// The executable, or a wrapper (valgrind) followed by it.
+    pub command: &'a [&'a str],
+    pub endpoint: &'a str,
+    pub table: &'a str,
+    pub concurrency: usize,
+    pub warm_up: bool,
+}
+
+/// The function, started as Lambda starts it.
+pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
+    let (program, args) = launch.command.split_first().expect("a command");
+    Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "conversions")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", launch.concurrency.to_string())
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .env("TABLE_NAME", launch.table)
+        .env("DYNAMODB_WARM_UP", launch.warm_up.to_string())
+        .env("AWS_ENDPOINT_URL_DYNAMODB", launch.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the function starts")
+}
+
+/// CPU time used, in seconds: user and system (from `stat`, in clock ticks), and the total on
+/// a CPU with nanosecond resolution (from `schedstat`), the figure ratios are taken from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    pub user: f64,
+    pub system: f64,
+    pub total: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, before: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - before.user,
+            system: self.system - before.system,
+            total: self.total - before.total,
+        }
+    }
+}
+
+impl Cpu {
+    /// The mean of several measurements.
+    pub fn mean(all: &[Cpu]) -> Cpu {
+        let sum = all.iter().fold(Cpu::default(), |a, c| Cpu {
+            user: a.user + c.user,
+            system: a.system + c.system,
+            total: a.total + c.total,
+        });
+        sum.per(all.len())
+    }
+
+    pub fn per(self, n: usize) -> Cpu {
+        let n = n as f64;
+        Cpu {
+            user: self.user / n,
+            system: self.system / n,
+            total: self.total / n,
+        }
+    }
+}
+
+/// A process's CPU time, all its threads.
+pub fn process_cpu(pid: u32) -> Cpu {
+    let (user, system) = stat_times(&format!("/proc/{pid}/stat"));
+    let total = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("/proc is readable")
+        .filter_map(|task| task.ok())
+        .map(|task| schedstat_seconds(&task.path().join("schedstat").display().to_string()))
+        .sum();
+    Cpu {
+        user,
+        system,
+        total,
+    }
+}
+
+/// The calling thread's CPU time.
+pub fn thread_cpu() -> Cpu {
+    let (user, system) = stat_times("/proc/thread-self/stat");
+    Cpu {
+        user,
+        system,
+        total: schedstat_seconds("/proc/thread-self/schedstat"),
+    }
+}
+
+fn stat_times(path: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(path).expect("/proc is readable");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields[i].parse::<f64>().unwrap() / clock_ticks();
+    (ticks(11), ticks(12))
+}
+
+fn schedstat_seconds(path: &str) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1e9
+}
+
+fn clock_ticks() -> f64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output();
+    output
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The peak resident set of a process, in MB.
+pub fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
