@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench build validate invoke deploy clean tools docs docs-check
+.PHONY: help run test test-unit lint fmt bench load build validate invoke deploy clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ fmt: ## Format the code
 
 bench: tools ## Handler latency; round trips, capacity, cost; the release binary end to end on local dynalite; a callgrind profile. Writes BENCHMARKS.md
 	scripts/with-test-servers.sh cargo bench --locked
+
+load: tools ## Many requests at once on dynalite and moto, then the table counted: nothing lost or duplicated (LOAD_REQUESTS=2000)
+	LOAD_REQUESTS=$${LOAD_REQUESTS:-2000} scripts/with-test-servers.sh \
+		cargo test --locked --test dynamodb load:: -- --nocapture
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.
