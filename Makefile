@@ -18,7 +18,7 @@ test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the 
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
-	cargo test --locked --lib --bins --test properties
+	cargo test --locked --lib --bins --test properties --test hostile
 
 lint: tools ## Formatting, clippy and the SAM template
 	cargo fmt --all -- --check

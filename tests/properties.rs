@@ -190,3 +190,147 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+/// A body every rule accepts: each field present with a value it allows.
+fn valid_members() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+    (
+        "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        "[1-9][0-9]{0,12}(\\.[0-9]{1,2})?",
+        // Currencies with two decimals, which every generated amount fits.
+        prop_oneof![Just("USD"), Just("EUR"), Just("GBP"), Just("mxn")],
+        (2000i32..2026, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60),
+        proptest::collection::btree_map("[a-z_]{1,20}", "[ -~&&[^\"\\\\]]{0,30}", 0..8),
+        "[ -~&&[^\"\\\\]]{0,200}",
+        "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+    )
+        .prop_map(
+            |(conversion_type, lead, amount, currency, (y, mo, d, h, mi), metadata, notes, run)| {
+                let metadata = metadata
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                vec![
+                    ("conversion_type_id", format!("\"{conversion_type}\"")),
+                    ("lead_id", format!("\"{lead}\"")),
+                    ("amount", amount),
+                    ("currency", format!("\"{currency}\"")),
+                    (
+                        "converted_at",
+                        format!("\"{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:00Z\""),
+                    ),
+                    ("metadata", format!("{{{metadata}}}")),
+                    ("notes", format!("\"{notes}\"")),
+                    ("workflow_run_id", format!("\"{run}\"")),
+                ]
+            },
+        )
+}
+
+/// Values each field's rule refuses.
+fn invalid_value(field: &str) -> Vec<String> {
+    let not_an_id = vec![
+        "\"not-a-uuid\"".to_owned(),
+        "42".to_owned(),
+        "\"123e4567-e89b-12d3-a456-42661417410\"".to_owned(),
+        "{}".to_owned(),
+    ];
+    match field {
+        "conversion_type_id" | "lead_id" | "workflow_run_id" => not_an_id,
+        "amount" => vec![
+            "-5".into(),
+            "\"100\"".into(),
+            "1e400".into(),
+            "1000000000000000".into(),
+            "true".into(),
+        ],
+        "currency" => vec![
+            "\"ZZZ\"".into(),
+            "\"XXX\"".into(),
+            "\"US\"".into(),
+            "5".into(),
+        ],
+        "converted_at" => vec![
+            "\"yesterday\"".into(),
+            "\"2026-13-01T00:00:00Z\"".into(),
+            "\"2999-01-01T00:00:00Z\"".into(),
+            "1769959800".into(),
+        ],
+        "metadata" => vec![
+            "[]".into(),
+            "\"x\"".into(),
+            r#"{"":1}"#.into(),
+            r#"{"n":1e400}"#.into(),
+        ],
+        "notes" => vec![
+            format!("\"{}\"", "n".repeat(5_001)),
+            "12".into(),
+            "[]".into(),
+        ],
+        other => panic!("no invalid values for {other}"),
+    }
+}
+
+fn body_of(members: &[(&str, String)]) -> String {
+    format!(
+        "{{{}}}",
+        members
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Past the first parse: a body every rule accepts is accepted, and the same body with one
+    /// field changed to a value its rule refuses is refused, on that field and no other.
+    #[test]
+    fn one_field_made_invalid_is_refused_on_that_field_alone(
+        members in valid_members(),
+        which in 0usize..8,
+        pick in 0usize..5,
+    ) {
+        let now = Timestamp::parse("2026-11-01T00:00:00Z").unwrap();
+        let body = body_of(&members);
+        let accepted = parse_new_conversion(body.as_bytes(), now);
+        prop_assert!(accepted.is_ok(), "{body}: {:?}", accepted.err());
+
+        let field = members[which].0;
+        let values = invalid_value(field);
+        let mut changed = members.clone();
+        changed[which].1 = values[pick % values.len()].clone();
+        let body = body_of(&changed);
+        match parse_new_conversion(body.as_bytes(), now) {
+            Ok(_) => prop_assert!(false, "accepted with {field} = {}", changed[which].1),
+            Err(errors) => {
+                prop_assert!(!errors.is_empty());
+                for error in &errors {
+                    prop_assert!(
+                        error.field == field || error.field.starts_with(&format!("{field}.")),
+                        "{field} = {}: an error on {}: {}", changed[which].1, error.field, error.message
+                    );
+                }
+            }
+        }
+    }
+
+    /// Timestamps and amounts that parse print back as they were read: no accepted value
+    /// changes on its way through.
+    #[test]
+    fn accepted_timestamps_print_back_to_the_instant_they_name(
+        (y, mo, d, h, mi, s) in (1970i32..2100, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60),
+        millis in proptest::option::of(0u32..1000),
+    ) {
+        let text = match millis {
+            Some(ms) => format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z"),
+            None => format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+        };
+        let parsed = Timestamp::parse(&text).unwrap();
+        let again = Timestamp::parse(&parsed.to_string()).unwrap();
+        prop_assert_eq!(parsed, again);
+    }
+}

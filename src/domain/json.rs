@@ -361,6 +361,11 @@ impl Metadata {
         if !raw.get().starts_with('{') {
             return Err(MetadataError::NotAnObject);
         }
+        // One pass over the text finds what converting level by level would find only after
+        // reading the deepest value once per level.
+        if nests_deeper_than(raw.get(), MAX_JSON_DEPTH) {
+            return Err(MetadataError::TooDeep);
+        }
         let Entries(entries) =
             serde_json::from_str(raw.get()).map_err(|_| MetadataError::InvalidUnicodeKey)?;
         let mut object = Vec::with_capacity(entries.len());
