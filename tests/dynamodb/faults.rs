@@ -235,3 +235,61 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
         );
     }
 }
+
+/// A client that retries after a 503, with and without an idempotency key, whatever failed at
+/// whichever call (the demo key's read, the batch read, the put), on every attempt of the SDK:
+/// it ends with a 201, and exactly one event is stored for the one 201 it was given. A put whose
+/// answers were all lost after the first committed is found by reading it back: a 201, not a
+/// 503 that a keyless retry would turn into a second event.
+#[tokio::test]
+async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_201() {
+    let faults = [
+        ("throttling", error(400, "ThrottlingException")),
+        ("a server error", error(500, "InternalServerError")),
+        ("a cut answer", Fault::CutAnswer),
+        ("answers lost after the write", Fault::DropAnswer),
+    ];
+    let mut runs = JoinSet::new();
+    for backend in backends() {
+        for operation in ["GetItem", "BatchGetItem", "PutItem"] {
+            for (name, fault) in faults {
+                for key in [None, Some("retried-key")] {
+                    let backend = backend.clone();
+                    runs.spawn(async move {
+                        let context =
+                            format!("{}: {name} at {operation}, key {key:?}", backend.name);
+                        let (app, proxy, table) = app_behind_proxy(&backend).await;
+                        // Every one of the SDK's three attempts of the first request.
+                        proxy.fail(operation, fault, 3);
+                        let request = || match key {
+                            Some(key) => {
+                                fixture("create-minimal").with_header("idempotency-key", key)
+                            }
+                            None => fixture("create-minimal"),
+                        };
+                        let mut statuses = Vec::new();
+                        for _ in 0..3 {
+                            let response = app.handle(request()).await;
+                            statuses.push(response.status().as_u16());
+                            if response.status() != 503 {
+                                break;
+                            }
+                        }
+                        assert_eq!(statuses.last(), Some(&201), "{context}: {statuses:?}");
+                        let created = statuses.iter().filter(|s| **s == 201).count();
+                        assert_eq!(created, 1, "{context}");
+                        assert_eq!(
+                            table.count_events(demo_account()).await,
+                            1,
+                            "{context}: {statuses:?}, {:?}",
+                            proxy.operations()
+                        );
+                    });
+                }
+            }
+        }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("every case passes");
+    }
+}

@@ -1,6 +1,7 @@
 //! What the function logs, through the subscriber it installs in production: one line per
 //! request with the API Gateway request id and the status, the cause of a failure, and never
-//! the API key or the body. The failure is real: a missing table on the local DynamoDB.
+//! the API key, the idempotency key, the body or its `notes` and `metadata` values, for any
+//! request or fault. The failure is real: a missing table on the local DynamoDB.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -127,5 +128,97 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
                 "{secret} leaked into the logs: {logs}"
             );
         }
+    }
+}
+
+/// The values a fixture carries that must never be logged: its API key and idempotency key, its
+/// body, and the body's `notes` and `metadata` string values (short ones, which could match
+/// unrelated text, are left out).
+fn secrets_of(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(crate::helpers::events_dir().join(format!("{name}.json")))
+        .expect("the fixture");
+    let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut secrets = Vec::new();
+    if let Some(headers) = event["headers"].as_object() {
+        for (header, value) in headers {
+            let header = header.to_ascii_lowercase();
+            if header == "x-api-key" || header == "idempotency-key" {
+                secrets.extend(value.as_str().map(str::to_owned));
+            }
+        }
+    }
+    if let Some(body) = event["body"].as_str()
+        && event["isBase64Encoded"] != true
+    {
+        secrets.push(body.to_owned());
+        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(body) {
+            secrets.extend(parsed["notes"].as_str().map(str::to_owned));
+            if let Some(metadata) = parsed["metadata"].as_object() {
+                secrets.extend(
+                    metadata
+                        .values()
+                        .filter_map(|v| v.as_str())
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    secrets.retain(|s| s.trim().len() >= 6);
+    secrets
+}
+
+/// Whole requests of every kind (every `events/` fixture, on DynamoDB) and faults (throttling
+/// until the SDK gives up, an answer lost after the write): no API key, idempotency key, body,
+/// `notes` or `metadata` value reaches the log.
+#[tokio::test]
+async fn no_request_of_any_kind_logs_a_secret() {
+    use crate::helpers::proxy::{Fault, FaultProxy};
+
+    let captured = Captured::start();
+    let backend = &crate::helpers::backends()[0];
+    let table = backend.fresh_table().await;
+    seed_demo(&table.store()).await.unwrap();
+    let app = App::new(table.store());
+    let mut secrets = vec![
+        "PRIVATE-NOTE".to_owned(),
+        "PRIVATE-NAME".to_owned(),
+        "PRIVATE-IDEMPOTENCY-KEY".to_owned(),
+    ];
+    let names = crate::helpers::fixture_names();
+    for name in &names {
+        secrets.extend(secrets_of(name));
+        app.invoke(crate::helpers::fixture_event(name), name).await;
+    }
+
+    let proxy = FaultProxy::start(&backend.endpoint).await;
+    let faulty = App::new(DynamoStore::new(
+        crate::helpers::function_client(&proxy.endpoint()).await,
+        &table.name,
+    ));
+    let private =
+        || request_with_private_data().with_header("idempotency-key", "PRIVATE-IDEMPOTENCY-KEY");
+    // Throttled on all three of the SDK's attempts: a 503.
+    proxy.fail(
+        "BatchGetItem",
+        Fault::Error {
+            status: 400,
+            code: "ThrottlingException",
+        },
+        3,
+    );
+    assert_eq!(faulty.handle(private()).await.status(), 503);
+    proxy.fail("PutItem", Fault::DropAnswer, 1);
+    assert_eq!(faulty.handle(private()).await.status(), 201);
+
+    let logs = captured.take();
+    assert!(
+        logs.lines().count() > names.len(),
+        "a line for every request: {logs}"
+    );
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "{secret:?} leaked into the logs: {logs}"
+        );
     }
 }

@@ -341,7 +341,17 @@ impl Store for DynamoStore {
         };
         let Some(PutItemError::ConditionalCheckFailedException(refused)) = err.as_service_error()
         else {
-            return Err(store_error(err));
+            let failure = store_error(err);
+            // A put that ended without an answer (a connection cut, a time-out, a server error
+            // on every attempt) may have been written all the same. Read it back before
+            // answering 503: a write found with this request's token is this request's own,
+            // so a client that retries without an idempotency key does not store it twice.
+            if matches!(failure, StoreError::Unavailable(_))
+                && let Ok(Some(found)) = self.get_event(account, new.event.id).await
+            {
+                return Ok(Insert::Exists(Box::new(found)));
+            }
+            return Err(failure);
         };
         let existing = match refused.item() {
             Some(found) => Some(item::stored_event_from(found)?),
