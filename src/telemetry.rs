@@ -21,8 +21,12 @@ where
         .filter
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    // The most verbose level any target asks for: below it, call sites are skipped outright.
+    let most_verbose =
+        tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&targets)
+            .unwrap_or(LevelFilter::TRACE);
     let builder = tracing_subscriber::fmt()
-        .with_max_level(LevelFilter::TRACE)
+        .with_max_level(most_verbose)
         .with_target(false)
         .with_writer(writer);
     match settings.format {

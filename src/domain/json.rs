@@ -457,6 +457,17 @@ mod tests {
     }
 
     #[test]
+    fn metadata_nests_32_levels_and_not_33() {
+        let nested = |arrays: usize| {
+            let text = format!(r#"{{"k":{}{}}}"#, "[".repeat(arrays), "]".repeat(arrays));
+            let raw: Box<RawValue> = serde_json::from_str(&text).unwrap();
+            Metadata::from_raw(&raw)
+        };
+        assert!(nested(31).is_ok(), "the object and 31 arrays: 32 levels");
+        assert_eq!(nested(32), Err(MetadataError::TooDeep));
+    }
+
+    #[test]
     fn metadata_has_at_most_50_keys_of_at_most_64_characters() {
         let members = |n: usize, key_len: usize| -> BTreeMap<String, JsonValue> {
             (0..n)

@@ -394,11 +394,11 @@ async fn a_key_one_character_off_is_refused_after_the_same_lookup() {
         // `nxr_live_` + 32 hex digits of the account + `_` + 32 of the secret.
         assert_eq!(claimed_key.len(), 74);
         for (key, lookup, places) in [
-            (&claimed_key, ["BatchGetItem", "PutItem"], [9, 40, 73]),
-            (&demo_key, ["GetItem", "BatchGetItem"], [9, 14, 27]),
+            (&claimed_key, "BatchGetItem", [9, 40, 73]),
+            (&demo_key, "GetItem", [9, 14, 27]),
         ] {
             assert_eq!(app.handle(post_as(key, body())).await.status(), 201);
-            assert_eq!(operations.take()[0], lookup[0], "{}", backend.name);
+            assert_eq!(operations.take()[0], lookup, "{}", backend.name);
             for at in places {
                 let mut off = key.clone().into_bytes();
                 off[at] = if off[at] == b'a' { b'b' } else { b'a' };
@@ -406,7 +406,7 @@ async fn a_key_one_character_off_is_refused_after_the_same_lookup() {
                 let response = app.handle(post_as(&off, body())).await;
                 assert_eq!(response.status(), 401, "{}: {off}", backend.name);
                 assert_eq!(body_json(&response)["error"], "Invalid API key");
-                assert_eq!(operations.take(), [lookup[0]], "{}: {off}", backend.name);
+                assert_eq!(operations.take(), [lookup], "{}: {off}", backend.name);
             }
         }
     }

@@ -14,14 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use conversions::domain::{AccountId, ApiKey};
 use conversions::http::{App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning};
 use tokio::sync::Semaphore;
 
-use crate::helpers::{Table, Tenant, backends, body_json, tenant};
+use crate::helpers::{Tenant, backends, body_json, tenant};
 
 /// How many requests may be in flight at once.
 const IN_FLIGHT: usize = 64;
@@ -87,37 +86,6 @@ fn request(i: usize, account: usize, accounts: &[(ApiKey, String, String); 2]) -
         _ => {}
     }
     (kind, request)
-}
-
-/// Every conversion event stored under an account: id → item count.
-async fn stored_events(table: &Table, account: AccountId) -> BTreeMap<String, usize> {
-    let mut ids = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .client
-            .query()
-            .table_name(&table.name)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("ACCOUNT#{account}")))
-            .expression_attribute_values(":events", AttributeValue::S("CONVERSION_EVENT#".into()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("Query");
-        for item in page.items() {
-            let Some(AttributeValue::S(sk)) = item.get("sk") else {
-                panic!("an event without a sort key");
-            };
-            let id = sk.trim_start_matches("CONVERSION_EVENT#").to_owned();
-            *ids.entry(id).or_insert(0) += 1;
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return ids;
-        }
-    }
 }
 
 /// Runs `requests` requests on each server and checks the table afterwards.
@@ -235,7 +203,7 @@ pub async fn run(requests: usize) {
         let mut duplicated = 0;
         let mut stored_total = 0;
         for (account, id) in account_ids.iter().enumerate() {
-            let stored = stored_events(&table, *id).await;
+            let stored = table.stored_event_ids(*id).await;
             stored_total += stored.len();
             duplicated += stored.values().filter(|n| **n > 1).count();
             let stored: BTreeSet<String> = stored.into_keys().collect();

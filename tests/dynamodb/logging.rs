@@ -212,8 +212,8 @@ async fn no_request_of_any_kind_logs_a_secret() {
 
     let logs = captured.take();
     assert!(
-        logs.lines().count() > names.len(),
-        "a line for every request: {logs}"
+        logs.lines().count() >= names.len() + 2,
+        "at least as many lines as requests: {logs}"
     );
     for secret in &secrets {
         assert!(

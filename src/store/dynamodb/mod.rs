@@ -344,8 +344,9 @@ impl Store for DynamoStore {
             let failure = store_error(err);
             // A put that ended without an answer (a connection cut, a time-out, a server error
             // on every attempt) may have been written all the same. Read it back before
-            // answering 503: a write found with this request's token is this request's own,
-            // so a client that retries without an idempotency key does not store it twice.
+            // answering 503: the service tells this request's own write by its token (a 201),
+            // so a client that retries without an idempotency key does not store it twice. Best
+            // effort: a read that fails, or a write that lands after it, still answers 503.
             if matches!(failure, StoreError::Unavailable(_))
                 && let Ok(Some(found)) = self.get_event(account, new.event.id).await
             {

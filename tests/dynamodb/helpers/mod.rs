@@ -6,7 +6,7 @@ pub mod metering;
 pub mod openapi;
 pub mod proxy;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -185,18 +185,42 @@ impl Table {
 
     /// How many conversion events the account has stored.
     pub async fn count_events(&self, account: AccountId) -> usize {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.name)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("ACCOUNT#{account}")))
-            .expression_attribute_values(":events", AttributeValue::S("CONVERSION_EVENT#".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-        output.items().len()
+        self.stored_event_ids(account).await.len()
+    }
+
+    /// The ids of the account's stored conversion events, each with how many items have it
+    /// (one, unless something wrote twice), read page by page with consistent reads.
+    pub async fn stored_event_ids(&self, account: AccountId) -> BTreeMap<String, usize> {
+        let mut ids = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("ACCOUNT#{account}")))
+                .expression_attribute_values(
+                    ":events",
+                    AttributeValue::S("CONVERSION_EVENT#".into()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            for item in page.items() {
+                let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                    panic!("an event without a sort key");
+                };
+                let id = sk.trim_start_matches("CONVERSION_EVENT#").to_owned();
+                *ids.entry(id).or_insert(0) += 1;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return ids;
+            }
+        }
     }
 
     /// Every item of the table, as debug text.
