@@ -3,11 +3,7 @@
 //! A grant the code never uses, or a call the template does not allow, fails the test.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_sdk_dynamodb::operation as op;
 use conversions::http::{App, Request};
 use conversions::seed::{
     DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_ID, DEMO_WORKFLOW_RUN_ID,
@@ -18,47 +14,6 @@ use crate::helpers::{backends, fixture, fixture_event, fixture_names};
 
 /// (action, resource): `("dynamodb:Query", "table")`, `("dynamodb:Query", "index/events_by_lead")`.
 type Grant = (String, String);
-
-/// Records the action and resource of every call a client makes.
-#[derive(Clone, Debug, Default)]
-struct Used(Arc<Mutex<BTreeSet<Grant>>>);
-
-impl Intercept for Used {
-    fn name(&self) -> &'static str {
-        "UsedActions"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let input = context.input();
-        let table = || "table".to_owned();
-        let used = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
-            ("GetItem", table())
-        } else if input
-            .downcast_ref::<op::batch_get_item::BatchGetItemInput>()
-            .is_some()
-        {
-            ("BatchGetItem", table())
-        } else if input.downcast_ref::<op::put_item::PutItemInput>().is_some() {
-            ("PutItem", table())
-        } else if let Some(query) = input.downcast_ref::<op::query::QueryInput>() {
-            let resource = query
-                .index_name()
-                .map_or_else(table, |index| format!("index/{index}"));
-            ("Query", resource)
-        } else {
-            ("another operation", table())
-        };
-        self.0
-            .lock()
-            .unwrap()
-            .insert((format!("dynamodb:{}", used.0), used.1));
-        Ok(())
-    }
-}
 
 /// The function's grants in `template.yaml`: each `Effect: Allow` statement's actions times its
 /// resources, the table (`!GetAtt ConversionsTable.Arn`) or one of its indexes
@@ -115,9 +70,7 @@ async fn the_template_grants_exactly_the_calls_the_function_makes() {
     let backend = &backends()[0];
     let table = backend.fresh_table().await;
     conversions::seed::seed_demo(&table.store()).await.unwrap();
-    let used = Used::default();
-    let client =
-        aws_sdk_dynamodb::Client::from_conf(backend.config().interceptor(used.clone()).build());
+    let (client, operations) = backend.counting_client();
     let app = App::new(DynamoStore::new(client, &table.name));
 
     // Init, then every fixture (creates, replays, reads, errors), then a list on every filter
@@ -147,7 +100,11 @@ async fn the_template_grants_exactly_the_calls_the_function_makes() {
         .collect();
     futures_util::future::join_all(race).await;
 
-    let used = used.0.lock().unwrap().clone();
+    let used: BTreeSet<Grant> = operations
+        .take_with_resources()
+        .into_iter()
+        .map(|(operation, resource)| (format!("dynamodb:{operation}"), resource))
+        .collect();
     let granted = granted();
     let unused: Vec<_> = granted.difference(&used).collect();
     let ungranted: Vec<_> = used.difference(&granted).collect();

@@ -236,12 +236,22 @@ impl Table {
     }
 }
 
-/// The DynamoDB operations a client sent, in order.
+/// The DynamoDB operations a client sent, in order, each with what it addressed: `table`, or
+/// `index/<name>` for a `Query` of an index.
 #[derive(Clone, Debug, Default)]
-pub struct Operations(Arc<Mutex<Vec<&'static str>>>);
+pub struct Operations(Arc<Mutex<Vec<(&'static str, String)>>>);
 
 impl Operations {
+    /// The operations' names since the last take.
     pub fn take(&self) -> Vec<&'static str> {
+        self.take_with_resources()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The operations since the last take, each with what it addressed.
+    pub fn take_with_resources(&self) -> Vec<(&'static str, String)> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -258,19 +268,25 @@ impl Intercept for Operations {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         use aws_sdk_dynamodb::operation as op;
         let input = context.input();
-        let name = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
-            "GetItem"
+        let table = || "table".to_owned();
+        let operation = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
+            ("GetItem", table())
         } else if input
             .downcast_ref::<op::batch_get_item::BatchGetItemInput>()
             .is_some()
         {
-            "BatchGetItem"
+            ("BatchGetItem", table())
         } else if input.downcast_ref::<op::put_item::PutItemInput>().is_some() {
-            "PutItem"
+            ("PutItem", table())
+        } else if let Some(query) = input.downcast_ref::<op::query::QueryInput>() {
+            let resource = query
+                .index_name()
+                .map_or_else(table, |index| format!("index/{index}"));
+            ("Query", resource)
         } else {
-            "other"
+            ("other", table())
         };
-        self.0.lock().unwrap().push(name);
+        self.0.lock().unwrap().push(operation);
         Ok(())
     }
 }
