@@ -237,7 +237,8 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
 }
 
 /// A client that retries after a 503, with and without an idempotency key, whatever failed at
-/// whichever call (the demo key's read, the batch read, the put), on every attempt of the SDK:
+/// whichever call (the demo key's read, the batch read, the put), on every attempt of the SDK
+/// (a silent server included: each attempt waits out its time-out):
 /// it ends with a 201, and exactly one event is stored for the one 201 it was given. A put whose
 /// answers were all lost after the first committed is found by reading it back: a 201, not a
 /// 503 that a keyless retry would turn into a second event.
@@ -248,6 +249,7 @@ async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_
         ("a server error", error(500, "InternalServerError")),
         ("a cut answer", Fault::CutAnswer),
         ("answers lost after the write", Fault::DropAnswer),
+        ("no answer past the attempt time-out", Fault::Silence),
     ];
     let mut runs = JoinSet::new();
     for backend in backends() {
