@@ -40,6 +40,11 @@ use emulator::{Cpu, Emulator, Launch, peak_rss_mb, process_cpu, spawn, thread_cp
 /// The binary as built for the bench: unstripped, with line tables, for callgrind.
 const BUILT: &str = env!("CARGO_BIN_EXE_conversions");
 
+/// The function's own SDK settings (time-outs, retries, HTTPS client), sent to `endpoint`.
+fn config_for(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(endpoint)
+}
+
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
@@ -137,11 +142,7 @@ async fn main() {
     let sdk = conversions::config::load_sdk_config()
         .await
         .expect("the SDK's configuration");
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&endpoint)
-            .build(),
-    );
+    let client = aws_sdk_dynamodb::Client::from_conf(config_for(&sdk, &endpoint).build());
     let table = format!("bench-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table).await.expect("a table");
     let store = DynamoStore::new(client.clone(), &table);
@@ -504,11 +505,7 @@ impl DirectLoop {
                 let sdk = conversions::config::load_sdk_config()
                     .await
                     .expect("the SDK's configuration");
-                aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::config::Builder::from(&sdk)
-                        .endpoint_url(&endpoint)
-                        .build(),
-                )
+                aws_sdk_dynamodb::Client::from_conf(config_for(&sdk, &endpoint).build())
             });
             runtime.block_on(direct_calls(&client, &table, &key, 50));
             while let Ok(n) = asked.recv() {

@@ -14,6 +14,7 @@ use conversions::http::{App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY};
 use conversions::store::{DynamoStore, Provisioning};
 
+use crate::config_for;
 use crate::metering::{Consumed, billed_size, write_units};
 
 pub struct Scenario {
@@ -151,18 +152,17 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         .await
         .expect("the SDK's configuration");
     let consumed = Consumed::default();
-    let client = Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(endpoint)
-            .interceptor(consumed.clone())
-            .build(),
-    );
+    // Each has its own connection pool: a new one is a function that has just started.
+    let new_client = || {
+        Client::from_conf(
+            config_for(&sdk, endpoint)
+                .interceptor(consumed.clone())
+                .build(),
+        )
+    };
+    let client = new_client();
     // The report's own reads go through a client that is not counted.
-    let plain = Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(endpoint)
-            .build(),
-    );
+    let plain = Client::from_conf(config_for(&sdk, endpoint).build());
     let indexes = indexes(&plain, table).await;
     let account = AccountId::parse(DEMO_ACCOUNT_ID).expect("the demo account");
     let store = DynamoStore::new(client.clone(), table);
@@ -217,14 +217,6 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
     record("init: opening the connection (once per start)", 0, None);
 
     // The first request of a new client (no connection yet), then warm ones.
-    let new_client = || {
-        Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .endpoint_url(endpoint)
-                .interceptor(consumed.clone())
-                .build(),
-        )
-    };
     let fresh = App::new(DynamoStore::new(new_client(), table));
     let answer = fresh.handle(post(key.expose(), &minimal_body())).await;
     let item = item_of(stored(answer.body())).await;

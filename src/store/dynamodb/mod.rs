@@ -62,24 +62,21 @@ impl DynamoStore {
             (attr::PK.to_owned(), s("WARM_UP")),
             (attr::SK.to_owned(), s("WARM_UP")),
         ]);
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(nothing))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.read(nothing, false).await.map(|_| ())
     }
 
     /// A strongly consistent read of one item.
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        self.read(key, true).await
+    }
+
+    async fn read(&self, key: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(store_error)?;
