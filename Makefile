@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench load build validate invoke deploy clean tools docs docs-check
+.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin build validate invoke deploy clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the 
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
-	cargo test --locked --lib --bins --test properties --test hostile
+	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus
 
 lint: tools ## Formatting, clippy and the SAM template
 	cargo fmt --all -- --check
@@ -34,6 +34,12 @@ bench: tools ## Handler latency; round trips, capacity, cost; the release binary
 load: tools ## Many requests at once on dynalite and moto, then the table counted: nothing lost or duplicated (LOAD_REQUESTS=2000)
 	LOAD_REQUESTS=$${LOAD_REQUESTS:-2000} scripts/with-test-servers.sh \
 		cargo test --locked --test dynamodb load:: -- --nocapture
+
+fuzz: ## Every fuzz target for FUZZ_SECONDS each (default 60), from fuzz/corpus/; needs a nightly toolchain
+	@scripts/fuzz.sh
+
+fuzz-cmin: ## Merge what make fuzz found into fuzz/corpus/, minimised (then commit it)
+	@scripts/fuzz.sh cmin
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.

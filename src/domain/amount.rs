@@ -39,11 +39,15 @@ impl Amount {
         let number = JsonDecimal::read(text);
         let digits = number.digits.trim_start_matches('0');
         if digits.is_empty() {
-            // Zero, whatever its sign: `-0.00` is `0.00`.
+            // Zero, whatever its sign: `-0.00` is `0.00`. Written with more decimal places than
+            // a decimal keeps, it is refused like any other amount: it could not be answered
+            // with the digits it was sent with.
             let scale = if number.exponent_form {
                 0
+            } else if number.fraction_len > Decimal::MAX_SCALE {
+                return Err(AmountError::TooPrecise);
             } else {
-                number.fraction_len.min(Decimal::MAX_SCALE)
+                number.fraction_len
             };
             return Ok(Self(Decimal::new(0, scale)));
         }
@@ -206,6 +210,19 @@ mod tests {
         assert_eq!(amount("-1e40"), Err(AmountError::Negative));
         assert_eq!(amount("-0").unwrap(), "0");
         assert_eq!(amount("-0.00").unwrap(), "0.00");
+    }
+
+    #[test]
+    fn zero_with_more_places_than_a_decimal_keeps_is_refused_like_any_amount() {
+        // Found by the `amount` fuzz target: it was answered with one place fewer than sent.
+        let places_28 = format!("0.{}", "0".repeat(28));
+        assert_eq!(amount(&places_28).unwrap(), places_28);
+        let places_29 = format!("0.{}", "0".repeat(29));
+        assert_eq!(amount(&places_29), Err(AmountError::TooPrecise));
+        assert_eq!(
+            amount(&format!("0.{}1", "0".repeat(28))),
+            Err(AmountError::TooPrecise)
+        );
     }
 
     #[test]

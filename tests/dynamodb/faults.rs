@@ -4,13 +4,15 @@
 //! `Retry-After` once the SDK's retries are spent, well inside the function's timeout; the rest
 //! are 500s.
 
-use conversions::domain::AccountId;
+use conversions::domain::{AccountId, ApiKey};
 use conversions::http::{App, Response};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
-use conversions::store::{DynamoStore, StoreError};
+use conversions::store::{DynamoStore, Provisioning, StoreError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conversions::config::DYNAMODB_OPERATION_TIMEOUT;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::helpers::proxy::{Fault, FaultProxy};
@@ -250,14 +252,23 @@ async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_
         ("a cut answer", Fault::CutAnswer),
         ("answers lost after the write", Fault::DropAnswer),
         ("no answer past the attempt time-out", Fault::Silence),
+        (
+            "the write done, its answer after the time-out",
+            Fault::LateAnswer,
+        ),
     ];
+    // Cases in flight at once: more would slow moto (one Python process) until the calls
+    // before the put outlast the request's budget, which is not the fault under test.
+    let in_flight = Arc::new(Semaphore::new(24));
     let mut runs = JoinSet::new();
     for backend in backends() {
         for operation in ["GetItem", "BatchGetItem", "PutItem"] {
             for (name, fault) in faults {
                 for key in [None, Some("retried-key")] {
                     let backend = backend.clone();
+                    let in_flight = Arc::clone(&in_flight);
                     runs.spawn(async move {
+                        let _turn = in_flight.acquire().await.expect("open");
                         let context =
                             format!("{}: {name} at {operation}, key {key:?}", backend.name);
                         let (app, proxy, table) = app_behind_proxy(&backend).await;
@@ -290,6 +301,139 @@ async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_
                 }
             }
         }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("every case passes");
+    }
+}
+
+/// Two requests with one `Idempotency-Key` race. The first one's put is held at the proxy until
+/// the second has stored the event, so the first loses the conditional put and reads the
+/// winner's event (where the server does not send it back with the refusal: dynalite does not,
+/// AWS does). That read fails in every way, on every attempt of the SDK: the loser answers 503,
+/// its retry is the winner's replay, and one event is stored.
+#[tokio::test]
+async fn a_race_loser_whose_read_of_the_winner_fails_answers_503_then_replays_it() {
+    let faults = [
+        ("throttling", error(400, "ThrottlingException")),
+        ("a server error", error(500, "InternalServerError")),
+        ("a cut answer", Fault::CutAnswer),
+        ("a lost answer", Fault::DropAnswer),
+        ("no answer past the attempt time-out", Fault::Silence),
+        ("an answer after the time-out", Fault::LateAnswer),
+    ];
+    let mut runs = JoinSet::new();
+    for backend in backends() {
+        for (name, fault) in faults {
+            let backend = backend.clone();
+            runs.spawn(async move {
+                let context = format!("{}: {name} at the race loser's read", backend.name);
+                let (app, proxy, table) = app_behind_proxy(&backend).await;
+                // A key naming its account: no key read, so the only GetItem is the loser's.
+                let key = ApiKey::generate_for(demo_account());
+                table
+                    .store()
+                    .put_api_key(&key.hash(), demo_account())
+                    .await
+                    .unwrap();
+                let request = || {
+                    fixture("create-minimal")
+                        .with_header("x-api-key", key.expose())
+                        .with_header("idempotency-key", "raced-key")
+                };
+                let app = Arc::new(app);
+                let proxy = Arc::new(proxy);
+                proxy.fail("PutItem", Fault::Delay(Duration::from_millis(500)), 1);
+                proxy.fail("GetItem", fault, 3);
+
+                let loser = tokio::spawn({
+                    let (app, request) = (Arc::clone(&app), request());
+                    async move { app.handle(request).await }
+                });
+                // The loser's put is held at the proxy; the winner reads, writes and answers.
+                while proxy.count("PutItem") == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                let winner = app.handle(request()).await;
+                assert_eq!(winner.status(), 201, "{context}: {}", winner.body());
+                assert_eq!(winner.header("idempotent-replayed"), None, "{context}");
+                let winner_id = body_json(&winner)["conversion_event"]["id"].clone();
+
+                let mut answer = loser.await.expect("the loser answers");
+                let read = proxy.count("GetItem") > 0;
+                assert!(
+                    read || backend.name != "dynalite",
+                    "{context}: dynalite sends no item with the refusal; the loser must read it: {:?}",
+                    proxy.operations()
+                );
+                let mut statuses = vec![answer.status().as_u16()];
+                while answer.status() == 503 && statuses.len() < 3 {
+                    answer = app.handle(request()).await;
+                    statuses.push(answer.status().as_u16());
+                }
+                if read {
+                    assert_eq!(statuses[0], 503, "{context}: {}", answer.body());
+                }
+                assert_eq!(statuses.last(), Some(&201), "{context}: {statuses:?}");
+                assert_eq!(answer.header("idempotent-replayed"), Some("true"), "{context}");
+                assert_eq!(
+                    body_json(&answer)["conversion_event"]["id"],
+                    winner_id,
+                    "{context}: the winner's event"
+                );
+                assert_eq!(table.count_events(demo_account()).await, 1, "{context}");
+            });
+        }
+    }
+    while let Some(run) = runs.join_next().await {
+        run.expect("every case passes");
+    }
+}
+
+/// Every attempt of a keyed put reaches DynamoDB only after the function has given up on it and
+/// answered 503 (its read-back finds nothing yet). The write lands later all the same; the
+/// client's retry with the same `Idempotency-Key` is answered with that event, and one is
+/// stored. (Without a key no function can tell the retry from a new conversion: README, "A
+/// write is never answered as a failure".)
+#[tokio::test]
+async fn a_keyed_put_that_lands_after_its_503_is_replayed_to_the_retry_and_stored_once() {
+    let mut runs = JoinSet::new();
+    for backend in backends() {
+        runs.spawn(async move {
+            let context = backend.name.clone();
+            let (app, proxy, table) = app_behind_proxy(&backend).await;
+            let landing = DYNAMODB_OPERATION_TIMEOUT + Duration::from_secs(1);
+            proxy.fail("PutItem", Fault::Delay(landing), 3);
+            let request =
+                || fixture("create-minimal").with_header("idempotency-key", "late-landing");
+            let first = app.handle(request()).await;
+            assert_eq!(first.status(), 503, "{context}: {}", first.body());
+            assert_eq!(
+                table.count_events(demo_account()).await,
+                0,
+                "{context}: not landed yet"
+            );
+            // The held attempts reach the server: the first commits, the others meet the
+            // condition.
+            let deadline = Instant::now() + landing + Duration::from_secs(5);
+            while table.count_events(demo_account()).await == 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "{context}: the write never landed"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let retry = app.handle(request()).await;
+            assert_eq!(retry.status(), 201, "{context}: {}", retry.body());
+            assert_eq!(
+                retry.header("idempotent-replayed"),
+                Some("true"),
+                "{context}"
+            );
+            // Every held attempt was sent before the 503: all have landed by now.
+            tokio::time::sleep(landing).await;
+            assert_eq!(table.count_events(demo_account()).await, 1, "{context}");
+        });
     }
     while let Some(run) = runs.join_next().await {
         run.expect("every case passes");

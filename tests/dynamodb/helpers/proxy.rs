@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conversions::config::DYNAMODB_ATTEMPT_TIMEOUT;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -24,7 +25,15 @@ pub enum Fault {
     Error { status: u16, code: &'static str },
     /// No answer at all.
     Silence,
+    /// The request reaches the server, which commits it; the answer comes after the SDK's
+    /// attempt time-out, to a client that has given up on it.
+    LateAnswer,
+    /// The request reaches the server after this long, and is answered as usual.
+    Delay(Duration),
 }
+
+/// How late a [`Fault::LateAnswer`] comes: past the function's attempt time-out.
+const LATE: Duration = DYNAMODB_ATTEMPT_TIMEOUT.saturating_add(Duration::from_secs(1));
 
 struct Rule {
     operation: &'static str,
@@ -142,7 +151,8 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 return;
             }
-            Some(Fault::DropAnswer | Fault::CutAnswer) | None => {}
+            Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+            Some(Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer) | None => {}
         }
         let Some(answer) = forward(upstream, &head, &body).await else {
             return;
@@ -157,6 +167,11 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
                 let cut = head + (answer.len() - head) / 2;
                 let _ = client.write_all(&answer[..cut]).await;
                 return reset(client);
+            }
+            Some(Fault::LateAnswer) => {
+                tokio::time::sleep(LATE).await;
+                let _ = client.write_all(&answer).await;
+                return;
             }
             _ => {
                 let _ = client.write_all(&answer).await;

@@ -1,0 +1,8 @@
+#![no_main]
+
+#[path = "../oracles.rs"]
+mod oracles;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    oracles::amount(data);
+});

@@ -1,0 +1,779 @@
+//! What each fuzz target does with one input, and what it checks: oracles, not only "no panic".
+//!
+//! Shared by the fuzz targets (`fuzz/fuzz_targets/`, under `cargo fuzz`) and by the corpus
+//! replay that `make test` runs on the stable toolchain (`tests/fuzz_corpus.rs`), so a crash
+//! the fuzzer found, once its input is in `fuzz/corpus/`, stays fixed.
+//!
+//! A broken oracle panics, which is what both libFuzzer and the replay report.
+
+#![allow(dead_code)] // Each fuzz target uses one of these.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use arbitrary::{Arbitrary, Unstructured};
+use conversions::domain::{
+    Amount, AmountError, Currency, MAX_AMOUNT_EXCLUSIVE, MAX_JSON_DEPTH, MAX_METADATA_BYTES,
+    MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, MAX_NOTES_CHARS, Metadata, MetadataError, Timestamp,
+    nests_deeper_than,
+};
+use conversions::http::{App, Incoming};
+use conversions::seed::{
+    DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID,
+    DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID, seed_demo,
+};
+use conversions::store::MemoryStore;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// What an input came to: the status answered, or whether a parser accepted it (counted by the
+/// corpus replay, to show what the corpus reaches).
+pub type Outcome = String;
+
+/// One target: an input in, what it came to out; a broken oracle panics.
+pub type Target = fn(&[u8]) -> Outcome;
+
+const NOT_INPUT: &str = "not the parser's input";
+
+/// Every target, by the name of its corpus folder.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("event_bytes", event_bytes),
+    ("http_request", http_request),
+    ("amount", amount),
+    ("timestamp", timestamp),
+    ("metadata", metadata),
+];
+
+/// The request id the runtime would give an invocation.
+const LAMBDA_REQUEST_ID: &str = "fuzz-lambda-request";
+
+/// The statuses the API documents.
+const STATUSES: [u64; 10] = [200, 201, 400, 401, 404, 405, 413, 422, 500, 503];
+
+// ---------------------------------------------------------------------------------------------
+// The whole request path
+
+/// Raw bytes as the Lambda runtime hands them over: JSON bytes are read the way
+/// `lambda_runtime` reads them (`serde_json::from_slice`) and answered on the in-memory store.
+pub fn event_bytes(data: &[u8]) -> Outcome {
+    // Lambda's payloads are UTF-8 JSON.
+    let is_json = std::str::from_utf8(data)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+    let incoming = serde_json::from_slice::<Incoming>(data);
+    // Any JSON is an event the function answers (as unsupported at worst); anything else never
+    // reaches it.
+    if std::str::from_utf8(data).is_ok() {
+        assert_eq!(
+            incoming.is_ok(),
+            is_json,
+            "JSON read as an event iff it is JSON"
+        );
+    }
+    let Ok(incoming) = incoming else {
+        return "not JSON".to_owned();
+    };
+    let answer = answer(incoming);
+    let status = check_answer(&answer);
+    // API Gateway's id where the function can read it; the invocation's where there is none or
+    // the event is unreadable (`requestContext` written twice, say); no header for an id that
+    // cannot be one (rather than a mangled one).
+    let header = answer["headers"]["x-request-id"].as_str();
+    match sent_request_id(data) {
+        None => assert_eq!(header, Some(LAMBDA_REQUEST_ID), "{answer}"),
+        Some(Ok(id)) if printable(&id) => assert!(
+            header == Some(id.as_str()) || header == Some(LAMBDA_REQUEST_ID),
+            "{answer}"
+        ),
+        Some(_) => assert!(
+            header.is_none() || header == Some(LAMBDA_REQUEST_ID),
+            "{answer}"
+        ),
+    }
+    status.to_string()
+}
+
+/// The event's `requestContext.requestId`: `None` where the event has none (or cannot have one
+/// read: its context written twice), `Some(Err)` where it is not a string of Unicode.
+fn sent_request_id(event: &[u8]) -> Option<Result<String, ()>> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        #[serde(rename = "requestContext")]
+        context: Option<Context>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Context {
+        #[serde(rename = "requestId")]
+        request_id: Option<Box<RawValue>>,
+    }
+    let raw = serde_json::from_slice::<Event>(event)
+        .ok()?
+        .context?
+        .request_id?;
+    Some(serde_json::from_str::<String>(raw.get()).map_err(|_| ()))
+}
+
+fn printable(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// An API Gateway HTTP API (payload 2.0) event built from structured input: a method, a route,
+/// a query, headers and a body that is usually a JSON object near a valid one, so that the
+/// fuzzer spends its time past the first parse.
+pub fn http_request(data: &[u8]) -> Outcome {
+    let Ok(sent) = Sent::arbitrary_take_rest(Unstructured::new(data)) else {
+        return NOT_INPUT.to_owned();
+    };
+    let (event, body) = sent.event();
+    let request_id = event["requestContext"]["requestId"]
+        .as_str()
+        .map(str::to_owned);
+    let answer = answer(Incoming::from_json(&event.to_string()));
+    let status = check_answer(&answer);
+    let header = answer["headers"]["x-request-id"].as_str();
+    assert_eq!(
+        header,
+        Some(request_id.as_deref().unwrap_or(LAMBDA_REQUEST_ID)),
+        "{answer}"
+    );
+    if sent.method == Method::Post && matches!(sent.route, Route::Conversions) && status < 300 {
+        check_created(&answer, &body);
+        return format!("{status}, the event checked");
+    }
+    status.to_string()
+}
+
+/// The function's answer to an event, as it returns it to Lambda: a fresh demo store each time,
+/// so that every input is reproduced alone.
+fn answer(incoming: Incoming) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = MemoryStore::new();
+        seed_demo(&store).await.expect("the demo data");
+        let outgoing = App::new(store).invoke(incoming, LAMBDA_REQUEST_ID).await;
+        serde_json::to_value(&outgoing).expect("every answer serialises")
+    })
+}
+
+/// Every answer: a documented status, a JSON body of the documented shape. (Each target checks
+/// `X-Request-Id`.)
+fn check_answer(answer: &Value) -> u64 {
+    let status = answer["statusCode"].as_u64().unwrap_or_default();
+    assert!(STATUSES.contains(&status), "undocumented status: {answer}");
+    let text = answer["body"].as_str().expect("a body");
+    let body: Value = serde_json::from_str(text).expect("a JSON body");
+    if status < 300 {
+        assert_eq!(body["success"], true, "{body}");
+    } else {
+        assert!(body["error"].is_string(), "{body}");
+        assert!(body["message"].is_string(), "{body}");
+        if status == 400 && body["error"] == "Validation error" {
+            let errors = body["errors"]
+                .as_array()
+                .expect("errors[] on a validation error");
+            assert!(!errors.is_empty(), "{body}");
+            for error in errors {
+                assert!(error["field"].is_string() && error["message"].is_string());
+            }
+        }
+    }
+    status
+}
+
+/// An accepted body's event: the amount sent, with the same digits; every documented limit.
+fn check_created(answer: &Value, body: &str) {
+    let members = object_members(body).expect("an accepted body is an object");
+    let event_text = object_members(answer["body"].as_str().unwrap())
+        .and_then(|m| m.get("conversion_event").map(|raw| raw.get().to_owned()))
+        .expect("conversion_event");
+    let event = object_members(&event_text).expect("conversion_event is an object");
+    let event_value: Value = serde_json::from_str(&event_text).unwrap();
+
+    // The amount: the digits sent (a plain decimal keeps its text), within the limits, and
+    // within the currency's minor unit.
+    let sent_amount = members["amount"].get();
+    let stored = Amount::parse_json_number(event["amount"].get()).expect("an amount");
+    assert_eq!(
+        Amount::parse_json_number(sent_amount).expect("the amount sent was accepted"),
+        stored
+    );
+    if !sent_amount.contains(['e', 'E']) && !sent_amount.starts_with('-') {
+        assert_eq!(event["amount"].get(), sent_amount, "the amount's digits");
+    }
+    check_amount_limits(stored);
+    let currency = Currency::parse(event_value["currency"].as_str().expect("a currency"))
+        .expect("an ISO 4217 currency");
+    stored
+        .check_minor_unit(currency)
+        .expect("within the currency's minor unit");
+
+    // Metadata: the limits, and what was sent, unchanged.
+    let metadata_text = event["metadata"].get();
+    let metadata = Metadata::from_json(metadata_text).expect("metadata");
+    check_metadata_limits(&metadata, metadata_text);
+    match members.get("metadata").map(|raw| raw.get()) {
+        None | Some("null") => assert_eq!(metadata_text, "{}"),
+        Some(sent) => assert_eq!(
+            serde_json::from_str::<Value>(sent).unwrap(),
+            event_value["metadata"],
+            "metadata as sent"
+        ),
+    }
+
+    // Notes, the time of the conversion, the ids.
+    if let Some(notes) = event_value["notes"].as_str() {
+        assert!(notes.chars().count() <= MAX_NOTES_CHARS);
+    }
+    let converted_at = event_value["converted_at"].as_str().expect("converted_at");
+    let created_at = event_value["created_at"].as_str().expect("created_at");
+    let converted_at = Timestamp::parse(converted_at).expect("converted_at prints readably");
+    let created_at = Timestamp::parse(created_at).expect("created_at prints readably");
+    assert!(
+        converted_at.not_in_future(created_at).is_ok(),
+        "converted_at at most the allowed skew after created_at"
+    );
+    for id in ["conversion_type_id", "lead_id"] {
+        let id = event_value[id].as_str().expect("an id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+}
+
+/// The members of a JSON object as raw text, or `None` when the text is not one (or repeats a
+/// member: this map keeps one of them).
+fn object_members(text: &str) -> Option<BTreeMap<String, Box<RawValue>>> {
+    serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parsers
+
+/// The text of a JSON number as an amount: an accepted amount means exactly the number sent
+/// and prints back to the same digits; a refused one breaks the rule its error names.
+pub fn amount(data: &[u8]) -> Outcome {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return NOT_INPUT.to_owned();
+    };
+    // The parser's contract: text the JSON parser accepted as a number.
+    if !matches!(serde_json::from_str::<Box<RawValue>>(text), Ok(raw) if raw.get() == text)
+        || !text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+    {
+        return NOT_INPUT.to_owned();
+    }
+    let approx: f64 = text.parse().expect("a JSON number is a float's text");
+    let amount = match Amount::parse_json_number(text) {
+        Ok(amount) => amount,
+        Err(error) => {
+            check_amount_refusal(text, approx, &error);
+            return format!("refused: {error}");
+        }
+    };
+    check_amount_limits(amount);
+    let printed = amount.to_string();
+    assert_eq!(
+        Amount::parse_json_number(&printed).map(|a| a.to_string()),
+        Ok(printed.clone()),
+        "prints back to itself"
+    );
+    let exponent_form = text.contains(['e', 'E']);
+    if !exponent_form && !text.starts_with('-') {
+        assert_eq!(printed, text, "a plain decimal keeps its digits");
+    }
+    if exponent_form {
+        if let Some(exact) = scientific(text) {
+            assert_eq!(amount.as_decimal(), exact, "{text} means {exact}");
+        }
+    } else {
+        assert_eq!(
+            amount.as_decimal(),
+            Decimal::from_str_exact(text)
+                .unwrap_or_else(|_| {
+                    // More digits than a decimal holds are refused, so this is only reached
+                    // for text `Decimal` itself reads.
+                    panic!("{text} accepted but not a decimal")
+                })
+                .abs()
+        );
+    }
+    let relative = (amount.as_decimal().to_string().parse::<f64>().unwrap() - approx).abs();
+    assert!(relative <= approx.abs() * 1e-12, "{text} is not {amount}");
+    // Each currency's minor unit: accepted iff the significant decimals fit.
+    for code in ["USD", "JPY", "BHD", "CLF"] {
+        let currency = Currency::parse(code).unwrap();
+        let places = currency.minor_unit().map_or(u32::MAX, u32::from);
+        assert_eq!(
+            amount.check_minor_unit(currency).is_ok(),
+            amount.as_decimal().normalize().scale() <= places,
+            "{text} in {code}"
+        );
+    }
+    "accepted".to_owned()
+}
+
+/// A refused amount breaks the rule its error names.
+fn check_amount_refusal(text: &str, approx: f64, error: &AmountError) {
+    match error {
+        AmountError::Negative => assert!(
+            text.starts_with('-') && approx != 0.0 || {
+                // A value too small for a float (`-1e-400`) is still below zero.
+                text.starts_with('-') && text.bytes().any(|b| (b'1'..=b'9').contains(&b))
+            }
+        ),
+        AmountError::TooLarge => assert!(approx >= 1e15 * (1.0 - 1e-15), "{text}"),
+        AmountError::TooPrecise => {
+            // Exact only with more digits than a decimal holds: if `Decimal` reads the text
+            // exactly, it has more places than the 28 it keeps.
+            let places = text
+                .split_once('.')
+                .map_or(0, |(_, fraction)| fraction.len());
+            let plain = !text.contains(['e', 'E']);
+            if plain && places > 28 {
+                return; // Its digits cannot be kept: refused, as documented.
+            }
+            let exact = if plain {
+                Decimal::from_str_exact(text).ok()
+            } else {
+                scientific(text)
+            };
+            if let Some(exact) = exact {
+                panic!("{text} refused as too precise, but it is exactly {exact}");
+            }
+        }
+        other => panic!("{text}: {other} without a currency"),
+    }
+}
+
+/// The exact value of `<decimal>e<exponent>` where `Decimal` holds it (its own
+/// `from_scientific` rounds): the mantissa's digits with the exponent moved into the scale.
+fn scientific(text: &str) -> Option<Decimal> {
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let mantissa = Decimal::from_str_exact(mantissa).ok()?;
+    let exponent: i64 = exponent.parse().ok()?;
+    let scale = i64::from(mantissa.scale()).checked_sub(exponent)?;
+    if scale >= 0 {
+        Decimal::try_from_i128_with_scale(mantissa.mantissa(), u32::try_from(scale).ok()?).ok()
+    } else {
+        let power = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
+        let power = Decimal::try_from_i128_with_scale(power, 0).ok()?;
+        Decimal::try_from_i128_with_scale(mantissa.mantissa(), 0)
+            .ok()?
+            .checked_mul(power)
+    }
+    .map(|d| d.abs())
+}
+
+fn check_amount_limits(amount: Amount) {
+    let decimal = amount.as_decimal();
+    assert!(!decimal.is_sign_negative() || decimal.is_zero(), "{amount}");
+    assert!(
+        decimal < Decimal::from_str(MAX_AMOUNT_EXCLUSIVE).unwrap(),
+        "{amount}"
+    );
+}
+
+/// A timestamp: an accepted one prints back (both ways this service prints it) to the same
+/// instant, within years 1 to 9999; a refused one is not RFC 3339 within them.
+pub fn timestamp(data: &[u8]) -> Outcome {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return NOT_INPUT.to_owned();
+    };
+    let rfc3339 = chrono::DateTime::parse_from_rfc3339(text);
+    match Timestamp::parse(text) {
+        Ok(at) => {
+            assert!(rfc3339.is_ok(), "{text} accepted but not RFC 3339");
+            let printed = at.to_string();
+            assert!(printed.ends_with('Z'), "{printed}");
+            assert_eq!(
+                Timestamp::parse(&printed),
+                Ok(at),
+                "{text} printed as {printed}"
+            );
+            assert_eq!(Timestamp::parse(&at.sortable()), Ok(at));
+            assert_eq!(at.sortable().len(), "2026-02-01T15:30:00.000000000Z".len());
+            use chrono::Datelike;
+            assert!((1..=9999).contains(&at.as_datetime().year()));
+            "accepted".to_owned()
+        }
+        Err(error) => {
+            if let Ok(at) = rfc3339 {
+                use chrono::{Datelike, Timelike};
+                let utc = at.with_timezone(&chrono::Utc);
+                assert!(
+                    !(1..=9999).contains(&utc.year()) || utc.nanosecond() >= 1_000_000_000,
+                    "{text} is RFC 3339 within the years allowed, but refused"
+                );
+            }
+            format!("refused: {error}")
+        }
+    }
+}
+
+/// `metadata` from the text of a JSON value: an accepted object satisfies every limit and keeps
+/// what was sent; a refused one breaks the rule its error names.
+pub fn metadata(data: &[u8]) -> Outcome {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return NOT_INPUT.to_owned();
+    };
+    let Ok(raw) = serde_json::from_str::<Box<RawValue>>(text) else {
+        return NOT_INPUT.to_owned();
+    };
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    let error = match Metadata::from_raw(&raw) {
+        Ok(metadata) => {
+            let stored = metadata.to_json();
+            check_metadata_limits(&metadata, &stored);
+            assert_eq!(
+                Metadata::from_json(&stored),
+                Ok(metadata.clone()),
+                "round trip"
+            );
+            if let Some(parsed) = parsed {
+                assert_eq!(
+                    serde_json::from_str::<Value>(&stored).unwrap(),
+                    parsed,
+                    "kept as sent"
+                );
+            }
+            return "accepted".to_owned();
+        }
+        Err(error) => error,
+    };
+    // By kind: the messages of some name a key.
+    let kind = format!("{error:?}");
+    let refused = format!("refused: {}", kind.split('(').next().unwrap_or_default());
+    let Some(Value::Object(object)) = parsed else {
+        // Not an object, or not one serde_json reads (too deep, a number out of range, an
+        // unpaired surrogate): nothing simpler to compare with.
+        return refused;
+    };
+    let too_many = || object.len() > MAX_METADATA_KEYS;
+    match &error {
+        MetadataError::NotAnObject => panic!("{text} is an object"),
+        MetadataError::TooManyKeys => assert!(too_many(), "{text}"),
+        MetadataError::KeyTooLong => assert!(
+            object
+                .keys()
+                .any(|k| k.chars().count() > MAX_METADATA_KEY_CHARS),
+            "{text}"
+        ),
+        MetadataError::EmptyKey => assert!(object.contains_key(""), "{text}"),
+        MetadataError::TooDeep => assert!(depth(&Value::Object(object.clone())) > MAX_JSON_DEPTH),
+        // Repeated keys are what a map cannot show; sizes depend on the text kept.
+        _ => {}
+    }
+    refused
+}
+
+fn check_metadata_limits(metadata: &Metadata, stored: &str) {
+    assert!(metadata.len() <= MAX_METADATA_KEYS);
+    assert!(stored.len() <= MAX_METADATA_BYTES, "{} bytes", stored.len());
+    assert!(!nests_deeper_than(stored, MAX_JSON_DEPTH));
+    let mut previous: Option<&String> = None;
+    for (key, _) in metadata.iter() {
+        assert!(!key.is_empty() && key.chars().count() <= MAX_METADATA_KEY_CHARS);
+        assert!(previous < Some(key), "keys sorted, each once");
+        previous = Some(key);
+    }
+}
+
+/// Levels of nesting: a scalar is 0, `{}` is 1.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(members) => 1 + members.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The structured request
+
+#[derive(Arbitrary, Debug, PartialEq)]
+enum Method {
+    Post,
+    Get,
+    Put,
+    Options,
+    Other(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Route {
+    Conversions,
+    Conversion(String),
+    ConversionTypes,
+    Other(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Key {
+    Demo,
+    Missing,
+    /// The demo key with one byte changed.
+    Changed(u8, u8),
+    Other(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Field {
+    ConversionTypeId,
+    LeadId,
+    Amount,
+    WorkflowRunId,
+    Currency,
+    ConvertedAt,
+    Metadata,
+    Notes,
+    Other(String),
+}
+
+impl Field {
+    fn name(&self) -> &str {
+        match self {
+            Self::ConversionTypeId => "conversion_type_id",
+            Self::LeadId => "lead_id",
+            Self::Amount => "amount",
+            Self::WorkflowRunId => "workflow_run_id",
+            Self::Currency => "currency",
+            Self::ConvertedAt => "converted_at",
+            Self::Metadata => "metadata",
+            Self::Notes => "notes",
+            Self::Other(name) => name,
+        }
+    }
+}
+
+/// A member's value, as JSON text.
+#[derive(Arbitrary, Debug)]
+enum Json {
+    /// A value the field accepts in the demo data.
+    Valid,
+    /// One of the demo data's ids (of any kind), or the demo account's.
+    DemoId(u8),
+    Null,
+    Bool(bool),
+    /// A number from digits, a point and an exponent.
+    Number {
+        digits: u64,
+        places: u8,
+        exponent: Option<i16>,
+        negative: bool,
+    },
+    Text(String),
+    Object(Vec<(String, Json)>),
+    Array(Vec<Json>),
+    /// Anything at all, valid JSON or not.
+    Raw(String),
+}
+
+impl Json {
+    fn text(&self, field: &Field, depth: usize) -> String {
+        let quoted = |s: &str| Value::from(s).to_string();
+        match self {
+            Self::Valid => match field {
+                Field::ConversionTypeId => quoted(DEMO_CONVERSION_TYPE_ID),
+                Field::LeadId => quoted(DEMO_LEAD_ID),
+                Field::WorkflowRunId => quoted(DEMO_WORKFLOW_RUN_ID),
+                Field::Currency => quoted("USD"),
+                Field::ConvertedAt => quoted("2026-02-01T15:30:00.123+02:00"),
+                Field::Metadata => r#"{"channel":"web","rooms":2,"vip":true}"#.to_owned(),
+                Field::Notes => quoted("Booked by phone"),
+                Field::Amount | Field::Other(_) => "85000.00".to_owned(),
+            },
+            Self::DemoId(which) => {
+                let ids = [
+                    DEMO_CONVERSION_TYPE_ID,
+                    DEMO_INACTIVE_CONVERSION_TYPE_ID,
+                    DEMO_LEAD_ID,
+                    DEMO_WORKFLOW_RUN_ID,
+                    DEMO_ACCOUNT_ID,
+                ];
+                quoted(ids[usize::from(*which) % ids.len()])
+            }
+            Self::Null => "null".to_owned(),
+            Self::Bool(b) => b.to_string(),
+            Self::Number {
+                digits,
+                places,
+                exponent,
+                negative,
+            } => {
+                let digits = digits.to_string();
+                let places = usize::from(*places % 24).min(digits.len().saturating_sub(1));
+                let (whole, fraction) = digits.split_at(digits.len() - places);
+                let mut text = format!("{}{whole}", if *negative { "-" } else { "" });
+                if !fraction.is_empty() {
+                    text = format!("{text}.{fraction}");
+                }
+                if let Some(exponent) = exponent {
+                    text = format!("{text}e{exponent}");
+                }
+                text
+            }
+            Self::Text(s) => quoted(s),
+            Self::Object(members) if depth < 40 => {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("{}:{}", quoted(k), v.text(field, depth + 1)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+            Self::Array(items) if depth < 40 => {
+                let items: Vec<String> = items.iter().map(|v| v.text(field, depth + 1)).collect();
+                format!("[{}]", items.join(","))
+            }
+            Self::Object(_) | Self::Array(_) => "{}".to_owned(),
+            Self::Raw(raw) => raw.clone(),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum SentBody {
+    Missing,
+    /// The reference page's minimal body, then these members: each replaces the one of its
+    /// name, or is added (written twice when `repeat`).
+    Members {
+        base: bool,
+        members: Vec<(Field, Json, bool)>,
+    },
+    Raw(String),
+    Base64(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Sent {
+    method: Method,
+    route: Route,
+    /// `$default` rather than the route's key, as under a catch-all route.
+    default_route: bool,
+    stage: Option<String>,
+    dry_run: Option<String>,
+    query: String,
+    key: Key,
+    idempotency_key: Option<String>,
+    headers: Vec<(String, String)>,
+    body: SentBody,
+    request_id: Option<String>,
+}
+
+impl Sent {
+    /// The event, and the body as text (empty when there is none or it is not UTF-8).
+    fn event(&self) -> (Value, String) {
+        let method = match &self.method {
+            Method::Post => "POST",
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Options => "OPTIONS",
+            Method::Other(m) => m,
+        };
+        let (route_key, path) = match &self.route {
+            Route::Conversions => ("/conversions", "/conversions".to_owned()),
+            Route::Conversion(id) => ("/conversions/{id}", format!("/conversions/{id}")),
+            Route::ConversionTypes => ("/conversion-types", "/conversion-types".to_owned()),
+            Route::Other(path) => ("$default", path.clone()),
+        };
+        let route_key = if self.default_route || route_key == "$default" {
+            "$default".to_owned()
+        } else {
+            format!("{method} {route_key}")
+        };
+        let stage = self.stage.clone().unwrap_or_else(|| "$default".to_owned());
+        let raw_path = if stage == "$default" {
+            path.clone()
+        } else {
+            format!("/{stage}{path}")
+        };
+        let mut query = self.query.clone();
+        if let Some(dry_run) = &self.dry_run {
+            query = format!("dry_run={dry_run}&{query}");
+        }
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &self.headers {
+            headers.insert(name.to_ascii_lowercase(), value.clone().into());
+        }
+        match &self.key {
+            Key::Demo => {
+                headers.insert("x-api-key".into(), DEMO_API_KEY.into());
+            }
+            Key::Missing => {
+                headers.remove("x-api-key");
+            }
+            Key::Changed(at, to) => {
+                let mut key = DEMO_API_KEY.as_bytes().to_vec();
+                let at = usize::from(*at) % key.len();
+                key[at] = *to;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                headers.insert("x-api-key".into(), key.into());
+            }
+            Key::Other(key) => {
+                headers.insert("x-api-key".into(), key.clone().into());
+            }
+        }
+        if let Some(key) = &self.idempotency_key {
+            headers.insert("idempotency-key".into(), key.clone().into());
+        }
+        let (body, text, base64) = match &self.body {
+            SentBody::Missing => (Value::Null, String::new(), false),
+            SentBody::Members { base, members } => {
+                let mut fields: Vec<(String, String)> = Vec::new();
+                if *base {
+                    for field in [Field::ConversionTypeId, Field::LeadId, Field::Amount] {
+                        fields.push((field.name().to_owned(), Json::Valid.text(&field, 0)));
+                    }
+                }
+                for (field, value, repeat) in members {
+                    let member = (field.name().to_owned(), value.text(field, 0));
+                    match fields.iter_mut().find(|(name, _)| *name == member.0) {
+                        Some(existing) if !repeat => *existing = member,
+                        _ => fields.push(member),
+                    }
+                }
+                let members: Vec<String> = fields
+                    .iter()
+                    .map(|(name, value)| format!("{}:{value}", Value::from(name.as_str())))
+                    .collect();
+                let text = format!("{{{}}}", members.join(","));
+                (text.clone().into(), text, false)
+            }
+            SentBody::Raw(text) => (text.clone().into(), text.clone(), false),
+            SentBody::Base64(bytes) => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let text = String::from_utf8(bytes.clone()).unwrap_or_default();
+                (encoded.into(), text, true)
+            }
+        };
+        // API Gateway's ids are printable; the event-bytes target tries the others.
+        let request_id = self
+            .request_id
+            .as_ref()
+            .map(|id| {
+                id.chars()
+                    .filter(char::is_ascii_graphic)
+                    .collect::<String>()
+            })
+            .filter(|id| !id.is_empty());
+        let mut context = serde_json::json!({
+            "http": {"method": method, "path": raw_path},
+            "stage": stage,
+            "routeKey": route_key,
+        });
+        if let Some(id) = request_id {
+            context["requestId"] = id.into();
+        }
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": raw_path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": base64,
+        });
+        (event, text)
+    }
+}
