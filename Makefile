@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin build validate invoke deploy clean tools docs docs-check
+.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin mutants build validate invoke deploy clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fuzz: ## Every fuzz target for FUZZ_SECONDS each (default 60), from fuzz/corpus/
 
 fuzz-cmin: ## Merge what make fuzz found into fuzz/corpus/, minimised (then commit it)
 	@scripts/fuzz.sh cmin
+
+mutants: ## cargo mutants over src/domain, src/service.rs, src/http with the whole suite; resumes (MUTANTS_SUITE=fast, MUTANTS_FILES=...)
+	@scripts/mutants.sh
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.

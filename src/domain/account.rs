@@ -107,6 +107,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_key_never_shows_in_debug_output() {
+        let key = ApiKey::generate();
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+        assert!(!format!("{:?}", Some(&key)).contains(key.expose()));
+    }
+
+    #[test]
     fn an_empty_key_counts_as_missing() {
         assert_eq!(ApiKey::parse(""), Err(ApiKeyError::Missing));
         assert_eq!(ApiKey::parse("   "), Err(ApiKeyError::Missing));

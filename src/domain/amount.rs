@@ -76,9 +76,8 @@ impl Amount {
             let scale = u32::try_from(shift.unsigned_abs()).map_err(|_| AmountError::TooPrecise)?;
             (digits.to_owned(), scale)
         };
-        if scale > Decimal::MAX_SCALE || mantissa.len() > 38 {
-            return Err(AmountError::TooPrecise);
-        }
+        // More than 28 places, or more digits than the 96 bits a decimal holds: refused by the
+        // parse (past i128) or by `Decimal` (past 96 bits, or a scale past 28).
         let mantissa: i128 = mantissa.parse().map_err(|_| AmountError::TooPrecise)?;
         Decimal::try_from_i128_with_scale(mantissa, scale)
             .map(Self)

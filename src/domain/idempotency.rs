@@ -126,6 +126,12 @@ mod tests {
     use super::*;
     use crate::domain::{Amount, ConversionTypeId, Currency, LeadId, Timestamp};
 
+    #[test]
+    fn a_key_never_shows_in_debug_output() {
+        let key = IdempotencyKey::parse(b"order-8731").unwrap();
+        assert_eq!(format!("{key:?}"), "IdempotencyKey(<redacted>)");
+    }
+
     fn conversion() -> NewConversion {
         NewConversion {
             conversion_type_id: ConversionTypeId::parse("123e4567-e89b-12d3-a456-426614174100")

@@ -416,7 +416,10 @@ impl Metadata {
         let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
         match JsonValue::from_raw(raw).map_err(|e| e.to_string())? {
             JsonValue::Object(members) => Ok(Self(members.into_iter().collect())),
-            other => Err(format!("metadata is a {}", other.type_name())),
+            other => Err(format!(
+                "stored metadata is a JSON {}, not an object",
+                other.type_name()
+            )),
         }
     }
 }
@@ -434,6 +437,34 @@ mod tests {
     fn roundtrip(text: &str) -> String {
         let raw: &RawValue = serde_json::from_str(text).unwrap();
         serde_json::to_string(&JsonValue::from_raw(raw).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn numbers_are_equal_when_their_text_is() {
+        let value = |text: &str| JsonValue::from_raw(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(value("[1.50]"), value("[1.50]"));
+        assert_ne!(value("[1.50]"), value("[1.5]"), "the text kept differs");
+        assert_ne!(value("[1]"), value("[2]"));
+    }
+
+    #[test]
+    fn nesting_is_counted_in_one_pass_past_strings_and_siblings() {
+        let deep = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(!nests_deeper_than(&deep(32), 32));
+        assert!(nests_deeper_than(&deep(33), 32));
+        // Brackets inside a string do not count; the string ends at its closing quote, not at
+        // an escaped one, and what follows it counts again.
+        let in_string = format!(r#"{{"k":"{}"}}"#, "[".repeat(40));
+        assert!(!nests_deeper_than(&in_string, 32));
+        let after_string = format!(r#"{{"k\"[":{}}}"#, deep(32));
+        assert!(nests_deeper_than(&after_string, 32), "{after_string}");
+        assert!(!nests_deeper_than(
+            &format!(r#"{{"k\"[":{}}}"#, deep(31)),
+            32
+        ));
+        // Siblings are side by side, not within each other.
+        let wide = format!("[{}[]]", "[],".repeat(40));
+        assert!(!nests_deeper_than(&wide, 2));
     }
 
     #[test]
@@ -505,6 +536,13 @@ mod tests {
             parse(&nested(MAX_JSON_DEPTH + 1)),
             Err(JsonValueError::TooDeep)
         ));
+        // Objects count as arrays do.
+        let objects = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+        assert!(parse(&objects(MAX_JSON_DEPTH)).is_ok());
+        assert!(matches!(
+            parse(&objects(MAX_JSON_DEPTH + 1)),
+            Err(JsonValueError::TooDeep)
+        ));
         // Far beyond what recursion could survive: refused at the limit, not by a crash.
         let deep = format!("{{\"a\":{}}}", nested(100_000));
         let raw: &RawValue = serde_json::from_str(&deep).expect("the parser keeps deep raw values");
@@ -524,7 +562,43 @@ mod tests {
             metadata.to_json(),
             r#"{"commission":2500.00,"property_unit":"Apt 302"}"#
         );
-        assert!(Metadata::from_json("[1]").is_err());
+        assert_eq!(
+            Metadata::from_json("[1]"),
+            Err("stored metadata is a JSON array, not an object".to_owned())
+        );
+    }
+
+    #[test]
+    fn every_kind_of_value_is_kept_as_its_kind() {
+        let raw: &RawValue = serde_json::from_str(
+            r#"{"f":false,"t":true,"n":null,"x":1.0,"s":"a\"b","a":[],"o":{}}"#,
+        )
+        .unwrap();
+        let metadata = Metadata::from_raw(raw).unwrap();
+        assert_eq!(metadata.len(), 7);
+        assert!(!metadata.is_empty());
+        assert!(Metadata::default().is_empty());
+        let kinds: Vec<(&str, &str)> = metadata
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.type_name()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("a", "array"),
+                ("f", "boolean"),
+                ("n", "null"),
+                ("o", "object"),
+                ("s", "string"),
+                ("t", "boolean"),
+                ("x", "number"),
+            ]
+        );
+        assert_eq!(metadata.get("f"), Some(&JsonValue::Bool(false)));
+        assert_eq!(
+            metadata.get("s"),
+            Some(&JsonValue::String("a\"b".to_owned()))
+        );
     }
 
     #[test]

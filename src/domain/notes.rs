@@ -44,6 +44,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn notes_never_show_in_debug_output() {
+        let notes = Notes::parse("Paid in full".to_owned()).unwrap();
+        assert_eq!(format!("{notes:?}"), "Notes(<12 characters>)");
+    }
+
+    #[test]
     fn notes_are_at_most_5000_characters_not_bytes() {
         assert!(Notes::parse("\u{e9}".repeat(5000)).is_ok());
         assert_eq!(Notes::parse("n".repeat(5001)), Err(NotesTooLong));

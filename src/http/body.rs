@@ -249,6 +249,28 @@ mod tests {
         parse_new_conversion(body.as_bytes(), Timestamp::parse(NOW).unwrap())
     }
 
+    #[test]
+    fn json_of_another_kind_is_named_in_the_detail() {
+        for (body, kind) in [
+            ("[1]", "an array"),
+            (r#""text""#, "a string"),
+            ("null", "null"),
+            ("true", "a boolean"),
+            ("false", "a boolean"),
+            ("12.5", "a number"),
+        ] {
+            let errors = parse(body).unwrap_err();
+            assert_eq!(errors.len(), 1, "{body}");
+            assert_eq!(errors[0].field, "body");
+            assert_eq!(errors[0].headline(), NOT_AN_OBJECT);
+            assert_eq!(
+                errors[0].message,
+                format!("the body is {kind}, not an object"),
+                "{body}"
+            );
+        }
+    }
+
     /// The first message (the documented one) for a body.
     fn first_message(body: &str) -> String {
         parse(body)

@@ -369,6 +369,42 @@ impl<'de> Deserialize<'de> for Headers {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_unreadable_event_says_what_was_wrong() {
+        for (event, expected) in [
+            (r#"{"version":2}"#, "expected a string"),
+            (
+                r#"{"headers":5}"#,
+                "expected a map of header names to values",
+            ),
+        ] {
+            match Incoming::from_json(event) {
+                Incoming::Unsupported(Unsupported { kind, .. }) => {
+                    assert!(kind.to_string().contains(expected), "{kind}")
+                }
+                Incoming::Http(_) => panic!("{event} read as a request"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unsupported_event_is_named_with_what_to_do() {
+        assert!(
+            EventKind::RestApi
+                .to_string()
+                .starts_with("an API Gateway REST API")
+        );
+        assert!(
+            EventKind::LoadBalancer
+                .to_string()
+                .contains("Application Load Balancer")
+        );
+        assert_eq!(
+            EventKind::Other("no requestContext".into()).to_string(),
+            "not an HTTP API (payload format 2.0) event: no requestContext"
+        );
+    }
+
     fn http(json: &str) -> Request {
         match Incoming::from_json(json) {
             Incoming::Http(request) => request,
@@ -383,6 +419,9 @@ mod tests {
             ("/prod", "prod", "/"),
             ("/production/conversions", "prod", "/production/conversions"),
             ("/conversions", "$default", "/conversions"),
+            // The $default stage has no prefix: a path that starts with its name is as sent.
+            ("/$default/conversions", "$default", "/$default/conversions"),
+            ("/conversions", "", "/conversions"),
         ] {
             assert_eq!(
                 without_stage(path.to_owned(), Some(stage)),

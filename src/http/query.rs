@@ -222,6 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn only_a_space_before_a_zone_offset_is_read_as_a_plus() {
+        // RFC 3339 allows a space between date and time: that space stays a space.
+        let page = page_request(
+            "converted_after=2026-01-28%2010:00:00%2B02:00",
+            AccountId::random(),
+        )
+        .unwrap();
+        assert_eq!(
+            page.filter.window.from(),
+            Some(Timestamp::parse("2026-01-28T08:00:00Z").unwrap())
+        );
+    }
+
+    #[test]
     fn an_unencoded_plus_of_a_zone_offset_is_read_as_a_plus() {
         let page = page_request(
             "converted_after=2026-01-28T10:00:00+02:00&converted_before=2026-01-28T10:00:00%2B01:00",

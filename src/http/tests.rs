@@ -516,6 +516,43 @@ async fn a_dry_run_runs_the_lookups_and_reports_what_would_fail() {
 }
 
 #[tokio::test]
+async fn a_missing_reference_is_reported_on_its_own_field() {
+    let app = demo_app().await;
+    let unknown = "123e4567-e89b-12d3-a456-426614174999";
+    let run = format!(r#","workflow_run_id":"{unknown}"}}"#);
+    for (body, field, message) in [
+        (
+            minimal_body().replace(DEMO_CONVERSION_TYPE_ID, unknown),
+            "conversion_type_id",
+            "conversion_type_id not found, inactive, or does not belong to your account",
+        ),
+        (
+            minimal_body().replace(DEMO_LEAD_ID, unknown),
+            "lead_id",
+            "lead_id not found or does not belong to your account",
+        ),
+        (
+            minimal_body().replacen('}', &run, 1),
+            "workflow_run_id",
+            "workflow_run_id not found or does not match the given workflow_id and lead_id",
+        ),
+    ] {
+        let response = app.handle(post(&body)).await;
+        assert_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "Validation error",
+            message,
+        );
+        assert_eq!(
+            json(&response)["errors"],
+            serde_json::json!([{"field": field, "message": message}]),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn dry_run_must_be_true_or_false() {
     let app = demo_app().await;
     for query in ["dry_run=yes", "dry_run=", "dry_run"] {

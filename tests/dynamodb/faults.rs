@@ -238,6 +238,20 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
     }
 }
 
+/// Every way a call can fail that a retry may fix, each on every attempt the SDK makes.
+const RETRYABLE_FAULTS: [(&str, Fault); 7] = [
+    ("throttling", error(400, "ThrottlingException")),
+    ("a server error", error(500, "InternalServerError")),
+    ("a reset before the request", Fault::ResetBeforeRequest),
+    ("a cut answer", Fault::CutAnswer),
+    (
+        "answers lost after the request reached the server",
+        Fault::DropAnswer,
+    ),
+    ("no answer past the attempt time-out", Fault::Silence),
+    ("an answer after the attempt time-out", Fault::LateAnswer),
+];
+
 /// A client that retries after a 503, with and without an idempotency key, whatever failed at
 /// whichever call (the demo key's read, the batch read, the put), on every attempt of the SDK
 /// (a silent server included: each attempt waits out its time-out):
@@ -246,24 +260,13 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
 /// 503 that a keyless retry would turn into a second event.
 #[tokio::test]
 async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_201() {
-    let faults = [
-        ("throttling", error(400, "ThrottlingException")),
-        ("a server error", error(500, "InternalServerError")),
-        ("a cut answer", Fault::CutAnswer),
-        ("answers lost after the write", Fault::DropAnswer),
-        ("no answer past the attempt time-out", Fault::Silence),
-        (
-            "the write done, its answer after the time-out",
-            Fault::LateAnswer,
-        ),
-    ];
     // Cases in flight at once: more would slow moto (one Python process) until the calls
     // before the put outlast the request's budget, which is not the fault under test.
     let in_flight = Arc::new(Semaphore::new(24));
     let mut runs = JoinSet::new();
     for backend in backends() {
         for operation in ["GetItem", "BatchGetItem", "PutItem"] {
-            for (name, fault) in faults {
+            for (name, fault) in RETRYABLE_FAULTS {
                 for key in [None, Some("retried-key")] {
                     let backend = backend.clone();
                     let in_flight = Arc::clone(&in_flight);
@@ -314,17 +317,9 @@ async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_
 /// its retry is the winner's replay, and one event is stored.
 #[tokio::test]
 async fn a_race_loser_whose_read_of_the_winner_fails_answers_503_then_replays_it() {
-    let faults = [
-        ("throttling", error(400, "ThrottlingException")),
-        ("a server error", error(500, "InternalServerError")),
-        ("a cut answer", Fault::CutAnswer),
-        ("a lost answer", Fault::DropAnswer),
-        ("no answer past the attempt time-out", Fault::Silence),
-        ("an answer after the time-out", Fault::LateAnswer),
-    ];
     let mut runs = JoinSet::new();
     for backend in backends() {
-        for (name, fault) in faults {
+        for (name, fault) in RETRYABLE_FAULTS {
             let backend = backend.clone();
             runs.spawn(async move {
                 let context = format!("{}: {name} at the race loser's read", backend.name);

@@ -23,6 +23,8 @@ pub enum Fault {
     CutAnswer,
     /// DynamoDB's error answer with this status and error code; the server never sees the request.
     Error { status: u16, code: &'static str },
+    /// The connection is reset once the request is read: the server never sees it.
+    ResetBeforeRequest,
     /// No answer at all.
     Silence,
     /// The request reaches the server, which commits it; the answer comes after the SDK's
@@ -151,6 +153,7 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 return;
             }
+            Some(Fault::ResetBeforeRequest) => return reset(client),
             Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
             Some(Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer) | None => {}
         }
