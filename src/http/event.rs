@@ -229,10 +229,12 @@ struct HttpContext {
 impl Envelope {
     fn into_incoming(self) -> Incoming {
         let context = self.request_context.unwrap_or_default();
+        // An id that cannot be a header value (API Gateway's never is) is no id: the Lambda
+        // request id stands in for it, so that every answer carries `X-Request-Id`.
         let request_id = context
             .request_id
             .map(Text::into_string)
-            .filter(|id| !id.is_empty());
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()));
         let unsupported = |kind| {
             Incoming::Unsupported(Unsupported {
                 kind,
@@ -464,6 +466,20 @@ mod tests {
         );
         assert_eq!(request.header_values("x-null").count(), 0);
         assert_eq!(request.request_id(), Some("r-1"));
+    }
+
+    #[test]
+    fn a_request_id_that_cannot_be_a_header_value_is_no_id() {
+        let request = http(
+            r#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"},
+                "requestId":"r 1"}}"#,
+        );
+        assert_eq!(request.request_id(), None);
+        // A context given as an array is read by position: its first item is the request id.
+        match Incoming::from_json(r#"{"requestContext":["¡"]}"#) {
+            Incoming::Unsupported(event) => assert_eq!(event.request_id, None),
+            Incoming::Http(_) => panic!("not an HTTP request"),
+        }
     }
 
     #[test]

@@ -346,7 +346,14 @@ async fn a_race_loser_whose_read_of_the_winner_fails_answers_503_then_replays_it
                     async move { app.handle(request).await }
                 });
                 // The loser's put is held at the proxy; the winner reads, writes and answers.
+                // A loser that answers without putting (it read something first, and the
+                // fault met that read) fails here rather than leaving this wait unbounded.
                 while proxy.count("PutItem") == 0 {
+                    assert!(
+                        !loser.is_finished() || proxy.count("PutItem") > 0,
+                        "{context}: the loser answered without sending its put: {:?}",
+                        proxy.operations()
+                    );
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 let winner = app.handle(request()).await;

@@ -189,6 +189,11 @@ async fn list_all<S: Store>(
             .await
             .unwrap();
         assert!(page.events.len() <= limit as usize);
+        // A cursor that led back would list an event twice: fail rather than page forever.
+        assert!(
+            page.events.iter().all(|e| !seen.contains(&e.id)),
+            "an event listed twice"
+        );
         seen.extend(page.events.iter().map(|e| e.id));
         match page.next {
             Some(next) => {
