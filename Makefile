@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin mutants build validate invoke deploy clean tools docs docs-check
+.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin mutants build validate invoke deploy smoke clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the 
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
-	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus
+	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus --test operations
 
 lint: tools ## Formatting, clippy and the SAM template
 	cargo fmt --all -- --check
@@ -60,6 +60,11 @@ deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS creden
 	@# sam build runs cargo-lambda (and zig) from the venv.
 	@# rust-cargolambda is a SAM CLI beta feature: the variable answers its prompt.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build && sam deploy --guided
+
+smoke: ## A short end-to-end check of a deployment: make smoke URL=https://... API_KEY=nxr_live_... [LEAD_ID=...]
+	@# @ on every line: make would print the command, and with it the key.
+	@[ -n "$(URL)" ] && [ -n "$(API_KEY)" ] || { echo "error: make smoke needs URL=<the API's base URL: the stack's ApiUrl output, or http://127.0.0.1:9000 for make run> and API_KEY=nxr_live_..." >&2; exit 2; }
+	@LEAD_ID="$(LEAD_ID)" python3 scripts/smoke.py "$(URL)" "$(API_KEY)"
 
 docs: tools ## Lint openapi.yaml and render it into one HTML page, build/docs/api.html
 	@scripts/docs.sh

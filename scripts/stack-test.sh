@@ -98,6 +98,9 @@ PY
 say "README examples"
 python3 scripts/check_readme.py README.md "$base_url" "$key"
 
+say "make smoke against the local stack"
+make --no-print-directory smoke URL="$base_url" API_KEY="$key"
+
 say "cargo lambda invoke with events/ fixtures"
 for case in create-minimal:201 missing-api-key:401 unknown-lead:400 unknown-route:404 \
     list-conversion-types:200 list-conversions:200 get-conversion-not-found:404 list-conversions-invalid-limit:400 \

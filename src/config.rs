@@ -23,6 +23,52 @@ pub struct Config {
     /// Whether init opens the connection to DynamoDB, with one read of nothing, so that the
     /// first request does not pay for it (`DYNAMODB_WARM_UP`, `true` unless `false`).
     pub warm_up: bool,
+    /// Where metrics go, if anywhere: `POWERTOOLS_METRICS_NAMESPACE` and
+    /// `POWERTOOLS_SERVICE_NAME`, the variables Powertools for AWS Lambda reads (template.yaml
+    /// sets both). Without a namespace the function emits no metrics (`make run`).
+    pub metrics: Option<MetricsSettings>,
+}
+
+/// The CloudWatch namespace of the function's metrics, and its `service` dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub namespace: String,
+    /// `POWERTOOLS_SERVICE_NAME`, else `conversions`.
+    pub service: String,
+}
+
+impl MetricsSettings {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
+        let Some(namespace) = set("POWERTOOLS_METRICS_NAMESPACE") else {
+            return Ok(None);
+        };
+        // CloudWatch's rules for a namespace: 1 to 255 characters, not starting with a colon,
+        // and not `AWS/` (reserved).
+        if namespace.len() > 255
+            || namespace.starts_with(':')
+            || namespace.starts_with("AWS/")
+            || !namespace.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return Err(ConfigError::Invalid {
+                name: "POWERTOOLS_METRICS_NAMESPACE",
+                value: namespace,
+                expected: "a CloudWatch namespace: up to 255 printable ASCII characters, \
+                           not starting with ':' or 'AWS/'",
+            });
+        }
+        let service = set("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "conversions".into());
+        if service.len() > 1024 {
+            return Err(ConfigError::Invalid {
+                name: "POWERTOOLS_SERVICE_NAME",
+                value: service,
+                expected: "a dimension value: up to 1024 characters",
+            });
+        }
+        Ok(Some(Self { namespace, service }))
+    }
 }
 
 /// How the function logs, from Lambda's own logging controls (`LoggingConfig` in
@@ -108,11 +154,20 @@ impl Config {
             log: LogSettings::from_lookup(&lookup)?,
             max_concurrency,
             warm_up,
+            metrics: MetricsSettings::from_lookup(&lookup)?,
         })
     }
 }
 
 impl LogSettings {
+    /// Whether the function's INFO lines are filtered out. Lambda files a line without a
+    /// `level` as INFO, EMF lines included: with these settings it would drop the metrics.
+    pub fn drops_info(&self) -> bool {
+        self.filter
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_ok_and(|targets| !targets.would_enable("conversions", &tracing::Level::INFO))
+    }
+
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name| lookup(name).filter(|value| !value.trim().is_empty());
         let format = match set("AWS_LAMBDA_LOG_FORMAT") {
@@ -257,6 +312,61 @@ mod tests {
                 filter: "info".into()
             }
         );
+    }
+
+    #[test]
+    fn a_level_above_info_is_known_to_drop_info_lines() {
+        let log = |level| {
+            LogSettings::from_lookup(|name| {
+                (name == "AWS_LAMBDA_LOG_LEVEL").then(|| String::from(level))
+            })
+            .unwrap()
+        };
+        for level in ["TRACE", "DEBUG", "INFO"] {
+            assert!(!log(level).drops_info(), "{level}");
+        }
+        for level in ["WARN", "ERROR", "FATAL"] {
+            assert!(log(level).drops_info(), "{level}");
+        }
+    }
+
+    #[test]
+    fn metrics_go_to_the_powertools_namespace_when_one_is_set() {
+        let table = ("TABLE_NAME", "conversions");
+        assert_eq!(config(&[table]).unwrap().metrics, None);
+        assert_eq!(
+            config(&[table, ("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")])
+                .unwrap()
+                .metrics,
+            Some(MetricsSettings {
+                namespace: "Nexor/Conversions".into(),
+                service: "conversions".into()
+            })
+        );
+        assert_eq!(
+            config(&[
+                table,
+                ("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions"),
+                ("POWERTOOLS_SERVICE_NAME", "conversions-prod"),
+            ])
+            .unwrap()
+            .metrics
+            .unwrap()
+            .service,
+            "conversions-prod"
+        );
+        for reserved in ["AWS/Lambda", ":x", "tab\there"] {
+            assert!(
+                matches!(
+                    config(&[table, ("POWERTOOLS_METRICS_NAMESPACE", reserved)]),
+                    Err(ConfigError::Invalid {
+                        name: "POWERTOOLS_METRICS_NAMESPACE",
+                        ..
+                    })
+                ),
+                "{reserved}"
+            );
+        }
     }
 
     #[test]

@@ -3,14 +3,21 @@
 use std::sync::Arc;
 
 use conversions::config::Config;
-use conversions::http::{App, Incoming};
+use conversions::http::{App, Incoming, Invocation};
 use conversions::store::DynamoStore;
 use conversions::telemetry::error_chain;
+use conversions::telemetry::metrics::Emitter;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
 
 fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     conversions::telemetry::init(&config.log)?;
+    if config.metrics.is_some() && config.log.drops_info() {
+        tracing::warn!(
+            "metrics are written as EMF lines, which Lambda files as INFO: with an \
+             ApplicationLogLevel above INFO it drops them"
+        );
+    }
     // One invocation at a time (a classic function) runs on one thread: no wake-ups across
     // threads for work that never overlaps. Several at once (Lambda Managed Instances) get a
     // worker per core.
@@ -36,14 +43,22 @@ async fn serve(config: Config) -> Result<(), Error> {
         // The first request opens the connection instead.
         tracing::warn!(error = %error_chain(&err), "could not reach DynamoDB during init");
     }
-    let app = Arc::new(App::new(store));
+    let app = App::new(store);
+    let app = Arc::new(match config.metrics {
+        Some(metrics) => app.with_metrics(Emitter::stdout(metrics.namespace, metrics.service)),
+        None => app,
+    });
     // `AWS_LAMBDA_MAX_CONCURRENCY` (read by the runtime too) says how many at once.
     run_concurrent(service_fn(move |event: LambdaEvent<Incoming>| {
         let app = Arc::clone(&app);
         async move {
             // Boxed: the request's future is deep (SDK calls inside the handler), and the
             // runtime's loop need not carry its layout.
-            let answer = Box::pin(app.invoke(event.payload, &event.context.request_id));
+            let invocation = Invocation {
+                request_id: &event.context.request_id,
+                trace_id: event.context.xray_trace_id.as_deref(),
+            };
+            let answer = Box::pin(app.invoke(event.payload, invocation));
             Ok::<_, Error>(answer.await)
         }
     }))

@@ -1,5 +1,9 @@
-//! Logging set-up: the subscriber the function installs, built here so that tests check the
-//! very format that ships (JSON lines for CloudWatch, or plain text for a terminal).
+//! Telemetry: the log subscriber the function installs (built here so that tests check the
+//! very format that ships: Lambda's JSON lines for CloudWatch, or plain text for a terminal), and
+//! its metrics in CloudWatch's Embedded Metric Format ([`metrics`]).
+
+mod json;
+pub mod metrics;
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
@@ -7,8 +11,9 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::config::{LogFormat, LogSettings};
 
-/// The subscriber the function logs through, writing to `writer`. The Lambda runtime's own span
-/// carries the Lambda request id; ours carries API Gateway's.
+pub use json::JsonLines;
+
+/// The subscriber the function logs through, writing to `writer`.
 pub fn subscriber<W>(
     settings: &LogSettings,
     writer: W,
@@ -21,26 +26,26 @@ where
         .filter
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
-    // The most verbose level any target asks for: below it, call sites are skipped outright.
-    let most_verbose =
-        tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&targets)
-            .unwrap_or(LevelFilter::TRACE);
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(most_verbose)
-        .with_target(false)
-        .with_writer(writer);
     match settings.format {
-        // CloudWatch stamps every line itself.
-        LogFormat::Json => Box::new(
-            builder
-                .json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .without_time()
-                .finish()
-                .with(targets),
-        ),
-        LogFormat::Text => Box::new(builder.with_ansi(false).finish().with(targets)),
+        LogFormat::Json => Box::new(tracing_subscriber::registry().with(
+            tracing_subscriber::Layer::with_filter(JsonLines::new(writer), targets),
+        )),
+        LogFormat::Text => {
+            // The most verbose level any target asks for: below it, call sites are skipped
+            // outright.
+            let most_verbose =
+                tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&targets)
+                    .unwrap_or(LevelFilter::TRACE);
+            Box::new(
+                tracing_subscriber::fmt()
+                    .with_max_level(most_verbose)
+                    .with_target(false)
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .finish()
+                    .with(targets),
+            )
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
 pub const REQUIRED: &str = "conversion_type_id, lead_id, and amount are required";
 
 /// The fields the API reads, in the order their problems are reported.
-const FIELDS: [&str; 8] = [
+pub(super) const FIELDS: [&str; 8] = [
     "conversion_type_id",
     "lead_id",
     "amount",

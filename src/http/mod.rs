@@ -13,6 +13,7 @@ mod query;
 mod render;
 mod response;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -28,6 +29,7 @@ pub use response::{Outgoing, Response};
 use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
 use crate::service::{self, Caller, CreateRequest, Outcome};
 use crate::store::Store;
+use crate::telemetry::metrics::{self, Counter, Emitter, RequestMetrics};
 
 /// The response header that carries the API Gateway request id (the Lambda request id where
 /// there is no API Gateway, as under `cargo lambda invoke` with a bare event).
@@ -78,6 +80,15 @@ impl Route {
         }
     }
 
+    /// The route as API Gateway names it, for the logs.
+    fn template(&self) -> &'static str {
+        match self {
+            Self::Conversions => "/conversions",
+            Self::Conversion(_) => "/conversions/{id}",
+            Self::ConversionTypes => "/conversion-types",
+        }
+    }
+
     /// The methods the route serves, as an `Allow` header lists them, and the 405's message.
     fn allowed(&self) -> (&'static [&'static str], &'static str, &'static str) {
         match self {
@@ -100,10 +111,31 @@ impl Route {
     }
 }
 
+/// What Lambda says of an invocation, for the logs: its request id, and the X-Ray trace id when
+/// tracing is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Invocation<'a> {
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Invocation<'a> {
+    fn from(request_id: &'a str) -> Self {
+        Self {
+            request_id,
+            trace_id: None,
+        }
+    }
+}
+
 /// The function's state: built once at start-up, shared by every request.
 pub struct App<S> {
     store: S,
     deadline: Duration,
+    /// Where each request's metrics go, if anywhere.
+    metrics: Option<Emitter>,
+    /// Whether this process has served a request: the first one is its cold start.
+    served: AtomicBool,
 }
 
 impl<S: Store> App<S> {
@@ -112,7 +144,20 @@ impl<S: Store> App<S> {
     }
 
     pub fn with_deadline(store: S, deadline: Duration) -> Self {
-        Self { store, deadline }
+        Self {
+            store,
+            deadline,
+            metrics: None,
+            served: AtomicBool::new(false),
+        }
+    }
+
+    /// Emits each request's metrics through `emitter` (CloudWatch EMF lines).
+    pub fn with_metrics(self, emitter: Emitter) -> Self {
+        Self {
+            metrics: Some(emitter),
+            ..self
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -122,56 +167,131 @@ impl<S: Store> App<S> {
     /// Answers one Lambda invocation. An event of another kind than an HTTP request (a REST API
     /// or load balancer integration set up by mistake) is logged and answered with this API's
     /// JSON 500, in the shape that integration reads.
-    pub async fn invoke(&self, event: Incoming, lambda_request_id: &str) -> Outgoing {
+    pub async fn invoke<'a>(
+        &self,
+        event: Incoming,
+        invocation: impl Into<Invocation<'a>>,
+    ) -> Outgoing {
+        let invocation = invocation.into();
         match event {
             Incoming::Http(request) => {
                 let request = match request.request_id() {
                     Some(_) => request,
-                    None => request.with_request_id(lambda_request_id),
+                    None => request.with_request_id(invocation.request_id),
                 };
-                Outgoing::http(self.handle(request).await)
+                Outgoing::http(self.serve(request, invocation).await)
             }
             Incoming::Unsupported(Unsupported { kind, request_id }) => {
-                let request_id = request_id.as_deref().unwrap_or(lambda_request_id);
+                let request_id = request_id.as_deref().unwrap_or(invocation.request_id);
+                let cold_start = self.cold_start();
                 tracing::error!(
-                    request_id = %request_id,
+                    api_request_id = %request_id,
+                    requestId = invocation.request_id,
+                    xrayTraceId = invocation.trace_id,
+                    cold_start,
                     "this function serves HTTP API (payload format 2.0) and function URL events; \
                      it was sent {kind}"
                 );
+                let mut counted = RequestMetrics::default();
+                counted.count(Counter::InternalErrors);
+                if cold_start {
+                    counted.count(Counter::ColdStart);
+                }
+                self.emit(&counted);
                 let response = with_request_id(ApiError::Internal.into_response(), request_id);
                 Outgoing::unsupported(&kind, response)
             }
         }
     }
 
-    /// Answers one request. Logs one line per request with its id, method, status and latency;
-    /// never the API key, never the body.
+    /// Answers one request (outside Lambda: no Lambda request id or trace id to log).
     pub async fn handle(&self, request: Request) -> Response {
+        self.serve(request, Invocation::default()).await
+    }
+
+    /// Answers one request, and logs one line for it (`request handled`): its API Gateway and
+    /// Lambda request ids, the X-Ray trace id, whether it is the process's first, the route,
+    /// the account (once the key is recognised), the status and the latency, and for an error
+    /// its `error` and the names of the fields in `errors[]`; never the API key, the body or a
+    /// value from it. Then emits the request's metrics.
+    async fn serve(&self, request: Request, invocation: Invocation<'_>) -> Response {
         let request_id = request.request_id().unwrap_or("-").to_owned();
-        let span =
-            tracing::info_span!("request", request_id = %request_id, method = %request.method());
+        let cold_start = self.cold_start();
+        let route = format!(
+            "{} {}",
+            request.method(),
+            Route::of(&request).map_or("unmatched", |route| route.template())
+        );
+        let span = tracing::info_span!(
+            "request",
+            api_request_id = %request_id,
+            requestId = (!invocation.request_id.is_empty()).then_some(invocation.request_id),
+            xrayTraceId = invocation.trace_id,
+            cold_start,
+            route = %route,
+            account_id = tracing::field::Empty,
+        );
         async {
             let started = Instant::now();
-            let answer = tokio::time::timeout(self.deadline, self.route(&request)).await;
-            let response = answer
-                .unwrap_or_else(|_| {
-                    tracing::warn!(
-                        deadline_ms = self.deadline.as_millis() as u64,
-                        "request deadline passed"
-                    );
-                    Err(ApiError::Unavailable)
-                })
-                .unwrap_or_else(ApiError::into_response);
+            // Boxed: the route's future is deep (SDK calls inside), and the caller's future
+            // (a test's, the runtime loop's) need not carry its layout on its stack.
+            let (answer, mut counted) = Box::pin(metrics::measure(async {
+                tokio::time::timeout(self.deadline, self.route(&request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!(
+                            deadline_ms = self.deadline.as_millis() as u64,
+                            "request deadline passed"
+                        );
+                        Err(ApiError::Unavailable)
+                    })
+            }))
+            .await;
+            if cold_start {
+                counted.count(Counter::ColdStart);
+            }
+            let (error, error_fields) = match &answer {
+                Ok(_) => (None, None),
+                Err(err) => {
+                    count_error(&mut counted, err);
+                    let fields = match err {
+                        ApiError::Validation(errors) => Some(
+                            errors
+                                .iter()
+                                .map(|e| e.field.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
+                        _ => None,
+                    };
+                    (Some(err.texts().0.to_owned()), fields)
+                }
+            };
+            let response = answer.unwrap_or_else(ApiError::into_response);
             let response = with_request_id(response, &request_id);
             tracing::info!(
                 status = response.status().as_u16(),
                 latency_ms = started.elapsed().as_millis() as u64,
+                error,
+                error_fields,
                 "request handled"
             );
+            self.emit(&counted);
             response
         }
         .instrument(span)
         .await
+    }
+
+    /// Whether this is the process's first request (and no other is).
+    fn cold_start(&self) -> bool {
+        !self.served.swap(true, Ordering::Relaxed)
+    }
+
+    fn emit(&self, counted: &RequestMetrics) {
+        if let Some(emitter) = &self.metrics {
+            emitter.emit(counted);
+        }
     }
 
     async fn route(&self, request: &Request) -> Result<Response, ApiError> {
@@ -185,6 +305,7 @@ impl<S: Store> App<S> {
             return self.create_conversion(request, &key).await;
         }
         let account = service::authenticate(&self.store, &key).await?;
+        record_account(account);
         match route {
             // GET: POST was answered above.
             Route::Conversions => {
@@ -223,23 +344,96 @@ impl<S: Store> App<S> {
         let create = read_create_request(request, now);
         let caller = match (key.claimed_account(), &create) {
             (Some(account), Ok(_)) => Caller::Claimed { key, account },
-            _ => Caller::Account(service::authenticate(&self.store, key).await?),
+            _ => {
+                let account = service::authenticate(&self.store, key).await?;
+                record_account(account);
+                Caller::Account(account)
+            }
         };
-        Ok(
-            match service::create_conversion(&self.store, caller, create?, now).await? {
-                Outcome::Created(event) => {
-                    tracing::info!(event_id = %event.id, "conversion recorded");
-                    Response::json(StatusCode::CREATED, event_json(&event))
-                }
-                Outcome::Replayed(event) => {
-                    tracing::info!(event_id = %event.id, "conversion replayed for its Idempotency-Key");
-                    Response::json(StatusCode::CREATED, event_json(&event))
-                        .with_header(REPLAYED_HEADER, "true")
-                }
-                Outcome::DryRun(event) => Response::json(StatusCode::OK, dry_run_json(&event)),
-            },
-        )
+        let claimed = match caller {
+            Caller::Claimed { account, .. } => Some(account),
+            Caller::Account(_) => None,
+        };
+        let outcome = service::create_conversion(&self.store, caller, create?, now).await?;
+        // A claimed account is the key's, now that the key's record has been checked.
+        if let Some(account) = claimed {
+            record_account(account);
+        }
+        let (counter, response) = match outcome {
+            Outcome::Created(event) => {
+                tracing::info!(event_id = %event.id, "conversion recorded");
+                let response = Response::json(StatusCode::CREATED, event_json(&event));
+                (Counter::ConversionsRecorded, response)
+            }
+            Outcome::Replayed(event) => {
+                tracing::info!(event_id = %event.id, "conversion replayed for its Idempotency-Key");
+                let response = Response::json(StatusCode::CREATED, event_json(&event))
+                    .with_header(REPLAYED_HEADER, "true");
+                (Counter::Replays, response)
+            }
+            Outcome::DryRun(event) => {
+                let response = Response::json(StatusCode::OK, dry_run_json(&event));
+                (Counter::DryRuns, response)
+            }
+        };
+        metrics::record(|m| m.count(counter));
+        Ok(response)
     }
+}
+
+/// Puts the account on the request's log lines from here on.
+fn record_account(account: crate::domain::AccountId) {
+    tracing::Span::current().record("account_id", tracing::field::display(account));
+}
+
+/// The metrics of an answer other than success.
+fn count_error(counted: &mut RequestMetrics, err: &ApiError) {
+    match err {
+        ApiError::Validation(errors) => {
+            counted.count(Counter::ValidationErrors);
+            for error in errors {
+                counted.invalid_field(metric_field(&error.field));
+            }
+        }
+        ApiError::MissingApiKey | ApiError::InvalidApiKey => counted.count(Counter::AuthFailures),
+        ApiError::IdempotencyMismatch => counted.count(Counter::IdempotencyConflicts),
+        ApiError::Unavailable => counted.count(Counter::Unavailable),
+        ApiError::Internal => counted.count(Counter::InternalErrors),
+        // API Gateway's own 4xx metric counts these.
+        ApiError::PayloadTooLarge
+        | ApiError::RouteNotFound
+        | ApiError::EventNotFound
+        | ApiError::MethodNotAllowed { .. } => {}
+    }
+}
+
+/// The fields `errors[]` can name beside the body's members, for the `Field` dimension of
+/// `ValidationErrors`.
+const OTHER_FIELDS: [&str; 10] = [
+    "body",
+    "Idempotency-Key",
+    "dry_run",
+    "limit",
+    "offset",
+    "cursor",
+    "workflow_id",
+    "master_workflow_id",
+    "converted_after",
+    "converted_before",
+];
+
+/// The `Field` dimension for a field `errors[]` names: bounded, so that a client cannot make
+/// metrics of its own. An unknown body member is `other`; any metadata key is `metadata`.
+pub fn metric_field(field: &str) -> &'static str {
+    let field = match field.split_once('.') {
+        Some(("metadata", _)) => "metadata",
+        _ => field,
+    };
+    body::FIELDS
+        .into_iter()
+        .chain(OTHER_FIELDS)
+        .find(|&known| known == field)
+        .unwrap_or("other")
 }
 
 /// Sets `X-Request-Id`, when the id can be a header value.

@@ -754,3 +754,31 @@ async fn a_key_that_names_its_account_is_checked_before_anything_else_is_used() 
         StatusCode::BAD_REQUEST
     );
 }
+
+#[test]
+fn the_field_dimension_is_a_field_this_api_knows_or_other() {
+    for known in [
+        "amount",
+        "lead_id",
+        "conversion_type_id",
+        "workflow_run_id",
+        "currency",
+        "converted_at",
+        "metadata",
+        "notes",
+        "body",
+        "Idempotency-Key",
+        "dry_run",
+        "limit",
+        "cursor",
+        "converted_before",
+    ] {
+        assert_eq!(super::metric_field(known), known);
+    }
+    // Whatever a client names: a metadata key, an unknown member, a long name.
+    assert_eq!(super::metric_field("metadata.broker"), "metadata");
+    assert_eq!(super::metric_field("metadata."), "metadata");
+    assert_eq!(super::metric_field("zz"), "other");
+    assert_eq!(super::metric_field("amount.x"), "other");
+    assert_eq!(super::metric_field(&"a".repeat(5000)), "other");
+}

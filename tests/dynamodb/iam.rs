@@ -77,7 +77,7 @@ async fn the_template_grants_exactly_the_calls_the_function_makes() {
     // and a race of one idempotency key.
     app.store().warm_up().await.unwrap();
     for name in fixture_names() {
-        app.invoke(fixture_event(&name), &name).await;
+        app.invoke(fixture_event(&name), name.as_str()).await;
     }
     let list = |query: String| {
         Request::new("GET", "/conversions")

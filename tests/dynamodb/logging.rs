@@ -1,15 +1,20 @@
-//! What the function logs, through the subscriber it installs in production: one line per
-//! request with the API Gateway request id and the status, the cause of a failure, and never
-//! the API key, the idempotency key, the body or its `notes` and `metadata` values, for any
-//! request or fault. The failure is real: a missing table on the local DynamoDB.
+//! What the function logs, through the subscriber it installs in production: Lambda's JSON
+//! lines (`timestamp`, `level`, `message`, flat fields), one `request handled` line per request
+//! with its ids, route, account, status and error, the cause of a failure, and never the API
+//! key, the idempotency key, the body or its `notes` and `metadata` values, for any request or
+//! fault. The failure is real: a missing table on the local DynamoDB.
 
 use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Once;
 
 use conversions::config::{LogFormat, LogSettings};
-use conversions::http::{App, Body, Request};
-use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
+use conversions::http::{App, Body, Invocation, Request};
+
+use crate::helpers::fixture;
+use conversions::seed::{
+    DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo,
+};
 use conversions::store::{DynamoStore, MemoryStore};
 use conversions::telemetry::subscriber;
 
@@ -70,6 +75,26 @@ fn request_with_private_data() -> Request {
     crate::helpers::fixture("create-minimal").with_body(Body::Text(body))
 }
 
+/// The lines of a capture, each parsed: one JSON object a line.
+fn objects(logs: &str) -> Vec<serde_json::Value> {
+    logs.lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("one JSON object a line: {e}: {line}"))
+        })
+        .collect()
+}
+
+/// The one `request handled` line of a capture.
+fn handled(logs: &str) -> serde_json::Value {
+    let mut lines: Vec<_> = objects(logs)
+        .into_iter()
+        .filter(|o| o["message"] == "request handled")
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per request: {logs}");
+    lines.remove(0)
+}
+
 #[tokio::test]
 async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_body() {
     // The test runtime runs every task of the test on this thread.
@@ -77,21 +102,78 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
 
     let store = MemoryStore::new();
     seed_demo(&store).await.unwrap();
-    let response = App::new(store).handle(request_with_private_data()).await;
-    assert_eq!(response.status(), 201);
+    let app = App::new(store);
+    let response = app
+        .invoke(
+            crate::helpers::fixture_event("create-minimal"),
+            Invocation {
+                request_id: "lambda-request-1",
+                trace_id: Some("Root=1-6763a7b2-0123456789abcdef01234567;Sampled=1"),
+            },
+        )
+        .await;
+    assert_eq!(response_status(&response), 201);
     let ok = captured.take();
-    assert!(ok.contains(r#""status":201"#), "{ok}");
-    for line in ok.lines() {
-        let object: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("one JSON object a line: {e}: {line}"));
-        assert!(object["level"].is_string(), "{line}");
+    for object in objects(&ok) {
+        // Lambda's structured format: it filters by `level`, and files a line without a valid
+        // RFC 3339 `timestamp` as INFO.
         assert!(
-            object.get("timestamp").is_none(),
-            "CloudWatch stamps lines: {line}"
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+                .contains(&object["level"].as_str().unwrap()),
+            "{object}"
         );
-        assert_eq!(object["span"]["request_id"], "evt-create-minimal", "{line}");
+        let timestamp = object["timestamp"].as_str().expect("a timestamp");
+        chrono::DateTime::parse_from_rfc3339(timestamp).expect("RFC 3339");
+        assert!(timestamp.ends_with('Z'), "UTC: {timestamp}");
+        assert!(object["message"].is_string(), "{object}");
+        // Every line of the request carries its ids, flat.
+        assert_eq!(object["api_request_id"], "evt-create-minimal", "{object}");
+        assert_eq!(object["requestId"], "lambda-request-1", "{object}");
+        assert!(object.get("span").is_none() && object.get("fields").is_none());
     }
-    assert!(ok.contains(r#""request_id":"evt-create-minimal""#), "{ok}");
+    let line = handled(&ok);
+    assert_eq!(line["status"], 201, "{line}");
+    assert_eq!(line["route"], "POST /conversions", "{line}");
+    assert_eq!(
+        line["cold_start"], true,
+        "the process's first request: {line}"
+    );
+    assert_eq!(
+        line["xrayTraceId"], "Root=1-6763a7b2-0123456789abcdef01234567;Sampled=1",
+        "{line}"
+    );
+    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
+    assert!(line["latency_ms"].is_u64(), "{line}");
+    assert!(
+        line.get("error").is_none() && line.get("error_fields").is_none(),
+        "{line}"
+    );
+
+    // A refused payload: the error and the fields named, never their values; the second
+    // request of the process is warm.
+    let refused = fixture("create-minimal").with_body(Body::Text(format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"PRIVATE-LEAD","notes":7}}"#
+    )));
+    assert_eq!(app.handle(refused).await.status(), 400);
+    let refused = captured.take();
+    let line = handled(&refused);
+    assert_eq!(line["status"], 400, "{line}");
+    assert_eq!(line["cold_start"], false, "{line}");
+    assert_eq!(line["error"], "Validation error", "{line}");
+    assert_eq!(line["error_fields"], "amount,lead_id,notes", "{line}");
+    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
+    assert!(
+        line.get("requestId").is_none(),
+        "no Lambda invocation: {line}"
+    );
+    assert!(!refused.contains("PRIVATE-LEAD"), "{refused}");
+
+    // A key that is not valid: no account.
+    let unknown = fixture("create-minimal").with_header("x-api-key", "nxr_live_unknown_000");
+    assert_eq!(app.handle(unknown).await.status(), 401);
+    let line = handled(&captured.take());
+    assert_eq!(line["error"], "Invalid API key", "{line}");
+    assert!(line.get("account_id").is_none(), "{line}");
 
     // A real failure: the table does not exist.
     let backend = &crate::helpers::backends()[0];
@@ -103,11 +185,10 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
         failed.contains("ResourceNotFound"),
         "the cause reaches the log: {failed}"
     );
-    assert!(
-        failed.contains(r#""request_id":"evt-create-minimal""#),
-        "{failed}"
-    );
-    assert!(failed.contains(r#""status":500"#), "{failed}");
+    let line = handled(&failed);
+    assert_eq!(line["api_request_id"], "evt-create-minimal", "{line}");
+    assert_eq!(line["status"], 500, "{line}");
+    assert_eq!(line["error"], "Internal server error", "{line}");
 
     // An event of another integration: a line that says what was sent and what to do.
     App::new(MemoryStore::new())
@@ -117,7 +198,8 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     assert!(
         misrouted.contains("REST API (payload format 1.0)")
             && misrouted.contains(r#""level":"ERROR""#)
-            && misrouted.contains("evt-rest-api-event"),
+            && misrouted.contains("evt-rest-api-event")
+            && misrouted.contains(r#""requestId":"lambda-1""#),
         "{misrouted}"
     );
 
@@ -129,6 +211,12 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
             );
         }
     }
+}
+
+fn response_status(outgoing: &conversions::http::Outgoing) -> u64 {
+    serde_json::to_value(outgoing).unwrap()["statusCode"]
+        .as_u64()
+        .unwrap()
 }
 
 /// The values a fixture carries that must never be logged: its API key and idempotency key, its
@@ -187,7 +275,8 @@ async fn no_request_of_any_kind_logs_a_secret() {
     let names = crate::helpers::fixture_names();
     for name in &names {
         secrets.extend(secrets_of(name));
-        app.invoke(crate::helpers::fixture_event(name), name).await;
+        app.invoke(crate::helpers::fixture_event(name), name.as_str())
+            .await;
     }
 
     let proxy = FaultProxy::start(&backend.endpoint).await;

@@ -14,4 +14,5 @@ mod idempotency;
 mod isolation;
 mod load;
 mod logging;
+mod metrics;
 mod reads;

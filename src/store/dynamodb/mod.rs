@@ -7,6 +7,7 @@ mod item;
 mod keys;
 mod list;
 mod schema;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,9 +48,16 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// The store on `table`, through `client` with the metrics interceptor added (it records
+    /// only while a request is measured: see `telemetry::metrics`).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(telemetry::CallMetrics)
+            .build();
         Self {
-            client,
+            client: Client::from_conf(config),
             table: table.into(),
         }
     }

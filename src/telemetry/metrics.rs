@@ -1,0 +1,360 @@
+//! The function's metrics, as CloudWatch Embedded Metric Format (EMF) log lines: CloudWatch
+//! turns them into metrics with no API call and no agent.
+//!
+//! Each request's metrics are gathered while it runs ([`measure`]: a task-local
+//! [`RequestMetrics`], which the DynamoDB adapter's interceptor also writes to) and written when
+//! it has been answered ([`Emitter`]), a few lines per request. Gathering per request rather
+//! than in a process-wide registry keeps concurrent invocations (Lambda Managed Instances) apart
+//! and lets a test read exactly what one request emitted.
+//!
+//! Dimensions are bounded: `service` (the stack), `Field` (a request field this API knows, or
+//! `other`), `Operation` (a DynamoDB operation the function calls). Never an id, never a value.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+/// A count the function keeps per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Counter {
+    /// A conversion event stored (`201`, not a replay).
+    ConversionsRecorded,
+    /// A `201` repeating an earlier answer for the same `Idempotency-Key`.
+    Replays,
+    /// A `422`: an `Idempotency-Key` reused with another request.
+    IdempotencyConflicts,
+    /// A dry run answered.
+    DryRuns,
+    /// A request answered `400` for its content (also counted per field, by `Field`).
+    ValidationErrors,
+    /// A `401`: no API key, or one that is not valid.
+    AuthFailures,
+    /// A DynamoDB attempt throttled, retried by the SDK or not (also counted by `Operation`).
+    DynamoDbThrottles,
+    /// A `503`: DynamoDB unreachable or throttling past the SDK's retries, or the deadline.
+    Unavailable,
+    /// A `500`.
+    InternalErrors,
+    /// The first invocation of an execution environment.
+    ColdStart,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 10] = [
+        Counter::ConversionsRecorded,
+        Counter::Replays,
+        Counter::IdempotencyConflicts,
+        Counter::DryRuns,
+        Counter::ValidationErrors,
+        Counter::AuthFailures,
+        Counter::DynamoDbThrottles,
+        Counter::Unavailable,
+        Counter::InternalErrors,
+        Counter::ColdStart,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::ConversionsRecorded => "ConversionsRecorded",
+            Counter::Replays => "Replays",
+            Counter::IdempotencyConflicts => "IdempotencyConflicts",
+            Counter::DryRuns => "DryRuns",
+            Counter::ValidationErrors => "ValidationErrors",
+            Counter::AuthFailures => "AuthFailures",
+            Counter::DynamoDbThrottles => "DynamoDbThrottles",
+            Counter::Unavailable => "Unavailable",
+            Counter::InternalErrors => "InternalErrors",
+            Counter::ColdStart => "ColdStart",
+        }
+    }
+}
+
+/// The time of each DynamoDB operation, retries included, in milliseconds, by `Operation`.
+pub const DYNAMODB_LATENCY: &str = "DynamoDbLatency";
+
+/// Every metric name the function emits, for the template's alarms and dashboard to be checked
+/// against.
+pub fn metric_names() -> impl Iterator<Item = &'static str> {
+    Counter::ALL
+        .into_iter()
+        .map(Counter::name)
+        .chain([DYNAMODB_LATENCY])
+}
+
+/// The dimension every metric carries: the service (the stack's name in AWS).
+pub const SERVICE_DIMENSION: &str = "service";
+/// `ValidationErrors` by the field named in `errors[]`.
+pub const FIELD_DIMENSION: &str = "Field";
+/// `DynamoDbLatency` and `DynamoDbThrottles` by DynamoDB operation.
+pub const OPERATION_DIMENSION: &str = "Operation";
+
+/// The dimension sets a metric is emitted with (CloudWatch keeps one metric per set: an alarm
+/// must name one of these exactly).
+pub fn dimension_sets(metric: &str) -> Vec<Vec<&'static str>> {
+    let service = vec![SERVICE_DIMENSION];
+    let by = |dimension| vec![SERVICE_DIMENSION, dimension];
+    match metric {
+        DYNAMODB_LATENCY => vec![by(OPERATION_DIMENSION)],
+        "DynamoDbThrottles" => vec![service, by(OPERATION_DIMENSION)],
+        "ValidationErrors" => vec![service, by(FIELD_DIMENSION)],
+        _ if metric_names().any(|name| name == metric) => vec![service],
+        _ => Vec::new(),
+    }
+}
+
+/// The most values one EMF metric may carry (an array of values), and the most metrics one
+/// EMF object may define.
+const MAX_VALUES: usize = 100;
+
+/// One DynamoDB operation's figures within a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Operation {
+    name: &'static str,
+    latencies_ms: Vec<f64>,
+    throttles: u64,
+}
+
+/// What one request counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestMetrics {
+    counts: [u64; Counter::ALL.len()],
+    fields: Vec<(&'static str, u64)>,
+    operations: Vec<Operation>,
+}
+
+impl RequestMetrics {
+    pub fn count(&mut self, counter: Counter) {
+        self.counts[counter as usize] += 1;
+    }
+
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counts[counter as usize]
+    }
+
+    /// One `ValidationErrors` for `field` (a bounded name: see `http::metric_field`).
+    pub fn invalid_field(&mut self, field: &'static str) {
+        match self.fields.iter_mut().find(|(name, _)| *name == field) {
+            Some((_, count)) => *count += 1,
+            None => self.fields.push((field, 1)),
+        }
+    }
+
+    /// One DynamoDB operation: how long it took, retries included, and how many of its
+    /// attempts were throttled.
+    pub fn dynamodb_call(&mut self, operation: &'static str, latency: Duration, throttles: u64) {
+        let index = match self.operations.iter().position(|o| o.name == operation) {
+            Some(index) => index,
+            None => {
+                self.operations.push(Operation {
+                    name: operation,
+                    ..Operation::default()
+                });
+                self.operations.len() - 1
+            }
+        };
+        let entry = &mut self.operations[index];
+        // To the microsecond: shorter lines, and no more precision than the clock's.
+        entry.latencies_ms.push(latency.as_micros() as f64 / 1000.0);
+        entry.throttles += throttles;
+        self.counts[Counter::DynamoDbThrottles as usize] += throttles;
+    }
+
+    /// How many DynamoDB calls of `operation` the request made.
+    pub fn dynamodb_calls(&self, operation: &str) -> usize {
+        self.operations
+            .iter()
+            .find(|o| o.name == operation)
+            .map_or(0, |o| o.latencies_ms.len())
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: RefCell<RequestMetrics>;
+}
+
+/// Runs `request`, gathering what it counts (its DynamoDB calls included).
+pub async fn measure<F: Future>(request: F) -> (F::Output, RequestMetrics) {
+    CURRENT
+        .scope(RefCell::default(), async {
+            let output = request.await;
+            (output, CURRENT.with(RefCell::take))
+        })
+        .await
+}
+
+/// Adds to the metrics of the request being measured, if any (none outside [`measure`], as in
+/// the admin CLI).
+pub fn record(update: impl FnOnce(&mut RequestMetrics)) {
+    let _ = CURRENT.try_with(|metrics| update(&mut metrics.borrow_mut()));
+}
+
+/// Where EMF lines go: standard output in Lambda, a buffer in tests.
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Writes a request's metrics as EMF lines under a namespace, with the `service` dimension.
+#[derive(Clone)]
+pub struct Emitter {
+    namespace: String,
+    service: String,
+    sink: Sink,
+}
+
+impl std::fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter")
+            .field("namespace", &self.namespace)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emitter {
+    pub fn new(namespace: impl Into<String>, service: impl Into<String>, sink: Sink) -> Self {
+        Self {
+            namespace: namespace.into(),
+            service: service.into(),
+            sink,
+        }
+    }
+
+    /// To standard output, one write a line (never interleaved with log lines).
+    pub fn stdout(namespace: impl Into<String>, service: impl Into<String>) -> Self {
+        Self::new(
+            namespace,
+            service,
+            Arc::new(|line: &str| {
+                use std::io::Write;
+                let _ = std::io::stdout().write_all(format!("{line}\n").as_bytes());
+            }),
+        )
+    }
+
+    /// Writes the lines of one request's metrics.
+    pub fn emit(&self, metrics: &RequestMetrics) {
+        let now = chrono::Utc::now().timestamp_millis();
+        for line in self.lines(metrics, now) {
+            (self.sink)(&line);
+        }
+    }
+
+    /// The EMF objects of one request's metrics at `timestamp_ms`: the counters (by `service`),
+    /// `ValidationErrors` by field, and the DynamoDB figures by operation. Nothing for a
+    /// request that counted nothing.
+    pub fn lines(&self, metrics: &RequestMetrics, timestamp_ms: i64) -> Vec<String> {
+        let mut lines = Vec::new();
+        let counted: Vec<(&str, Value)> = Counter::ALL
+            .into_iter()
+            .filter(|&c| metrics.get(c) > 0)
+            .map(|c| (c.name(), metrics.get(c).into()))
+            .collect();
+        if !counted.is_empty() {
+            lines.push(self.object(timestamp_ms, None, &counted));
+        }
+        for &(field, count) in &metrics.fields {
+            let values = [(Counter::ValidationErrors.name(), count.into())];
+            lines.push(self.object(timestamp_ms, Some((FIELD_DIMENSION, field)), &values));
+        }
+        for operation in &metrics.operations {
+            for (i, chunk) in operation.latencies_ms.chunks(MAX_VALUES).enumerate() {
+                let mut values = vec![(DYNAMODB_LATENCY, json!(chunk))];
+                if i == 0 && operation.throttles > 0 {
+                    values.push((
+                        Counter::DynamoDbThrottles.name(),
+                        operation.throttles.into(),
+                    ));
+                }
+                let dimension = Some((OPERATION_DIMENSION, operation.name));
+                lines.push(self.object(timestamp_ms, dimension, &values));
+            }
+        }
+        lines
+    }
+
+    /// One EMF object: `service` and an optional second dimension, and the metrics' values.
+    fn object(
+        &self,
+        timestamp_ms: i64,
+        dimension: Option<(&str, &str)>,
+        values: &[(&str, Value)],
+    ) -> String {
+        let mut dimensions = vec![SERVICE_DIMENSION];
+        dimensions.extend(dimension.map(|(name, _)| name));
+        let definitions: Vec<Value> = values
+            .iter()
+            .map(|&(name, _)| json!({"Name": name, "Unit": unit(name)}))
+            .collect();
+        let mut object = Map::new();
+        object.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dimensions],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        object.insert(SERVICE_DIMENSION.into(), self.service.clone().into());
+        if let Some((name, value)) = dimension {
+            object.insert(name.into(), value.into());
+        }
+        for (name, value) in values {
+            object.insert((*name).into(), value.clone());
+        }
+        Value::Object(object).to_string()
+    }
+}
+
+fn unit(metric: &str) -> &'static str {
+    if metric == DYNAMODB_LATENCY {
+        "Milliseconds"
+    } else {
+        "Count"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_has_its_own_name_and_slot() {
+        let names: std::collections::BTreeSet<_> = metric_names().collect();
+        assert_eq!(names.len(), Counter::ALL.len() + 1);
+        for (i, counter) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(counter as usize, i);
+        }
+    }
+
+    #[test]
+    fn a_request_that_counted_nothing_emits_nothing() {
+        let emitter = Emitter::new("N", "s", Arc::new(|_: &str| {}));
+        assert!(emitter.lines(&RequestMetrics::default(), 0).is_empty());
+    }
+
+    #[test]
+    fn more_than_a_hundred_latencies_are_split_across_objects() {
+        let emitter = Emitter::new("N", "s", Arc::new(|_: &str| {}));
+        let mut metrics = RequestMetrics::default();
+        for _ in 0..150 {
+            metrics.dynamodb_call("Query", Duration::from_millis(2), 0);
+        }
+        metrics.dynamodb_call("Query", Duration::from_millis(2), 2);
+        let lines: Vec<Value> = emitter
+            .lines(&metrics, 7)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // The counters' object (the throttles), then the latencies in two.
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["DynamoDbThrottles"], 2);
+        assert_eq!(lines[1]["DynamoDbLatency"].as_array().unwrap().len(), 100);
+        assert_eq!(lines[1]["DynamoDbThrottles"], 2);
+        assert_eq!(lines[2]["DynamoDbLatency"].as_array().unwrap().len(), 51);
+        assert!(lines[2].get("DynamoDbThrottles").is_none());
+        assert_eq!(lines[2]["Operation"], "Query");
+    }
+}

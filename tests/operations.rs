@@ -1,0 +1,326 @@
+//! template.yaml's alarms and dashboard against the code: every metric they name in the
+//! function's namespace is one the function emits, with a dimension set it emits it with (a
+//! CloudWatch metric is its name and its exact dimensions: any other names a metric that never
+//! has data); every AWS metric is one the service publishes. The function is told its
+//! namespace and service by the template.
+
+use std::collections::BTreeSet;
+
+use conversions::telemetry::metrics::{Counter, dimension_sets, metric_names};
+use serde_json::{Value, json};
+
+/// The function's namespace, as the alarms and the dashboard name it.
+const OURS: &str = "OUR_NAMESPACE";
+
+/// The AWS metrics the template may name, by namespace (CloudWatch's documentation for Lambda,
+/// DynamoDB and API Gateway HTTP APIs).
+const AWS_METRICS: [(&str, &[&str]); 3] = [
+    (
+        "AWS/Lambda",
+        &[
+            "Invocations",
+            "Errors",
+            "Throttles",
+            "Duration",
+            "ConcurrentExecutions",
+        ],
+    ),
+    (
+        "AWS/DynamoDB",
+        &[
+            "ThrottledRequests",
+            "SystemErrors",
+            "UserErrors",
+            "ReadThrottleEvents",
+            "WriteThrottleEvents",
+            "ConsumedReadCapacityUnits",
+            "ConsumedWriteCapacityUnits",
+            "SuccessfulRequestLatency",
+        ],
+    ),
+    (
+        "AWS/ApiGateway",
+        &[
+            "Count",
+            "4xx",
+            "5xx",
+            "Latency",
+            "IntegrationLatency",
+            "DataProcessed",
+        ],
+    ),
+];
+
+/// template.yaml as JSON, its short-form functions (`!Ref`, `!Sub`, ...) in their long form.
+fn template() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("template.yaml is YAML");
+    to_json(yaml)
+}
+
+fn to_json(yaml: yaml_serde::Value) -> Value {
+    use yaml_serde::Value as Y;
+    match yaml {
+        Y::Null => Value::Null,
+        Y::Bool(b) => b.into(),
+        Y::Number(n) => serde_json::to_value(n).unwrap(),
+        Y::String(s) => s.into(),
+        Y::Sequence(items) => items.into_iter().map(to_json).collect(),
+        Y::Mapping(map) => map
+            .into_iter()
+            .map(|(k, v)| (k.as_str().expect("string keys").to_owned(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let name = if name == "Ref" {
+                "Ref".to_owned()
+            } else {
+                format!("Fn::{name}")
+            };
+            json!({ name: to_json(tagged.value) })
+        }
+    }
+}
+
+/// A metric a template names: its namespace (`OUR_NAMESPACE` for the function's), its name,
+/// its dimensions, and where.
+#[derive(Debug)]
+struct Named {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, Value)>,
+    place: String,
+}
+
+fn namespace_of(value: &Value) -> String {
+    if value == &json!({"Ref": "MetricsNamespace"}) {
+        OURS.to_owned()
+    } else {
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("a namespace: {value}"))
+            .to_owned()
+    }
+}
+
+/// Every metric the alarms name, directly or in metric math.
+fn alarm_metrics(template: &Value) -> Vec<Named> {
+    let mut named = Vec::new();
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let mut metrics = Vec::new();
+        if properties.get("MetricName").is_some() {
+            metrics.push(properties.clone());
+        }
+        for query in properties["Metrics"].as_array().into_iter().flatten() {
+            if let Some(stat) = query.get("MetricStat") {
+                metrics.push(stat["Metric"].clone());
+            } else {
+                assert!(query.get("Expression").is_some(), "{id}: {query}");
+            }
+        }
+        assert!(!metrics.is_empty(), "{id} names a metric");
+        for metric in metrics {
+            named.push(Named {
+                namespace: namespace_of(&metric["Namespace"]),
+                name: metric["MetricName"].as_str().unwrap().to_owned(),
+                dimensions: metric["Dimensions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Value"].clone()))
+                    .collect(),
+                place: id.clone(),
+            });
+        }
+    }
+    named
+}
+
+/// Every metric the dashboard's widgets name (`[namespace, name, dim, value, ..., {options}]`).
+fn dashboard_metrics(template: &Value) -> Vec<Named> {
+    let mut named = Vec::new();
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        if resource["Type"] != "AWS::CloudWatch::Dashboard" {
+            continue;
+        }
+        let body = resource["Properties"]["DashboardBody"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: DashboardBody is a !Sub of a JSON text"));
+        // The substitutions, as placeholders.
+        let mut text = String::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("${") {
+            let end = start + rest[start..].find('}').expect("a closed ${...}");
+            text.push_str(&rest[..start]);
+            text.push_str(match &rest[start + 2..end] {
+                "MetricsNamespace" => OURS,
+                "AWS::StackName" => "STACK",
+                _ => "X",
+            });
+            rest = &rest[end + 1..];
+        }
+        text.push_str(rest);
+        let dashboard: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{id}: the dashboard body is JSON: {e}"));
+        for widget in dashboard["widgets"].as_array().expect("widgets") {
+            for metric in widget["properties"]["metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let parts: Vec<&Value> = metric
+                    .as_array()
+                    .expect("a metric is an array")
+                    .iter()
+                    .filter(|part| !part.is_object())
+                    .collect();
+                assert!(
+                    parts.len() >= 2 && parts.len().is_multiple_of(2),
+                    "{id}: written in full: {metric}"
+                );
+                let text = |v: &Value| v.as_str().unwrap_or_else(|| panic!("{metric}")).to_owned();
+                named.push(Named {
+                    namespace: text(parts[0]),
+                    name: text(parts[1]),
+                    dimensions: parts[2..]
+                        .chunks(2)
+                        .map(|pair| (text(pair[0]), pair[1].clone()))
+                        .collect(),
+                    place: format!("{id}: {}", widget["properties"]["title"]),
+                });
+            }
+        }
+    }
+    named
+}
+
+fn check(named: &[Named]) {
+    let ours: BTreeSet<&str> = metric_names().collect();
+    for metric in named {
+        let Named {
+            namespace,
+            name,
+            dimensions,
+            place,
+        } = metric;
+        if namespace == OURS {
+            assert!(
+                ours.contains(name.as_str()),
+                "{place}: {name} is not a metric the function emits ({ours:?})"
+            );
+            let keys: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
+            assert!(
+                dimension_sets(name).contains(&keys),
+                "{place}: {name} by {keys:?} never has data: it is emitted by {:?}",
+                dimension_sets(name)
+            );
+            let service = &dimensions[0].1;
+            assert!(
+                service == &json!({"Ref": "AWS::StackName"}) || service == "STACK",
+                "{place}: the service dimension is the stack's name, as the function is told: \
+                 {service}"
+            );
+        } else {
+            let published = AWS_METRICS
+                .iter()
+                .find(|(ns, _)| ns == namespace)
+                .unwrap_or_else(|| panic!("{place}: namespace {namespace}"));
+            assert!(
+                published.1.contains(&name.as_str()),
+                "{place}: {namespace} publishes no {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_metric_an_alarm_names_is_one_the_function_or_aws_publishes() {
+    let named = alarm_metrics(&template());
+    check(&named);
+    for wanted in [Counter::InternalErrors, Counter::Unavailable] {
+        assert!(
+            named
+                .iter()
+                .any(|m| m.namespace == OURS && m.name == wanted.name()),
+            "an alarm on {}",
+            wanted.name()
+        );
+    }
+    for (namespace, name) in [
+        ("AWS/DynamoDB", "ThrottledRequests"),
+        ("AWS/DynamoDB", "SystemErrors"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/ApiGateway", "5xx"),
+    ] {
+        assert!(
+            named
+                .iter()
+                .any(|m| m.namespace == namespace && m.name == name),
+            "an alarm on {namespace} {name}"
+        );
+    }
+}
+
+#[test]
+fn every_metric_the_dashboard_shows_is_one_the_function_or_aws_publishes() {
+    let named = dashboard_metrics(&template());
+    check(&named);
+    for wanted in [Counter::ConversionsRecorded, Counter::ColdStart] {
+        assert!(
+            named
+                .iter()
+                .any(|m| m.namespace == OURS && m.name == wanted.name()),
+            "the dashboard shows {}",
+            wanted.name()
+        );
+    }
+}
+
+#[test]
+fn the_function_is_told_its_namespace_and_service() {
+    let template = template();
+    let variables =
+        &template["Resources"]["ConversionsFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["POWERTOOLS_METRICS_NAMESPACE"],
+        json!({"Ref": "MetricsNamespace"})
+    );
+    assert_eq!(
+        variables["POWERTOOLS_SERVICE_NAME"],
+        json!({"Ref": "AWS::StackName"})
+    );
+    assert!(template["Parameters"]["MetricsNamespace"]["Default"].is_string());
+}
+
+/// The checks above can fail: a template naming a metric the code does not emit, or one of
+/// ours by a dimension set it is not emitted with, is refused.
+#[test]
+#[should_panic(expected = "is not a metric the function emits")]
+fn a_metric_the_function_does_not_emit_is_refused() {
+    check(&[Named {
+        namespace: OURS.into(),
+        name: "ConversionsRecordedd".into(),
+        dimensions: vec![("service".into(), json!({"Ref": "AWS::StackName"}))],
+        place: "test".into(),
+    }]);
+}
+
+#[test]
+#[should_panic(expected = "never has data")]
+fn a_dimension_set_the_function_does_not_emit_is_refused() {
+    check(&[Named {
+        namespace: OURS.into(),
+        name: "DynamoDbLatency".into(),
+        dimensions: vec![("service".into(), json!({"Ref": "AWS::StackName"}))],
+        place: "test".into(),
+    }]);
+}
