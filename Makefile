@@ -64,7 +64,7 @@ deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS creden
 smoke: ## A short end-to-end check of a deployment: make smoke URL=https://... API_KEY=nxr_live_... [LEAD_ID=...]
 	@# @ on every line: make would print the command, and with it the key.
 	@[ -n "$(URL)" ] && [ -n "$(API_KEY)" ] || { echo "error: make smoke needs URL=<the API's base URL: the stack's ApiUrl output, or http://127.0.0.1:9000 for make run> and API_KEY=nxr_live_..." >&2; exit 2; }
-	@LEAD_ID="$(LEAD_ID)" python3 scripts/smoke.py "$(URL)" "$(API_KEY)"
+	@API_KEY="$(API_KEY)" LEAD_ID="$(LEAD_ID)" python3 scripts/smoke.py "$(URL)"
 
 docs: tools ## Lint openapi.yaml and render it into one HTML page, build/docs/api.html
 	@scripts/docs.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A short, safe end-to-end check of a deployed (or local) stack.
 
-Usage: smoke.py URL API_KEY [LEAD_ID]
+Usage: API_KEY=nxr_live_... smoke.py URL [LEAD_ID]
 
 URL is the API's base URL: the stack's ApiUrl output, a custom domain with its base path
 (https://api.example.com/v1), or http://127.0.0.1:9000 for `make run`; requests go to
@@ -152,15 +152,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", metavar="URL", help="the API's base URL (the stack's ApiUrl output)")
-    parser.add_argument("api_key", metavar="API_KEY", help="the account's API key, nxr_live_...")
     parser.add_argument("lead_id", metavar="LEAD_ID", nargs="?", default=os.environ.get("LEAD_ID") or None,
                         help="a lead of the account (default: $LEAD_ID, else the lead of the most recent event)")
     args = parser.parse_args()
+    # From the environment, not the command line, where `ps` would show it.
+    args.api_key = os.environ.get("API_KEY", "").strip()
     url = urllib.parse.urlsplit(args.url.strip())
     if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
         parser.error("URL must be the API's base URL, http(s)://host[/base path], without a query")
     if not args.api_key:
-        parser.error("API_KEY is empty")
+        parser.error("set API_KEY to the account's API key, nxr_live_...")
     base_url = urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
     smoke = Smoke(base_url, args.api_key)
     masked = "nxr_live_***" if args.api_key.startswith("nxr_live_") else "***"

@@ -45,18 +45,21 @@ impl MetricsSettings {
         let Some(namespace) = set("POWERTOOLS_METRICS_NAMESPACE") else {
             return Ok(None);
         };
-        // CloudWatch's rules for a namespace: 1 to 255 characters, not starting with a colon,
-        // and not `AWS/` (reserved).
+        // CloudWatch's rules for a namespace: up to 255 of 0-9 A-Z a-z . - _ / # : and space,
+        // not starting with a colon, and not `AWS/` (reserved). One it would refuse would
+        // silently drop every metric, so it stops the function at start instead.
         if namespace.len() > 255
             || namespace.starts_with(':')
             || namespace.starts_with("AWS/")
-            || !namespace.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+            || !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
         {
             return Err(ConfigError::Invalid {
                 name: "POWERTOOLS_METRICS_NAMESPACE",
                 value: namespace,
-                expected: "a CloudWatch namespace: up to 255 printable ASCII characters, \
-                           not starting with ':' or 'AWS/'",
+                expected: "a CloudWatch namespace: up to 255 of 0-9 A-Z a-z . - _ / # : and \
+                           space, not starting with ':' or 'AWS/'",
             });
         }
         let service = set("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "conversions".into());
@@ -355,7 +358,7 @@ mod tests {
             .service,
             "conversions-prod"
         );
-        for reserved in ["AWS/Lambda", ":x", "tab\there"] {
+        for reserved in ["AWS/Lambda", ":x", "tab\there", "a+b", "caf\u{e9}"] {
             assert!(
                 matches!(
                     config(&[table, ("POWERTOOLS_METRICS_NAMESPACE", reserved)]),

@@ -70,14 +70,22 @@ pub enum CreateError {
 /// the plaintext goes nowhere else. A key that names an account must name its own, as on the
 /// path that reads its record with the request's records.
 pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId, AuthError> {
-    store
+    let account = store
         .account_for_key(&key.hash())
         .await?
         .filter(|account| {
             key.claimed_account()
                 .is_none_or(|claimed| claimed == *account)
         })
-        .ok_or(AuthError::Invalid)
+        .ok_or(AuthError::Invalid)?;
+    verified(account);
+    Ok(account)
+}
+
+/// Puts an account, once its key has been checked, on the request's log lines (the
+/// `account_id` of the request's span, where there is one): whatever the request's outcome.
+fn verified(account: AccountId) {
+    tracing::Span::current().record("account_id", tracing::field::display(account));
 }
 
 /// Records a conversion for the account: one read of everything the request refers to (and of
@@ -123,6 +131,7 @@ pub async fn create_conversion<S: Store>(
     if key.is_some() && context.key_account != Some(account) {
         return Err(CreateError::Auth(AuthError::Invalid));
     }
+    verified(account);
     let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
     if let (Some(existing), Some(fingerprint)) = (context.existing_event, fingerprint) {
         return replay(existing, fingerprint);

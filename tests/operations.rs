@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use conversions::http::metric_field;
 use conversions::telemetry::metrics::{Counter, dimension_sets, metric_names};
 use serde_json::{Value, json};
 
@@ -159,11 +160,11 @@ fn dashboard_metrics(template: &Value) -> Vec<Named> {
         while let Some(start) = rest.find("${") {
             let end = start + rest[start..].find('}').expect("a closed ${...}");
             text.push_str(&rest[..start]);
-            text.push_str(match &rest[start + 2..end] {
-                "MetricsNamespace" => OURS,
-                "AWS::StackName" => "STACK",
-                _ => "X",
-            });
+            match &rest[start + 2..end] {
+                "MetricsNamespace" => text.push_str(OURS),
+                "AWS::StackName" => text.push_str("STACK"),
+                name => text.push_str(&format!("REF:{name}")),
+            }
             rest = &rest[end + 1..];
         }
         text.push_str(rest);
@@ -201,6 +202,69 @@ fn dashboard_metrics(template: &Value) -> Vec<Named> {
     named
 }
 
+/// A dimension's value as a reference (`REF:Resource`), whether written `!Ref` or `${...}`.
+fn reference(value: &Value) -> String {
+    match value {
+        Value::Object(object) if object.contains_key("Ref") => {
+            format!("REF:{}", object["Ref"].as_str().unwrap())
+        }
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The dimensions an AWS metric must have here: this stack's function, API (its `$default`
+/// stage), or table (by operation, or by one of its indexes).
+fn check_aws_dimensions(metric: &Named) {
+    let Named {
+        namespace,
+        name,
+        dimensions,
+        place,
+    } = metric;
+    let dims: Vec<(&str, String)> = dimensions
+        .iter()
+        .map(|(k, v)| (k.as_str(), reference(v)))
+        .collect();
+    let ok = match namespace.as_str() {
+        "AWS/Lambda" => dims == [("FunctionName", "REF:ConversionsFunction".to_owned())],
+        "AWS/ApiGateway" => {
+            dims == [
+                ("ApiId", "REF:ConversionsApi".to_owned()),
+                ("Stage", "$default".to_owned()),
+            ]
+        }
+        "AWS/DynamoDB" => match dims.as_slice() {
+            [("TableName", table)] => table == "REF:ConversionsTable",
+            [("TableName", table), ("Operation", operation)] => {
+                table == "REF:ConversionsTable" && OPERATIONS.contains(&operation.as_str())
+            }
+            [("TableName", table), ("GlobalSecondaryIndexName", index)] => {
+                table == "REF:ConversionsTable" && index_names().contains(index)
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    assert!(
+        ok,
+        "{place}: {namespace} {name} by {dims:?} is not this stack's"
+    );
+}
+
+/// The DynamoDB operations the function calls (the `Operation` dimension).
+const OPERATIONS: [&str; 4] = ["GetItem", "BatchGetItem", "PutItem", "Query"];
+
+/// The table's indexes, as the template declares them.
+fn index_names() -> Vec<String> {
+    template()["Resources"]["ConversionsTable"]["Properties"]["GlobalSecondaryIndexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|index| index["IndexName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn check(named: &[Named]) {
     let ours: BTreeSet<&str> = metric_names().collect();
     for metric in named {
@@ -227,7 +291,16 @@ fn check(named: &[Named]) {
                 "{place}: the service dimension is the stack's name, as the function is told: \
                  {service}"
             );
+            for (key, value) in &dimensions[1..] {
+                let value = value.as_str().unwrap_or_default();
+                match key.as_str() {
+                    "Operation" => assert!(OPERATIONS.contains(&value), "{place}: {value}"),
+                    "Field" => assert_eq!(metric_field(value), value, "{place}"),
+                    _ => {}
+                }
+            }
         } else {
+            check_aws_dimensions(metric);
             let published = AWS_METRICS
                 .iter()
                 .find(|(ns, _)| ns == namespace)
@@ -310,6 +383,20 @@ fn a_metric_the_function_does_not_emit_is_refused() {
         namespace: OURS.into(),
         name: "ConversionsRecordedd".into(),
         dimensions: vec![("service".into(), json!({"Ref": "AWS::StackName"}))],
+        place: "test".into(),
+    }]);
+}
+
+#[test]
+#[should_panic(expected = "is not this stack's")]
+fn an_aws_metric_of_another_resource_is_refused() {
+    check(&[Named {
+        namespace: "AWS/ApiGateway".into(),
+        name: "5xx".into(),
+        dimensions: vec![
+            ("ApiId".into(), json!({"Ref": "ConversionsApi"})),
+            ("Stage".into(), json!("prod")),
+        ],
         place: "test".into(),
     }]);
 }

@@ -184,14 +184,21 @@ impl<S: Store> App<S> {
             Incoming::Unsupported(Unsupported { kind, request_id }) => {
                 let request_id = request_id.as_deref().unwrap_or(invocation.request_id);
                 let cold_start = self.cold_start();
-                tracing::error!(
+                let span = tracing::info_span!(
+                    "request",
                     api_request_id = %request_id,
                     requestId = invocation.request_id,
                     xrayTraceId = invocation.trace_id,
                     cold_start,
+                    route = "unsupported event",
+                );
+                let _entered = span.enter();
+                tracing::error!(
                     "this function serves HTTP API (payload format 2.0) and function URL events; \
                      it was sent {kind}"
                 );
+                let error = ApiError::Internal.texts().0;
+                tracing::info!(status = 500, latency_ms = 0, error, "request handled");
                 let mut counted = RequestMetrics::default();
                 counted.count(Counter::InternalErrors);
                 if cold_start {
@@ -255,10 +262,12 @@ impl<S: Store> App<S> {
                 Err(err) => {
                     count_error(&mut counted, err);
                     let fields = match err {
+                        // As the metrics name them: a client's own member names and metadata
+                        // keys are its data.
                         ApiError::Validation(errors) => Some(
                             errors
                                 .iter()
-                                .map(|e| e.field.as_str())
+                                .map(|e| metric_field(&e.field))
                                 .collect::<Vec<_>>()
                                 .join(","),
                         ),
@@ -305,7 +314,6 @@ impl<S: Store> App<S> {
             return self.create_conversion(request, &key).await;
         }
         let account = service::authenticate(&self.store, &key).await?;
-        record_account(account);
         match route {
             // GET: POST was answered above.
             Route::Conversions => {
@@ -344,21 +352,9 @@ impl<S: Store> App<S> {
         let create = read_create_request(request, now);
         let caller = match (key.claimed_account(), &create) {
             (Some(account), Ok(_)) => Caller::Claimed { key, account },
-            _ => {
-                let account = service::authenticate(&self.store, key).await?;
-                record_account(account);
-                Caller::Account(account)
-            }
-        };
-        let claimed = match caller {
-            Caller::Claimed { account, .. } => Some(account),
-            Caller::Account(_) => None,
+            _ => Caller::Account(service::authenticate(&self.store, key).await?),
         };
         let outcome = service::create_conversion(&self.store, caller, create?, now).await?;
-        // A claimed account is the key's, now that the key's record has been checked.
-        if let Some(account) = claimed {
-            record_account(account);
-        }
         let (counter, response) = match outcome {
             Outcome::Created(event) => {
                 tracing::info!(event_id = %event.id, "conversion recorded");
@@ -379,11 +375,6 @@ impl<S: Store> App<S> {
         metrics::record(|m| m.count(counter));
         Ok(response)
     }
-}
-
-/// Puts the account on the request's log lines from here on.
-fn record_account(account: crate::domain::AccountId) {
-    tracing::Span::current().record("account_id", tracing::field::display(account));
 }
 
 /// The metrics of an answer other than success.

@@ -144,21 +144,31 @@ impl RequestMetrics {
     /// One DynamoDB operation: how long it took, retries included, and how many of its
     /// attempts were throttled.
     pub fn dynamodb_call(&mut self, operation: &'static str, latency: Duration, throttles: u64) {
-        let index = match self.operations.iter().position(|o| o.name == operation) {
+        let entry = self.operation(operation);
+        // To the microsecond: shorter lines, and no more precision than the clock's.
+        entry.latencies_ms.push(latency.as_micros() as f64 / 1000.0);
+        entry.throttles += throttles;
+        self.counts[Counter::DynamoDbThrottles as usize] += throttles;
+    }
+
+    /// A throttle DynamoDB answers without an error: keys a `BatchGetItem` left unprocessed.
+    pub fn throttled(&mut self, operation: &'static str) {
+        self.operation(operation).throttles += 1;
+        self.counts[Counter::DynamoDbThrottles as usize] += 1;
+    }
+
+    fn operation(&mut self, name: &'static str) -> &mut Operation {
+        let index = match self.operations.iter().position(|o| o.name == name) {
             Some(index) => index,
             None => {
                 self.operations.push(Operation {
-                    name: operation,
+                    name,
                     ..Operation::default()
                 });
                 self.operations.len() - 1
             }
         };
-        let entry = &mut self.operations[index];
-        // To the microsecond: shorter lines, and no more precision than the clock's.
-        entry.latencies_ms.push(latency.as_micros() as f64 / 1000.0);
-        entry.throttles += throttles;
-        self.counts[Counter::DynamoDbThrottles as usize] += throttles;
+        &mut self.operations[index]
     }
 
     /// How many DynamoDB calls of `operation` the request made.
@@ -257,6 +267,14 @@ impl Emitter {
             lines.push(self.object(timestamp_ms, Some((FIELD_DIMENSION, field)), &values));
         }
         for operation in &metrics.operations {
+            let dimension = Some((OPERATION_DIMENSION, operation.name));
+            if operation.latencies_ms.is_empty() {
+                let values = [(
+                    Counter::DynamoDbThrottles.name(),
+                    operation.throttles.into(),
+                )];
+                lines.push(self.object(timestamp_ms, dimension, &values));
+            }
             for (i, chunk) in operation.latencies_ms.chunks(MAX_VALUES).enumerate() {
                 let mut values = vec![(DYNAMODB_LATENCY, json!(chunk))];
                 if i == 0 && operation.throttles > 0 {
@@ -265,7 +283,6 @@ impl Emitter {
                         operation.throttles.into(),
                     ));
                 }
-                let dimension = Some((OPERATION_DIMENSION, operation.name));
                 lines.push(self.object(timestamp_ms, dimension, &values));
             }
         }
@@ -327,6 +344,24 @@ mod tests {
         for (i, counter) in Counter::ALL.into_iter().enumerate() {
             assert_eq!(counter as usize, i);
         }
+    }
+
+    #[test]
+    fn a_throttle_without_a_call_of_its_own_is_emitted_alone() {
+        let emitter = Emitter::new("N", "s", Arc::new(|_: &str| {}));
+        let mut metrics = RequestMetrics::default();
+        metrics.throttled("BatchGetItem");
+        metrics.throttled("BatchGetItem");
+        let lines: Vec<Value> = emitter
+            .lines(&metrics, 7)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0]["DynamoDbThrottles"], 2);
+        assert_eq!(lines[1]["Operation"], "BatchGetItem");
+        assert_eq!(lines[1]["DynamoDbThrottles"], 2);
+        assert!(lines[1].get("DynamoDbLatency").is_none());
     }
 
     #[test]

@@ -9,13 +9,14 @@ use std::io::Write;
 use std::sync::Once;
 
 use conversions::config::{LogFormat, LogSettings};
+use conversions::domain::{AccountId, ApiKey};
 use conversions::http::{App, Body, Invocation, Request};
 
 use crate::helpers::fixture;
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo,
 };
-use conversions::store::{DynamoStore, MemoryStore};
+use conversions::store::{DynamoStore, MemoryStore, Provisioning};
 use conversions::telemetry::subscriber;
 
 thread_local! {
@@ -151,8 +152,11 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
 
     // A refused payload: the error and the fields named, never their values; the second
     // request of the process is warm.
+    // A member name and a metadata key are the client's own text: named as the metrics name
+    // them.
     let refused = fixture("create-minimal").with_body(Body::Text(format!(
-        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"PRIVATE-LEAD","notes":7}}"#
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"PRIVATE-LEAD","notes":7,
+            "PRIVATE-MEMBER":1,"PRIVATE-MEMBER":2,"metadata":{{"PRIVATE-KEY":1,"PRIVATE-KEY":2}}}}"#
     )));
     assert_eq!(app.handle(refused).await.status(), 400);
     let refused = captured.take();
@@ -160,13 +164,43 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     assert_eq!(line["status"], 400, "{line}");
     assert_eq!(line["cold_start"], false, "{line}");
     assert_eq!(line["error"], "Validation error", "{line}");
-    assert_eq!(line["error_fields"], "amount,lead_id,notes", "{line}");
+    assert_eq!(
+        line["error_fields"], "other,amount,lead_id,metadata,notes",
+        "{line}"
+    );
     assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
     assert!(
         line.get("requestId").is_none(),
         "no Lambda invocation: {line}"
     );
-    assert!(!refused.contains("PRIVATE-LEAD"), "{refused}");
+    for private in ["PRIVATE-LEAD", "PRIVATE-MEMBER", "PRIVATE-KEY"] {
+        assert!(!refused.contains(private), "{private}: {refused}");
+    }
+
+    // A key that names its account: the account is logged once the key's record confirms it,
+    // on a refusal the lookup finds too; a key that only claims it is logged with none.
+    let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+    let claimed = ApiKey::generate_for(demo);
+    app.store()
+        .put_api_key(&claimed.hash(), demo)
+        .await
+        .unwrap();
+    let unknown_lead = format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"123e4567-e89b-12d3-a456-426614179999","amount":1}}"#
+    );
+    let as_claimed = |key: &ApiKey| {
+        fixture("create-minimal")
+            .with_header("x-api-key", key.expose())
+            .with_body(Body::Text(unknown_lead.clone()))
+    };
+    assert_eq!(app.handle(as_claimed(&claimed)).await.status(), 400);
+    let line = handled(&captured.take());
+    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
+    assert_eq!(line["error_fields"], "lead_id", "{line}");
+    let pretender = ApiKey::generate_for(demo);
+    assert_eq!(app.handle(as_claimed(&pretender)).await.status(), 401);
+    let line = handled(&captured.take());
+    assert!(line.get("account_id").is_none(), "{line}");
 
     // A key that is not valid: no account.
     let unknown = fixture("create-minimal").with_header("x-api-key", "nxr_live_unknown_000");
@@ -202,6 +236,10 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
             && misrouted.contains(r#""requestId":"lambda-1""#),
         "{misrouted}"
     );
+    let line = handled(&misrouted);
+    assert_eq!(line["status"], 500, "{line}");
+    assert_eq!(line["route"], "unsupported event", "{line}");
+    assert_eq!(line["api_request_id"], "evt-rest-api-event", "{line}");
 
     for logs in [&ok, &failed, &misrouted] {
         for secret in [DEMO_API_KEY, "PRIVATE-NOTE", "PRIVATE-NAME"] {

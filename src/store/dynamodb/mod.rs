@@ -139,7 +139,11 @@ impl DynamoStore {
                 .unwrap_or_default()
                 .remove(&self.table)
             {
-                Some(rest) if !rest.keys().is_empty() => pending = rest,
+                Some(rest) if !rest.keys().is_empty() => {
+                    // DynamoDB's throttling of a batch: no error, keys left for later.
+                    crate::telemetry::metrics::record(|m| m.throttled("BatchGetItem"));
+                    pending = rest;
+                }
                 _ => return Ok(found),
             }
         }
@@ -752,10 +756,22 @@ mod tests {
             "UnprocessedKeys": { "t": { "Keys": [lead_key], "ConsistentRead": true } }
         });
         let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize]);
-        let result = store.load_context(account, demo_lookup(&demo)).await;
+        let (result, counted) =
+            crate::telemetry::metrics::measure(store.load_context(account, demo_lookup(&demo)))
+                .await;
         assert!(
             matches!(result, Err(StoreError::Throttled(_))),
             "{result:?}"
+        );
+        // Each answer that left keys is a throttle, as the metrics count them.
+        use crate::telemetry::metrics::Counter;
+        assert_eq!(
+            counted.get(Counter::DynamoDbThrottles),
+            u64::from(BATCH_GET_ATTEMPTS)
+        );
+        assert_eq!(
+            counted.dynamodb_calls("BatchGetItem"),
+            BATCH_GET_ATTEMPTS as usize
         );
     }
 }
