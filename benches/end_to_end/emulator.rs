@@ -168,7 +168,11 @@ pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_MAX_CONCURRENCY", launch.concurrency.to_string())
-        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        // As template.yaml deploys it: JSON lines at INFO (two a request) and EMF metrics.
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")
+        .env("POWERTOOLS_SERVICE_NAME", "conversions-bench")
         .env("TABLE_NAME", launch.table)
         .env("DYNAMODB_WARM_UP", launch.warm_up.to_string())
         .env("AWS_ENDPOINT_URL_DYNAMODB", launch.endpoint)

@@ -237,6 +237,8 @@ impl<S: Store> App<S> {
             cold_start,
             route = %route,
             account_id = tracing::field::Empty,
+            event_id = tracing::field::Empty,
+            replayed = tracing::field::Empty,
         );
         async {
             let started = Instant::now();
@@ -355,14 +357,17 @@ impl<S: Store> App<S> {
             _ => Caller::Account(service::authenticate(&self.store, key).await?),
         };
         let outcome = service::create_conversion(&self.store, caller, create?, now).await?;
+        // The event's id goes on the request's line (one line a request, not two).
+        let span = tracing::Span::current();
         let (counter, response) = match outcome {
             Outcome::Created(event) => {
-                tracing::info!(event_id = %event.id, "conversion recorded");
+                span.record("event_id", tracing::field::display(event.id));
                 let response = Response::json(StatusCode::CREATED, event_json(&event));
                 (Counter::ConversionsRecorded, response)
             }
             Outcome::Replayed(event) => {
-                tracing::info!(event_id = %event.id, "conversion replayed for its Idempotency-Key");
+                span.record("event_id", tracing::field::display(event.id));
+                span.record("replayed", true);
                 let response = Response::json(StatusCode::CREATED, event_json(&event))
                     .with_header(REPLAYED_HEADER, "true");
                 (Counter::Replays, response)

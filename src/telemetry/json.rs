@@ -1,16 +1,20 @@
 //! Log lines in Lambda's structured JSON format: one flat object a line, with `timestamp`
 //! (RFC 3339, UTC), `level` and `message` first, then the fields of every span the line was
-//! logged in (outermost first), then the line's own fields.
+//! logged in (outermost first), then the line's own fields; a key given twice (the Lambda
+//! runtime's span and ours both name `requestId`) is written once, where and as the innermost
+//! gives it.
 //!
 //! Lambda reads `level` and `timestamp` to filter an application's lines by level
 //! (`ApplicationLogLevel`); a line without a valid `timestamp` is filed as INFO whatever its
 //! level. Flat keys (no nested `span` or `fields` objects, as `tracing-subscriber`'s JSON format
 //! writes) keep CloudWatch Logs Insights queries short: `filter status >= 500`.
+//!
+//! A span's fields are encoded once, when they are recorded; a line is written into one buffer,
+//! without an intermediate JSON tree.
 
-use std::fmt;
-use std::io::Write;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
 
-use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -29,37 +33,54 @@ impl<W> JsonLines<W> {
     }
 }
 
-/// A span's fields as recorded so far, kept in the span's extensions.
-struct SpanFields(Map<String, Value>);
+/// Fields as (name, value encoded as JSON), in the order recorded; a field recorded again
+/// replaces its value.
+#[derive(Default)]
+struct Fields(Vec<(&'static str, String)>);
 
-/// Records `tracing` field values as JSON values: numbers and booleans as themselves, anything
-/// else as its text.
-struct Fields<'a>(&'a mut Map<String, Value>);
+impl Fields {
+    fn set(&mut self, field: &Field, json: String) {
+        let name = field.name();
+        match self.0.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, value)) => *value = json,
+            None => self.0.push((name, json)),
+        }
+    }
+}
 
-impl Visit for Fields<'_> {
+/// A string as a JSON string.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// Records `tracing` field values as JSON: numbers and booleans as themselves, anything else as
+/// its text.
+impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
-        self.0.insert(field.name().to_owned(), value);
+        let json = if value.is_finite() {
+            value.to_string()
+        } else {
+            "null".to_owned()
+        };
+        self.set(field, json);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), value.into());
+        self.set(field, value.to_string());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), value.into());
+        self.set(field, value.to_string());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), value.into());
+        self.set(field, value.to_string());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.into());
+        self.set(field, quoted(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0
-            .insert(field.name().to_owned(), super::error_chain(value).into());
+        self.set(field, quoted(&super::error_chain(value)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), format!("{value:?}").into());
+        self.set(field, quoted(&format!("{value:?}")));
     }
 }
 
@@ -70,51 +91,119 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id) {
-            let mut fields = Map::new();
-            attrs.record(&mut Fields(&mut fields));
-            span.extensions_mut().insert(SpanFields(fields));
+            let mut fields = Fields::default();
+            attrs.record(&mut fields);
+            span.extensions_mut().insert(fields);
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id)
-            && let Some(SpanFields(fields)) = span.extensions_mut().get_mut::<SpanFields>()
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
         {
-            values.record(&mut Fields(fields));
+            values.record(fields);
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            chrono::Utc::now()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                .into(),
+        let mut own = Fields::default();
+        event.record(&mut own);
+        let spans: Vec<_> = ctx
+            .event_scope(event)
+            .map(|scope| scope.from_root().collect())
+            .unwrap_or_default();
+        let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+        // Outermost first, the line's own last: a later value of a key wins.
+        let pairs: Vec<(&str, &str)> = extensions
+            .iter()
+            .filter_map(|extensions| extensions.get::<Fields>())
+            .chain([&own])
+            .flat_map(|fields| fields.0.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect();
+
+        let mut line = String::with_capacity(256);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let _ = write!(
+            line,
+            r#"{{"timestamp":"{now}","level":"{}","message":"#,
+            event.metadata().level().as_str()
         );
-        line.insert(
-            "level".into(),
-            event.metadata().level().as_str().to_owned().into(),
-        );
-        // Holds its place third; the event's own `message` field fills it.
-        line.insert("message".into(), Value::String(String::new()));
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
-                    line.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
+        let message = pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == "message")
+            .map_or("\"\"", |(_, v)| v);
+        line.push_str(message);
+        for (i, (key, value)) in pairs.iter().enumerate() {
+            let written_later = pairs[i + 1..].iter().any(|(later, _)| later == key);
+            if *key == "message" || written_later {
+                continue;
             }
+            // Field names are identifiers in the code: nothing to escape.
+            let _ = write!(line, r#","{key}":{value}"#);
         }
-        event.record(&mut Fields(&mut line));
-        let Ok(mut text) = serde_json::to_vec(&line) else {
-            return;
-        };
-        text.push(b'\n');
+        line.push_str("}\n");
         // One write a line, so that lines from concurrent invocations never interleave. A
         // log line that cannot be written is dropped: logging never fails a request.
         let _ = self
             .writer
             .make_writer_for(event.metadata())
-            .write_all(&text);
+            .write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_key_of_several_spans_is_written_once_with_the_innermost_value() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(JsonLines::new(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("Lambda runtime invoke", requestId = "outer", a = 1);
+            let _outer = outer.enter();
+            let inner =
+                tracing::info_span!("request", requestId = "inner", b = tracing::field::Empty);
+            let _inner = inner.enter();
+            inner.record("b", "later \"quoted\"");
+            tracing::warn!(status = 503, ratio = 0.5, ok = false, "said \"so\"\n");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"timestamp":"#,
+                "TIMESTAMP",
+                r#","level":"WARN","message":"said \"so\"\n","a":1,"requestId":"inner","#,
+                r#""b":"later \"quoted\"","status":503,"ratio":0.5,"ok":false}"#,
+                "\n"
+            )
+            .replace(
+                "TIMESTAMP",
+                &text[r#"{"timestamp":"#.len()..text.find(r#","level""#).unwrap()]
+            )
+        );
+        let object: serde_json::Value = serde_json::from_str(&text).unwrap();
+        chrono::DateTime::parse_from_rfc3339(object["timestamp"].as_str().unwrap()).unwrap();
     }
 }

@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
+
+use serde_json::Value;
 
 /// A count the function keeps per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -208,6 +210,9 @@ pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Emitter {
     namespace: String,
     service: String,
+    /// Both as JSON strings, encoded once.
+    namespace_json: String,
+    service_json: String,
     sink: Sink,
 }
 
@@ -222,9 +227,13 @@ impl std::fmt::Debug for Emitter {
 
 impl Emitter {
     pub fn new(namespace: impl Into<String>, service: impl Into<String>, sink: Sink) -> Self {
+        let (namespace, service) = (namespace.into(), service.into());
+        let json = |text: &str| Value::from(text).to_string();
         Self {
-            namespace: namespace.into(),
-            service: service.into(),
+            namespace_json: json(&namespace),
+            service_json: json(&service),
+            namespace,
+            service,
             sink,
         }
     }
@@ -254,75 +263,102 @@ impl Emitter {
     /// request that counted nothing.
     pub fn lines(&self, metrics: &RequestMetrics, timestamp_ms: i64) -> Vec<String> {
         let mut lines = Vec::new();
-        let counted: Vec<(&str, Value)> = Counter::ALL
+        let counted: Vec<(&str, Val<'_>)> = Counter::ALL
             .into_iter()
             .filter(|&c| metrics.get(c) > 0)
-            .map(|c| (c.name(), metrics.get(c).into()))
+            .map(|c| (c.name(), Val::Count(metrics.get(c))))
             .collect();
         if !counted.is_empty() {
             lines.push(self.object(timestamp_ms, None, &counted));
         }
         for &(field, count) in &metrics.fields {
-            let values = [(Counter::ValidationErrors.name(), count.into())];
+            let values = [(Counter::ValidationErrors.name(), Val::Count(count))];
             lines.push(self.object(timestamp_ms, Some((FIELD_DIMENSION, field)), &values));
         }
         for operation in &metrics.operations {
             let dimension = Some((OPERATION_DIMENSION, operation.name));
+            let throttles = (
+                Counter::DynamoDbThrottles.name(),
+                Val::Count(operation.throttles),
+            );
             if operation.latencies_ms.is_empty() {
-                let values = [(
-                    Counter::DynamoDbThrottles.name(),
-                    operation.throttles.into(),
-                )];
-                lines.push(self.object(timestamp_ms, dimension, &values));
+                lines.push(self.object(timestamp_ms, dimension, &[throttles]));
             }
             for (i, chunk) in operation.latencies_ms.chunks(MAX_VALUES).enumerate() {
-                let mut values = vec![(DYNAMODB_LATENCY, json!(chunk))];
-                if i == 0 && operation.throttles > 0 {
-                    values.push((
-                        Counter::DynamoDbThrottles.name(),
-                        operation.throttles.into(),
-                    ));
-                }
-                lines.push(self.object(timestamp_ms, dimension, &values));
+                let latencies = (DYNAMODB_LATENCY, Val::Values(chunk));
+                let values = if i == 0 && operation.throttles > 0 {
+                    &[latencies, throttles][..]
+                } else {
+                    &[latencies][..]
+                };
+                lines.push(self.object(timestamp_ms, dimension, values));
             }
         }
         lines
     }
 
-    /// One EMF object: `service` and an optional second dimension, and the metrics' values.
+    /// One EMF object: `service` and an optional second dimension, and the metrics' values,
+    /// written straight into its text. Metric and dimension names, and the second dimension's
+    /// value (a field or an operation from this crate's lists), need no escaping; the namespace
+    /// and the service were encoded when the emitter was made.
     fn object(
         &self,
         timestamp_ms: i64,
         dimension: Option<(&str, &str)>,
-        values: &[(&str, Value)],
+        values: &[(&str, Val<'_>)],
     ) -> String {
-        let mut dimensions = vec![SERVICE_DIMENSION];
-        dimensions.extend(dimension.map(|(name, _)| name));
-        let definitions: Vec<Value> = values
-            .iter()
-            .map(|&(name, _)| json!({"Name": name, "Unit": unit(name)}))
-            .collect();
-        let mut object = Map::new();
-        object.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": [dimensions],
-                    "Metrics": definitions,
-                }],
-            }),
+        let mut line = String::with_capacity(320);
+        let _ = write!(
+            line,
+            r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":{},"Dimensions":[["{SERVICE_DIMENSION}""#,
+            self.namespace_json
         );
-        object.insert(SERVICE_DIMENSION.into(), self.service.clone().into());
+        if let Some((name, _)) = dimension {
+            let _ = write!(line, r#","{name}""#);
+        }
+        line.push_str(r#"]],"Metrics":["#);
+        for (i, (name, _)) in values.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(
+                line,
+                r#"{comma}{{"Name":"{name}","Unit":"{}"}}"#,
+                unit(name)
+            );
+        }
+        let _ = write!(
+            line,
+            r#"]}}]}},"{SERVICE_DIMENSION}":{}"#,
+            self.service_json
+        );
         if let Some((name, value)) = dimension {
-            object.insert(name.into(), value.into());
+            let _ = write!(line, r#","{name}":"{value}""#);
         }
         for (name, value) in values {
-            object.insert((*name).into(), value.clone());
+            let _ = write!(line, r#","{name}":"#);
+            match value {
+                Val::Count(count) => {
+                    let _ = write!(line, "{count}");
+                }
+                Val::Values(values) => {
+                    line.push('[');
+                    for (i, value) in values.iter().enumerate() {
+                        let comma = if i == 0 { "" } else { "," };
+                        let _ = write!(line, "{comma}{value}");
+                    }
+                    line.push(']');
+                }
+            }
         }
-        Value::Object(object).to_string()
+        line.push('}');
+        line
     }
+}
+
+/// A metric's value in an EMF object: a count, or values (finite: durations).
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Count(u64),
+    Values(&'a [f64]),
 }
 
 fn unit(metric: &str) -> &'static str {

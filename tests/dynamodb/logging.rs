@@ -144,7 +144,28 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
         "{line}"
     );
     assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
+    let answered: serde_json::Value = serde_json::from_str(&response_body(&response)).unwrap();
+    assert_eq!(
+        line["event_id"], answered["conversion_event"]["id"],
+        "{line}"
+    );
+    assert!(line.get("replayed").is_none(), "{line}");
     assert!(line["latency_ms"].is_u64(), "{line}");
+    assert_eq!(
+        objects(&ok).len(),
+        1,
+        "a create is one line, the request's: {ok}"
+    );
+
+    // A replay: the event's id again, marked.
+    let keyed = || fixture("create-minimal").with_header("idempotency-key", "PRIVATE-IDEMPOTENCY");
+    let first = app.handle(keyed()).await;
+    assert_eq!(handled(&captured.take()).get("replayed"), None);
+    assert_eq!(app.handle(keyed()).await.status(), 201);
+    let line = handled(&captured.take());
+    assert_eq!(line["replayed"], true, "{line}");
+    let first: serde_json::Value = serde_json::from_str(first.body()).unwrap();
+    assert_eq!(line["event_id"], first["conversion_event"]["id"], "{line}");
     assert!(
         line.get("error").is_none() && line.get("error_fields").is_none(),
         "{line}"
@@ -249,6 +270,13 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
             );
         }
     }
+}
+
+fn response_body(outgoing: &conversions::http::Outgoing) -> String {
+    serde_json::to_value(outgoing).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn response_status(outgoing: &conversions::http::Outgoing) -> u64 {
