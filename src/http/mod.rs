@@ -242,10 +242,12 @@ impl<S: Store> App<S> {
         );
         async {
             let started = Instant::now();
-            // Boxed: the route's future is deep (SDK calls inside), and the caller's future
-            // (a test's, the runtime loop's) need not carry its layout on its stack.
-            let (answer, mut counted) = Box::pin(metrics::measure(async {
-                tokio::time::timeout(self.deadline, self.route(&request))
+            // Boxed where it is made: the route's future is deep (SDK calls inside), so the
+            // wrappers around it (the deadline, the metrics' scope, this future, the caller's:
+            // a test's stack, the runtime loop) move a pointer rather than copy its layout.
+            let route = Box::pin(self.route(&request));
+            let (answer, mut counted) = metrics::measure(async {
+                tokio::time::timeout(self.deadline, route)
                     .await
                     .unwrap_or_else(|_| {
                         tracing::warn!(
@@ -254,7 +256,7 @@ impl<S: Store> App<S> {
                         );
                         Err(ApiError::Unavailable)
                     })
-            }))
+            })
             .await;
             if cold_start {
                 counted.count(Counter::ColdStart);
