@@ -313,20 +313,20 @@ fn check(named: &[Named]) {
     }
 }
 
+/// Whether `named` has the metric `name` of `namespace`.
+fn names(named: &[Named], namespace: &str, name: &str) -> bool {
+    named
+        .iter()
+        .any(|m| m.namespace == namespace && m.name == name)
+}
+
 #[test]
 fn every_metric_an_alarm_names_is_one_the_function_or_aws_publishes() {
     let named = alarm_metrics(&template());
     check(&named);
-    for wanted in [Counter::InternalErrors, Counter::Unavailable] {
-        assert!(
-            named
-                .iter()
-                .any(|m| m.namespace == OURS && m.name == wanted.name()),
-            "an alarm on {}",
-            wanted.name()
-        );
-    }
     for (namespace, name) in [
+        (OURS, Counter::InternalErrors.name()),
+        (OURS, Counter::Unavailable.name()),
         ("AWS/DynamoDB", "ThrottledRequests"),
         ("AWS/DynamoDB", "SystemErrors"),
         ("AWS/Lambda", "Errors"),
@@ -335,9 +335,7 @@ fn every_metric_an_alarm_names_is_one_the_function_or_aws_publishes() {
         ("AWS/ApiGateway", "5xx"),
     ] {
         assert!(
-            named
-                .iter()
-                .any(|m| m.namespace == namespace && m.name == name),
+            names(&named, namespace, name),
             "an alarm on {namespace} {name}"
         );
     }
@@ -349,9 +347,7 @@ fn every_metric_the_dashboard_shows_is_one_the_function_or_aws_publishes() {
     check(&named);
     for wanted in [Counter::ConversionsRecorded, Counter::ColdStart] {
         assert!(
-            named
-                .iter()
-                .any(|m| m.namespace == OURS && m.name == wanted.name()),
+            names(&named, OURS, wanted.name()),
             "the dashboard shows {}",
             wanted.name()
         );
