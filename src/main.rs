@@ -45,7 +45,7 @@ async fn serve(config: Config) -> Result<(), Error> {
     }
     let app = App::new(store);
     let app = Arc::new(match config.metrics {
-        Some(metrics) => app.with_metrics(Emitter::stdout(metrics.namespace, metrics.service)),
+        Some(metrics) => app.with_metrics(Emitter::stdout(&metrics.namespace, &metrics.service)),
         None => app,
     });
     // `AWS_LAMBDA_MAX_CONCURRENCY` (read by the runtime too) says how many at once.

@@ -184,14 +184,7 @@ impl<S: Store> App<S> {
             Incoming::Unsupported(Unsupported { kind, request_id }) => {
                 let request_id = request_id.as_deref().unwrap_or(invocation.request_id);
                 let cold_start = self.cold_start();
-                let span = tracing::info_span!(
-                    "request",
-                    api_request_id = %request_id,
-                    requestId = invocation.request_id,
-                    xrayTraceId = invocation.trace_id,
-                    cold_start,
-                    route = "unsupported event",
-                );
+                let span = request_span(request_id, invocation, cold_start, "unsupported event");
                 let _entered = span.enter();
                 tracing::error!(
                     "this function serves HTTP API (payload format 2.0) and function URL events; \
@@ -200,11 +193,8 @@ impl<S: Store> App<S> {
                 let error = ApiError::Internal.texts().0;
                 tracing::info!(status = 500, latency_ms = 0, error, "request handled");
                 let mut counted = RequestMetrics::default();
-                counted.count(Counter::InternalErrors);
-                if cold_start {
-                    counted.count(Counter::ColdStart);
-                }
-                self.emit(&counted);
+                count_error(&mut counted, &ApiError::Internal);
+                self.emit(counted, cold_start);
                 let response = with_request_id(ApiError::Internal.into_response(), request_id);
                 Outgoing::unsupported(&kind, response)
             }
@@ -224,28 +214,19 @@ impl<S: Store> App<S> {
     async fn serve(&self, request: Request, invocation: Invocation<'_>) -> Response {
         let request_id = request.request_id().unwrap_or("-").to_owned();
         let cold_start = self.cold_start();
-        let route = format!(
+        let route = Route::of(&request);
+        let label = format!(
             "{} {}",
             request.method(),
-            Route::of(&request).map_or("unmatched", |route| route.template())
+            route.as_ref().map_or("unmatched", Route::template)
         );
-        let span = tracing::info_span!(
-            "request",
-            api_request_id = %request_id,
-            requestId = (!invocation.request_id.is_empty()).then_some(invocation.request_id),
-            xrayTraceId = invocation.trace_id,
-            cold_start,
-            route = %route,
-            account_id = tracing::field::Empty,
-            event_id = tracing::field::Empty,
-            replayed = tracing::field::Empty,
-        );
+        let span = request_span(&request_id, invocation, cold_start, &label);
         async {
             let started = Instant::now();
             // Boxed where it is made: the route's future is deep (SDK calls inside), so the
             // wrappers around it (the deadline, the metrics' scope, this future, the caller's:
             // a test's stack, the runtime loop) move a pointer rather than copy its layout.
-            let route = Box::pin(self.route(&request));
+            let route = Box::pin(self.route(&request, route));
             let (answer, mut counted) = metrics::measure(async {
                 tokio::time::timeout(self.deadline, route)
                     .await
@@ -258,9 +239,6 @@ impl<S: Store> App<S> {
                     })
             })
             .await;
-            if cold_start {
-                counted.count(Counter::ColdStart);
-            }
             let (error, error_fields) = match &answer {
                 Ok(_) => (None, None),
                 Err(err) => {
@@ -289,7 +267,7 @@ impl<S: Store> App<S> {
                 error_fields,
                 "request handled"
             );
-            self.emit(&counted);
+            self.emit(counted, cold_start);
             response
         }
         .instrument(span)
@@ -301,14 +279,18 @@ impl<S: Store> App<S> {
         !self.served.swap(true, Ordering::Relaxed)
     }
 
-    fn emit(&self, counted: &RequestMetrics) {
+    /// Emits a request's metrics, with the process's cold start on its first.
+    fn emit(&self, mut counted: RequestMetrics, cold_start: bool) {
+        if cold_start {
+            counted.count(Counter::ColdStart);
+        }
         if let Some(emitter) = &self.metrics {
-            emitter.emit(counted);
+            emitter.emit(&counted);
         }
     }
 
-    async fn route(&self, request: &Request) -> Result<Response, ApiError> {
-        let route = Route::of(request).ok_or(ApiError::RouteNotFound)?;
+    async fn route(&self, request: &Request, route: Option<Route>) -> Result<Response, ApiError> {
+        let route = route.ok_or(ApiError::RouteNotFound)?;
         let (methods, allow, message) = route.allowed();
         if !methods.contains(&request.method()) {
             return Err(ApiError::MethodNotAllowed { allow, message });
@@ -382,6 +364,27 @@ impl<S: Store> App<S> {
         metrics::record(|m| m.count(counter));
         Ok(response)
     }
+}
+
+/// The span of one request: every line logged while it is answered carries its fields; the
+/// account, the event and whether it was replayed are recorded once known.
+fn request_span(
+    request_id: &str,
+    invocation: Invocation<'_>,
+    cold_start: bool,
+    route: &str,
+) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        api_request_id = %request_id,
+        requestId = (!invocation.request_id.is_empty()).then_some(invocation.request_id),
+        xrayTraceId = invocation.trace_id,
+        cold_start,
+        route = %route,
+        account_id = tracing::field::Empty,
+        event_id = tracing::field::Empty,
+        replayed = tracing::field::Empty,
+    )
 }
 
 /// The metrics of an answer other than success.

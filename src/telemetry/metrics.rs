@@ -208,9 +208,7 @@ pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 /// Writes a request's metrics as EMF lines under a namespace, with the `service` dimension.
 #[derive(Clone)]
 pub struct Emitter {
-    namespace: String,
-    service: String,
-    /// Both as JSON strings, encoded once.
+    /// The namespace and the service as JSON strings, encoded once.
     namespace_json: String,
     service_json: String,
     sink: Sink,
@@ -219,33 +217,33 @@ pub struct Emitter {
 impl std::fmt::Debug for Emitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emitter")
-            .field("namespace", &self.namespace)
-            .field("service", &self.service)
+            .field("namespace", &self.namespace_json)
+            .field("service", &self.service_json)
             .finish_non_exhaustive()
     }
 }
 
 impl Emitter {
-    pub fn new(namespace: impl Into<String>, service: impl Into<String>, sink: Sink) -> Self {
-        let (namespace, service) = (namespace.into(), service.into());
+    pub fn new(namespace: &str, service: &str, sink: Sink) -> Self {
         let json = |text: &str| Value::from(text).to_string();
         Self {
-            namespace_json: json(&namespace),
-            service_json: json(&service),
-            namespace,
-            service,
+            namespace_json: json(namespace),
+            service_json: json(service),
             sink,
         }
     }
 
-    /// To standard output, one write a line (never interleaved with log lines).
-    pub fn stdout(namespace: impl Into<String>, service: impl Into<String>) -> Self {
+    /// To standard output, a line under one lock (never interleaved with log lines).
+    pub fn stdout(namespace: &str, service: &str) -> Self {
         Self::new(
             namespace,
             service,
             Arc::new(|line: &str| {
                 use std::io::Write;
-                let _ = std::io::stdout().write_all(format!("{line}\n").as_bytes());
+                let mut out = std::io::stdout().lock();
+                let _ = out
+                    .write_all(line.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"));
             }),
         )
     }

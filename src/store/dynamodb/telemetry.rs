@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
 use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::QueryError;
+use aws_smithy_runtime_api::client::interceptors::context::Error;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
@@ -63,15 +64,7 @@ impl Intercept for CallMetrics {
         let throttled = match context.output_or_error() {
             Some(Err(err)) => err
                 .as_operation_error()
-                .and_then(|err| {
-                    None.or_else(|| err.downcast_ref::<GetItemError>().and_then(|e| e.code()))
-                        .or_else(|| {
-                            err.downcast_ref::<BatchGetItemError>()
-                                .and_then(|e| e.code())
-                        })
-                        .or_else(|| err.downcast_ref::<PutItemError>().and_then(|e| e.code()))
-                        .or_else(|| err.downcast_ref::<QueryError>().and_then(|e| e.code()))
-                })
+                .and_then(error_code)
                 .is_some_and(|code| THROTTLING_ERRORS.contains(&code)),
             _ => false,
         };
@@ -103,5 +96,18 @@ impl Intercept for CallMetrics {
             metrics::record(|m| m.dynamodb_call(operation, latency, throttles));
         }
         Ok(())
+    }
+}
+
+/// The error code of a failed attempt of one of the function's operations.
+fn error_code(err: &Error) -> Option<&str> {
+    if let Some(err) = err.downcast_ref::<GetItemError>() {
+        err.code()
+    } else if let Some(err) = err.downcast_ref::<BatchGetItemError>() {
+        err.code()
+    } else if let Some(err) = err.downcast_ref::<PutItemError>() {
+        err.code()
+    } else {
+        err.downcast_ref::<QueryError>().and_then(|err| err.code())
     }
 }
