@@ -202,7 +202,8 @@ pub fn record(update: impl FnOnce(&mut RequestMetrics)) {
     let _ = CURRENT.try_with(|metrics| update(&mut metrics.borrow_mut()));
 }
 
-/// Where EMF lines go: standard output in Lambda, a buffer in tests.
+/// Where EMF lines go: standard output in Lambda, a buffer in tests. Called once a request with
+/// all of its lines, each ending in a newline, so that they take one write.
 pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Writes a request's metrics as EMF lines under a namespace, with the `service` dimension.
@@ -233,27 +234,32 @@ impl Emitter {
         }
     }
 
-    /// To standard output, a line under one lock (never interleaved with log lines).
+    /// To standard output: a request's lines in one write (a system call each would cost more
+    /// than writing them), never interleaved with log lines.
     pub fn stdout(namespace: &str, service: &str) -> Self {
         Self::new(
             namespace,
             service,
-            Arc::new(|line: &str| {
+            Arc::new(|lines: &str| {
                 use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = out
-                    .write_all(line.as_bytes())
-                    .and_then(|()| out.write_all(b"\n"));
+                let _ = std::io::stdout().lock().write_all(lines.as_bytes());
             }),
         )
     }
 
-    /// Writes the lines of one request's metrics.
+    /// Writes the lines of one request's metrics, all at once.
     pub fn emit(&self, metrics: &RequestMetrics) {
         let now = chrono::Utc::now().timestamp_millis();
-        for line in self.lines(metrics, now) {
-            (self.sink)(&line);
+        let lines = self.lines(metrics, now);
+        if lines.is_empty() {
+            return;
         }
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in &lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        (self.sink)(&text);
     }
 
     /// The EMF objects of one request's metrics at `timestamp_ms`: the counters (by `service`),
@@ -400,8 +406,43 @@ mod tests {
 
     #[test]
     fn a_request_that_counted_nothing_emits_nothing() {
-        let emitter = Emitter::new("N", "s", Arc::new(|_: &str| {}));
+        let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&calls);
+        let emitter = Emitter::new(
+            "N",
+            "s",
+            Arc::new(move |text: &str| sink.lock().unwrap().push(text.to_owned())),
+        );
         assert!(emitter.lines(&RequestMetrics::default(), 0).is_empty());
+        emitter.emit(&RequestMetrics::default());
+        assert!(calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_request_s_lines_go_to_the_sink_in_one_call() {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&calls);
+        let emitter = Emitter::new(
+            "N",
+            "s",
+            Arc::new(move |text: &str| sink.lock().unwrap().push(text.to_owned())),
+        );
+        let mut metrics = RequestMetrics::default();
+        metrics.count(Counter::ConversionsRecorded);
+        metrics.dynamodb_call("BatchGetItem", Duration::from_millis(3), 0);
+        metrics.dynamodb_call("PutItem", Duration::from_millis(4), 0);
+        emitter.emit(&metrics);
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert!(calls[0].ends_with('\n'));
+        let lines: Vec<Value> = calls[0]
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["ConversionsRecorded"], 1);
+        assert_eq!(lines[1]["Operation"], "BatchGetItem");
+        assert_eq!(lines[2]["Operation"], "PutItem");
     }
 
     #[test]

@@ -191,7 +191,10 @@ async fn each_request_emits_valid_emf_with_what_it_did() {
         let emitter = Emitter::new(
             NAMESPACE,
             SERVICE,
-            Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())),
+            Arc::new(move |text: &str| {
+                let mut lines = sink.lock().unwrap();
+                lines.extend(text.lines().map(str::to_owned));
+            }),
         );
         let app = App::new(DynamoStore::new(
             function_client(&proxy.endpoint()).await,
