@@ -3,6 +3,7 @@
 //! used (CPU, peak RSS) from `/proc`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -155,12 +156,16 @@ pub struct Launch<'a> {
     pub table: &'a str,
     pub concurrency: usize,
     pub warm_up: bool,
+    /// The logging and metrics `template.yaml` deploys (JSON lines at INFO, EMF metrics); else
+    /// warnings only and no metrics, to measure what the telemetry costs.
+    pub telemetry: bool,
 }
 
 /// The function, started as Lambda starts it.
 pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
     let (program, args) = launch.command.split_first().expect("a command");
-    Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
@@ -168,21 +173,33 @@ pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_MAX_CONCURRENCY", launch.concurrency.to_string())
-        // As template.yaml deploys it: JSON lines at INFO (two a request) and EMF metrics.
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")
-        .env("POWERTOOLS_SERVICE_NAME", "conversions-bench")
         .env("TABLE_NAME", launch.table)
-        .env("DYNAMODB_WARM_UP", launch.warm_up.to_string())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", launch.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("DYNAMODB_WARM_UP", launch.warm_up.to_string());
+    if launch.telemetry {
+        // As template.yaml deploys it: a JSON line a request at INFO, and EMF metrics.
+        command
+            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+            .env("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")
+            .env("POWERTOOLS_SERVICE_NAME", "conversions-bench");
+    } else {
+        command.env("AWS_LAMBDA_LOG_LEVEL", "WARN");
+    }
+    with_aws_environment(&mut command, launch.endpoint)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the function starts")
+}
+
+/// The SDK's environment of the function and of the direct loop: local DynamoDB, a region and
+/// credentials.
+pub fn with_aws_environment<'c>(command: &'c mut Command, endpoint: &str) -> &'c mut Command {
+    command
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
 }
 
 /// CPU time used, in seconds: user and system (from `stat`, in clock ticks), and the total on
@@ -241,16 +258,6 @@ pub fn process_cpu(pid: u32) -> Cpu {
     }
 }
 
-/// The calling thread's CPU time.
-pub fn thread_cpu() -> Cpu {
-    let (user, system) = stat_times("/proc/thread-self/stat");
-    Cpu {
-        user,
-        system,
-        total: schedstat_seconds("/proc/thread-self/schedstat"),
-    }
-}
-
 fn stat_times(path: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(path).expect("/proc is readable");
     let fields: Vec<&str> = stat
@@ -289,4 +296,74 @@ pub fn peak_rss_mb(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// A process's system calls and context switches while it does some work, counted by the
+/// kernel (`perf stat` attached to it).
+pub struct KernelCounts {
+    perf: Child,
+    out: PathBuf,
+}
+
+/// What [`KernelCounts`] counted.
+#[derive(Clone, Copy, Debug)]
+pub struct Counted {
+    pub syscalls: f64,
+    pub context_switches: f64,
+}
+
+impl Counted {
+    pub fn per(self, n: usize) -> Counted {
+        Counted {
+            syscalls: self.syscalls / n as f64,
+            context_switches: self.context_switches / n as f64,
+        }
+    }
+}
+
+impl KernelCounts {
+    /// Starts counting; `None` where perf is not installed.
+    pub fn attach(pid: u32) -> Option<Self> {
+        let out = std::env::temp_dir().join(format!("perf-{}", uuid::Uuid::new_v4().simple()));
+        let perf = Command::new("perf")
+            .args([
+                "stat",
+                "-x",
+                ",",
+                "-e",
+                "raw_syscalls:sys_enter,context-switches",
+            ])
+            .arg("-o")
+            .arg(&out)
+            .args(["-p", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // perf counts from the moment its events are open, a few milliseconds after it starts.
+        std::thread::sleep(Duration::from_millis(500));
+        Some(Self { perf, out })
+    }
+
+    /// Stops counting; `None` where the kernel would not count (no tracepoints, say).
+    pub fn stop(mut self) -> Option<Counted> {
+        Command::new("kill")
+            .args(["-INT", &self.perf.id().to_string()])
+            .status()
+            .ok()?;
+        self.perf.wait().ok()?;
+        let text = std::fs::read_to_string(&self.out).ok()?;
+        std::fs::remove_file(&self.out).ok();
+        // `-x ,` lines: count, unit, event, ...
+        let count = |event: &str| {
+            text.lines()
+                .map(|l| l.split(',').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[2] == event)
+                .and_then(|f| f[0].parse::<f64>().ok())
+        };
+        Some(Counted {
+            syscalls: count("raw_syscalls:sys_enter")?,
+            context_switches: count("context-switches")?,
+        })
+    }
 }

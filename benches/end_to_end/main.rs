@@ -7,8 +7,9 @@
 //!   first invocation beside a warm one, with and without opening the DynamoDB connection
 //!   during init;
 //! - sequential invocations: invocations/s, latency p50/p99, the function's own CPU per
-//!   invocation (from `/proc/<pid>/stat`), beside a loop making the same DynamoDB calls directly
-//!   with the SDK in this process, in the same run;
+//!   invocation (from `/proc/<pid>/stat`), beside a process making the same DynamoDB calls
+//!   directly with the SDK in a loop (direct.rs) and beside the function without its telemetry,
+//!   in the same run; and both processes' instructions per invocation, counted by callgrind;
 //! - several invocations per process (`AWS_LAMBDA_MAX_CONCURRENCY` 1, 8, 32), every answer a 201;
 //! - footprint: the stripped binary's size, the process's peak RSS;
 //! - where the instructions of a warm invocation go, by callgrind (profile.rs).
@@ -16,6 +17,7 @@
 //! It prints its results and writes them into BENCHMARKS.md. Times are this machine's and vary
 //! between runs; the ratios and counts are what to compare.
 
+mod direct;
 mod emulator;
 #[path = "../../tests/dynamodb/helpers/metering.rs"]
 #[allow(dead_code)] // the tests' read-unit rule is not needed here
@@ -25,17 +27,16 @@ mod profile;
 mod report;
 mod scenarios;
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use conversions::domain::{AccountId, ApiKey};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, create_table};
 
-use emulator::{Cpu, Emulator, Launch, peak_rss_mb, process_cpu, spawn, thread_cpu};
+use direct::DirectLoop;
+use emulator::{Cpu, Emulator, KernelCounts, Launch, peak_rss_mb, process_cpu, spawn};
 
 /// The binary as built for the bench: unstripped, with line tables, for callgrind.
 const BUILT: &str = env!("CARGO_BIN_EXE_conversions");
@@ -130,8 +131,19 @@ async fn cold_start(launch: &Launch<'_>, event: &str) -> ColdStart {
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    if std::env::var_os(direct::MODE).is_some() {
+        return direct::serve();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(bench());
+}
+
+async fn bench() {
     let endpoints = std::env::var("TEST_DYNAMODB_ENDPOINTS")
         .expect("run with scripts/with-test-servers.sh (make bench does)");
     let endpoint = endpoints
@@ -159,6 +171,7 @@ async fn main() {
         table: &table,
         concurrency,
         warm_up,
+        telemetry: true,
     };
 
     let scenarios = scenarios::run(&endpoint, &table).await;
@@ -167,44 +180,87 @@ async fn main() {
     let cold_without = cold_start(&launch(1, false), &event).await;
     let cold_with = cold_start(&launch(1, true), &event).await;
 
-    // Sequential invocations, and the same DynamoDB calls made directly, in interleaved rounds
-    // so that the machine's noise hits both alike; the median round's ratio is reported.
+    // Sequential invocations, beside the same DynamoDB calls made directly and beside the
+    // function without its telemetry, in interleaved rounds (each round in another order) so
+    // that the machine's noise hits all three alike; the median round's ratios are reported.
     const ROUNDS: usize = 5;
     const PER_ROUND: usize = 300;
-    let direct = DirectLoop::start(&endpoint, &table, &key);
-    let emulator = Emulator::start().await;
-    let mut child = spawn(&emulator.address, &launch(1, true));
-    for _ in 0..50 {
-        emulator.invoke(event.clone()).await;
-    }
-    let mut latencies = Vec::with_capacity(ROUNDS * PER_ROUND);
-    let mut elapsed = Duration::ZERO;
-    let (mut function_rounds, mut direct_rounds) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let before = process_cpu(child.id());
-        let started = Instant::now();
-        for _ in 0..PER_ROUND {
-            let one = Instant::now();
-            assert_eq!(status(&emulator.invoke(event.clone()).await), 201);
-            latencies.push(ms(one.elapsed()));
+    let key_hash = key.hash();
+    let mut direct = DirectLoop::start(&[], &endpoint, &table, key_hash.as_str());
+    let quiet = Launch {
+        telemetry: false,
+        ..launch(1, true)
+    };
+    let mut functions = Vec::new();
+    for launch in [launch(1, true), quiet] {
+        let emulator = Emulator::start().await;
+        let child = spawn(&emulator.address, &launch);
+        for _ in 0..direct::WARM_UP {
+            emulator.invoke(event.clone()).await;
         }
-        elapsed += started.elapsed();
-        function_rounds.push((process_cpu(child.id()) - before).per(PER_ROUND));
-        direct_rounds.push(direct.run(PER_ROUND).per(PER_ROUND));
+        functions.push(Sequential {
+            emulator,
+            child,
+            cpu: Vec::new(),
+            latencies: Vec::with_capacity(ROUNDS * PER_ROUND),
+            elapsed: Duration::ZERO,
+        });
     }
-    let rss = peak_rss_mb(child.id());
-    child.kill().ok();
-    child.wait().ok();
-    latencies.sort_by(f64::total_cmp);
+    let mut direct_rounds = Vec::new();
+    for round in 0..ROUNDS {
+        for turn in 0..3 {
+            match (round + turn) % 3 {
+                2 => direct_rounds.push(direct.run(PER_ROUND).per(PER_ROUND)),
+                f => functions[f].round(&event, PER_ROUND).await,
+            }
+        }
+    }
+    // What the kernel does for each, one more round: system calls and context switches.
+    let mut kernel = Vec::new();
+    for f in &mut functions {
+        let counting = KernelCounts::attach(f.child.id());
+        f.unmeasured(&event, PER_ROUND).await;
+        kernel.push(
+            counting
+                .and_then(KernelCounts::stop)
+                .map(|c| c.per(PER_ROUND)),
+        );
+    }
+    let counting = KernelCounts::attach(direct.pid());
+    direct.iterate(PER_ROUND);
+    kernel.push(
+        counting
+            .and_then(KernelCounts::stop)
+            .map(|c| c.per(PER_ROUND)),
+    );
+    drop(direct);
+    let [with_telemetry, without_telemetry] = <[Sequential; 2]>::try_from(functions)
+        .ok()
+        .expect("two functions");
+    let rss = peak_rss_mb(with_telemetry.child.id());
     let sequential = ROUNDS * PER_ROUND;
-    let mut ratios: Vec<f64> = function_rounds
-        .iter()
-        .zip(&direct_rounds)
-        .map(|(f, d)| f.total / d.total)
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let ratio = ratios[ROUNDS / 2];
-    let (function_cpu, direct_cpu) = (Cpu::mean(&function_rounds), Cpu::mean(&direct_rounds));
+    let median_ratio = |rounds: &[Cpu], floor: &[Cpu]| {
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .zip(floor)
+            .map(|(f, d)| f.total / d.total)
+            .collect();
+        let all = ratios.clone();
+        ratios.sort_by(f64::total_cmp);
+        (ratios[ROUNDS / 2], all)
+    };
+    let (ratio, ratios) = median_ratio(&with_telemetry.cpu, &direct_rounds);
+    let (quiet_ratio, _) = median_ratio(&without_telemetry.cpu, &direct_rounds);
+    let (telemetry_ratio, _) = median_ratio(&with_telemetry.cpu, &without_telemetry.cpu);
+    let (function_cpu, quiet_cpu, direct_cpu) = (
+        Cpu::mean(&with_telemetry.cpu),
+        Cpu::mean(&without_telemetry.cpu),
+        Cpu::mean(&direct_rounds),
+    );
+    let (rate, quiet_rate) = (with_telemetry.rate(), without_telemetry.rate());
+    let mut latencies = with_telemetry.latencies.clone();
+    latencies.sort_by(f64::total_cmp);
+    drop((with_telemetry, without_telemetry));
 
     // Several invocations per process.
     let mut concurrent = Vec::new();
@@ -241,6 +297,7 @@ async fn main() {
     std::fs::remove_file(&binary).ok();
 
     let profiled = profile::profile(BUILT, &endpoint, &table, &event).await;
+    let direct_instructions = profile::direct_loop(&endpoint, &table, key_hash.as_str());
 
     // The report.
     let mut out = String::new();
@@ -371,8 +428,7 @@ async fn main() {
     );
     let _ = writeln!(
         w,
-        "  {:.0} invocations/s    latency p50 {:.2} ms  p99 {:.2} ms",
-        sequential as f64 / elapsed.as_secs_f64(),
+        "  {rate:.0} invocations/s    latency p50 {:.2} ms  p99 {:.2} ms",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     );
@@ -401,6 +457,38 @@ async fn main() {
     );
     let _ = writeln!(
         w,
+        "  without telemetry (WARN, no metrics) {:.0} µs (user {:.0}, system {:.0}), ratio {quiet_ratio:.2}x, {quiet_rate:.0} invocations/s",
+        quiet_cpu.total * 1e6,
+        quiet_cpu.user * 1e6,
+        quiet_cpu.system * 1e6
+    );
+    let _ = writeln!(
+        w,
+        "  the telemetry's cost, side by side: {telemetry_ratio:.2}x the CPU without it (the median round)"
+    );
+    if let [Some(function), Some(quiet), Some(direct)] = kernel[..] {
+        let _ = writeln!(
+            w,
+            "  system calls per invocation: function {:.1} (without telemetry {:.1}), direct loop {:.1}; context switches {:.1} ({:.1}), {:.1}",
+            function.syscalls,
+            quiet.syscalls,
+            direct.syscalls,
+            function.context_switches,
+            quiet.context_switches,
+            direct.context_switches
+        );
+    }
+    if let (Some((_, function)), Some(direct)) = (&profiled, direct_instructions) {
+        let _ = writeln!(
+            w,
+            "  instructions per invocation (callgrind): function {:.0} k, direct loop {:.0} k, ratio {:.2}x",
+            function / 1e3,
+            direct / 1e3,
+            function / direct
+        );
+    }
+    let _ = writeln!(
+        w,
         "several invocations per process (AWS_LAMBDA_MAX_CONCURRENCY):"
     );
     for (concurrency, rate, created, total, rss) in &concurrent {
@@ -419,8 +507,9 @@ async fn main() {
     if let Some((components, total)) = &profiled {
         let _ = writeln!(
             w,
-            "\n**Where a warm invocation's instructions go** (callgrind, {} invocations after 20 to warm up; instructions in each function itself, summed by component; system calls are outside the count):\n",
-            profile::INVOCATIONS
+            "\n**Where a warm invocation's instructions go** (callgrind, {} invocations after {} to warm up; instructions in each function itself, summed by component; system calls are outside the count):\n",
+            profile::INVOCATIONS,
+            direct::WARM_UP
         );
         let _ = writeln!(w, "| component | instructions per invocation | share |");
         let _ = writeln!(w, "|---|---|---|");
@@ -453,6 +542,18 @@ async fn main() {
             format!("{ratio:.2}×"),
             ratio <= 1.3,
         ),
+        match (&profiled, direct_instructions) {
+            (Some((_, function)), Some(direct)) => (
+                "the same by instructions, the kernel's part left out (callgrind)".to_owned(),
+                format!("{:.2}×", function / direct),
+                function / direct <= 1.3,
+            ),
+            _ => (
+                "the same by instructions (callgrind)".to_owned(),
+                "not measured (no valgrind)".to_owned(),
+                false,
+            ),
+        },
         (
             "spawn to first `/next` < 10 ms (median of 20)".to_owned(),
             format!("{:.1} ms", cold_with.to_first_next),
@@ -482,120 +583,45 @@ async fn main() {
     report::write_section("end-to-end", &out);
 }
 
-/// The floor: a thread of this process running as the function does (one thread, a
-/// current-thread runtime, its own client with the function's SDK settings), making the calls
-/// one invocation makes (the key's record, the type and the lead in one `BatchGetItem`, then a
-/// `PutItem` of an item of the event's size) when asked, and answering with its CPU time.
-struct DirectLoop {
-    requests: std::sync::mpsc::Sender<usize>,
-    results: std::sync::mpsc::Receiver<Cpu>,
+/// One function process of the sequential runs, and what its rounds measured.
+struct Sequential {
+    emulator: Emulator,
+    child: std::process::Child,
+    cpu: Vec<Cpu>,
+    latencies: Vec<f64>,
+    elapsed: Duration,
 }
 
-impl DirectLoop {
-    fn start(endpoint: &str, table: &str, key: &ApiKey) -> Self {
-        let (requests, asked) = std::sync::mpsc::channel::<usize>();
-        let (answer, results) = std::sync::mpsc::channel();
-        let (endpoint, table, key) = (endpoint.to_owned(), table.to_owned(), key.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            let client = runtime.block_on(async {
-                let sdk = conversions::config::load_sdk_config()
-                    .await
-                    .expect("the SDK's configuration");
-                aws_sdk_dynamodb::Client::from_conf(config_for(&sdk, &endpoint).build())
-            });
-            runtime.block_on(direct_calls(&client, &table, &key, 50));
-            while let Ok(n) = asked.recv() {
-                let before = thread_cpu();
-                runtime.block_on(direct_calls(&client, &table, &key, n));
-                if answer.send(thread_cpu() - before).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { requests, results }
-    }
-
-    /// Runs `n` iterations; the CPU time they took.
-    fn run(&self, n: usize) -> Cpu {
-        self.requests.send(n).expect("the direct loop runs");
-        self.results.recv().expect("the direct loop answers")
-    }
-}
-
-/// The calls of one invocation, `n` times.
-async fn direct_calls(client: &aws_sdk_dynamodb::Client, table: &str, key: &ApiKey, n: usize) {
-    let s = |v: String| AttributeValue::S(v);
-    let account_pk = format!("ACCOUNT#{DEMO_ACCOUNT_ID}");
-    let keys: Vec<HashMap<String, AttributeValue>> = [
-        (
-            format!("APIKEY#{}", key.hash().as_str()),
-            "APIKEY".to_owned(),
-        ),
-        (
-            account_pk.clone(),
-            format!(
-                "CONVERSION_TYPE#{}",
-                conversions::seed::DEMO_CONVERSION_TYPE_ID
-            ),
-        ),
-        (
-            account_pk.clone(),
-            format!("LEAD#{}", conversions::seed::DEMO_LEAD_ID),
-        ),
-    ]
-    .into_iter()
-    .map(|(pk, sk)| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]))
-    .collect();
-    let round = |count: usize| {
-        let keys = keys.clone();
-        let account_pk = account_pk.clone();
-        async move {
-            for _ in 0..count {
-                let read = KeysAndAttributes::builder()
-                    .set_keys(Some(keys.clone()))
-                    .consistent_read(true)
-                    .build()
-                    .unwrap();
-                client
-                    .batch_get_item()
-                    .request_items(table, read)
-                    .send()
-                    .await
-                    .expect("BatchGetItem");
-                // An item of the size and shape of a minimal event.
-                let id = uuid::Uuid::new_v4().to_string();
-                let mut put = client
-                    .put_item()
-                    .table_name(table)
-                    .item("pk", s(account_pk.clone()))
-                    .item("sk", s(format!("DIRECT#{id}")))
-                    .item("amount", AttributeValue::N("85000.00".into()))
-                    .condition_expression("attribute_not_exists(pk)");
-                for name in [
-                    "id",
-                    "conversion_type_id",
-                    "lead_id",
-                    "workflow_id",
-                    "lead_key",
-                    "conversion_type_key",
-                    "workflow_key",
-                    "converted_sk",
-                    "write_token",
-                    "converted_at",
-                    "created_at",
-                    "amount_text",
-                    "currency",
-                    "metadata",
-                ] {
-                    put = put.item(name, s(format!("{id}#{name}")));
-                }
-                put.send().await.expect("PutItem");
-            }
+impl Sequential {
+    /// `n` invocations one after another: their latencies, and the process's CPU per invocation.
+    async fn round(&mut self, event: &str, n: usize) {
+        let before = process_cpu(self.child.id());
+        let started = Instant::now();
+        for _ in 0..n {
+            let one = Instant::now();
+            assert_eq!(status(&self.emulator.invoke(event.to_owned()).await), 201);
+            self.latencies.push(ms(one.elapsed()));
         }
-    };
-    round(n).await;
+        self.elapsed += started.elapsed();
+        self.cpu
+            .push((process_cpu(self.child.id()) - before).per(n));
+    }
+
+    /// `n` invocations, not counted in the figures (while perf counts).
+    async fn unmeasured(&self, event: &str, n: usize) {
+        for _ in 0..n {
+            assert_eq!(status(&self.emulator.invoke(event.to_owned()).await), 201);
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+impl Drop for Sequential {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }

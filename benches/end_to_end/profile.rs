@@ -4,12 +4,87 @@
 //! instructions of each function (self cost) summed per component.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Command;
 
+use crate::direct::{DirectLoop, WARM_UP};
 use crate::emulator::{Emulator, Launch, spawn};
 
-const WARM_UP: usize = 20;
 pub const INVOCATIONS: usize = 200;
+
+/// A process run under callgrind, its counters zeroed after a warm-up and dumped after the
+/// measured work.
+struct Callgrind {
+    dir: PathBuf,
+    out_arg: String,
+}
+
+impl Callgrind {
+    /// `None` when valgrind is not installed.
+    fn new() -> Option<Self> {
+        Command::new("valgrind").arg("--version").output().ok()?;
+        let dir = std::env::temp_dir().join(format!("callgrind-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let out_arg = format!(
+            "--callgrind-out-file={}",
+            dir.join("callgrind.out").display()
+        );
+        Some(Self { dir, out_arg })
+    }
+
+    /// The command to put before the program.
+    fn wrapper(&self) -> [&str; 4] {
+        ["valgrind", "--tool=callgrind", "--quiet", &self.out_arg]
+    }
+
+    fn control(pid: u32, option: &str) {
+        let status = Command::new("callgrind_control")
+            .args([option, &pid.to_string()])
+            .output()
+            .expect("callgrind_control runs");
+        assert!(status.status.success(), "callgrind_control {option}");
+    }
+
+    /// `callgrind_annotate`'s table of the dump (each function's own instructions).
+    fn annotated(self) -> Option<String> {
+        // The dump is the file with the highest part number (`callgrind.out.1`, ...).
+        let dump = std::fs::read_dir(&self.dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x != "out"))
+            .max_by_key(|p| {
+                p.extension()
+                    .and_then(|x| x.to_str())
+                    .and_then(|x| x.parse::<u32>().ok())
+            })?;
+        let annotated = Command::new("callgrind_annotate")
+            .args(["--inclusive=no", "--auto=no", "--threshold=100"])
+            .arg(&dump)
+            .output()
+            .ok()?;
+        std::fs::remove_dir_all(&self.dir).ok();
+        Some(String::from_utf8_lossy(&annotated.stdout).into_owned())
+    }
+}
+
+/// The instructions of the whole dump.
+fn program_total(text: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.contains("PROGRAM TOTALS"))
+        .and_then(parse_line_count)
+}
+
+/// The direct loop's instructions per iteration (the same calls, counted the same way), or
+/// `None` without valgrind.
+pub fn direct_loop(endpoint: &str, table: &str, key_hash: &str) -> Option<f64> {
+    let callgrind = Callgrind::new()?;
+    let mut direct = DirectLoop::start(&callgrind.wrapper(), endpoint, table, key_hash);
+    Callgrind::control(direct.pid(), "--zero");
+    direct.iterate(INVOCATIONS);
+    Callgrind::control(direct.pid(), "--dump");
+    drop(direct);
+    Some(program_total(&callgrind.annotated()?)? / INVOCATIONS as f64)
+}
 
 /// Instructions per warm invocation by component, largest first, and their total; `None` when
 /// valgrind is not installed.
@@ -19,63 +94,33 @@ pub async fn profile(
     table: &str,
     event: &str,
 ) -> Option<(Vec<(&'static str, f64)>, f64)> {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        return None;
-    }
-    let dir = std::env::temp_dir().join(format!("callgrind-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let out = dir.join("callgrind.out");
-    let out_arg = format!("--callgrind-out-file={}", out.display());
+    let callgrind = Callgrind::new()?;
     let emulator = Emulator::start().await;
+    let mut command = callgrind.wrapper().to_vec();
+    command.push(binary);
     let mut child = spawn(
         &emulator.address,
         &Launch {
-            command: &["valgrind", "--tool=callgrind", "--quiet", &out_arg, binary],
+            command: &command,
             endpoint,
             table,
             concurrency: 1,
             warm_up: true,
+            telemetry: true,
         },
     );
     for _ in 0..WARM_UP {
         emulator.invoke(event.to_owned()).await;
     }
-    let pid = child.id().to_string();
-    let control = |option: &str| {
-        let status = Command::new("callgrind_control")
-            .args([option, &pid])
-            .output()
-            .expect("callgrind_control runs");
-        assert!(status.status.success(), "callgrind_control {option}");
-    };
-    control("--zero");
+    Callgrind::control(child.id(), "--zero");
     for _ in 0..INVOCATIONS {
         emulator.invoke(event.to_owned()).await;
     }
-    control("--dump");
+    Callgrind::control(child.id(), "--dump");
     child.kill().ok();
     child.wait().ok();
-    // The dump is the file with the highest part number (`callgrind.out.1`, ...).
-    let dump = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x != "out"))
-        .max_by_key(|p| {
-            p.extension()
-                .and_then(|x| x.to_str())
-                .and_then(|x| x.parse::<u32>().ok())
-        })?;
-    let annotated = Command::new("callgrind_annotate")
-        .args(["--inclusive=no", "--auto=no", "--threshold=100"])
-        .arg(&dump)
-        .output()
-        .ok()?;
-    std::fs::remove_dir_all(&dir).ok();
-    let text = String::from_utf8_lossy(&annotated.stdout);
-    let total = text
-        .lines()
-        .find(|l| l.contains("PROGRAM TOTALS"))
-        .and_then(parse_line_count)?;
+    let text = callgrind.annotated()?;
+    let total = program_total(&text)?;
     let mut components: BTreeMap<&'static str, f64> = BTreeMap::new();
     // The table of functions follows its `file:function` heading. It also lists the frames
     // every call passes through (`main`, ...) with the whole count: no function's own cost
