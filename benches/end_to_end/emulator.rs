@@ -233,6 +233,16 @@ impl Cpu {
         sum.per(all.len())
     }
 
+    /// `1152 µs (user 833, system 320)`.
+    pub fn micros(&self) -> String {
+        format!(
+            "{:.0} µs (user {:.0}, system {:.0})",
+            self.total * 1e6,
+            self.user * 1e6,
+            self.system * 1e6
+        )
+    }
+
     pub fn per(self, n: usize) -> Cpu {
         let n = n as f64;
         Cpu {

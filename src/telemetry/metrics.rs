@@ -404,8 +404,8 @@ mod tests {
         assert!(lines[1].get("DynamoDbLatency").is_none());
     }
 
-    #[test]
-    fn a_request_that_counted_nothing_emits_nothing() {
+    /// An emitter, and what each call to its sink was given.
+    fn capturing() -> (Emitter, Arc<std::sync::Mutex<Vec<String>>>) {
         let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let sink = Arc::clone(&calls);
         let emitter = Emitter::new(
@@ -413,6 +413,12 @@ mod tests {
             "s",
             Arc::new(move |text: &str| sink.lock().unwrap().push(text.to_owned())),
         );
+        (emitter, calls)
+    }
+
+    #[test]
+    fn a_request_that_counted_nothing_emits_nothing() {
+        let (emitter, calls) = capturing();
         assert!(emitter.lines(&RequestMetrics::default(), 0).is_empty());
         emitter.emit(&RequestMetrics::default());
         assert!(calls.lock().unwrap().is_empty());
@@ -420,13 +426,7 @@ mod tests {
 
     #[test]
     fn a_request_s_lines_go_to_the_sink_in_one_call() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let sink = Arc::clone(&calls);
-        let emitter = Emitter::new(
-            "N",
-            "s",
-            Arc::new(move |text: &str| sink.lock().unwrap().push(text.to_owned())),
-        );
+        let (emitter, calls) = capturing();
         let mut metrics = RequestMetrics::default();
         metrics.count(Counter::ConversionsRecorded);
         metrics.dynamodb_call("BatchGetItem", Duration::from_millis(3), 0);
