@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
 
-use crate::emulator::{Cpu, process_cpu, with_aws_environment};
+use crate::emulator::{Cpu, Killed, process_cpu, with_aws_environment};
 
 /// Set in the environment of the bench's executable to make it the direct loop.
 pub const MODE: &str = "BENCH_DIRECT_LOOP";
@@ -23,7 +23,7 @@ pub const WARM_UP: usize = 50;
 
 /// The direct loop's process, seen from the bench.
 pub struct DirectLoop {
-    child: Child,
+    child: Killed,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
 }
@@ -54,7 +54,7 @@ impl DirectLoop {
         let input = child.stdin.take().expect("its input");
         let output = BufReader::new(child.stdout.take().expect("its output"));
         let mut direct = Self {
-            child,
+            child: Killed(child),
             input,
             output,
         };
@@ -63,7 +63,7 @@ impl DirectLoop {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// Makes the calls `n` times.
@@ -81,13 +81,6 @@ impl DirectLoop {
         let before = process_cpu(self.pid());
         self.iterate(n);
         process_cpu(self.pid()) - before
-    }
-}
-
-impl Drop for DirectLoop {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }
 

@@ -161,6 +161,16 @@ pub struct Launch<'a> {
     pub telemetry: bool,
 }
 
+/// A child process killed (and reaped) when this goes out of scope, on every path.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
 /// The function, started as Lambda starts it.
 pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
     let (program, args) = launch.command.split_first().expect("a command");
@@ -363,7 +373,6 @@ impl KernelCounts {
             .ok()?;
         self.perf.wait().ok()?;
         let text = std::fs::read_to_string(&self.out).ok()?;
-        std::fs::remove_file(&self.out).ok();
         // `-x ,` lines: count, unit, event, ...
         let count = |event: &str| {
             text.lines()
@@ -375,5 +384,14 @@ impl KernelCounts {
             syscalls: count("raw_syscalls:sys_enter")?,
             context_switches: count("context-switches")?,
         })
+    }
+}
+
+impl Drop for KernelCounts {
+    /// perf detached (if it still runs) and its output removed, whatever happened.
+    fn drop(&mut self) {
+        self.perf.kill().ok();
+        self.perf.wait().ok();
+        std::fs::remove_file(&self.out).ok();
     }
 }

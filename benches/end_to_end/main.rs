@@ -36,7 +36,7 @@ use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, create_table};
 
 use direct::DirectLoop;
-use emulator::{Cpu, Emulator, KernelCounts, Launch, peak_rss_mb, process_cpu, spawn};
+use emulator::{Cpu, Emulator, KernelCounts, Killed, Launch, peak_rss_mb, process_cpu, spawn};
 
 /// The binary as built for the bench: unstripped, with line tables, for callgrind.
 const BUILT: &str = env!("CARGO_BIN_EXE_conversions");
@@ -106,7 +106,7 @@ async fn cold_start(launch: &Launch<'_>, event: &str) -> ColdStart {
     for _ in 0..20 {
         let emulator = Emulator::start().await;
         let spawned = Instant::now();
-        let mut child = spawn(&emulator.address, launch);
+        let child = Killed(spawn(&emulator.address, launch));
         let (answer, duration) = emulator.invoke_timed(event.to_owned()).await;
         first_answer.push(ms(spawned.elapsed()));
         assert_eq!(status(&answer), 201);
@@ -120,8 +120,7 @@ async fn cold_start(launch: &Launch<'_>, event: &str) -> ColdStart {
         let (answer, duration) = emulator.invoke_timed(event.to_owned()).await;
         assert_eq!(status(&answer), 201);
         warm.push(ms(duration));
-        child.kill().ok();
-        child.wait().ok();
+        drop(child);
     }
     ColdStart {
         to_first_next: median(to_first_next),
@@ -200,7 +199,7 @@ async fn bench() {
         }
         functions.push(Sequential {
             emulator,
-            child,
+            child: Killed(child),
             cpu: Vec::new(),
             latencies: Vec::with_capacity(ROUNDS * PER_ROUND),
             elapsed: Duration::ZERO,
@@ -218,7 +217,7 @@ async fn bench() {
     // What the kernel does for each, one more round: system calls and context switches.
     let mut kernel = Vec::new();
     for f in &mut functions {
-        let counting = KernelCounts::attach(f.child.id());
+        let counting = KernelCounts::attach(f.child.0.id());
         f.unmeasured(&event, PER_ROUND).await;
         kernel.push(
             counting
@@ -237,7 +236,7 @@ async fn bench() {
     let [with_telemetry, without_telemetry] = <[Sequential; 2]>::try_from(functions)
         .ok()
         .expect("two functions");
-    let rss = peak_rss_mb(with_telemetry.child.id());
+    let rss = peak_rss_mb(with_telemetry.child.0.id());
     let sequential = ROUNDS * PER_ROUND;
     let median_ratio = |rounds: &[Cpu], floor: &[Cpu]| {
         let mut ratios: Vec<f64> = rounds
@@ -267,7 +266,7 @@ async fn bench() {
     for concurrency in [1usize, 8, 32] {
         const INVOCATIONS: usize = 1_000;
         let emulator = Emulator::start().await;
-        let mut child = spawn(&emulator.address, &launch(concurrency, true));
+        let child = Killed(spawn(&emulator.address, &launch(concurrency, true)));
         emulator.invoke(event.clone()).await;
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -289,10 +288,9 @@ async fn bench() {
             rate,
             created,
             INVOCATIONS,
-            peak_rss_mb(child.id()),
+            peak_rss_mb(child.0.id()),
         ));
-        child.kill().ok();
-        child.wait().ok();
+        drop(child);
     }
     std::fs::remove_file(&binary).ok();
 
@@ -530,7 +528,7 @@ async fn bench() {
         ),
         match (&profiled, direct_instructions) {
             (Some((_, function)), Some(direct)) => (
-                "the same by instructions, the kernel's part left out (callgrind)".to_owned(),
+                "the same by instructions (callgrind)".to_owned(),
                 format!("{:.2}×", function / direct),
                 function / direct <= 1.3,
             ),
@@ -572,7 +570,7 @@ async fn bench() {
 /// One function process of the sequential runs, and what its rounds measured.
 struct Sequential {
     emulator: Emulator,
-    child: std::process::Child,
+    child: Killed,
     cpu: Vec<Cpu>,
     latencies: Vec<f64>,
     elapsed: Duration,
@@ -581,7 +579,7 @@ struct Sequential {
 impl Sequential {
     /// `n` invocations one after another: their latencies, and the process's CPU per invocation.
     async fn round(&mut self, event: &str, n: usize) {
-        let before = process_cpu(self.child.id());
+        let before = process_cpu(self.child.0.id());
         let started = Instant::now();
         for _ in 0..n {
             let one = Instant::now();
@@ -590,7 +588,7 @@ impl Sequential {
         }
         self.elapsed += started.elapsed();
         self.cpu
-            .push((process_cpu(self.child.id()) - before).per(n));
+            .push((process_cpu(self.child.0.id()) - before).per(n));
     }
 
     /// `n` invocations, not counted in the figures (while perf counts).
@@ -602,12 +600,5 @@ impl Sequential {
 
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-impl Drop for Sequential {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::direct::{DirectLoop, WARM_UP};
-use crate::emulator::{Emulator, Launch, spawn};
+use crate::emulator::{Emulator, Killed, Launch, spawn};
 
 pub const INVOCATIONS: usize = 200;
 
@@ -98,7 +98,7 @@ pub async fn profile(
     let emulator = Emulator::start().await;
     let mut command = callgrind.wrapper().to_vec();
     command.push(binary);
-    let mut child = spawn(
+    let child = Killed(spawn(
         &emulator.address,
         &Launch {
             command: &command,
@@ -108,17 +108,16 @@ pub async fn profile(
             warm_up: true,
             telemetry: true,
         },
-    );
+    ));
     for _ in 0..WARM_UP {
         emulator.invoke(event.to_owned()).await;
     }
-    Callgrind::control(child.id(), "--zero");
+    Callgrind::control(child.0.id(), "--zero");
     for _ in 0..INVOCATIONS {
         emulator.invoke(event.to_owned()).await;
     }
-    Callgrind::control(child.id(), "--dump");
-    child.kill().ok();
-    child.wait().ok();
+    Callgrind::control(child.0.id(), "--dump");
+    drop(child);
     let text = callgrind.annotated()?;
     let total = program_total(&text)?;
     let mut components: BTreeMap<&'static str, f64> = BTreeMap::new();
