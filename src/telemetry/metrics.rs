@@ -11,10 +11,9 @@
 //! `other`), `Operation` (a DynamoDB operation the function calls). Never an id, never a value.
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -249,35 +248,33 @@ impl Emitter {
 
     /// Writes the lines of one request's metrics, all at once.
     pub fn emit(&self, metrics: &RequestMetrics) {
-        let now = chrono::Utc::now().timestamp_millis();
-        let lines = self.lines(metrics, now);
-        if lines.is_empty() {
-            return;
+        let text = self.text(metrics, chrono::Utc::now().timestamp_millis());
+        if !text.is_empty() {
+            (self.sink)(&text);
         }
-        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for line in &lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-        (self.sink)(&text);
     }
 
-    /// The EMF objects of one request's metrics at `timestamp_ms`: the counters (by `service`),
-    /// `ValidationErrors` by field, and the DynamoDB figures by operation. Nothing for a
-    /// request that counted nothing.
-    pub fn lines(&self, metrics: &RequestMetrics, timestamp_ms: i64) -> Vec<String> {
-        let mut lines = Vec::new();
+    /// The EMF objects of one request's metrics at `timestamp_ms`, a line each: the counters
+    /// (by `service`), `ValidationErrors` by field, and the DynamoDB figures by operation.
+    /// Nothing for a request that counted nothing.
+    pub fn text(&self, metrics: &RequestMetrics, timestamp_ms: i64) -> String {
+        let mut text = String::new();
         let counted: Vec<(&str, Val<'_>)> = Counter::ALL
             .into_iter()
             .filter(|&c| metrics.get(c) > 0)
             .map(|c| (c.name(), Val::Count(metrics.get(c))))
             .collect();
         if !counted.is_empty() {
-            lines.push(self.object(timestamp_ms, None, &counted));
+            self.object(&mut text, timestamp_ms, None, &counted);
         }
         for &(field, count) in &metrics.fields {
             let values = [(Counter::ValidationErrors.name(), Val::Count(count))];
-            lines.push(self.object(timestamp_ms, Some((FIELD_DIMENSION, field)), &values));
+            self.object(
+                &mut text,
+                timestamp_ms,
+                Some((FIELD_DIMENSION, field)),
+                &values,
+            );
         }
         for operation in &metrics.operations {
             let dimension = Some((OPERATION_DIMENSION, operation.name));
@@ -286,7 +283,7 @@ impl Emitter {
                 Val::Count(operation.throttles),
             );
             if operation.latencies_ms.is_empty() {
-                lines.push(self.object(timestamp_ms, dimension, &[throttles]));
+                self.object(&mut text, timestamp_ms, dimension, &[throttles]);
             }
             for (i, chunk) in operation.latencies_ms.chunks(MAX_VALUES).enumerate() {
                 let latencies = (DYNAMODB_LATENCY, Val::Values(chunk));
@@ -295,66 +292,58 @@ impl Emitter {
                 } else {
                     &[latencies][..]
                 };
-                lines.push(self.object(timestamp_ms, dimension, values));
+                self.object(&mut text, timestamp_ms, dimension, values);
             }
         }
-        lines
+        text
     }
 
-    /// One EMF object: `service` and an optional second dimension, and the metrics' values,
-    /// written straight into its text. Metric and dimension names, and the second dimension's
+    /// One EMF object and its newline, appended to `out`: `service` and an optional second
+    /// dimension, and the metrics' values, written straight into the text. Metric and dimension names, and the second dimension's
     /// value (a field or an operation from this crate's lists), need no escaping; the namespace
     /// and the service were encoded when the emitter was made.
     fn object(
         &self,
+        out: &mut String,
         timestamp_ms: i64,
         dimension: Option<(&str, &str)>,
         values: &[(&str, Val<'_>)],
-    ) -> String {
-        let mut line = String::with_capacity(320);
+    ) {
+        out.reserve(320);
         let _ = write!(
-            line,
+            out,
             r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":{},"Dimensions":[["{SERVICE_DIMENSION}""#,
             self.namespace_json
         );
         if let Some((name, _)) = dimension {
-            let _ = write!(line, r#","{name}""#);
+            let _ = write!(out, r#","{name}""#);
         }
-        line.push_str(r#"]],"Metrics":["#);
+        out.push_str(r#"]],"Metrics":["#);
         for (i, (name, _)) in values.iter().enumerate() {
             let comma = if i == 0 { "" } else { "," };
-            let _ = write!(
-                line,
-                r#"{comma}{{"Name":"{name}","Unit":"{}"}}"#,
-                unit(name)
-            );
+            let _ = write!(out, r#"{comma}{{"Name":"{name}","Unit":"{}"}}"#, unit(name));
         }
-        let _ = write!(
-            line,
-            r#"]}}]}},"{SERVICE_DIMENSION}":{}"#,
-            self.service_json
-        );
+        let _ = write!(out, r#"]}}]}},"{SERVICE_DIMENSION}":{}"#, self.service_json);
         if let Some((name, value)) = dimension {
-            let _ = write!(line, r#","{name}":"{value}""#);
+            let _ = write!(out, r#","{name}":"{value}""#);
         }
         for (name, value) in values {
-            let _ = write!(line, r#","{name}":"#);
+            let _ = write!(out, r#","{name}":"#);
             match value {
                 Val::Count(count) => {
-                    let _ = write!(line, "{count}");
+                    let _ = write!(out, "{count}");
                 }
                 Val::Values(values) => {
-                    line.push('[');
+                    out.push('[');
                     for (i, value) in values.iter().enumerate() {
                         let comma = if i == 0 { "" } else { "," };
-                        let _ = write!(line, "{comma}{value}");
+                        let _ = write!(out, "{comma}{value}");
                     }
-                    line.push(']');
+                    out.push(']');
                 }
             }
         }
-        line.push('}');
-        line
+        out.push_str("}\n");
     }
 }
 
@@ -393,8 +382,8 @@ mod tests {
         metrics.throttled("BatchGetItem");
         metrics.throttled("BatchGetItem");
         let lines: Vec<Value> = emitter
-            .lines(&metrics, 7)
-            .iter()
+            .text(&metrics, 7)
+            .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -419,7 +408,7 @@ mod tests {
     #[test]
     fn a_request_that_counted_nothing_emits_nothing() {
         let (emitter, calls) = capturing();
-        assert!(emitter.lines(&RequestMetrics::default(), 0).is_empty());
+        assert!(emitter.text(&RequestMetrics::default(), 0).is_empty());
         emitter.emit(&RequestMetrics::default());
         assert!(calls.lock().unwrap().is_empty());
     }
@@ -454,8 +443,8 @@ mod tests {
         }
         metrics.dynamodb_call("Query", Duration::from_millis(2), 2);
         let lines: Vec<Value> = emitter
-            .lines(&metrics, 7)
-            .iter()
+            .text(&metrics, 7)
+            .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         // The counters' object (the throttles), then the latencies in two.
