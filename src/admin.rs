@@ -5,7 +5,7 @@
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{Config, dynamodb_endpoint, is_local_endpoint};
 use crate::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, Cursor,
     EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT, MAX_OFFSET,
@@ -117,8 +117,14 @@ pub enum Command {
         #[arg(long)]
         id: Option<WorkflowRunId>,
     },
-    /// Create the demo account, key and the reference page's example records (idempotent).
-    SeedDemo,
+    /// Create the demo account, key and the reference page's example records (idempotent). Its
+    /// API key is public: only against a local DynamoDB (an http:// endpoint on a loopback or
+    /// private address, localhost or host.docker.internal) unless --allow-remote.
+    SeedDemo {
+        /// Seed a table that is not local all the same.
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// List an account's conversion types, active and inactive, oldest first.
     ListConversionTypes {
         #[arg(long)]
@@ -216,8 +222,8 @@ fn parse_offset(text: &str) -> Result<Offset, String> {
     Offset::parse(text).ok_or(format!("not an integer from 0 to {MAX_OFFSET}"))
 }
 
-/// Runs one command against the table and returns what to print.
-pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value, AdminError> {
+/// Runs one command against the table `sdk_config` points at, and returns what to print.
+pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Value, AdminError> {
     let table = cli
         .table
         .ok_or_else(|| AdminError::Invalid("no table: pass --table or set TABLE_NAME".into()))?;
@@ -225,6 +231,21 @@ pub async fn execute(cli: Cli, client: aws_sdk_dynamodb::Client) -> Result<Value
     let table = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
         .map_err(|e| AdminError::Invalid(e.to_string()))?
         .table_name;
+    if let Command::SeedDemo {
+        allow_remote: false,
+    } = cli.command
+    {
+        let endpoint = dynamodb_endpoint(sdk_config);
+        if !endpoint.as_deref().is_some_and(is_local_endpoint) {
+            return Err(AdminError::Invalid(format!(
+                "seed-demo writes a public API key: it seeds only a local DynamoDB (an http:// \
+                 endpoint on a loopback or private address, localhost or host.docker.internal), \
+                 and this is {}; --allow-remote seeds it all the same",
+                endpoint.unwrap_or_else(|| "DynamoDB in AWS".into())
+            )));
+        }
+    }
+    let client = aws_sdk_dynamodb::Client::new(sdk_config);
     match cli.command {
         Command::CreateTables => {
             create_table(&client, &table).await?;
@@ -379,7 +400,7 @@ pub async fn run<P: Provisioning + Store>(
                 "created_at": now.to_string(),
             }))
         }
-        Command::SeedDemo => {
+        Command::SeedDemo { .. } => {
             let demo = seed_demo(store).await?;
             Ok(json!({
                 "account": account_json(&demo.account),

@@ -42,6 +42,14 @@ impl MetricsSettings {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
         let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
+        let service = set("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "conversions".into());
+        if service.len() > 1024 {
+            return Err(ConfigError::Invalid {
+                name: "POWERTOOLS_SERVICE_NAME",
+                value: service,
+                expected: "a dimension value: up to 1024 characters",
+            });
+        }
         let Some(namespace) = set("POWERTOOLS_METRICS_NAMESPACE") else {
             return Ok(None);
         };
@@ -60,14 +68,6 @@ impl MetricsSettings {
                 value: namespace,
                 expected: "a CloudWatch namespace: up to 255 of 0-9 A-Z a-z . - _ / # : and \
                            space, not starting with ':' or 'AWS/'",
-            });
-        }
-        let service = set("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "conversions".into());
-        if service.len() > 1024 {
-            return Err(ConfigError::Invalid {
-                name: "POWERTOOLS_SERVICE_NAME",
-                value: service,
-                expected: "a dimension value: up to 1024 characters",
             });
         }
         Ok(Some(Self { namespace, service }))
@@ -94,9 +94,12 @@ pub enum LogFormat {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{0} is not set: it must name the DynamoDB table (template.yaml sets it)")]
-    Missing(&'static str),
-    #[error("{name} is {value:?}: {expected}")]
+    #[error("{name} is not set: it must be {expected}")]
+    Missing {
+        name: &'static str,
+        expected: &'static str,
+    },
+    #[error("{name} is {value:?}: it must be {expected}")]
     Invalid {
         name: &'static str,
         value: String,
@@ -104,16 +107,188 @@ pub enum ConfigError {
     },
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+/// Removes every variable set to the empty string, so that it reads as unset to this code, the
+/// AWS SDK and the Lambda runtime alike: SAM's local runner and some CI systems set variables
+/// they have no value for to "" (an empty `AWS_ENDPOINT_URL_DYNAMODB` would panic in the SDK).
+///
+/// # Safety
+///
+/// No other thread may read or write the environment meanwhile: call it first thing in `main`.
+pub unsafe fn unset_empty_variables() {
+    for (name, value) in std::env::vars_os() {
+        if value.is_empty() {
+            // SAFETY: the caller promises that no other thread uses the environment.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
+/// A variable's value, `None` when it is unset or empty (see [`unset_empty_variables`]).
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// What a variable of the platform (the Lambda runtime's, the AWS SDK's) must hold.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// Any text, but it must be there.
+    Required(&'static str),
+    Bool,
+    WholeNumber,
+    OneOf(&'static str, &'static [&'static str]),
+    Url,
+    Region,
+    RuntimeApi,
+}
+
+impl Rule {
+    fn expected(self) -> &'static str {
+        match self {
+            Self::Required(expected) => expected,
+            Self::Bool => "true or false",
+            Self::WholeNumber => "a whole number, 1 or more",
+            Self::OneOf(expected, _) => expected,
+            Self::Url => "an http:// or https:// URL, such as http://127.0.0.1:8000",
+            Self::Region => "an AWS region, such as us-east-1 (Lambda sets it)",
+            Self::RuntimeApi => {
+                "the Lambda Runtime API's host:port, which Lambda, sam local and cargo lambda \
+                 set (the function runs under one of them)"
+            }
+        }
     }
 
-    /// Reads from any source of variables (for tests).
+    fn accepts(self, value: &str) -> bool {
+        match self {
+            Self::Required(_) => true,
+            Self::Bool => ["true", "false"]
+                .iter()
+                .any(|b| value.eq_ignore_ascii_case(b)),
+            Self::WholeNumber => value.parse::<u32>().is_ok_and(|n| n >= 1),
+            Self::OneOf(_, values) => values.iter().any(|v| value.eq_ignore_ascii_case(v)),
+            Self::Url => value.parse::<http::Uri>().is_ok_and(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some_and(|host| !host.is_empty())
+                    && uri.query().is_none()
+            }),
+            // What the SDK's endpoint rules accept as a region: a host label.
+            Self::Region => {
+                (1..=63).contains(&value.len())
+                    && !value.starts_with('-')
+                    && !value.ends_with('-')
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            }
+            // The runtime client's own reading of it, which panics on what does not parse.
+            Self::RuntimeApi => format!("http://{value}")
+                .parse::<http::Uri>()
+                .is_ok_and(|uri| {
+                    uri.host().is_some_and(|host| !host.is_empty()) && uri.path() == "/"
+                }),
+        }
+    }
+}
+
+/// The Lambda runtime's variables, which it reads with `expect` (a panic at start when one is
+/// missing or malformed), and the region every DynamoDB call is signed for. Lambda, `sam local`
+/// and `cargo lambda` set them all.
+const LAMBDA_VARIABLES: &[(&str, Rule, bool)] = &[
+    ("AWS_LAMBDA_RUNTIME_API", Rule::RuntimeApi, true),
+    (
+        "AWS_LAMBDA_FUNCTION_NAME",
+        Rule::Required("the function's name (Lambda sets it)"),
+        true,
+    ),
+    (
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        Rule::Required("the function's version (Lambda sets it)"),
+        true,
+    ),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Rule::WholeNumber, true),
+    ("AWS_REGION", Rule::Region, true),
+];
+
+/// The AWS SDK's variables that change a DynamoDB call, checked before it loads: on some
+/// malformed values it panics (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`), on others every call fails
+/// (an endpoint) or it goes on without the setting (the switches). All optional.
+const SDK_VARIABLES: &[(&str, Rule, bool)] = &[
+    ("AWS_REGION", Rule::Region, false),
+    ("AWS_ENDPOINT_URL", Rule::Url, false),
+    ("AWS_ENDPOINT_URL_DYNAMODB", Rule::Url, false),
+    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", Rule::Bool, false),
+    ("AWS_USE_FIPS_ENDPOINT", Rule::Bool, false),
+    ("AWS_USE_DUALSTACK_ENDPOINT", Rule::Bool, false),
+    ("AWS_MAX_ATTEMPTS", Rule::WholeNumber, false),
+    (
+        "AWS_RETRY_MODE",
+        Rule::OneOf("standard or adaptive", &["standard", "adaptive"]),
+        false,
+    ),
+    (
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+        Rule::OneOf(
+            "preferred, disabled or required",
+            &["preferred", "disabled", "required"],
+        ),
+        false,
+    ),
+    (
+        "AWS_REQUEST_CHECKSUM_CALCULATION",
+        Rule::OneOf(
+            "when_supported or when_required",
+            &["when_supported", "when_required"],
+        ),
+        false,
+    ),
+    (
+        "AWS_RESPONSE_CHECKSUM_VALIDATION",
+        Rule::OneOf(
+            "when_supported or when_required",
+            &["when_supported", "when_required"],
+        ),
+        false,
+    ),
+];
+
+fn check(
+    variables: &[(&'static str, Rule, bool)],
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for &(name, rule, required) in variables {
+        match lookup(name).filter(|value| !value.is_empty()) {
+            None if required => {
+                return Err(ConfigError::Missing {
+                    name,
+                    expected: rule.expected(),
+                });
+            }
+            Some(value) if !rule.accepts(&value) => {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value,
+                    expected: rule.expected(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The function's configuration, after checking what the Lambda runtime will read.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        check(LAMBDA_VARIABLES, &env_lookup)?;
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Reads from any source of variables (for tests). An empty value is an unset one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup("TABLE_NAME")
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let lookup = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing {
+            name: "TABLE_NAME",
+            expected: "the DynamoDB table's name (template.yaml sets it)",
+        })?;
         if !(3..=255).contains(&table_name.len())
             || !table_name
                 .bytes()
@@ -127,18 +302,15 @@ impl Config {
         }
         let max_concurrency = match lookup("AWS_LAMBDA_MAX_CONCURRENCY") {
             None => 1,
-            Some(value) => {
-                value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or(ConfigError::Invalid {
-                        name: "AWS_LAMBDA_MAX_CONCURRENCY",
-                        value,
-                        expected: "a whole number, 1 or more",
-                    })?
-            }
+            Some(value) => value
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or(ConfigError::Invalid {
+                    name: "AWS_LAMBDA_MAX_CONCURRENCY",
+                    value,
+                    expected: "a whole number, 1 or more",
+                })?,
         };
         let warm_up = match lookup("DYNAMODB_WARM_UP") {
             None => true,
@@ -154,10 +326,10 @@ impl Config {
         };
         Ok(Self {
             table_name,
-            log: LogSettings::from_lookup(&lookup)?,
+            log: LogSettings::from_lookup(lookup)?,
             max_concurrency,
             warm_up,
-            metrics: MetricsSettings::from_lookup(&lookup)?,
+            metrics: MetricsSettings::from_lookup(lookup)?,
         })
     }
 }
@@ -229,7 +401,8 @@ pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 /// `AWS_ENDPOINT_URL_DYNAMODB`, ...), with the timeouts above and an HTTPS client that trusts
 /// [`trusted_roots`].
 pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
-    let roots = trusted_roots(std::env::var_os("AWS_CA_BUNDLE").map(std::path::PathBuf::from))?;
+    check(SDK_VARIABLES, &env_lookup)?;
+    let roots = trusted_roots(env_lookup("AWS_CA_BUNDLE").map(std::path::PathBuf::from))?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(DYNAMODB_CONNECT_TIMEOUT)
         .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
@@ -240,6 +413,39 @@ pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
         .http_client(https_client(roots))
         .load()
         .await)
+}
+
+/// The DynamoDB endpoint a client of `sdk_config` calls, read as the SDK reads it
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, unless
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`); `None` for DynamoDB's own regional endpoint.
+pub fn dynamodb_endpoint(sdk_config: &aws_config::SdkConfig) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("DynamoDB")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("a key with all three parts builds");
+    sdk_config
+        .service_config()
+        .and_then(|config| config.load_config(key))
+        .or_else(|| sdk_config.endpoint_url().map(str::to_owned))
+}
+
+/// Whether an endpoint is a DynamoDB on this machine or its private network: `http://` on a
+/// loopback or private address, `localhost` or `host.docker.internal`. Demo data, with its
+/// public key, goes nowhere else unless asked.
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or_default();
+    uri.scheme_str() == Some("http")
+        && (matches!(host, "localhost" | "host.docker.internal")
+            || match host.trim_start_matches('[').trim_end_matches(']').parse() {
+                Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private(),
+                Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.is_unique_local(),
+                Err(_) => false,
+            })
 }
 
 /// The root certificates of Amazon Trust Services, which issue the certificates of every AWS
@@ -307,7 +513,17 @@ mod tests {
 
     #[test]
     fn the_table_name_is_required_and_logs_default_to_text_at_info() {
-        assert_eq!(config(&[]), Err(ConfigError::Missing("TABLE_NAME")));
+        assert!(matches!(
+            config(&[]),
+            Err(ConfigError::Missing {
+                name: "TABLE_NAME",
+                ..
+            })
+        ));
+        assert_eq!(
+            config(&[]).unwrap_err().to_string(),
+            "TABLE_NAME is not set: it must be the DynamoDB table's name (template.yaml sets it)"
+        );
         assert_eq!(
             config(&[("TABLE_NAME", "conversions")]).unwrap().log,
             LogSettings {
@@ -433,6 +649,33 @@ mod tests {
             trusted_roots(Some(bundle)).is_err(),
             "a file that is not there"
         );
+    }
+
+    #[test]
+    fn only_plain_http_on_this_machine_or_its_private_network_is_local() {
+        for local in [
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+            "http://host.docker.internal:8000",
+            "http://10.0.0.5:8000",
+            "http://172.17.0.1:8000",
+            "http://192.168.1.2",
+            "http://[::1]:8000",
+            "http://[fd00::1]:8000",
+        ] {
+            assert!(is_local_endpoint(local), "{local}");
+        }
+        for remote in [
+            "https://127.0.0.1:8000",
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "http://dynamodb.us-east-1.amazonaws.com",
+            "http://8.8.8.8:8000",
+            "http://172.32.0.1:8000",
+            "http://localhost.example.com",
+            "not a url",
+        ] {
+            assert!(!is_local_endpoint(remote), "{remote}");
+        }
     }
 
     #[test]

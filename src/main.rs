@@ -1,5 +1,6 @@
 //! The Lambda function: wiring only. Everything else lives in the library.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use conversions::config::Config;
@@ -9,7 +10,21 @@ use conversions::telemetry::error_chain;
 use conversions::telemetry::metrics::Emitter;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
 
-fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
+    // SAFETY: the first thing the process does; no other thread exists yet.
+    unsafe { conversions::config::unset_empty_variables() };
+    match start() {
+        Ok(()) => ExitCode::SUCCESS,
+        // One line that names what is wrong, before the first `/next` when it is the
+        // configuration: Lambda reports the init failure with it.
+        Err(err) => {
+            eprintln!("error: {}", error_chain(err.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<(), Error> {
     let config = Config::from_env()?;
     conversions::telemetry::init(&config.log)?;
     if config.metrics.is_some() && config.log.drops_info() {
@@ -63,4 +78,5 @@ async fn serve(config: Config) -> Result<(), Error> {
         }
     }))
     .await
+    .map_err(|err| format!("the Lambda Runtime API: {}", error_chain(err.as_ref())).into())
 }

@@ -7,8 +7,9 @@ use clap::error::ErrorKind;
 use conversions::admin::{Cli, execute, one_line};
 use conversions::telemetry::error_chain;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // SAFETY: the first thing the process does; no other thread exists yet.
+    unsafe { conversions::config::unset_empty_variables() };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err)
@@ -25,21 +26,33 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sdk_config = match conversions::config::load_sdk_config().await {
-        Ok(sdk_config) => sdk_config,
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: {err}");
-            return ExitCode::from(2);
+            return ExitCode::FAILURE;
         }
     };
-    match execute(cli, aws_sdk_dynamodb::Client::new(&sdk_config)).await {
-        Ok(output) => {
-            println!("{output:#}");
-            ExitCode::SUCCESS
+    runtime.block_on(async {
+        let sdk_config = match conversions::config::load_sdk_config().await {
+            Ok(sdk_config) => sdk_config,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(2);
+            }
+        };
+        match execute(cli, &sdk_config).await {
+            Ok(output) => {
+                println!("{output:#}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {}", error_chain(&err));
+                ExitCode::from(err.exit_code())
+            }
         }
-        Err(err) => {
-            eprintln!("error: {}", error_chain(&err));
-            ExitCode::from(err.exit_code())
-        }
-    }
+    })
 }

@@ -22,10 +22,14 @@ impl<'a> Admin<'a> {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_at(&self.backend.endpoint, args)
+    }
+
+    fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_conversions-admin"))
             .args(args)
             .env("TABLE_NAME", &self.table)
-            .env("AWS_ENDPOINT_URL_DYNAMODB", &self.backend.endpoint)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_REGION", "us-east-1")
@@ -405,6 +409,34 @@ fn a_store_failure_exits_1_and_names_its_cause() {
         stderr.contains("ResourceNotFound"),
         "the cause is named: {stderr}"
     );
+}
+
+#[test]
+fn seed_demo_refuses_a_table_that_is_not_local_before_any_call() {
+    // A listener on this machine stands for DynamoDB behind an https:// endpoint (not local by
+    // the rule): it counts the connections the admin CLI opens to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("https://{}", listener.local_addr().unwrap());
+    let connections = || std::iter::from_fn(|| listener.accept().ok()).count();
+    let backend = &backends()[0];
+    let admin = Admin::new(backend);
+
+    let output = admin.run_at(&endpoint, &["seed-demo"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: seed-demo writes a public API key")
+            && stderr.contains(&endpoint)
+            && stderr.contains("--allow-remote"),
+        "{stderr}"
+    );
+    assert_eq!(connections(), 0, "refused before any call");
+
+    // Asked to, it goes ahead (and fails here: the listener speaks no TLS).
+    let output = admin.run_at(&endpoint, &["seed-demo", "--allow-remote"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(connections() > 0);
 }
 
 #[test]
