@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 VENV := .venv
 
-.PHONY: help run test test-unit lint fmt bench load fuzz fuzz-cmin mutants build validate invoke deploy smoke clean tools docs docs-check
+.PHONY: help run test test-unit test-sam lint fmt bench load fuzz fuzz-cmin mutants build validate invoke invoke-sam start-api deploy smoke clean tools docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,10 @@ test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the 
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
-	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus --test operations
+	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus --test operations --test startup
+
+test-sam: ## The function as SAM builds and runs it, in Docker (arm64 under emulation): every fixture, invoke-sam, start-api (SKIP_SAM=1 skips)
+	@scripts/test-sam.sh
 
 lint: tools ## Formatting, clippy and the SAM template
 	cargo fmt --all -- --check
@@ -44,10 +47,12 @@ fuzz-cmin: ## Merge what make fuzz found into fuzz/corpus/, minimised (then comm
 mutants: ## cargo mutants over src/domain, src/service.rs, src/http with the whole suite; resumes (MUTANTS_SUITE=fast, MUTANTS_FILES=...)
 	@scripts/mutants.sh
 
-build: tools ## Build the function for Lambda (arm64, release) into target/lambda/
+build: tools ## Build the function for Lambda (arm64, release) into target/lambda/ (or $$CARGO_TARGET_DIR/lambda/), and prints its size
 	@# cargo-lambda finds zig (the cross-linker, from PyPI) through the venv's python.
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin conversions
-	@echo "target/lambda/conversions/bootstrap: $$(stat -c %s target/lambda/conversions/bootstrap) bytes ($$(file -b target/lambda/conversions/bootstrap | cut -d, -f1,2))"
+	@# Where cargo put it: target/, or wherever CARGO_TARGET_DIR (or a cargo config) says.
+	@built="$$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/lambda/conversions/bootstrap"; \
+		echo "$$built: $$(stat -c %s "$$built") bytes ($$(file -b "$$built" | cut -d, -f1,2))"
 
 validate: tools ## Check template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
@@ -56,10 +61,14 @@ invoke: ## Send an events/ fixture to the running `make run` (EVENT=events/creat
 	$(VENV)/bin/cargo-lambda lambda invoke conversions --invoke-address 127.0.0.1 \
 		--invoke-port $${PORT:-9000} --data-file $${EVENT:-events/create-minimal.json}
 
-deploy: tools ## Build and deploy with the AWS SAM CLI (needs sam and AWS credentials)
-	@# sam build runs cargo-lambda (and zig) from the venv.
-	@# rust-cargolambda is a SAM CLI beta feature: the variable answers its prompt.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 sam build && sam deploy --guided
+invoke-sam: ## The same through `sam local invoke`, in Docker, on the `make run` table (EVENT=..., needs Docker)
+	@scripts/sam-local.sh invoke $${EVENT:-events/create-minimal.json}
+
+start-api: ## SAM's API Gateway emulator on 127.0.0.1:$$SAM_PORT (3000), on the `make run` table (needs Docker)
+	@scripts/sam-local.sh start-api
+
+deploy: ## Build and deploy the stack with the SAM CLI: samconfig.toml, no prompts (GUIDED=1: sam deploy --guided); needs AWS credentials
+	@scripts/deploy.sh
 
 smoke: ## A short end-to-end check of a deployment: make smoke URL=https://... API_KEY=nxr_live_... [LEAD_ID=...]
 	@# @ on every line: make would print the command, and with it the key.

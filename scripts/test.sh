@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything `make test` checks, from a fresh clone: pinned tools, formatting, lints, every
 # test against dynalite and moto, the whole stack as `make run` starts it (schemathesis
-# included), the rendered API reference, and the SAM template.
+# included), the rendered API reference, the SAM template, and the function as SAM runs it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -26,5 +26,8 @@ say "API reference: openapi.yaml linted and rendered; every operation and error 
 
 say "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+
+say "the function as AWS SAM builds and runs it, in Docker"
+"$ROOT/scripts/test-sam.sh"
 
 say "all checks passed"

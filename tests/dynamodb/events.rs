@@ -2,7 +2,8 @@
 //! answer, on the in-memory store and on both local DynamoDB servers.
 
 use crate::helpers::{
-    EXPECTED, LAMBDA_REQUEST_ID, assert_fixture_response, backends, fixture_event, fixture_names,
+    LAMBDA_REQUEST_ID, assert_fixture_response, backends, expectations, fixture_event,
+    fixture_names,
 };
 use conversions::http::App;
 use conversions::seed::seed_demo;
@@ -10,12 +11,12 @@ use conversions::store::MemoryStore;
 
 #[test]
 fn every_fixture_has_an_expectation_and_every_expectation_a_fixture() {
-    let mut expected: Vec<String> = EXPECTED
-        .iter()
-        .map(|(name, ..)| (*name).to_owned())
-        .collect();
-    expected.sort();
-    assert_eq!(fixture_names(), expected);
+    let expected: Vec<String> = expectations().into_iter().map(|row| row.fixture).collect();
+    assert_eq!(
+        fixture_names(),
+        expected,
+        "events/expected.tsv: a row per fixture, in name order (the order they run in)"
+    );
 }
 
 #[tokio::test]

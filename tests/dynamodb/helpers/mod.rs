@@ -427,347 +427,38 @@ pub const EVENT_KEYS: [&str; 12] = [
     "created_at",
 ];
 
-/// What each fixture must get back: status, and for errors the `error` and `message`.
-pub const EXPECTED: &[(&str, u16, &str, &str)] = &[
-    ("create-minimal", 201, "", ""),
-    ("create-with-metadata", 201, "", ""),
-    ("create-with-workflow-run", 201, "", ""),
-    ("create-without-content-type", 201, "", ""),
-    (
-        "missing-api-key",
-        401,
-        "Missing API key",
-        "Please provide your API key in the X-API-Key header",
-    ),
-    (
-        "invalid-api-key",
-        401,
-        "Invalid API key",
-        "The provided API key is not valid",
-    ),
-    (
-        "body-not-json-object",
-        400,
-        "Validation error",
-        "Request body must be a JSON object",
-    ),
-    (
-        "missing-required-fields",
-        400,
-        "Validation error",
-        "conversion_type_id, lead_id, and amount are required",
-    ),
-    (
-        "invalid-uuid",
-        400,
-        "Validation error",
-        "lead_id must be a valid UUID",
-    ),
-    (
-        "negative-amount",
-        400,
-        "Validation error",
-        "amount must be a non-negative number",
-    ),
-    (
-        "amount-not-a-number",
-        400,
-        "Validation error",
-        "amount must be a non-negative number",
-    ),
-    (
-        "invalid-currency",
-        400,
-        "Validation error",
-        r#"currency must be a 3-character ISO 4217 code (e.g., "USD", "CLP")"#,
-    ),
-    (
-        "invalid-converted-at",
-        400,
-        "Validation error",
-        r#"converted_at must be an ISO 8601 date-time with a time zone (e.g., "2026-01-28T10:00:00Z")"#,
-    ),
-    (
-        "metadata-not-object",
-        400,
-        "Validation error",
-        "metadata must be an object",
-    ),
-    (
-        "notes-not-string",
-        400,
-        "Validation error",
-        "notes must be a string",
-    ),
-    (
-        "unknown-conversion-type",
-        400,
-        "Validation error",
-        "conversion_type_id not found, inactive, or does not belong to your account",
-    ),
-    (
-        "inactive-conversion-type",
-        400,
-        "Validation error",
-        "conversion_type_id not found, inactive, or does not belong to your account",
-    ),
-    (
-        "unknown-lead",
-        400,
-        "Validation error",
-        "lead_id not found or does not belong to your account",
-    ),
-    (
-        "mismatched-workflow-run",
-        400,
-        "Validation error",
-        "workflow_run_id not found or does not match the given workflow_id and lead_id",
-    ),
-    ("create-idempotent", 201, "", ""),
-    ("dry-run", 200, "", ""),
-    (
-        "invalid-idempotency-key",
-        400,
-        "Validation error",
-        "Idempotency-Key must be 1 to 255 printable ASCII characters",
-    ),
-    (
-        "amount-too-precise-for-currency",
-        400,
-        "Validation error",
-        "amount has more decimal places than CLP allows (0)",
-    ),
-    (
-        "converted-at-in-future",
-        400,
-        "Validation error",
-        "converted_at cannot be in the future",
-    ),
-    (
-        "metadata-wrong-type",
-        400,
-        "Validation error",
-        "metadata.commission must be a number",
-    ),
-    (
-        "several-errors",
-        400,
-        "Validation error",
-        "lead_id must be a valid UUID",
-    ),
-    (
-        "metadata-too-many-keys",
-        400,
-        "Validation error",
-        "metadata must have at most 50 keys",
-    ),
-    (
-        "metadata-key-too-long",
-        400,
-        "Validation error",
-        "metadata keys must be at most 64 characters",
-    ),
-    (
-        "amount-too-precise",
-        400,
-        "Validation error",
-        "amount has too many decimal places",
-    ),
-    (
-        "notes-too-long",
-        400,
-        "Validation error",
-        "notes must be at most 5000 characters",
-    ),
-    (
-        "invalid-dry-run",
-        400,
-        "Validation error",
-        "dry_run must be true or false",
-    ),
-    (
-        "amount-too-large",
-        400,
-        "Validation error",
-        "amount must be less than 1000000000000000",
-    ),
-    (
-        "metadata-nested-too-deep",
-        400,
-        "Validation error",
-        "metadata must not be nested more than 32 levels deep",
-    ),
-    (
-        "payload-too-large",
-        413,
-        "Payload too large",
-        "Request body must not exceed 65536 bytes",
-    ),
-    ("unknown-route", 404, "Not found", "Route not found"),
-    ("create-behind-named-stage", 201, "", ""),
-    ("create-behind-custom-domain", 201, "", ""),
-    ("create-via-function-url", 201, "", ""),
-    (
-        "method-not-allowed-behind-custom-domain",
-        405,
-        "Method not allowed",
-        "Only GET and POST are supported on /conversions",
-    ),
-    (
-        "unknown-route-behind-custom-domain",
-        404,
-        "Not found",
-        "Route not found",
-    ),
-    (
-        "rest-api-event",
-        500,
-        "Internal server error",
-        "An unexpected error occurred",
-    ),
-    (
-        "load-balancer-event",
-        500,
-        "Internal server error",
-        "An unexpected error occurred",
-    ),
-    ("query-with-odd-characters", 200, "", ""),
-    ("create-with-byte-order-mark", 201, "", ""),
-    (
-        "duplicate-member",
-        400,
-        "Validation error",
-        "amount must not appear more than once",
-    ),
-    (
-        "converted-at-leap-second",
-        400,
-        "Validation error",
-        "converted_at cannot be a leap second (second 60)",
-    ),
-    (
-        "metadata-not-finite",
-        400,
-        "Validation error",
-        "metadata.commission must be a finite number",
-    ),
-    (
-        "metadata-too-large",
-        400,
-        "Validation error",
-        "metadata must be at most 16384 bytes as JSON",
-    ),
-    (
-        "metadata-empty-key",
-        400,
-        "Validation error",
-        "metadata keys must not be empty",
-    ),
-    (
-        "notes-invalid-unicode",
-        400,
-        "Validation error",
-        "notes must be valid Unicode (it contains an unpaired surrogate)",
-    ),
-    (
-        "invalid-json-trailing-comma",
-        400,
-        "Validation error",
-        "Request body must be a JSON object",
-    ),
-    ("odd-headers", 201, "", ""),
-    ("query-with-space", 201, "", ""),
-    ("query-with-quote", 201, "", ""),
-    ("query-with-angle-brackets", 201, "", ""),
-    ("query-with-non-ascii", 201, "", ""),
-    ("forwarded-proto-not-a-scheme", 201, "", ""),
-    ("create-base64-body", 201, "", ""),
-    (
-        "invalid-base64-body",
-        400,
-        "Validation error",
-        "Request body must be a JSON object",
-    ),
-    (
-        "repeated-api-key",
-        401,
-        "Invalid API key",
-        "The provided API key is not valid",
-    ),
-    (
-        "repeated-idempotency-key",
-        400,
-        "Validation error",
-        "Idempotency-Key must be sent once, as one value without commas",
-    ),
-    (
-        "conflicting-dry-run",
-        400,
-        "Validation error",
-        "dry_run must not be given twice with different values",
-    ),
-    (
-        "method-not-allowed",
-        405,
-        "Method not allowed",
-        "Only GET and POST are supported on /conversions",
-    ),
-    ("list-conversion-types", 200, "", ""),
-    ("list-conversions", 200, "", ""),
-    ("list-conversions-filtered", 200, "", ""),
-    ("list-conversions-behind-named-stage", 200, "", ""),
-    (
-        "list-conversions-invalid-limit",
-        400,
-        "Validation error",
-        "limit must be an integer between 1 and 200",
-    ),
-    (
-        "list-conversions-invalid-uuid",
-        400,
-        "Validation error",
-        "lead_id must be a valid UUID",
-    ),
-    (
-        "list-conversions-invalid-cursor",
-        400,
-        "Validation error",
-        "cursor is not valid for this account and these filters",
-    ),
-    (
-        "list-conversions-empty-window",
-        400,
-        "Validation error",
-        "converted_before must be later than converted_after",
-    ),
-    (
-        "list-conversions-missing-api-key",
-        401,
-        "Missing API key",
-        "Please provide your API key in the X-API-Key header",
-    ),
-    // After create-idempotent, whose event it reads (fixtures run in name order).
-    ("get-conversion", 200, "", ""),
-    ("get-conversion-behind-custom-domain", 200, "", ""),
-    (
-        "get-conversion-not-found",
-        404,
-        "Not found",
-        "Conversion event not found or does not belong to your account",
-    ),
-    (
-        "get-conversion-malformed-id",
-        404,
-        "Not found",
-        "Conversion event not found or does not belong to your account",
-    ),
-    (
-        "conversion-types-method-not-allowed",
-        405,
-        "Method not allowed",
-        "Only GET is supported on /conversion-types",
-    ),
-];
+/// What a fixture must get back: one row of `events/expected.tsv`, the file the SAM run
+/// (`scripts/sam_fixtures.py`) reads too.
+pub struct Expected {
+    pub fixture: String,
+    pub status: u16,
+    /// The body's keys, in order.
+    pub keys: Vec<String>,
+    /// For an error, its `error` and `message`; empty otherwise.
+    pub error: String,
+    pub message: String,
+}
+
+/// Every row of `events/expected.tsv` (fixture, status, keys, error, message; tab-separated,
+/// one header line).
+pub fn expectations() -> Vec<Expected> {
+    let text =
+        std::fs::read_to_string(events_dir().join("expected.tsv")).expect("events/expected.tsv");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let mut cells = line.split('\t');
+            let mut next = || cells.next().unwrap_or_default().to_owned();
+            Expected {
+                fixture: next(),
+                status: next().parse().expect("a status"),
+                keys: next().split(' ').map(str::to_owned).collect(),
+                error: next(),
+                message: next(),
+            }
+        })
+        .collect()
+}
 
 /// The keys of a conversion type, as `GET /conversion-types` lists it.
 pub const TYPE_KEYS: [&str; 9] = [
@@ -864,10 +555,16 @@ pub const GET_CONVERSION_ID: &str = "003303be-b209-5f04-b110-1d8b7e142c9a";
 /// Checks one fixture's response against [`EXPECTED`], and for a 201 that the event is the
 /// request's, with the demo type's inherited values.
 pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
-    let &(_, status, error, message) = EXPECTED
-        .iter()
-        .find(|(n, ..)| *n == name)
-        .unwrap_or_else(|| panic!("no expectation for {name}"));
+    let Expected {
+        status,
+        keys,
+        error,
+        message,
+        ..
+    } = expectations()
+        .into_iter()
+        .find(|row| row.fixture == name)
+        .unwrap_or_else(|| panic!("no expectation for {name} in events/expected.tsv"));
     assert_eq!(
         response.status().as_u16(),
         status,
@@ -891,8 +588,18 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
     };
     openapi::assert_documented(&format!("{context}: {name}"), &method, &path, response);
     let body = body_json(response);
+    let body_keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        body_keys, keys,
+        "{context}: {name}: the keys events/expected.tsv names"
+    );
     if status >= 300 {
-        assert_error_body(&body, error, message, &format!("{context}: {name}"));
+        assert_error_body(&body, &error, &message, &format!("{context}: {name}"));
         return;
     }
     if name.starts_with("list-") || name.starts_with("get-") {
