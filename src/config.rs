@@ -151,8 +151,8 @@ impl Rule {
             Self::Url => "an http:// or https:// URL, such as http://127.0.0.1:8000",
             Self::Region => "an AWS region, such as us-east-1 (Lambda sets it)",
             Self::RuntimeApi => {
-                "the Lambda Runtime API's host:port, which Lambda, sam local and cargo lambda \
-                 set (the function runs under one of them)"
+                "the Lambda Runtime API's host:port (or URL), which Lambda, sam local and cargo \
+                 lambda set (the function runs under one of them)"
             }
         }
     }
@@ -179,12 +179,11 @@ impl Rule {
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             }
-            // The runtime client's own reading of it, which panics on what does not parse.
-            Self::RuntimeApi => format!("http://{value}")
+            // The runtime client's own reading of it (`host:port` from Lambda, a URL with a path
+            // from cargo lambda), which panics on what does not parse or names no host.
+            Self::RuntimeApi => value
                 .parse::<http::Uri>()
-                .is_ok_and(|uri| {
-                    uri.host().is_some_and(|host| !host.is_empty()) && uri.path() == "/"
-                }),
+                .is_ok_and(|uri| uri.host().is_some_and(|host| !host.is_empty())),
         }
     }
 }

@@ -45,11 +45,10 @@ impl RuntimeApi {
     }
 }
 
-/// What Lambda sets, a table name, and DynamoDB on a local port nothing listens on (the
+/// What Lambda sets (but the Runtime API), a table name, and DynamoDB on a local port nothing listens on (the
 /// warm-up then fails at once, on this machine).
-fn lambda_environment(api: &RuntimeApi, closed_port: u16) -> Vec<(&'static str, String)> {
+fn lambda_environment(closed_port: u16) -> Vec<(&'static str, String)> {
     [
-        ("AWS_LAMBDA_RUNTIME_API", api.address.clone()),
         ("AWS_LAMBDA_FUNCTION_NAME", "conversions".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
@@ -84,6 +83,15 @@ struct Outcome {
 /// Starts the function with `overrides` over the Lambda environment, nothing else inherited.
 /// Waits until it exits, or until it has asked for an event and `settle` has passed.
 fn start(overrides: &[(&str, &str)], settle: Duration) -> Outcome {
+    start_with_runtime_api(|address| address.to_owned(), overrides, settle)
+}
+
+/// [`start`], with `AWS_LAMBDA_RUNTIME_API` written from the Runtime API's `host:port`.
+fn start_with_runtime_api(
+    runtime_api: impl Fn(&str) -> String,
+    overrides: &[(&str, &str)],
+    settle: Duration,
+) -> Outcome {
     let api = RuntimeApi::start();
     let mut command = Command::new(env!("CARGO_BIN_EXE_conversions"));
     command
@@ -91,9 +99,10 @@ fn start(overrides: &[(&str, &str)], settle: Duration) -> Outcome {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (name, value) in lambda_environment(&api, closed_port()) {
+    for (name, value) in lambda_environment(closed_port()) {
         command.env(name, value);
     }
+    command.env("AWS_LAMBDA_RUNTIME_API", runtime_api(&api.address));
     for (name, value) in overrides {
         command.env(name, value);
     }
@@ -274,6 +283,20 @@ fn an_empty_variable_is_an_unset_one_for_the_sdk_and_the_runtime_too() {
     .map(|name| (*name, ""))
     .collect();
     let outcome = start(&empty, Duration::from_millis(300));
+    assert_serving(&outcome);
+}
+
+#[test]
+fn the_runtime_api_may_be_a_url_with_a_path_as_cargo_lambda_gives_it() {
+    let outcome = start_with_runtime_api(
+        |address| format!("http://{address}/.rt/conversions"),
+        &[],
+        Duration::from_millis(100),
+    );
+    assert_serving(&outcome);
+}
+
+fn assert_serving(outcome: &Outcome) {
     assert_eq!(
         outcome.exit_code, None,
         "still serving: stderr {:?}, stdout {:?}",
