@@ -136,7 +136,9 @@ EOF
 sam_template() {
   if [ "$1" = arm64 ]; then echo template.yaml; return; fi
   mkdir -p .aws-sam
-  sed 's/^        - arm64$/        - x86_64/' template.yaml > .aws-sam/template-x86_64.yaml
+  # (CodeUri is relative to the template's folder.)
+  sed -e 's/^        - arm64$/        - x86_64/' -e 's/^      CodeUri: \.$/      CodeUri: ../' \
+    template.yaml > .aws-sam/template-x86_64.yaml
   echo .aws-sam/template-x86_64.yaml
 }
 
