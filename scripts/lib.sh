@@ -20,10 +20,11 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# wait_for_port PORT PID NAME LOG: until PORT accepts connections, or PID died, or 30 s passed.
+# wait_for_port PORT PID NAME LOG [SECONDS]: until PORT accepts connections, or PID died, or
+# SECONDS (30) passed.
 wait_for_port() {
-  local port=$1 pid=$2 name=$3 log=$4 i
-  for i in $(seq 1 300); do
+  local port=$1 pid=$2 name=$3 log=$4 seconds=${5:-30} i
+  for i in $(seq 1 $((seconds * 10))); do
     port_in_use "$port" && return 0
     if ! kill -0 "$pid" 2>/dev/null; then
       cat "$log" >&2 || true
@@ -32,7 +33,7 @@ wait_for_port() {
     sleep 0.1
   done
   cat "$log" >&2 || true
-  die "$name did not listen on 127.0.0.1:$port within 30 s"
+  die "$name did not listen on 127.0.0.1:$port within $seconds s"
 }
 
 # start_dynalite PORT LOG [DATA_DIR]: sets STARTED_PID. In memory unless DATA_DIR is given.

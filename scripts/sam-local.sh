@@ -28,6 +28,7 @@ pids=()
 cleanup() {
   for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || true; done
   for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" 2>/dev/null || true; done
+  remove_function_containers
   stop_docker
   rm -rf "$scratch"
 }
@@ -35,15 +36,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ensure_docker "$scratch/dockerd.log"
-arch=$(lambda_arch)
-say "function image: $(ensure_lambda_image "$arch"), $arch"
-"${SAM[@]}" build --template "$(sam_template "$arch")" >&2
+lambda_arch
+ensure_lambda_image "$LAMBDA_ARCH"
+"${SAM[@]}" build --template "$(sam_template "$LAMBDA_ARCH")" >&2
 start_relay "$DYNAMODB_PORT" "$scratch/relay.log"; [ -z "$STARTED_PID" ] || pids+=("$STARTED_PID")
 sam_env_vars "$TABLE_NAME" "$DYNAMODB_PORT" "$scratch/env.json"
 # Dummy credentials, as make run's: a local DynamoDB takes any.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local} \
   AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
-options=(--env-vars "$scratch/env.json" --skip-pull-image --add-host host.docker.internal:host-gateway)
+options=(--env-vars "$scratch/env.json" --skip-pull-image --add-host host.docker.internal:host-gateway
+         ${LAMBDA_IMAGE_OPTIONS[@]+"${LAMBDA_IMAGE_OPTIONS[@]}"})
 if [ "$command" = invoke ]; then
   "${SAM[@]}" local invoke ConversionsFunction --event "$event" "${options[@]}"
 else

@@ -24,21 +24,24 @@ apt_install() {
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# ensure_docker LOG: a Docker engine that answers. When none does, starts dockerd (installing
-# Debian's docker.io first if need be) and sets STARTED_DOCKERD to its pid, for the caller to
-# stop (stop_docker). Fails with what to do when it cannot.
+# ensure_docker LOG: a Docker engine that answers. When none does, starts dockerd (as root,
+# installing Debian's docker.io first if need be) and sets STARTED_DOCKERD to its pid, for the
+# caller to stop (stop_docker). Fails with what to do when it cannot.
 STARTED_DOCKERD=
 ensure_docker() {
-  local log=$1
+  local log=$1 _
   docker info >/dev/null 2>&1 && return 0
-  command -v dockerd >/dev/null 2>&1 || apt_install docker.io ||
-    die "no Docker engine answers and none can be installed here: install and start Docker (or run make test SKIP_SAM=1 to leave out the SAM checks)"
   [ "$(id -u)" -eq 0 ] ||
-    die "no Docker engine answers: start Docker (dockerd needs root), then run this again"
+    die "no Docker engine answers: start Docker, then run this again (make test SKIP_SAM=1 leaves the SAM checks out)"
+  if ! command -v dockerd >/dev/null 2>&1; then
+    apt_install docker.io ||
+      die "no Docker engine answers and none can be installed here: install Docker (make test SKIP_SAM=1 leaves the SAM checks out)"
+    # Where systemd runs, the package has started one.
+    for _ in $(seq 1 20); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done
+  fi
   say "starting dockerd (stopped again at the end)"
   dockerd > "$log" 2>&1 &
   STARTED_DOCKERD=$!
-  local _
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
     kill -0 "$STARTED_DOCKERD" 2>/dev/null || { cat "$log" >&2; die "dockerd exited"; }
@@ -55,80 +58,88 @@ stop_docker() {
   STARTED_DOCKERD=
 }
 
-# lambda_arch: prints the architecture the SAM runs use: the template's arm64 (natively, or under
-# qemu-user-static, registered with binfmt_misc's F flag so that containers need no emulator of
-# their own), else x86_64 with the reason on stderr. SAM_ARCH=x86_64 chooses x86_64.
+# lambda_arch: sets LAMBDA_ARCH, the architecture the SAM runs use: the template's arm64
+# (natively, or under qemu-user-static registered with binfmt_misc's F flag, so that containers
+# need no emulator of their own), else x86_64, saying why. SAM_ARCH=x86_64 or arm64 chooses.
 lambda_arch() {
-  if [ -n "${SAM_ARCH:-}" ]; then echo "$SAM_ARCH"; return; fi
-  [ "$(uname -m)" = aarch64 ] && { echo arm64; return; }
+  case "${SAM_ARCH:-}" in
+    arm64 | x86_64) LAMBDA_ARCH=$SAM_ARCH; return ;;
+    "") ;;
+    *) die "SAM_ARCH=$SAM_ARCH: it must be arm64 or x86_64" ;;
+  esac
+  LAMBDA_ARCH=arm64
+  [ "$(uname -m)" = aarch64 ] && return
   local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64 why=
   if [ ! -f "$entry" ]; then
     [ -f /proc/sys/fs/binfmt_misc/register ] ||
       as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
-    [ -x /usr/bin/qemu-aarch64-static ] || apt_install qemu-user-static binfmt-support >&2 || true
-    command -v update-binfmts >/dev/null 2>&1 && as_root update-binfmts --enable qemu-aarch64 >&2 2>&1 || true
+    # Debian's qemu-user-static registers its interpreters with the F flag.
+    [ -x /usr/bin/qemu-aarch64-static ] || apt_install qemu-user-static binfmt-support || true
+    if command -v update-binfmts >/dev/null 2>&1; then
+      as_root update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    fi
   fi
   if [ ! -f "$entry" ]; then
     why="the kernel has no binfmt_misc entry for aarch64 (qemu-user-static could not be registered)"
   elif ! grep -q '^enabled' "$entry"; then
     why="the binfmt_misc entry for aarch64 is disabled"
   elif ! grep -q '^flags:.*F' "$entry"; then
-    # Registered without F: the interpreter is looked up inside each container, where there is
-    # none. Re-register it with F.
-    local interpreter
-    interpreter=$(sed -n 's/^interpreter //p' "$entry")
-    { echo -1 | as_root tee "$entry" >/dev/null &&
-      printf '%s\n' ":qemu-aarch64:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:$interpreter:F" |
-        as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null; } 2>/dev/null ||
-      why="the aarch64 binfmt_misc entry lacks the F flag, and the kernel refused to register it again with it"
+    why="the binfmt_misc entry for aarch64 lacks the F flag, so containers cannot find its interpreter (Debian's qemu-user-static registers it with F)"
   fi
   if [ -n "$why" ]; then
     say "x86_64 instead of the template's arm64: $why"
-    echo x86_64
-  else
-    echo arm64
+    LAMBDA_ARCH=x86_64
   fi
 }
 
-# ensure_lambda_image ARCH: the image `sam local` runs the function in,
-# public.ecr.aws/lambda/provided:al2023-ARCH: the real one when it is here or can be pulled; else
-# a stand-in, a Debian bookworm root file system (debootstrap) under that name, labelled so.
-# Prints which.
+# ensure_lambda_image ARCH: sets LAMBDA_IMAGE_OPTIONS, what `sam local` needs to run the
+# function, and says which image that is: public.ecr.aws/lambda/provided:al2023-ARCH when it is
+# here or can be pulled; else a stand-in, a Debian bookworm root file system (debootstrap), under
+# a name of this project's own (so no other SAM project takes it for the real one).
 ensure_lambda_image() {
-  local arch=$1 image="public.ecr.aws/lambda/provided:al2023-$1" platform
-  platform=linux/$([ "$1" = x86_64 ] && echo amd64 || echo arm64)
-  if docker image inspect "$image" >/dev/null 2>&1 ||
-     timeout 120 docker pull -q --platform "$platform" "$image" >/dev/null 2>&1; then
-    if [ -n "$(docker image inspect -f '{{index .Config.Labels "stand-in"}}' "$image")" ]; then
-      echo "a stand-in for $image (Debian bookworm, debootstrap): the real image could not be pulled"
-    else
-      echo "$image (the real Lambda base image)"
-    fi
-    return 0
+  local arch=$1 real="public.ecr.aws/lambda/provided:al2023-$1"
+  local stand_in="nexor-conversions/lambda-stand-in:al2023-$1" platform
+  platform=linux/$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
+  if docker image inspect "$real" >/dev/null 2>&1 ||
+     timeout 120 docker pull -q --platform "$platform" "$real" >/dev/null 2>&1; then
+    LAMBDA_IMAGE_OPTIONS=()
+    say "function image: $real (the real Lambda base image), $arch"
+    return
   fi
-  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap ||
-    die "$image cannot be pulled, and debootstrap (to build a stand-in) cannot be installed"
-  say "$image cannot be pulled: building a stand-in from Debian bookworm (debootstrap, a few minutes)"
-  local build
-  build=$(mktemp -d)
-  as_root debootstrap --variant=minbase --arch="${platform#linux/}" bookworm "$build/rootfs" \
-    http://deb.debian.org/debian > "$build/debootstrap.log" 2>&1 ||
-    { tail -20 "$build/debootstrap.log" >&2; as_root rm -rf "$build"; die "debootstrap failed"; }
-  mkdir -p "$build/context"
-  as_root mkdir -p "$build/rootfs/var/task" "$build/rootfs/var/runtime" "$build/rootfs/opt"
-  as_root tar -C "$build/rootfs" -cf "$build/context/rootfs.tar" .
-  # `docker import` would record amd64 whatever the files are; a build records the platform.
-  cat > "$build/context/Dockerfile" <<EOF
-FROM scratch
-ADD rootfs.tar /
-ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime
-WORKDIR /var/task
-LABEL stand-in="Debian bookworm (debootstrap) in place of $image"
-EOF
-  docker build -q --platform "$platform" -t "$image" "$build/context" >/dev/null 2>&1 ||
-    { as_root rm -rf "$build"; die "docker build of the stand-in image failed"; }
-  as_root rm -rf "$build"
-  echo "a stand-in for $image (Debian bookworm, debootstrap): the real image could not be pulled"
+  LAMBDA_IMAGE_OPTIONS=(--invoke-image "$stand_in")
+  if ! docker image inspect "$stand_in" >/dev/null 2>&1; then
+    command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap ||
+      die "$real cannot be pulled, and debootstrap (to build a stand-in) cannot be installed"
+    say "$real cannot be pulled: building a stand-in from Debian bookworm (debootstrap, a few minutes)"
+    local build
+    build=$(mktemp -d)
+    as_root debootstrap --variant=minbase --arch="${platform#linux/}" bookworm "$build/rootfs" \
+      http://deb.debian.org/debian > "$build/debootstrap.log" 2>&1 ||
+      { tail -20 "$build/debootstrap.log" >&2; as_root rm -rf "$build"; die "debootstrap failed"; }
+    mkdir -p "$build/context"
+    as_root mkdir -p "$build/rootfs/var/task" "$build/rootfs/var/runtime" "$build/rootfs/opt"
+    as_root tar -C "$build/rootfs" -cf "$build/context/rootfs.tar" .
+    # `docker import` would record amd64 whatever the files are; a build records the platform.
+    printf '%s\n' 'FROM scratch' 'ADD rootfs.tar /' \
+      'ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime' 'WORKDIR /var/task' \
+      > "$build/context/Dockerfile"
+    docker build -q --platform "$platform" -t "$stand_in" "$build/context" >/dev/null 2>&1 ||
+      { as_root rm -rf "$build"; die "docker build of the stand-in image failed"; }
+    as_root rm -rf "$build"
+  fi
+  say "function image: $stand_in, a stand-in for $real (Debian bookworm, debootstrap): the real one cannot be pulled here; $arch"
+}
+
+# function_containers: the containers SAM runs this function in.
+function_containers() {
+  docker ps -aq --filter label=sam.cli.container.type=lambda \
+    --filter label=sam.cli.function.name=ConversionsFunction 2>/dev/null
+}
+
+# remove_function_containers: what SAM leaves behind when it is stopped before it could clean
+# up (its signal handler comes after its warm containers).
+remove_function_containers() {
+  function_containers | xargs -r docker rm -f >/dev/null 2>&1 || true
 }
 
 # sam_template ARCH: the template SAM runs: template.yaml, or for x86_64 a copy of it built for
@@ -139,6 +150,8 @@ sam_template() {
   # (CodeUri is relative to the template's folder.)
   sed -e 's/^        - arm64$/        - x86_64/' -e 's/^      CodeUri: \.$/      CodeUri: ../' \
     template.yaml > .aws-sam/template-x86_64.yaml
+  grep -q '^        - x86_64$' .aws-sam/template-x86_64.yaml && grep -q '^      CodeUri: \.\.$' .aws-sam/template-x86_64.yaml ||
+    die "template.yaml's Architectures or CodeUri line moved: scripts/sam.sh cannot make its x86_64 copy"
   echo .aws-sam/template-x86_64.yaml
 }
 

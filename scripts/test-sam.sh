@@ -32,6 +32,7 @@ cleanup() {
   # make start-api leads a process group of its own, as under a terminal: Ctrl-C to all of it.
   [ -z "$api_pid" ] || kill -INT -- "-$api_pid" 2>/dev/null || true
   stop $lambda_pid $relay_pid $api_pid $dynalite_pid
+  remove_function_containers
   stop_docker
   rm -rf "$scratch"
 }
@@ -39,8 +40,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ensure_docker "$scratch/dockerd.log"
-arch=$(lambda_arch)
-say "function image: $(ensure_lambda_image "$arch"), $arch"
+lambda_arch
+arch=$LAMBDA_ARCH
+ensure_lambda_image "$arch"
 template=$(sam_template "$arch")
 
 say "sam validate --lint"
@@ -73,9 +75,9 @@ sam_env_vars conversions-local "$dynamodb_port" "$scratch/env.json"
 lambda_port=$(free_port)
 "${SAM[@]}" local start-lambda --host 127.0.0.1 --port "$lambda_port" --warm-containers EAGER \
   --env-vars "$scratch/env.json" --skip-pull-image --add-host host.docker.internal:host-gateway \
-  > "$scratch/start-lambda.log" 2>&1 &
+  ${LAMBDA_IMAGE_OPTIONS[@]+"${LAMBDA_IMAGE_OPTIONS[@]}"} > "$scratch/start-lambda.log" 2>&1 &
 lambda_pid=$!
-wait_for_port "$lambda_port" "$lambda_pid" "sam local start-lambda" "$scratch/start-lambda.log"
+wait_for_port "$lambda_port" "$lambda_pid" "sam local start-lambda" "$scratch/start-lambda.log" 120
 "$VENV/bin/python" scripts/sam_fixtures.py "http://127.0.0.1:$lambda_port" "$scratch/start-lambda.log" ||
   { tail -50 "$scratch/start-lambda.log"; die "fixtures through SAM"; }
 stop "$lambda_pid" $relay_pid; lambda_pid= relay_pid=
@@ -95,18 +97,15 @@ set -m
 SAM_PORT=$sam_port scripts/sam-local.sh start-api > "$scratch/start-api.log" 2>&1 &
 api_pid=$!
 set +m
-wait_for_port "$sam_port" "$api_pid" "make start-api" "$scratch/start-api.log"
+# (make start-api runs sam build first.)
+wait_for_port "$sam_port" "$api_pid" "make start-api" "$scratch/start-api.log" 600
 key=nxr_live_demo_local_only_key
 python3 scripts/check_readme.py README.md "http://127.0.0.1:$sam_port" "$key" ||
   { tail -50 "$scratch/start-api.log"; die "README examples through make start-api"; }
 make --no-print-directory smoke URL="http://127.0.0.1:$sam_port" API_KEY="$key"
 kill -INT -- "-$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=
-for _ in $(seq 1 100); do
-  [ -z "$(docker ps -q --filter "ancestor=public.ecr.aws/lambda/provided:al2023-rapid-$arch")" ] && break
-  sleep 0.1
-done
-[ -z "$(docker ps -q --filter "ancestor=public.ecr.aws/lambda/provided:al2023-rapid-$arch")" ] ||
-  die "SAM left function containers running: $(docker ps --filter "ancestor=public.ecr.aws/lambda/provided:al2023-rapid-$arch")"
+for _ in $(seq 1 100); do [ -z "$(function_containers)" ] && break; sleep 0.1; done
+[ -z "$(function_containers)" ] || die "SAM left function containers behind: $(function_containers)"
 echo "ok   no function container left running"
 say "make deploy with no AWS credentials, standard input closed and no Node.js: it fails on the credentials, at once"
 mkdir "$scratch/no-node"
@@ -114,10 +113,9 @@ for tool in node npm npx; do
   printf '#!/bin/sh\necho "$0" >> %s/node-ran\nexit 97\n' "$scratch" > "$scratch/no-node/$tool"
   chmod +x "$scratch/no-node/$tool"
 done
-if env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-     -u AWS_CONTAINER_CREDENTIALS_FULL_URI -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
-     AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
-     PATH="$scratch/no-node:$PATH" timeout 120 make --no-print-directory deploy < /dev/null > "$scratch/deploy.log" 2>&1; then
+mkdir "$scratch/home"
+if env -i PATH="$scratch/no-node:$PATH" HOME="$scratch/home" AWS_EC2_METADATA_DISABLED=true \
+     timeout 120 make --no-print-directory deploy < /dev/null > "$scratch/deploy.log" 2>&1; then
   cat "$scratch/deploy.log"; die "make deploy succeeded without credentials"
 fi
 grep -q '^error: no AWS credentials' "$scratch/deploy.log" || { cat "$scratch/deploy.log"; die "make deploy did not say the credentials are missing"; }

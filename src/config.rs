@@ -116,7 +116,8 @@ pub enum ConfigError {
 /// No other thread may read or write the environment meanwhile: call it first thing in `main`.
 pub unsafe fn unset_empty_variables() {
     for (name, value) in std::env::vars_os() {
-        if value.is_empty() {
+        // (An empty name, or one with `=`, cannot be removed: std would panic on it.)
+        if value.is_empty() && !name.is_empty() && !name.as_encoded_bytes().contains(&b'=') {
             // SAFETY: the caller promises that no other thread uses the environment.
             unsafe { std::env::remove_var(name) };
         }
@@ -163,7 +164,8 @@ impl Rule {
             Self::Bool => ["true", "false"]
                 .iter()
                 .any(|b| value.eq_ignore_ascii_case(b)),
-            Self::WholeNumber => value.parse::<u32>().is_ok_and(|n| n >= 1),
+            // The Lambda runtime reads its memory size as an `i32`.
+            Self::WholeNumber => value.parse::<i32>().is_ok_and(|n| n >= 1),
             Self::OneOf(_, values) => values.iter().any(|v| value.eq_ignore_ascii_case(v)),
             Self::Url => value.parse::<http::Uri>().is_ok_and(|uri| {
                 matches!(uri.scheme_str(), Some("http" | "https"))
@@ -249,26 +251,32 @@ const SDK_VARIABLES: &[(&str, Rule, bool)] = &[
     ),
 ];
 
+/// A variable's value, if set, once `rule` accepts it.
+fn read(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    rule: Rule,
+) -> Result<Option<String>, ConfigError> {
+    match lookup(name).filter(|value| !value.is_empty()) {
+        Some(value) if !rule.accepts(&value) => Err(ConfigError::Invalid {
+            name,
+            value,
+            expected: rule.expected(),
+        }),
+        value => Ok(value),
+    }
+}
+
 fn check(
     variables: &[(&'static str, Rule, bool)],
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     for &(name, rule, required) in variables {
-        match lookup(name).filter(|value| !value.is_empty()) {
-            None if required => {
-                return Err(ConfigError::Missing {
-                    name,
-                    expected: rule.expected(),
-                });
-            }
-            Some(value) if !rule.accepts(&value) => {
-                return Err(ConfigError::Invalid {
-                    name,
-                    value,
-                    expected: rule.expected(),
-                });
-            }
-            _ => {}
+        if read(lookup, name, rule)?.is_none() && required {
+            return Err(ConfigError::Missing {
+                name,
+                expected: rule.expected(),
+            });
         }
     }
     Ok(())
@@ -299,30 +307,10 @@ impl Config {
                 expected: "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
             });
         }
-        let max_concurrency = match lookup("AWS_LAMBDA_MAX_CONCURRENCY") {
-            None => 1,
-            Some(value) => value
-                .parse()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or(ConfigError::Invalid {
-                    name: "AWS_LAMBDA_MAX_CONCURRENCY",
-                    value,
-                    expected: "a whole number, 1 or more",
-                })?,
-        };
-        let warm_up = match lookup("DYNAMODB_WARM_UP") {
-            None => true,
-            Some(value) if value.eq_ignore_ascii_case("true") => true,
-            Some(value) if value.eq_ignore_ascii_case("false") => false,
-            Some(value) => {
-                return Err(ConfigError::Invalid {
-                    name: "DYNAMODB_WARM_UP",
-                    value,
-                    expected: "true or false",
-                });
-            }
-        };
+        let max_concurrency = read(&lookup, "AWS_LAMBDA_MAX_CONCURRENCY", Rule::WholeNumber)?
+            .map_or(1, |n| n.parse().unwrap_or(1));
+        let warm_up = read(&lookup, "DYNAMODB_WARM_UP", Rule::Bool)?
+            .is_none_or(|value| value.eq_ignore_ascii_case("true"));
         Ok(Self {
             table_name,
             log: LogSettings::from_lookup(lookup)?,

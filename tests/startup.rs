@@ -171,6 +171,11 @@ fn every_bad_variable_stops_the_function_with_one_line_naming_it_before_the_firs
         ),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "big", "a whole number"),
         (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "3000000000",
+            "a whole number",
+        ),
+        (
             "AWS_LAMBDA_LOG_LEVEL",
             "loud",
             "TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
