@@ -266,9 +266,10 @@ def main():
     if not problem:
         page = answer.json
         if (page.get("success") is not True or not isinstance(page.get("conversion_events"), list)
-                or len(page["conversion_events"]) > 1 or not isinstance(page.get("total"), int)
-                or "next_cursor" not in page):
-            problem = ("expected success: true, conversion_events (at most 1), total and next_cursor, "
+                or len(page["conversion_events"]) > 1 or not isinstance(page.get("total_at_least"), int)
+                or "total" not in page or "next_cursor" not in page or "cut_short" not in page):
+            problem = ("expected success: true, conversion_events (at most 1), total, total_at_least, "
+                       "next_cursor and cut_short, "
                        f"got: {smoke.excerpt(answer)}")
     smoke.report(name, answer, problem)
 

@@ -35,9 +35,6 @@ pub enum Command {
     /// Create the table and its indexes as template.yaml declares them (for local use); a table
     /// that exists is left as it is.
     CreateTables,
-    /// Give events written before the filter indexes existed their index keys (a scan of the
-    /// table; safe to run again). Prints how many events it updated.
-    BackfillIndexKeys,
     /// Create an account.
     CreateAccount {
         #[arg(long)]
@@ -251,12 +248,6 @@ pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Val
             create_table(&client, &table).await?;
             Ok(json!({ "table": table, "status": "ACTIVE" }))
         }
-        Command::BackfillIndexKeys => {
-            let updated = DynamoStore::new(client, &table)
-                .backfill_index_keys()
-                .await?;
-            Ok(json!({ "table": table, "updated": updated }))
-        }
         command => run(command, &DynamoStore::new(client, table)).await,
     }
 }
@@ -268,9 +259,7 @@ pub async fn run<P: Provisioning + Store>(
 ) -> Result<Value, AdminError> {
     let now = Timestamp::now();
     match command {
-        Command::CreateTables | Command::BackfillIndexKeys => Err(AdminError::Invalid(
-            "create-tables and backfill-index-keys need DynamoDB".into(),
-        )),
+        Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
         Command::CreateAccount { name, id } => {
             if name.trim().is_empty() {
                 return Err(AdminError::Invalid("--name must not be empty".into()));
@@ -350,12 +339,9 @@ pub async fn run<P: Provisioning + Store>(
         }
         Command::DeactivateConversionType { account, id } => {
             let mut conversion_type =
-                store
-                    .get_conversion_type(account, id)
-                    .await?
-                    .ok_or_else(|| {
-                        AdminError::Invalid(format!("no conversion type {id} in account {account}"))
-                    })?;
+                store.conversion_type(account, id).await?.ok_or_else(|| {
+                    AdminError::Invalid(format!("no conversion type {id} in account {account}"))
+                })?;
             conversion_type.active = false;
             store.put_conversion_type(account, &conversion_type).await?;
             Ok(conversion_type_json(&conversion_type))
@@ -441,16 +427,11 @@ pub async fn run<P: Provisioning + Store>(
                 window: Window::new(converted_after, converted_before)
                     .map_err(|e| AdminError::Invalid(e.to_string()))?,
             };
-            let after = cursor
+            let resume = cursor
                 .map(|text| Cursor::read(&text, account, &filter))
                 .transpose()
                 .map_err(|e| AdminError::Invalid(e.to_string()))?;
-            let page = PageRequest {
-                filter,
-                after,
-                offset,
-                limit,
-            };
+            let page = PageRequest::new(filter, resume, offset, limit);
             let listing = crate::service::list_conversions(store, account, page).await?;
             Ok(serde_json::from_str(&crate::http::listing_json(&listing))
                 .expect("the list body is JSON"))

@@ -23,6 +23,9 @@ pub struct Config {
     /// Whether init opens the connection to DynamoDB, with one read of nothing, so that the
     /// first request does not pay for it (`DYNAMODB_WARM_UP`, `true` unless `false`).
     pub warm_up: bool,
+    /// How many days events are kept after they are recorded (`EVENT_RETENTION_DAYS`, which
+    /// `template.yaml` sets from `EventRetentionDays`); `None` (unset or 0) keeps them.
+    pub retention_days: Option<u32>,
     /// Where metrics go, if anywhere: `POWERTOOLS_METRICS_NAMESPACE` and
     /// `POWERTOOLS_SERVICE_NAME`, the variables Powertools for AWS Lambda reads (template.yaml
     /// sets both). Without a namespace the function emits no metrics (`make run`).
@@ -136,6 +139,7 @@ enum Rule {
     Required(&'static str),
     Bool,
     WholeNumber,
+    Days,
     OneOf(&'static str, &'static [&'static str]),
     Url,
     Region,
@@ -148,6 +152,7 @@ impl Rule {
             Self::Required(expected) => expected,
             Self::Bool => "true or false",
             Self::WholeNumber => "a whole number, 1 or more",
+            Self::Days => "a number of days, 0 (keep) to 36500",
             Self::OneOf(expected, _) => expected,
             Self::Url => "an http:// or https:// URL, such as http://127.0.0.1:8000",
             Self::Region => "an AWS region, such as us-east-1 (Lambda sets it)",
@@ -166,6 +171,7 @@ impl Rule {
                 .any(|b| value.eq_ignore_ascii_case(b)),
             // The Lambda runtime reads its memory size as an `i32`.
             Self::WholeNumber => value.parse::<i32>().is_ok_and(|n| n >= 1),
+            Self::Days => value.parse::<u32>().is_ok_and(|n| n <= 36_500),
             Self::OneOf(_, values) => values.iter().any(|v| value.eq_ignore_ascii_case(v)),
             Self::Url => value.parse::<http::Uri>().is_ok_and(|uri| {
                 matches!(uri.scheme_str(), Some("http" | "https"))
@@ -311,11 +317,15 @@ impl Config {
             .map_or(1, |n| n.parse().unwrap_or(1));
         let warm_up = read(&lookup, "DYNAMODB_WARM_UP", Rule::Bool)?
             .is_none_or(|value| value.eq_ignore_ascii_case("true"));
+        let retention_days = read(&lookup, "EVENT_RETENTION_DAYS", Rule::Days)?
+            .and_then(|days| days.parse().ok())
+            .filter(|days| *days > 0);
         Ok(Self {
             table_name,
             log: LogSettings::from_lookup(lookup)?,
             max_concurrency,
             warm_up,
+            retention_days,
             metrics: MetricsSettings::from_lookup(lookup)?,
         })
     }

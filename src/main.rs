@@ -51,7 +51,8 @@ async fn serve(config: Config) -> Result<(), Error> {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.table_name,
-    );
+    )
+    .with_retention(config.retention_days);
     if config.warm_up
         && let Err(err) = store.warm_up().await
     {

@@ -2,11 +2,9 @@
 //! and read their conversions. Written against the [`Store`] port only, so they run the same on
 //! DynamoDB and in memory.
 
-use std::collections::HashMap;
-
 use crate::domain::{
-    AccountId, ApiKey, ConversionEvent, ConversionType, ConversionTypeId, Cursor, EventId,
-    FieldError, IdempotencyKey, NewConversion, PageRequest, RequestFingerprint, Timestamp,
+    AccountId, ApiKey, ConversionEvent, ConversionType, Cursor, EventId, FieldError,
+    IdempotencyKey, Listed, NewConversion, PageRequest, RequestFingerprint, Timestamp, Total,
     WriteToken,
 };
 use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
@@ -190,47 +188,32 @@ pub async fn list_conversion_types<S: Store>(
     Ok(types)
 }
 
-/// A recorded event and the conversion type it was recorded with (active or not today).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listed {
-    pub event: ConversionEvent,
-    pub conversion_type: ConversionType,
-}
-
 /// One page of an account's events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
     pub events: Vec<Listed>,
-    /// Every event the filter matches, on every page.
-    pub total: u64,
+    pub total: Total,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<Cursor>,
+    /// The page holds fewer events than asked for: it reached the read bound.
+    pub cut_short: bool,
 }
 
-/// One page of the account's events that the request's filter matches, their types, and how
-/// many there are in all. The page, the count and the types are read at the same time.
+/// One page of the account's events that the request's filter matches, with their types, and
+/// how many there are in all (or at least, past the bound a request reads).
 pub async fn list_conversions<S: Store>(
     store: &S,
     account: AccountId,
     request: PageRequest,
 ) -> Result<Listing, StoreError> {
-    let (page, total, types) = tokio::try_join!(
-        store.list_events(account, &request),
-        store.count_events(account, &request.filter),
-        store.conversion_types(account),
-    )?;
-    let types = by_id(types);
-    let events = page
-        .events
-        .into_iter()
-        .map(|event| with_type(event, &types))
-        .collect::<Result<_, _>>()?;
+    let page = store.list_events(account, &request).await?;
     Ok(Listing {
-        events,
-        total,
+        events: page.events,
+        total: page.total,
         next_cursor: page
             .next
-            .map(|position| Cursor::new(account, &request.filter, position)),
+            .map(|resume| Cursor::new(account, &request.filter, resume)),
+        cut_short: page.cut_short,
     })
 }
 
@@ -240,28 +223,18 @@ pub async fn get_conversion<S: Store>(
     account: AccountId,
     id: EventId,
 ) -> Result<Option<Listed>, StoreError> {
-    let (event, types) = tokio::try_join!(
-        store.get_event(account, id),
-        store.conversion_types(account)
-    )?;
-    event
-        .map(|stored| with_type(stored.event, &by_id(types)))
-        .transpose()
-}
-
-fn by_id(types: Vec<ConversionType>) -> HashMap<ConversionTypeId, ConversionType> {
-    types.into_iter().map(|t| (t.id, t)).collect()
-}
-
-fn with_type(
-    event: ConversionEvent,
-    types: &HashMap<ConversionTypeId, ConversionType>,
-) -> Result<Listed, StoreError> {
-    match types.get(&event.conversion_type_id) {
-        Some(conversion_type) => Ok(Listed {
-            conversion_type: conversion_type.clone(),
+    let Some(stored) = store.get_event(account, id).await? else {
+        return Ok(None);
+    };
+    let event = stored.event;
+    match store
+        .conversion_type(account, event.conversion_type_id)
+        .await?
+    {
+        Some(conversion_type) => Ok(Some(Listed {
             event,
-        }),
+            conversion_type,
+        })),
         None => Err(StoreError::Corrupt {
             key: format!("conversion event {}", event.id),
             reason: format!(
@@ -283,6 +256,7 @@ fn replay(existing: StoredEvent, fingerprint: &RequestFingerprint) -> Result<Out
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ConversionTypeId;
     use crate::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
     use crate::store::{Context, MemoryStore};
 
@@ -339,19 +313,19 @@ mod tests {
         ) -> Result<Vec<ConversionType>, StoreError> {
             self.store.conversion_types(account).await
         }
+        async fn conversion_type(
+            &self,
+            account: AccountId,
+            id: ConversionTypeId,
+        ) -> Result<Option<ConversionType>, StoreError> {
+            self.store.conversion_type(account, id).await
+        }
         async fn list_events(
             &self,
             account: AccountId,
             page: &PageRequest,
         ) -> Result<crate::domain::Page, StoreError> {
             self.store.list_events(account, page).await
-        }
-        async fn count_events(
-            &self,
-            account: AccountId,
-            filter: &crate::domain::EventFilter,
-        ) -> Result<u64, StoreError> {
-            self.store.count_events(account, filter).await
         }
     }
 

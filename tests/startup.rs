@@ -198,6 +198,7 @@ fn every_bad_variable_stops_the_function_with_one_line_naming_it_before_the_firs
             "up to 1024 characters",
         ),
         ("DYNAMODB_WARM_UP", "yes", "true or false"),
+        ("EVENT_RETENTION_DAYS", "-1", "a number of days"),
         (
             "AWS_CA_BUNDLE",
             "/nonexistent/ca.pem",
@@ -281,6 +282,7 @@ fn an_empty_variable_is_an_unset_one_for_the_sdk_and_the_runtime_too() {
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_SERVICE_NAME",
         "DYNAMODB_WARM_UP",
+        "EVENT_RETENTION_DAYS",
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
     ]

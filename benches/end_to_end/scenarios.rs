@@ -5,17 +5,15 @@
 //! the table's index definitions (`DescribeTable`), by DynamoDB's size rules. Then what a
 //! million requests cost at list prices.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use conversions::domain::{AccountId, ApiKey};
 use conversions::http::{App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY};
 use conversions::store::{DynamoStore, Provisioning};
 
 use crate::config_for;
-use crate::metering::{Consumed, billed_size, write_units};
+use crate::metering::{Consumed, Item, index_writes, indexes};
 
 pub struct Scenario {
     pub name: &'static str,
@@ -59,66 +57,6 @@ impl Scenario {
         let names: Vec<&str> = self.calls.iter().map(|(op, _)| *op).collect();
         names.join(" + ")
     }
-}
-
-/// A global secondary index, as `DescribeTable` states it.
-struct Index {
-    keys: Vec<String>,
-    projection: Option<Vec<String>>,
-}
-
-async fn indexes(client: &Client, table: &str) -> Vec<Index> {
-    let described = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .expect("DescribeTable");
-    let table = described.table.expect("a table");
-    table
-        .global_secondary_indexes()
-        .iter()
-        .map(|gsi| {
-            let keys = gsi
-                .key_schema()
-                .iter()
-                .map(|k| k.attribute_name().to_owned())
-                .collect();
-            let projection = gsi.projection.as_ref().expect("a projection");
-            let projection = match projection.projection_type {
-                Some(ProjectionType::All) => None,
-                Some(ProjectionType::Include) => Some(projection.non_key_attributes().to_vec()),
-                _ => Some(Vec::new()),
-            };
-            Index { keys, projection }
-        })
-        .collect()
-}
-
-type Item = HashMap<String, AttributeValue>;
-
-/// The entries `item` adds to the indexes, their write units as projected, and their units if
-/// every index projected whole items.
-fn index_writes(indexes: &[Index], item: &Item) -> (usize, f64, f64) {
-    let (mut entries, mut units, mut if_all) = (0, 0.0, 0.0);
-    for index in indexes {
-        if !index.keys.iter().all(|k| item.contains_key(k)) {
-            continue; // a sparse index: the item is not in it
-        }
-        let projected: Item = item
-            .iter()
-            .filter(|(name, _)| {
-                ["pk", "sk"].contains(&name.as_str())
-                    || index.keys.contains(name)
-                    || index.projection.as_ref().is_none_or(|p| p.contains(name))
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        entries += 1;
-        units += write_units(billed_size(&projected));
-        if_all += write_units(billed_size(item));
-    }
-    (entries, units, if_all)
 }
 
 fn post(key: &str, body: &str) -> Request {

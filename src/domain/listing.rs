@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::digest::Sha256Hex;
 use super::{
-    AccountId, ConversionEvent, ConversionTypeId, EventId, LeadId, MasterWorkflowId, Timestamp,
-    WorkflowId, WorkflowRunId,
+    AccountId, ConversionEvent, ConversionType, ConversionTypeId, EventId, LeadId,
+    MasterWorkflowId, Timestamp, WorkflowId, WorkflowRunId,
 };
 
 /// Events per page when the request does not say.
@@ -20,6 +20,16 @@ pub const MAX_LIMIT: u32 = 200;
 /// The deepest `offset` served: every skipped event is read and thrown away, so a deeper page
 /// is reached with `cursor`, whose cost does not grow with depth.
 pub const MAX_OFFSET: u32 = 10_000;
+
+/// The most index entries one list request reads for its page: the deepest offset, a full
+/// page and one more, so that a list without a filter is never cut. A filter that matches few
+/// of the entries it reads can reach it: the page is then cut short ([`Page::cut_short`]).
+pub const MAX_ENTRIES_READ: u32 = MAX_OFFSET + MAX_LIMIT + 1;
+
+/// The most index entries one list request reads for its `total`: past it, the count is a
+/// lower bound ([`Total::AtLeast`]). Counting is what a list of a large account pays for most
+/// (every entry read, none shown), so it stops at twenty pages of the default size.
+pub const MAX_ENTRIES_COUNTED: u32 = 1_000;
 
 /// How many events a page holds: 1 to [`MAX_LIMIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,23 +170,73 @@ impl Position {
 }
 
 /// What one page asks for: the events the filter matches that come after `after` in list
-/// order, less the first `offset`, at most `limit` of them.
+/// order, less the first `skip`, at most `limit` of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub filter: EventFilter,
     pub after: Option<Position>,
-    pub offset: Offset,
+    /// The request's `offset`, and what a cursor says is still to skip.
+    pub skip: u32,
     pub limit: Limit,
 }
 
-/// One page of events, in list order, and where the next page starts (`None` on the last).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    pub events: Vec<ConversionEvent>,
-    pub next: Option<Position>,
+impl PageRequest {
+    /// The page after `resume` (a cursor's), less `offset` more events.
+    pub fn new(filter: EventFilter, resume: Option<Resume>, offset: Offset, limit: Limit) -> Self {
+        Self {
+            filter,
+            after: resume.map(|r| r.after),
+            skip: resume.map_or(0, |r| r.skip) + offset.get(),
+            limit,
+        }
+    }
 }
 
-/// The opaque token of `next_cursor`: a [`Position`] bound to an account and a filter by a
+/// Where the next page starts: after a position, less the matching events still to skip there
+/// (when a page was cut short before its offset was reached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub after: Position,
+    pub skip: u32,
+}
+
+/// A recorded event and the conversion type it was recorded with (active or not today).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub event: ConversionEvent,
+    pub conversion_type: ConversionType,
+}
+
+/// How many events a filter matches, as far as one request counts ([`MAX_ENTRIES_COUNTED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    Exact(u64),
+    /// The count stopped at the bound: at least this many.
+    AtLeast(u64),
+}
+
+impl Total {
+    /// How many were counted: the total, or its lower bound.
+    pub fn counted(self) -> u64 {
+        match self {
+            Self::Exact(n) | Self::AtLeast(n) => n,
+        }
+    }
+}
+
+/// One page of events in list order, with their types; where the next page starts (`None` on
+/// the last); whether the read bound cut it short; and the filter's total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub events: Vec<Listed>,
+    pub next: Option<Resume>,
+    /// The page holds fewer events than asked for because the request read as many index
+    /// entries as it may; `next` continues exactly where it stopped.
+    pub cut_short: bool,
+    pub total: Total,
+}
+
+/// The opaque token of `next_cursor`: a [`Resume`] bound to an account and a filter by a
 /// checksum. It carries no account and no filter, only a place: whatever a cursor says, a page
 /// shows the caller's own events matching the request's own filter, so no cursor can widen what
 /// a caller sees. The checksum makes a cursor from another account or filter, or one edited by
@@ -196,25 +256,26 @@ const CHECKSUM_HEX: usize = 16;
 const MAX_CURSOR_CHARS: usize = 256;
 
 impl Cursor {
-    pub fn new(account: AccountId, filter: &EventFilter, position: Position) -> Self {
-        let place = place(position);
+    pub fn new(account: AccountId, filter: &EventFilter, resume: Resume) -> Self {
+        let place = place(resume);
         let check = checksum(account, filter, &place);
         Self(URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}|{place}|{check}")))
     }
 
-    /// The position a cursor carries, if it was made for this account and filter.
+    /// Where a cursor resumes, if it was made for this account and filter.
     pub fn read(
         text: &str,
         account: AccountId,
         filter: &EventFilter,
-    ) -> Result<Position, CursorError> {
+    ) -> Result<Resume, CursorError> {
         if text.len() > MAX_CURSOR_CHARS {
             return Err(CursorError);
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         let decoded = String::from_utf8(bytes).map_err(|_| CursorError)?;
         let mut parts = decoded.split('|');
-        let (Some(CURSOR_VERSION), Some(at), Some(id), Some(check), None) = (
+        let (Some(CURSOR_VERSION), Some(at), Some(id), Some(skip), Some(check), None) = (
+            parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
@@ -223,19 +284,24 @@ impl Cursor {
         ) else {
             return Err(CursorError);
         };
-        let position = Position {
-            converted_at: Timestamp::from_stored(at).map_err(|_| CursorError)?,
-            id: EventId::parse(id).map_err(|_| CursorError)?,
+        let resume = Resume {
+            after: Position {
+                converted_at: Timestamp::from_stored(at).map_err(|_| CursorError)?,
+                id: EventId::parse(id).map_err(|_| CursorError)?,
+            },
+            skip: whole_number(skip)
+                .filter(|n| *n <= MAX_OFFSET)
+                .ok_or(CursorError)?,
         };
         // Re-printed, so that only the one spelling this service writes is accepted.
-        let place = place(position);
-        if place != format!("{at}|{id}")
+        let place = place(resume);
+        if place != format!("{at}|{id}|{skip}")
             || check != checksum(account, filter, &place)
-            || !filter.window.contains(position.converted_at)
+            || !filter.window.contains(resume.after.converted_at)
         {
             return Err(CursorError);
         }
-        Ok(position)
+        Ok(resume)
     }
 
     pub fn as_str(&self) -> &str {
@@ -243,8 +309,9 @@ impl Cursor {
     }
 }
 
-fn place(position: Position) -> String {
-    format!("{}|{}", position.converted_at.sortable(), position.id)
+fn place(resume: Resume) -> String {
+    let Resume { after, skip } = resume;
+    format!("{}|{}|{skip}", after.converted_at.sortable(), after.id)
 }
 
 fn checksum(account: AccountId, filter: &EventFilter, place: &str) -> String {
@@ -263,10 +330,13 @@ mod tests {
         Timestamp::parse(text).unwrap()
     }
 
-    fn position() -> Position {
-        Position {
-            converted_at: at("2026-01-28T10:00:00.5Z"),
-            id: EventId::random(),
+    fn resume() -> Resume {
+        Resume {
+            after: Position {
+                converted_at: at("2026-01-28T10:00:00.5Z"),
+                id: EventId::random(),
+            },
+            skip: 7,
         }
     }
 
@@ -322,12 +392,9 @@ mod tests {
             lead: Some(LeadId::random()),
             ..EventFilter::default()
         };
-        let position = position();
-        let cursor = Cursor::new(account, &filter, position);
-        assert_eq!(
-            Cursor::read(cursor.as_str(), account, &filter),
-            Ok(position)
-        );
+        let resume = resume();
+        let cursor = Cursor::new(account, &filter, resume);
+        assert_eq!(Cursor::read(cursor.as_str(), account, &filter), Ok(resume));
         assert_eq!(
             Cursor::read(cursor.as_str(), AccountId::random(), &filter),
             Err(CursorError)
@@ -351,14 +418,16 @@ mod tests {
     fn an_edited_cursor_is_refused() {
         let account = AccountId::random();
         let filter = EventFilter::default();
-        let position = position();
-        let cursor = Cursor::new(account, &filter, position);
+        let cursor = Cursor::new(account, &filter, resume());
         let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor.as_str()).unwrap()).unwrap();
-        // Moved one second later, checksum kept.
+        // Moved one second later, or with less to skip, checksum kept.
         let moved = decoded.replacen("10:00:00.5", "10:00:01.5", 1);
+        let skipping_less = decoded.replacen("|7|", "|6|", 1);
         assert_ne!(moved, decoded);
+        assert_ne!(skipping_less, decoded);
         for text in [
             URL_SAFE_NO_PAD.encode(moved),
+            URL_SAFE_NO_PAD.encode(skipping_less),
             format!("{}A", cursor.as_str()),
             cursor.as_str()[1..].to_owned(),
             String::new(),

@@ -31,8 +31,9 @@ pub use json::{
     nests_deeper_than,
 };
 pub use listing::{
-    Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, Limit, MAX_LIMIT, MAX_OFFSET,
-    Offset, Page, PageRequest, Position, Window,
+    Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, Limit, Listed,
+    MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, MAX_LIMIT, MAX_OFFSET, Offset, Page, PageRequest,
+    Position, Resume, Total, Window,
 };
 pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
 pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};

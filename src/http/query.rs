@@ -132,19 +132,14 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
         .ok()
         .flatten();
     // A cursor is checked against the filter only once the filter is known to be the one asked for.
-    let after = match cursor {
+    let resume = match cursor {
         Some(text) if errors.is_empty() => Cursor::read(text, account, &filter)
             .map_err(|invalid| errors.push(FieldError::new("cursor", invalid)))
             .ok(),
         _ => None,
     };
     if errors.is_empty() {
-        Ok(PageRequest {
-            filter,
-            after,
-            offset,
-            limit,
-        })
+        Ok(PageRequest::new(filter, resume, offset, limit))
     } else {
         Err(errors)
     }
@@ -153,7 +148,7 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EventId, Position};
+    use crate::domain::{EventId, Position, Resume};
 
     fn messages(query: &str) -> Vec<(String, String)> {
         page_request(query, AccountId::random())
@@ -167,10 +162,7 @@ mod tests {
     fn no_parameters_is_the_first_page_of_everything() {
         let page = page_request("", AccountId::random()).unwrap();
         assert_eq!(page.filter, EventFilter::default());
-        assert_eq!(
-            (page.limit.get(), page.offset.get(), page.after),
-            (50, 0, None)
-        );
+        assert_eq!((page.limit.get(), page.skip, page.after), (50, 0, None));
     }
 
     #[test]
@@ -271,17 +263,25 @@ mod tests {
             converted_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             id: EventId::random(),
         };
+        let resume = Resume {
+            after: position,
+            skip: 3,
+        };
         let filter = EventFilter {
             lead: Some(lead),
             ..EventFilter::default()
         };
-        let cursor = Cursor::new(account, &filter, position);
+        let cursor = Cursor::new(account, &filter, resume);
         let page = page_request(
-            &format!("lead_id={lead}&limit=5&cursor={}", cursor.as_str()),
+            &format!("lead_id={lead}&limit=5&offset=2&cursor={}", cursor.as_str()),
             account,
         )
         .unwrap();
         assert_eq!(page.after, Some(position));
+        assert_eq!(
+            page.skip, 5,
+            "what the cursor still skips, and the offset after it"
+        );
         for (query, account) in [
             (format!("cursor={}", cursor.as_str()), account),
             (

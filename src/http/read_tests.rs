@@ -16,7 +16,12 @@ use crate::seed::{
 use crate::store::{MemoryStore, Provisioning};
 
 async fn demo_app() -> App<MemoryStore> {
-    let store = MemoryStore::new();
+    bounded_demo_app(crate::domain::MAX_ENTRIES_READ).await
+}
+
+/// The demo data on a store whose lists read at most `bound` index entries.
+async fn bounded_demo_app(bound: u32) -> App<MemoryStore> {
+    let store = MemoryStore::new().with_read_bound(bound);
     seed_demo(&store).await.unwrap();
     App::new(store)
 }
@@ -154,7 +159,14 @@ async fn an_account_with_no_events_lists_none() {
     let app = demo_app().await;
     assert_eq!(
         list(&app, "").await,
-        serde_json::json!({"success": true, "conversion_events": [], "total": 0, "next_cursor": null})
+        serde_json::json!({
+            "success": true,
+            "conversion_events": [],
+            "total": 0,
+            "total_at_least": 0,
+            "next_cursor": null,
+            "cut_short": false
+        })
     );
 }
 
@@ -165,7 +177,14 @@ async fn a_listed_event_is_the_201_object_and_its_type() {
     let listing = list(&app, "").await;
     assert_eq!(
         keys(&listing),
-        ["success", "conversion_events", "total", "next_cursor"]
+        [
+            "success",
+            "conversion_events",
+            "total",
+            "total_at_least",
+            "next_cursor",
+            "cut_short"
+        ]
     );
     let mut listed = listing["conversion_events"][0].clone();
     let embed = listed
@@ -371,4 +390,104 @@ async fn reads_need_the_api_key() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(json(&response)["error"], "Missing API key");
     }
+}
+
+/// Every page of a list, by `next_cursor`, from `query` (then `filter` and the cursor, as a
+/// client continues): the pages' bodies.
+async fn pages(app: &App<MemoryStore>, query: &str, filter: &str) -> Vec<Value> {
+    let mut pages = vec![list(app, query).await];
+    while let Some(cursor) = pages.last().unwrap()["next_cursor"].as_str() {
+        let next = list(app, &format!("{filter}&cursor={cursor}")).await;
+        assert!(pages.len() < 100, "a cursor that leads back");
+        pages.push(next);
+    }
+    pages
+}
+
+#[tokio::test]
+async fn a_filter_that_reaches_the_read_bound_cuts_the_page_and_its_cursor_continues_exactly() {
+    // A bound of 5 index entries; 12 events, every third with the run. A list by run reads
+    // the run's lead's partition (all 12) and filters: no page of 3 fits in 5 entries read.
+    let app = bounded_demo_app(5).await;
+    let mut with_run = Vec::new();
+    for day in 1..=12 {
+        let created = record(&app, &format!("2026-01-{day:02}T10:00:00Z"), day % 3 == 0).await;
+        if day % 3 == 0 {
+            with_run.push(created["id"].as_str().unwrap().to_owned());
+        }
+    }
+    with_run.reverse();
+    let query = format!("workflow_run_id={DEMO_WORKFLOW_RUN_ID}&limit=3");
+    let pages = pages(&app, &query, &query).await;
+    let listed: Vec<String> = pages.iter().flat_map(ids).collect();
+    assert_eq!(listed, with_run, "every event once, in order");
+    assert!(pages.iter().any(|p| p["cut_short"] == true), "{pages:?}");
+    for page in &pages {
+        let events = page["conversion_events"].as_array().unwrap().len();
+        if page["cut_short"] == true {
+            assert!(events < 3, "cut short: fewer than the limit: {page}");
+            assert!(
+                page["next_cursor"].is_string(),
+                "a cut page always continues: {page}"
+            );
+        } else {
+            assert!(events == 3 || page["next_cursor"].is_null(), "{page}");
+        }
+        // 12 entries for a count that reads 5 at most: a lower bound, not a total.
+        assert_eq!(page["total"], Value::Null, "{page}");
+        assert_eq!(
+            page["total_at_least"], 2,
+            "the run's events in the first 5: {page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_offset_past_the_read_bound_is_carried_by_the_cursor() {
+    let app = bounded_demo_app(5).await;
+    for day in 1..=12 {
+        record(&app, &format!("2026-01-{day:02}T10:00:00Z"), day % 3 == 0).await;
+    }
+    let filter = format!("workflow_run_id={DEMO_WORKFLOW_RUN_ID}&limit=1");
+    let all: Vec<String> = pages(&app, &filter, &filter)
+        .await
+        .iter()
+        .flat_map(ids)
+        .collect();
+    assert_eq!(all.len(), 4);
+    // Offset 3 needs 10 entries read: the first page is cut with none, and its cursor skips
+    // what is left to skip.
+    let offset = format!("{filter}&offset=3");
+    let first = list(&app, &offset).await;
+    assert_eq!(first["cut_short"], true);
+    assert_eq!(ids(&first), Vec::<String>::new());
+    let shown: Vec<String> = pages(&app, &offset, &filter)
+        .await
+        .iter()
+        .flat_map(ids)
+        .collect();
+    assert_eq!(shown, all[3..], "the fourth event, then the end");
+}
+
+#[tokio::test]
+async fn a_list_without_a_filter_is_never_cut_and_its_total_is_exact_up_to_the_bound() {
+    let app = bounded_demo_app(5).await;
+    for day in 1..=4 {
+        record(&app, &format!("2026-01-{day:02}T10:00:00Z"), false).await;
+    }
+    let small = list(&app, "limit=2").await;
+    assert_eq!(
+        (small["total"].clone(), small["cut_short"].clone()),
+        (4.into(), false.into())
+    );
+    record(&app, "2026-01-05T10:00:00Z", false).await;
+    let at_bound = list(&app, "limit=2").await;
+    assert_eq!(
+        at_bound["total"],
+        Value::Null,
+        "5 entries read, the bound: {at_bound}"
+    );
+    assert_eq!(at_bound["total_at_least"], 5);
+    assert_eq!(at_bound["cut_short"], false);
+    assert_eq!(ids(&at_bound).len(), 2);
 }

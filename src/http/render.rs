@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::{ConversionEvent, ConversionType, FieldDefinition, Metadata, Notes};
-use crate::service::{Listed, Listing};
+use crate::domain::{Listed, Total};
+use crate::service::Listing;
 
 #[derive(Serialize)]
 struct Created<'a> {
@@ -75,8 +76,11 @@ struct One<'a> {
 struct Events<'a> {
     success: bool,
     conversion_events: Vec<EventObject<'a>>,
-    total: u64,
+    /// Null when the count reached the read bound: `total_at_least` says how far it got.
+    total: Option<u64>,
+    total_at_least: u64,
     next_cursor: Option<&'a str>,
+    cut_short: bool,
 }
 
 #[derive(Serialize)]
@@ -112,13 +116,19 @@ pub fn listed_json(listed: &Listed) -> String {
     })
 }
 
-/// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N, "next_cursor": ...}`.
+/// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N,
+/// "total_at_least": N, "next_cursor": ..., "cut_short": false}`.
 pub fn listing_json(listing: &Listing) -> String {
     to_json(&Events {
         success: true,
         conversion_events: listing.events.iter().map(listed_object).collect(),
-        total: listing.total,
+        total: match listing.total {
+            Total::Exact(n) => Some(n),
+            Total::AtLeast(_) => None,
+        },
+        total_at_least: listing.total.counted(),
         next_cursor: listing.next_cursor.as_ref().map(|c| c.as_str()),
+        cut_short: listing.cut_short,
     })
 }
 

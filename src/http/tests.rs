@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::*;
-use crate::domain::{AccountId, ConversionType, EventFilter, EventId, Page, PageRequest};
+use crate::domain::{AccountId, ConversionType, ConversionTypeId, EventId, Page, PageRequest};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use crate::store::{Context, Insert, Lookup, MemoryStore, NewEvent, StoreError, StoredEvent};
 
@@ -241,10 +241,14 @@ impl Store for FailingStore {
     async fn conversion_types(&self, _: AccountId) -> Result<Vec<ConversionType>, StoreError> {
         Err((self.0)())
     }
-    async fn list_events(&self, _: AccountId, _: &PageRequest) -> Result<Page, StoreError> {
+    async fn conversion_type(
+        &self,
+        _: AccountId,
+        _: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
         Err((self.0)())
     }
-    async fn count_events(&self, _: AccountId, _: &EventFilter) -> Result<u64, StoreError> {
+    async fn list_events(&self, _: AccountId, _: &PageRequest) -> Result<Page, StoreError> {
         Err((self.0)())
     }
 }
@@ -319,6 +323,14 @@ impl Store for SlowStore {
         tokio::time::sleep(self.1).await;
         self.0.conversion_types(account).await
     }
+    async fn conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.conversion_type(account, id).await
+    }
     async fn list_events(
         &self,
         account: AccountId,
@@ -326,14 +338,6 @@ impl Store for SlowStore {
     ) -> Result<Page, StoreError> {
         tokio::time::sleep(self.1).await;
         self.0.list_events(account, page).await
-    }
-    async fn count_events(
-        &self,
-        account: AccountId,
-        filter: &EventFilter,
-    ) -> Result<u64, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.count_events(account, filter).await
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
-    EventId, Lead, LeadId, Page, PageRequest, Position, WorkflowRun, WorkflowRunId,
+    EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest,
+    Position, Resume, Total, WorkflowRun, WorkflowRunId,
 };
 
 #[derive(Default)]
@@ -22,14 +23,29 @@ struct Data {
     events: BTreeMap<(AccountId, EventId), StoredEvent>,
 }
 
-#[derive(Default)]
 pub struct MemoryStore {
     data: Mutex<Data>,
+    read_bound: u32,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            data: Mutex::default(),
+            read_bound: MAX_ENTRIES_READ,
+        }
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The store with another bound on the index entries a list reads for its page, and for
+    /// its count when lower than [`MAX_ENTRIES_COUNTED`] (tests reach them with a few events).
+    pub fn with_read_bound(self, read_bound: u32) -> Self {
+        Self { read_bound, ..self }
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
@@ -40,11 +56,34 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn matching(&self, account: AccountId, filter: &EventFilter) -> Vec<ConversionEvent> {
-        self.events(account)
-            .into_iter()
-            .filter(|e| filter.matches(e))
-            .collect()
+    /// The index entries a filter's list reads, newest first, as the DynamoDB adapter's
+    /// `Query` does: the partition of the filter's lead (a run's lead for a run), else the
+    /// account's, within the window. `None` when no event can match (an unknown run, or a run
+    /// of another lead than the filter's).
+    fn partition(&self, account: AccountId, filter: &EventFilter) -> Option<Vec<ConversionEvent>> {
+        let data = self.data();
+        let lead = match filter.workflow_run {
+            Some(run) => {
+                let lead = data.runs.get(&(account, run))?.lead_id;
+                if filter.lead.is_some_and(|wanted| wanted != lead) {
+                    return None;
+                }
+                Some(lead)
+            }
+            None => filter.lead,
+        };
+        let mut entries: Vec<ConversionEvent> = data
+            .events
+            .iter()
+            .filter(|((a, _), stored)| {
+                *a == account
+                    && lead.is_none_or(|lead| stored.event.lead_id == lead)
+                    && filter.window.contains(stored.event.converted_at)
+            })
+            .map(|(_, stored)| stored.event.clone())
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(Position::of(e)));
+        Some(entries)
     }
 
     /// Every event of an account (for tests).
@@ -130,35 +169,107 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
+        Ok(self.data().types.get(&(account, id)).cloned())
+    }
+
+    /// What the DynamoDB adapter does, on a list of entries: at most `read_bound` of them read
+    /// for the page (from after its start) and as many for the count (from the top).
     async fn list_events(
         &self,
         account: AccountId,
         page: &PageRequest,
     ) -> Result<Page, StoreError> {
-        let mut matching: Vec<ConversionEvent> = self
-            .matching(account, &page.filter)
-            .into_iter()
+        let Some(entries) = self.partition(account, &page.filter) else {
+            return Ok(Page {
+                events: Vec::new(),
+                next: None,
+                cut_short: false,
+                total: Total::Exact(0),
+            });
+        };
+        let bound = self.read_bound as usize;
+        let count_bound = self.read_bound.min(MAX_ENTRIES_COUNTED) as usize;
+        let counted = entries
+            .iter()
+            .take(count_bound)
+            .filter(|e| page.filter.matches(e))
+            .count() as u64;
+        let total = if entries.len() >= count_bound {
+            Total::AtLeast(counted)
+        } else {
+            Total::Exact(counted)
+        };
+        let read: Vec<&ConversionEvent> = entries
+            .iter()
             .filter(|e| page.after.is_none_or(|after| Position::of(e) < after))
+            .take(bound)
             .collect();
-        matching.sort_by_key(|e| std::cmp::Reverse(Position::of(e)));
-        let limit = page.limit.get() as usize;
-        let mut events: Vec<ConversionEvent> = matching
+        let (skip, limit) = (page.skip as usize, page.limit.get() as usize);
+        let wanted = skip + limit + 1;
+        let mut matched = Vec::new();
+        let mut last_read = None;
+        for entry in &read {
+            last_read = Some(Position::of(entry));
+            if page.filter.matches(entry) {
+                matched.push(*entry);
+                if matched.len() == wanted {
+                    break;
+                }
+            }
+        }
+        // Stopped by the bound, before it knew whether more match: the page continues after
+        // the last entry read, with what is left to skip.
+        let cut = matched.len() < wanted && read.len() == bound;
+        let events: Vec<ConversionEvent> = matched
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|e| (*e).clone())
+            .collect();
+        let next = if cut {
+            last_read.map(|after| Resume {
+                after,
+                skip: (skip - matched.len().min(skip)) as u32,
+            })
+        } else if matched.len() == wanted {
+            events.last().map(|last| Resume {
+                after: Position::of(last),
+                skip: 0,
+            })
+        } else {
+            None
+        };
+        let cut_short = cut && events.len() < limit;
+        let data = self.data();
+        let events = events
             .into_iter()
-            .skip(page.offset.get() as usize)
-            .take(limit + 1)
-            .collect();
-        let more = events.len() > limit;
-        events.truncate(limit);
-        let next = more.then(|| events.last().map(Position::of)).flatten();
-        Ok(Page { events, next })
-    }
-
-    async fn count_events(
-        &self,
-        account: AccountId,
-        filter: &EventFilter,
-    ) -> Result<u64, StoreError> {
-        Ok(self.matching(account, filter).len() as u64)
+            .map(
+                |event| match data.types.get(&(account, event.conversion_type_id)) {
+                    Some(t) => Ok(Listed {
+                        conversion_type: t.clone(),
+                        event,
+                    }),
+                    None => Err(StoreError::Corrupt {
+                        key: format!("conversion event {}", event.id),
+                        reason: format!(
+                            "its conversion type {} is missing",
+                            event.conversion_type_id
+                        ),
+                    }),
+                },
+            )
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            events,
+            next,
+            cut_short,
+            total,
+        })
     }
 }
 
@@ -195,14 +306,6 @@ impl Provisioning for MemoryStore {
             .types
             .insert((account, conversion_type.id), conversion_type.clone());
         Ok(())
-    }
-
-    async fn get_conversion_type(
-        &self,
-        account: AccountId,
-        id: ConversionTypeId,
-    ) -> Result<Option<ConversionType>, StoreError> {
-        Ok(self.data().types.get(&(account, id)).cloned())
     }
 
     async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {

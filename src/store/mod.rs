@@ -10,9 +10,8 @@ pub use dynamodb::{DynamoStore, TableError, create_table};
 pub use memory::MemoryStore;
 
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
-    EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun, WorkflowRunId,
-    WriteToken,
+    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
+    Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun, WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -124,21 +123,22 @@ pub trait Store: Send + Sync {
         account: AccountId,
     ) -> impl Future<Output = Result<Vec<ConversionType>, StoreError>> + Send;
 
+    /// One conversion type of the account, active or not.
+    fn conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> impl Future<Output = Result<Option<ConversionType>, StoreError>> + Send;
+
     /// One page of the account's events that the filter matches, in list order
-    /// ([`crate::domain::Position`]).
+    /// ([`crate::domain::Position`]), with their conversion types, and how many the filter
+    /// matches: within [`crate::domain::MAX_ENTRIES_READ`] index entries for the page and
+    /// [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
     fn list_events(
         &self,
         account: AccountId,
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
-
-    /// How many of the account's events the filter matches: the number of events its pages
-    /// list, from the first to the last.
-    fn count_events(
-        &self,
-        account: AccountId,
-        filter: &EventFilter,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// What operators (the admin CLI, the demo seed, tests) need to set up an account's data.
@@ -165,11 +165,6 @@ pub trait Provisioning: Send + Sync {
         account: AccountId,
         conversion_type: &ConversionType,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_conversion_type(
-        &self,
-        account: AccountId,
-        id: ConversionTypeId,
-    ) -> impl Future<Output = Result<Option<ConversionType>, StoreError>> + Send;
     fn put_lead(
         &self,
         account: AccountId,

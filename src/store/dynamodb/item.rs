@@ -23,14 +23,12 @@ pub(super) mod attr {
     pub const SK: &str = "sk";
     /// The sort key of the events indexes.
     pub const CONVERTED_SK: &str = "converted_sk";
-    /// The partition keys of the filter indexes (see `keys.rs`).
+    /// The partition key of the lead index (see `keys.rs`).
     pub const LEAD_KEY: &str = "lead_key";
-    pub const CONVERSION_TYPE_KEY: &str = "conversion_type_key";
-    pub const WORKFLOW_KEY: &str = "workflow_key";
-    pub const MASTER_WORKFLOW_KEY: &str = "master_workflow_key";
-    pub const WORKFLOW_RUN_KEY: &str = "workflow_run_key";
     /// What kind of record an item is (see [`super::entity`]).
     pub const ENTITY: &str = "entity";
+    /// The layout of the item ([`super::FORMAT`]): a number, on every item.
+    pub const FORMAT: &str = "format";
     pub const ID: &str = "id";
     pub const NAME: &str = "name";
     pub const CREATED_AT: &str = "created_at";
@@ -58,9 +56,15 @@ pub(super) mod attr {
     pub const NOTES: &str = "notes";
     pub const CONVERTED_AT: &str = "converted_at";
     pub const REQUEST_FINGERPRINT: &str = "request_fingerprint";
+    /// When DynamoDB's time to live deletes the event (seconds since the epoch), if ever.
+    pub const EXPIRES_AT: &str = "expires_at";
     /// The random token of the request that wrote the event.
     pub const WRITE_TOKEN: &str = "write_token";
 }
+
+/// The item layout this version writes. A later layout writes 2 and still reads 1; an item
+/// without the attribute reads as 1.
+pub(super) const FORMAT: u32 = 1;
 
 /// Values of [`attr::ENTITY`].
 pub(super) mod entity {
@@ -89,6 +93,10 @@ impl Writer {
     fn new(key: Item, entity: &str) -> Self {
         let mut item = key;
         item.insert(attr::ENTITY.to_owned(), s(entity));
+        item.insert(
+            attr::FORMAT.to_owned(),
+            AttributeValue::N(FORMAT.to_string()),
+        );
         Self(item)
     }
 
@@ -324,72 +332,47 @@ pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> 
     })
 }
 
-/// The index keys of an event: its list position and one partition key per filter it has.
-pub(super) fn index_keys(
+/// An event's item; `retention_days` after it was recorded, DynamoDB deletes it.
+pub(super) fn event_item(
     account: AccountId,
-    e: &ConversionEvent,
-) -> Vec<(&'static str, AttributeValue)> {
-    [
-        (
-            attr::CONVERTED_SK,
-            Some(keys::converted_sk(e.converted_at, e.id)),
-        ),
-        (attr::LEAD_KEY, Some(keys::lead_key(account, e.lead_id))),
-        (
-            attr::CONVERSION_TYPE_KEY,
-            Some(keys::conversion_type_key(account, e.conversion_type_id)),
-        ),
-        (
-            attr::WORKFLOW_KEY,
-            e.workflow_id.map(|id| keys::workflow_key(account, id)),
-        ),
-        (
-            attr::MASTER_WORKFLOW_KEY,
-            e.master_workflow_id
-                .map(|id| keys::master_workflow_key(account, id)),
-        ),
-        (
-            attr::WORKFLOW_RUN_KEY,
-            e.workflow_run_id
-                .map(|id| keys::workflow_run_key(account, id)),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name, s(value?))))
-    .collect()
-}
-
-pub(super) fn event_item(account: AccountId, new: &NewEvent<'_>) -> Item {
+    new: &NewEvent<'_>,
+    retention_days: Option<u32>,
+) -> Item {
     let e = new.event;
-    let mut writer = Writer::new(
+    let expires_at = retention_days.map(|days| {
+        let at = e.created_at.as_datetime().timestamp() + i64::from(days) * 86_400;
+        AttributeValue::N(at.to_string())
+    });
+    let writer = Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
-    );
-    for (name, value) in index_keys(account, e) {
-        writer = writer.set(name, value);
+    )
+    .text(attr::CONVERTED_SK, keys::converted_sk(e.converted_at, e.id))
+    .text(attr::LEAD_KEY, keys::lead_key(account, e.lead_id))
+    .text(attr::ID, e.id)
+    .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
+    .text(attr::LEAD_ID, e.lead_id)
+    .optional(attr::WORKFLOW_ID, e.workflow_id)
+    .optional(attr::MASTER_WORKFLOW_ID, e.master_workflow_id)
+    .optional(attr::WORKFLOW_RUN_ID, e.workflow_run_id)
+    .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
+    .text(attr::AMOUNT_TEXT, e.amount)
+    .text(attr::CURRENCY, e.currency)
+    // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
+    // DynamoDB number (38 digits, normalised) cannot promise.
+    .text(attr::METADATA, e.metadata.to_json())
+    .optional(attr::NOTES, e.notes.as_ref())
+    .text(attr::CONVERTED_AT, e.converted_at.sortable())
+    .text(attr::CREATED_AT, e.created_at.sortable())
+    .optional(
+        attr::REQUEST_FINGERPRINT,
+        new.fingerprint.map(|f| f.as_str()),
+    )
+    .text(attr::WRITE_TOKEN, new.write_token);
+    match expires_at {
+        Some(at) => writer.set(attr::EXPIRES_AT, at).build(),
+        None => writer.build(),
     }
-    writer
-        .text(attr::ID, e.id)
-        .text(attr::CONVERSION_TYPE_ID, e.conversion_type_id)
-        .text(attr::LEAD_ID, e.lead_id)
-        .optional(attr::WORKFLOW_ID, e.workflow_id)
-        .optional(attr::MASTER_WORKFLOW_ID, e.master_workflow_id)
-        .optional(attr::WORKFLOW_RUN_ID, e.workflow_run_id)
-        .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
-        .text(attr::AMOUNT_TEXT, e.amount)
-        .text(attr::CURRENCY, e.currency)
-        // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
-        // DynamoDB number (38 digits, normalised) cannot promise.
-        .text(attr::METADATA, e.metadata.to_json())
-        .optional(attr::NOTES, e.notes.as_ref())
-        .text(attr::CONVERTED_AT, e.converted_at.sortable())
-        .text(attr::CREATED_AT, e.created_at.sortable())
-        .optional(
-            attr::REQUEST_FINGERPRINT,
-            new.fingerprint.map(|f| f.as_str()),
-        )
-        .text(attr::WRITE_TOKEN, new.write_token)
-        .build()
 }
 
 pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> {
@@ -449,7 +432,15 @@ mod tests {
             fingerprint: None,
             write_token: token,
         };
-        let item = event_item(AccountId::random(), &new);
+        let item = event_item(AccountId::random(), &new, None);
+        assert!(!item.contains_key(attr::EXPIRES_AT));
+        let kept_30_days = event_item(AccountId::random(), &new, Some(30));
+        assert_eq!(
+            kept_30_days[attr::EXPIRES_AT],
+            AttributeValue::N(
+                (event.created_at.as_datetime().timestamp() + 30 * 86_400).to_string()
+            )
+        );
         assert_eq!(item[attr::AMOUNT], AttributeValue::N("85000.00".into()));
         let stored = stored_event_from(&item).unwrap();
         assert_eq!(stored.event, event);

@@ -15,22 +15,18 @@
 //! | conversion event | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<id>`    |
 //!
 //! Events also carry `converted_sk` = `<converted_at, fixed width>#<id>`, whose text order is
-//! list order (newest first when read backwards), and one partition key per list filter. Six
-//! sparse global secondary indexes share that sort key ([`EVENT_INDEXES`]); each lists, newest
-//! first, the events of one account ([`EVENTS_BY_ACCOUNT`], on `pk`), or of one lead, conversion
-//! type, workflow, master workflow or workflow run of an account:
+//! list order (newest first when read backwards). Two sparse global secondary indexes share
+//! that sort key ([`EVENT_INDEXES`]): every event has one entry in each, and no other
+//! (the cost model in `docs/architecture.md` says why two):
 //!
-//! | index                       | partition key              | value                                  |
-//! |-----------------------------|----------------------------|----------------------------------------|
-//! | `events_by_account`         | `pk`                       | `ACCOUNT#<account>`                    |
-//! | `events_by_lead`            | `lead_key`                 | `ACCOUNT#<account>#LEAD#<id>`          |
-//! | `events_by_conversion_type` | `conversion_type_key`      | `ACCOUNT#<account>#CONVERSION_TYPE#<id>` |
-//! | `events_by_workflow`        | `workflow_key`             | `ACCOUNT#<account>#WORKFLOW#<id>`      |
-//! | `events_by_master_workflow` | `master_workflow_key`      | `ACCOUNT#<account>#MASTER_WORKFLOW#<id>` |
-//! | `events_by_workflow_run`    | `workflow_run_key`         | `ACCOUNT#<account>#WORKFLOW_RUN#<id>`  |
+//! | index               | partition key | value                          | also holds |
+//! |---------------------|---------------|--------------------------------|------------|
+//! | `events_by_account` | `pk`          | `ACCOUNT#<account>`            | type, workflow, master workflow |
+//! | `events_by_lead`    | `lead_key`    | `ACCOUNT#<account>#LEAD#<id>`  | the same and the run |
 //!
-//! The indexes hold keys and the five filter attributes, not whole events: a page reads its
-//! events from the table by key, and a count reads only index entries.
+//! A list by lead reads its lead's partition; by run, the partition of the run's lead (a run is
+//! one lead's); by anything else, the account's. The other filters are checked on the
+//! attributes the index holds, within the bound a list request reads (`list.rs`).
 
 use std::collections::HashMap;
 
@@ -38,8 +34,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, attr};
 use crate::domain::{
-    AccountId, ApiKeyHash, ConversionTypeId, EventFilter, EventId, LeadId, MasterWorkflowId,
-    Position, Timestamp, WorkflowId, WorkflowRunId,
+    AccountId, ApiKeyHash, ConversionTypeId, EventFilter, EventId, LeadId, Position, Timestamp,
+    WorkflowRunId,
 };
 
 /// A global secondary index listing events by `converted_sk`, under one partition attribute.
@@ -48,54 +44,35 @@ pub(super) struct EventIndex {
     pub name: &'static str,
     /// The attribute that holds the index's partition key.
     pub partition: &'static str,
-    /// Whether the index holds the filter attributes ([`FILTER_ATTRIBUTES`]); the account's
-    /// index holds keys only, since a list with a filter uses the filter's own index.
-    pub with_filters: bool,
+    /// The attributes it holds besides the keys (the filters it can check).
+    pub projected: &'static [&'static str],
 }
 
 /// An account's events.
 pub(super) const EVENTS_BY_ACCOUNT: EventIndex = EventIndex {
     name: "events_by_account",
     partition: attr::PK,
-    with_filters: false,
+    projected: &[
+        attr::CONVERSION_TYPE_ID,
+        attr::WORKFLOW_ID,
+        attr::MASTER_WORKFLOW_ID,
+    ],
 };
-pub(super) const EVENTS_BY_LEAD: EventIndex = filter_index("events_by_lead", attr::LEAD_KEY);
-pub(super) const EVENTS_BY_CONVERSION_TYPE: EventIndex =
-    filter_index("events_by_conversion_type", attr::CONVERSION_TYPE_KEY);
-pub(super) const EVENTS_BY_WORKFLOW: EventIndex =
-    filter_index("events_by_workflow", attr::WORKFLOW_KEY);
-pub(super) const EVENTS_BY_MASTER_WORKFLOW: EventIndex =
-    filter_index("events_by_master_workflow", attr::MASTER_WORKFLOW_KEY);
-pub(super) const EVENTS_BY_WORKFLOW_RUN: EventIndex =
-    filter_index("events_by_workflow_run", attr::WORKFLOW_RUN_KEY);
+
+/// An account's events with one lead (its runs' included).
+pub(super) const EVENTS_BY_LEAD: EventIndex = EventIndex {
+    name: "events_by_lead",
+    partition: attr::LEAD_KEY,
+    projected: &[
+        attr::CONVERSION_TYPE_ID,
+        attr::WORKFLOW_ID,
+        attr::MASTER_WORKFLOW_ID,
+        attr::WORKFLOW_RUN_ID,
+    ],
+};
 
 /// Every index of the table.
-pub(super) const EVENT_INDEXES: [EventIndex; 6] = [
-    EVENTS_BY_ACCOUNT,
-    EVENTS_BY_LEAD,
-    EVENTS_BY_CONVERSION_TYPE,
-    EVENTS_BY_WORKFLOW,
-    EVENTS_BY_MASTER_WORKFLOW,
-    EVENTS_BY_WORKFLOW_RUN,
-];
-
-/// The attributes a filter index carries besides keys, so that a list filtered on two things
-/// reads one index and filters on the other.
-pub(super) const FILTER_ATTRIBUTES: [&str; 5] = [
-    attr::LEAD_ID,
-    attr::CONVERSION_TYPE_ID,
-    attr::WORKFLOW_ID,
-    attr::MASTER_WORKFLOW_ID,
-    attr::WORKFLOW_RUN_ID,
-];
-
-const fn filter_index(name: &'static str, partition: &'static str) -> EventIndex {
-    EventIndex {
-        name,
-        partition,
-        with_filters: true,
-    }
-}
+pub(super) const EVENT_INDEXES: [EventIndex; 2] = [EVENTS_BY_ACCOUNT, EVENTS_BY_LEAD];
 
 pub(super) const API_KEY_SK: &str = "APIKEY";
 pub(super) const ACCOUNT_SK: &str = "ACCOUNT";
@@ -106,11 +83,6 @@ pub(super) fn api_key_pk(key: &ApiKeyHash) -> String {
 
 pub(super) fn account_pk(account: AccountId) -> String {
     format!("ACCOUNT#{account}")
-}
-
-/// The account of an account partition key.
-pub(super) fn account_of(pk: &str) -> Option<AccountId> {
-    AccountId::parse(pk.strip_prefix("ACCOUNT#")?).ok()
 }
 
 /// What the sort key of every conversion type starts with.
@@ -132,83 +104,41 @@ pub(super) fn event_sk(id: EventId) -> String {
     format!("CONVERSION_EVENT#{id}")
 }
 
-/// The partition key of an account's events with one lead (likewise the functions below).
+/// The partition key of an account's events with one lead.
 pub(super) fn lead_key(account: AccountId, id: LeadId) -> String {
     format!("{}#LEAD#{id}", account_pk(account))
 }
 
-pub(super) fn conversion_type_key(account: AccountId, id: ConversionTypeId) -> String {
-    format!("{}#CONVERSION_TYPE#{id}", account_pk(account))
-}
-
-pub(super) fn workflow_key(account: AccountId, id: WorkflowId) -> String {
-    format!("{}#WORKFLOW#{id}", account_pk(account))
-}
-
-pub(super) fn master_workflow_key(account: AccountId, id: MasterWorkflowId) -> String {
-    format!("{}#MASTER_WORKFLOW#{id}", account_pk(account))
-}
-
-pub(super) fn workflow_run_key(account: AccountId, id: WorkflowRunId) -> String {
-    format!("{}#WORKFLOW_RUN#{id}", account_pk(account))
-}
-
-/// The index and partition that reach a filter's events most directly: the narrowest filter
-/// given (a run, then a lead, a conversion type, a workflow, a master workflow), else the whole
-/// account. The other filters are applied to what that partition holds.
-pub(super) fn index_for(account: AccountId, filter: &EventFilter) -> (EventIndex, String) {
-    if let Some(id) = filter.workflow_run {
-        (EVENTS_BY_WORKFLOW_RUN, workflow_run_key(account, id))
-    } else if let Some(id) = filter.lead {
-        (EVENTS_BY_LEAD, lead_key(account, id))
-    } else if let Some(id) = filter.conversion_type {
-        (EVENTS_BY_CONVERSION_TYPE, conversion_type_key(account, id))
-    } else if let Some(id) = filter.workflow {
-        (EVENTS_BY_WORKFLOW, workflow_key(account, id))
-    } else if let Some(id) = filter.master_workflow {
-        (EVENTS_BY_MASTER_WORKFLOW, master_workflow_key(account, id))
-    } else {
-        (EVENTS_BY_ACCOUNT, account_pk(account))
+/// The index and partition of a filter's events: its lead's (for a run, `lead` is the run's
+/// lead, which the caller has read), else the whole account's.
+pub(super) fn index_for(account: AccountId, lead: Option<LeadId>) -> (EventIndex, String) {
+    match lead {
+        Some(lead) => (EVENTS_BY_LEAD, lead_key(account, lead)),
+        None => (EVENTS_BY_ACCOUNT, account_pk(account)),
     }
 }
 
-/// The conditions of a filter on the filter attributes, as (attribute, value): the ones its
-/// index partition does not already guarantee.
-pub(super) fn remaining_conditions(
-    index: EventIndex,
-    filter: &EventFilter,
-) -> Vec<(&'static str, String)> {
-    let all = [
+/// The conditions of a filter on the attributes an index holds, as (attribute, value): all but
+/// the lead, which the index's partition guarantees where it is one.
+pub(super) fn remaining_conditions(filter: &EventFilter) -> Vec<(&'static str, String)> {
+    [
         (
-            EVENTS_BY_WORKFLOW_RUN,
-            attr::WORKFLOW_RUN_ID,
-            filter.workflow_run.map(|id| id.to_string()),
-        ),
-        (
-            EVENTS_BY_LEAD,
-            attr::LEAD_ID,
-            filter.lead.map(|id| id.to_string()),
-        ),
-        (
-            EVENTS_BY_CONVERSION_TYPE,
             attr::CONVERSION_TYPE_ID,
             filter.conversion_type.map(|id| id.to_string()),
         ),
+        (attr::WORKFLOW_ID, filter.workflow.map(|id| id.to_string())),
         (
-            EVENTS_BY_WORKFLOW,
-            attr::WORKFLOW_ID,
-            filter.workflow.map(|id| id.to_string()),
-        ),
-        (
-            EVENTS_BY_MASTER_WORKFLOW,
             attr::MASTER_WORKFLOW_ID,
             filter.master_workflow.map(|id| id.to_string()),
         ),
-    ];
-    all.into_iter()
-        .filter(|(by, _, _)| *by != index)
-        .filter_map(|(_, name, value)| value.map(|v| (name, v)))
-        .collect()
+        (
+            attr::WORKFLOW_RUN_ID,
+            filter.workflow_run.map(|id| id.to_string()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect()
 }
 
 /// The lowest `converted_sk` of an instant's events: every one of them sorts after it, every
@@ -267,38 +197,37 @@ mod tests {
     }
 
     #[test]
-    fn the_narrowest_filter_picks_the_index_and_the_others_are_filtered() {
+    fn a_lead_picks_its_partition_and_every_other_filter_is_checked() {
         let account = AccountId::random();
         let lead = LeadId::random();
         let run = WorkflowRunId::random();
-        let workflow = WorkflowId::random();
         let filter = EventFilter {
             lead: Some(lead),
             workflow_run: Some(run),
-            workflow: Some(workflow),
-            ..EventFilter::default()
-        };
-        let (index, partition) = index_for(account, &filter);
-        assert_eq!(index, EVENTS_BY_WORKFLOW_RUN);
-        assert_eq!(partition, workflow_run_key(account, run));
-        assert_eq!(
-            remaining_conditions(index, &filter),
-            vec![
-                (attr::LEAD_ID, lead.to_string()),
-                (attr::WORKFLOW_ID, workflow.to_string())
-            ]
-        );
-        let (index, partition) = index_for(account, &EventFilter::default());
-        assert_eq!((index, partition), (EVENTS_BY_ACCOUNT, account_pk(account)));
-        let only_master = EventFilter {
-            master_workflow: Some(MasterWorkflowId::random()),
+            conversion_type: Some(ConversionTypeId::random()),
             ..EventFilter::default()
         };
         assert_eq!(
-            index_for(account, &only_master).0,
-            EVENTS_BY_MASTER_WORKFLOW
+            index_for(account, Some(lead)),
+            (EVENTS_BY_LEAD, lead_key(account, lead))
         );
-        assert!(remaining_conditions(EVENTS_BY_MASTER_WORKFLOW, &only_master).is_empty());
+        assert_eq!(
+            index_for(account, None),
+            (EVENTS_BY_ACCOUNT, account_pk(account))
+        );
+        let checked: Vec<&str> = remaining_conditions(&filter)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(checked, [attr::CONVERSION_TYPE_ID, attr::WORKFLOW_RUN_ID]);
+        // Every condition is on an attribute both indexes hold, but the run's on the lead's.
+        for (name, _) in remaining_conditions(&EventFilter {
+            workflow_run: None,
+            ..filter
+        }) {
+            assert!(EVENTS_BY_ACCOUNT.projected.contains(&name), "{name}");
+        }
+        assert!(EVENTS_BY_LEAD.projected.contains(&attr::WORKFLOW_RUN_ID));
     }
 
     #[test]

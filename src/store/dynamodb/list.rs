@@ -1,16 +1,25 @@
 //! The `Query` behind a list of events: which index and partition (see `keys.rs`), the window
 //! as a condition on the sort key, the other filters as a filter expression on attributes the
-//! index carries, newest first.
+//! index holds, newest first; and the two reads of a list request, its page and its count, each
+//! of at most a bound of index entries (`MAX_ENTRIES_READ`).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
-use super::item::{Item, attr, s};
+use super::error::store_error;
+use super::item::{Item, Reader, attr, s};
 use super::keys::{self, EventIndex};
-use crate::domain::{AccountId, EventFilter, Position};
+use crate::domain::{AccountId, EventFilter, LeadId, PageRequest, Position, Resume, Total};
+use crate::store::StoreError;
+
+/// Index entries a filtered page query reads in its first call, at the least. Each further
+/// call reads twice as many as the one before (DynamoDB still stops at 1 MB a call): a filter
+/// that drops most entries costs a few round trips, not one per event, and a page that is found
+/// early reads little more than it shows.
+const FILTERED_QUERY_BATCH: u32 = 100;
 
 /// One filter's query, built once and sent for a page and for the count.
 pub(super) struct EventQuery {
@@ -22,9 +31,18 @@ pub(super) struct EventQuery {
     values: HashMap<String, AttributeValue>,
 }
 
+/// The index entries of a page: those that matched, in list order, and where the read stopped.
+pub(super) struct Entries {
+    pub matched: Vec<Item>,
+    pub next: Option<Resume>,
+    pub cut_short: bool,
+}
+
 impl EventQuery {
-    pub fn new(account: AccountId, filter: &EventFilter) -> Self {
-        let (index, partition) = keys::index_for(account, filter);
+    /// The query of a filter's events in the partition of `lead` (the filter's own, or its
+    /// run's), else of the account.
+    pub fn new(account: AccountId, filter: &EventFilter, lead: Option<LeadId>) -> Self {
+        let (index, partition) = keys::index_for(account, lead);
         let mut names = HashMap::from([("#partition".to_owned(), index.partition.to_owned())]);
         let mut values = HashMap::from([(":partition".to_owned(), s(&partition))]);
         let window = filter.window;
@@ -48,7 +66,7 @@ impl EventQuery {
         if let Some(until) = until {
             values.insert(":until".to_owned(), s(until));
         }
-        let conditions: Vec<String> = keys::remaining_conditions(index, filter)
+        let conditions: Vec<String> = keys::remaining_conditions(filter)
             .into_iter()
             .enumerate()
             .map(|(i, (name, value))| {
@@ -67,13 +85,8 @@ impl EventQuery {
         }
     }
 
-    /// Whether the index holds entries the filter drops.
-    pub fn filters(&self) -> bool {
-        self.filter_expression.is_some()
-    }
-
     /// The query, newest first; the caller adds what is left (a limit, a start, a count).
-    pub fn request(&self, client: &Client, table: &str) -> QueryFluentBuilder {
+    fn request(&self, client: &Client, table: &str) -> QueryFluentBuilder {
         client
             .query()
             .table_name(table)
@@ -87,7 +100,7 @@ impl EventQuery {
 
     /// The `ExclusiveStartKey` that resumes the query after a position: the index entry of the
     /// event there (the index's keys and the table's).
-    pub fn start_after(&self, account: AccountId, position: Position) -> Item {
+    fn start_after(&self, account: AccountId, position: Position) -> Item {
         let mut key = keys::key(account, keys::event_sk(position.id));
         key.insert(self.index.partition.to_owned(), s(&self.partition));
         key.insert(
@@ -96,4 +109,109 @@ impl EventQuery {
         );
         key
     }
+
+    /// The entries of a page: from its start, until `skip + limit + 1` match (the one more
+    /// tells whether there is a next page), or `bound` entries have been read.
+    pub async fn page(
+        &self,
+        client: &Client,
+        table: &str,
+        account: AccountId,
+        page: &PageRequest,
+        bound: u32,
+    ) -> Result<Entries, StoreError> {
+        let (skip, limit) = (page.skip as usize, page.limit.get() as usize);
+        let wanted = skip + limit + 1;
+        let mut matched: Vec<Item> = Vec::new();
+        let mut read = 0u32;
+        let mut start = page
+            .after
+            .map(|position| self.start_after(account, position));
+        let mut filtered_batch = FILTERED_QUERY_BATCH;
+        loop {
+            let remaining = (wanted - matched.len()) as u32;
+            let batch = if self.filter_expression.is_some() {
+                let batch = remaining.max(filtered_batch);
+                filtered_batch = filtered_batch.saturating_mul(2);
+                batch
+            } else {
+                remaining
+            };
+            let output = self
+                .request(client, table)
+                .limit(batch.min(bound - read) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            read += u32::try_from(output.scanned_count).unwrap_or(0);
+            matched.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if matched.len() >= wanted || start.is_none() || read >= bound {
+                break;
+            }
+        }
+        // Stopped by the bound, before it knew whether more match: the page continues after
+        // the last entry read, with what is left to skip.
+        let cut = matched.len() < wanted && start.is_some();
+        let next = if let Some(last_read) = start.as_ref().filter(|_| cut) {
+            Some(Resume {
+                after: position_of(last_read)?,
+                skip: (skip - matched.len().min(skip)) as u32,
+            })
+        } else if matched.len() >= wanted {
+            matched.truncate(skip + limit);
+            Some(Resume {
+                after: position_of(matched.last().expect("a full page"))?,
+                skip: 0,
+            })
+        } else {
+            None
+        };
+        matched.truncate(skip + limit);
+        let matched = matched.split_off(skip.min(matched.len()));
+        let cut_short = cut && matched.len() < limit;
+        Ok(Entries {
+            matched,
+            next,
+            cut_short,
+        })
+    }
+
+    /// How many entries match, with `Select=COUNT`: read (and paid for), not returned; at most
+    /// `bound` of them read.
+    pub async fn count(
+        &self,
+        client: &Client,
+        table: &str,
+        bound: u32,
+    ) -> Result<Total, StoreError> {
+        let (mut counted, mut read) = (0u64, 0u32);
+        let mut start = None;
+        loop {
+            let output = self
+                .request(client, table)
+                .select(Select::Count)
+                .limit((bound - read) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            counted += u64::try_from(output.count).unwrap_or(0);
+            read += u32::try_from(output.scanned_count).unwrap_or(0);
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            match start {
+                None => return Ok(Total::Exact(counted)),
+                Some(_) if read >= bound => return Ok(Total::AtLeast(counted)),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The list position of an index entry (or of a query's last evaluated key).
+fn position_of(entry: &Item) -> Result<Position, StoreError> {
+    Reader(entry).parse(attr::CONVERTED_SK, |sk| {
+        keys::position(sk).ok_or("not a time and an id")
+    })
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Select};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
 use futures_util::future::try_join_all;
 
 pub use schema::{TableError, create_table};
@@ -24,18 +24,13 @@ use self::item::{Item, Reader, attr, s, status};
 use self::list::EventQuery;
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
-    EventId, Lead, LeadId, Page, PageRequest, Timestamp, WorkflowRun,
+    Account, AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventFilter, EventId, Lead,
+    LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Timestamp, Total,
+    WorkflowRun,
 };
 
 /// The most keys one `BatchGetItem` may ask for.
 const BATCH_GET_MAX_KEYS: usize = 100;
-
-/// Index entries a filtered page query reads in its first call, at the least. Each further
-/// call reads twice as many as the one before (DynamoDB still stops at 1 MB a call): a filter
-/// that drops most entries costs a few round trips, not one per event, and a page that is found
-/// early reads little more than it shows.
-const FILTERED_QUERY_BATCH: usize = 100;
 
 /// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
@@ -45,6 +40,10 @@ const BATCH_GET_ATTEMPTS: u32 = 5;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The most index entries a list reads for its page, and for its count.
+    read_bound: u32,
+    /// Days after which DynamoDB's time to live deletes an event, if any.
+    retention_days: Option<u32>,
 }
 
 impl DynamoStore {
@@ -59,7 +58,23 @@ impl DynamoStore {
         Self {
             client: Client::from_conf(config),
             table: table.into(),
+            read_bound: MAX_ENTRIES_READ,
+            retention_days: None,
         }
+    }
+
+    /// The store that has DynamoDB delete events `days` after they are recorded.
+    pub fn with_retention(self, days: Option<u32>) -> Self {
+        Self {
+            retention_days: days,
+            ..self
+        }
+    }
+
+    /// The store with another bound on the index entries a list reads for its page, and for
+    /// its count when lower than [`MAX_ENTRIES_COUNTED`] (tests reach them with a few events).
+    pub fn with_read_bound(self, read_bound: u32) -> Self {
+        Self { read_bound, ..self }
     }
 
     /// Opens the connection the requests will use (DNS, TCP, TLS, the credentials' first
@@ -168,108 +183,98 @@ impl DynamoStore {
         Ok(found)
     }
 
-    /// The events of index entries, in the entries' order, read from the table by key.
+    /// The events of index entries, in the entries' order, each with its conversion type, read
+    /// from the table by key in one `BatchGetItem` (several, at once, past 100 keys).
     ///
-    /// Eventually consistent, at half the price: an event never changes once written. The index
-    /// is updated after the table, so its entries name items that exist; a replica that has not
-    /// seen an item yet can still miss it, and those few are read again strongly consistent.
-    async fn events_of(&self, entries: &[Item]) -> Result<Vec<ConversionEvent>, StoreError> {
-        let key_of = |entry: &Item| -> Item {
-            [attr::PK, attr::SK]
-                .into_iter()
-                .filter_map(|name| Some((name.to_owned(), entry.get(name)?.clone())))
-                .collect()
-        };
-        let sort_keys = entries
-            .iter()
-            .map(|entry| Reader(entry).string(attr::SK).map(str::to_owned))
-            .collect::<Result<Vec<_>, _>>()?;
+    /// Eventually consistent, at half the price: an event never changes once written, and a type
+    /// exists before any event of it. The index is updated after the table, so its entries name
+    /// items that exist; a replica that has not seen an item yet can still miss it, and those
+    /// few are read again strongly consistent.
+    async fn listed(
+        &self,
+        account: AccountId,
+        entries: &[Item],
+    ) -> Result<Vec<Listed>, StoreError> {
+        let mut wanted: Vec<(String, String)> = Vec::with_capacity(entries.len());
+        let mut sort_keys: Vec<String> = Vec::new();
+        for entry in entries {
+            let r = Reader(entry);
+            let event_sk = r.string(attr::SK)?.to_owned();
+            let type_sk = keys::conversion_type_sk(
+                r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?,
+            );
+            if !sort_keys.contains(&type_sk) {
+                sort_keys.push(type_sk.clone());
+            }
+            sort_keys.push(event_sk.clone());
+            wanted.push((event_sk, type_sk));
+        }
+        let key_of = |sk: &String| keys::key(account, sk.clone());
         let mut found = self
-            .batch_get_all(entries.iter().map(key_of).collect(), false)
+            .batch_get_all(sort_keys.iter().map(key_of).collect(), false)
             .await?;
-        let missed: Vec<Item> = entries
+        let missed: Vec<Item> = sort_keys
             .iter()
-            .zip(&sort_keys)
-            .filter(|(_, sk)| !found.contains_key(*sk))
-            .map(|(entry, _)| key_of(entry))
+            .filter(|sk| !found.contains_key(*sk))
+            .map(key_of)
             .collect();
         if !missed.is_empty() {
             found.extend(self.batch_get_all(missed, true).await?);
         }
-        let mut events = Vec::with_capacity(sort_keys.len());
-        for sk in sort_keys {
-            match found.remove(&sk) {
-                Some(found) => events.push(item::stored_event_from(&found)?.event),
-                // An index entry outlives its item only while a deletion reaches the index.
-                None => tracing::warn!(sort_key = %sk, "an index entry's event is gone; skipped"),
-            }
-        }
-        Ok(events)
-    }
-}
-
-impl DynamoStore {
-    /// Gives every conversion event that lacks them (one written by a version before the filter
-    /// indexes) its index keys, so that lists by lead, type, workflow, master workflow and run
-    /// find it. An operator's migration, run once after the indexes exist: it scans the table
-    /// (the one operation that does), updates only events without `lead_key`, and can be run
-    /// again safely. Returns how many events it updated.
-    pub async fn backfill_index_keys(&self) -> Result<u64, StoreError> {
-        let mut updated = 0;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#entity = :event AND attribute_not_exists(#lead_key)")
-                .expression_attribute_names("#entity", attr::ENTITY)
-                .expression_attribute_names("#lead_key", attr::LEAD_KEY)
-                .expression_attribute_values(":event", s(item::entity::CONVERSION_EVENT))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for found in output.items() {
-                let reader = Reader(found);
-                let account = reader.parse(attr::PK, |pk| {
-                    keys::account_of(pk).ok_or("not an account key")
-                })?;
-                let event = item::stored_event_from(found)?.event;
-                let mut keys_of_event = item::index_keys(account, &event).into_iter();
-                let Some((first_name, first_value)) = keys_of_event.next() else {
-                    continue;
-                };
-                let mut update = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::key(account, keys::event_sk(event.id))))
-                    .condition_expression("attribute_exists(#pk)")
-                    .expression_attribute_names("#pk", attr::PK)
-                    .expression_attribute_names("#k0", first_name)
-                    .expression_attribute_values(":v0", first_value);
-                let mut sets = vec!["#k0 = :v0".to_owned()];
-                for (i, (name, value)) in keys_of_event.enumerate() {
-                    let i = i + 1;
-                    update = update
-                        .expression_attribute_names(format!("#k{i}"), name)
-                        .expression_attribute_values(format!(":v{i}"), value);
-                    sets.push(format!("#k{i} = :v{i}"));
+        let mut types = HashMap::new();
+        let mut listed = Vec::with_capacity(wanted.len());
+        for (event_sk, type_sk) in wanted {
+            let Some(event) = found.remove(&event_sk) else {
+                // An index entry outlives its item only while a deletion (a TTL's) reaches the
+                // index.
+                tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
+                continue;
+            };
+            let event = item::stored_event_from(&event)?.event;
+            let conversion_type = match types.get(&type_sk) {
+                Some(known) => Clone::clone(known),
+                None => {
+                    let read = found
+                        .remove(&type_sk)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            key: event_sk.clone(),
+                            reason: format!("its conversion type ({type_sk}) is missing"),
+                        })
+                        .and_then(|i| item::conversion_type_from(&i))?;
+                    types.insert(type_sk, read.clone());
+                    read
                 }
-                update
-                    .update_expression(format!("SET {}", sets.join(", ")))
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                updated += 1;
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if start.is_none() {
-                return Ok(updated);
-            }
+            };
+            listed.push(Listed {
+                event,
+                conversion_type,
+            });
         }
+        Ok(listed)
+    }
+
+    /// The lead whose index partition holds a filter's events: the filter's own, or its run's
+    /// (read); `Some(None)` for the account's partition, and `None` when no event can match (no
+    /// such run, or a run of another lead than the filter's).
+    async fn partition_lead(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<Option<Option<LeadId>>, StoreError> {
+        let Some(run) = filter.workflow_run else {
+            return Ok(Some(filter.lead));
+        };
+        let Some(found) = self
+            .get(keys::key(account, keys::workflow_run_sk(run)))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let lead = item::workflow_run_from(&found)?.lead_id;
+        Ok(filter
+            .lead
+            .is_none_or(|wanted| wanted == lead)
+            .then_some(Some(lead)))
     }
 }
 
@@ -338,7 +343,7 @@ impl Store for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item::event_item(account, &new)))
+            .set_item(Some(item::event_item(account, &new, self.retention_days)))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -423,86 +428,47 @@ impl Store for DynamoStore {
         }
     }
 
-    /// `Query` the filter's index from the page's start until `offset + limit + 1` entries
-    /// match (the one more tells whether there is a next page), then read the page's events
-    /// from the table by key.
+    async fn conversion_type(
+        &self,
+        account: AccountId,
+        id: ConversionTypeId,
+    ) -> Result<Option<ConversionType>, StoreError> {
+        self.get(keys::key(account, keys::conversion_type_sk(id)))
+            .await?
+            .map(|i| item::conversion_type_from(&i))
+            .transpose()
+    }
+
+    /// The page's `Query` and the count's at once, each within the read bound; then the page's
+    /// events and their types by key.
     async fn list_events(
         &self,
         account: AccountId,
         page: &PageRequest,
     ) -> Result<Page, StoreError> {
-        let query = EventQuery::new(account, &page.filter);
-        let (offset, limit) = (page.offset.get() as usize, page.limit.get() as usize);
-        let wanted = offset + limit + 1;
-        let mut entries: Vec<Item> = Vec::new();
-        let mut start = page
-            .after
-            .map(|position| query.start_after(account, position));
-        let mut filtered_batch = FILTERED_QUERY_BATCH;
-        loop {
-            let remaining = wanted - entries.len();
-            let batch = if query.filters() {
-                let batch = remaining.max(filtered_batch);
-                filtered_batch = filtered_batch.saturating_mul(2);
-                batch
-            } else {
-                remaining
-            };
-            let output = query
-                .request(&self.client, &self.table)
-                .limit(i32::try_from(batch).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            entries.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if entries.len() >= wanted || start.is_none() {
-                break;
-            }
-        }
-        let more = entries.len() > offset + limit;
-        entries.truncate(offset + limit);
-        let entries = entries.split_off(offset.min(entries.len()));
-        let next = match entries.last() {
-            Some(last) if more => {
-                let reader = Reader(last);
-                Some(reader.parse(attr::CONVERTED_SK, |sk| {
-                    keys::position(sk).ok_or("not a time and an id")
-                })?)
-            }
-            _ => None,
+        let Some(lead) = self.partition_lead(account, &page.filter).await? else {
+            return Ok(Page {
+                events: Vec::new(),
+                next: None,
+                cut_short: false,
+                total: Total::Exact(0),
+            });
         };
+        let query = EventQuery::new(account, &page.filter, lead);
+        let (entries, total) = tokio::try_join!(
+            query.page(&self.client, &self.table, account, page, self.read_bound),
+            query.count(
+                &self.client,
+                &self.table,
+                self.read_bound.min(MAX_ENTRIES_COUNTED)
+            ),
+        )?;
         Ok(Page {
-            events: self.events_of(&entries).await?,
-            next,
+            events: self.listed(account, &entries.matched).await?,
+            next: entries.next,
+            cut_short: entries.cut_short,
+            total,
         })
-    }
-
-    /// `Query` with `Select=COUNT` on the index and partition the list reads, with the same
-    /// conditions, page after page: the index entries are read (and paid for), not returned.
-    async fn count_events(
-        &self,
-        account: AccountId,
-        filter: &EventFilter,
-    ) -> Result<u64, StoreError> {
-        let query = EventQuery::new(account, filter);
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = query
-                .request(&self.client, &self.table)
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            total += u64::try_from(output.count).unwrap_or(0);
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if start.is_none() {
-                return Ok(total);
-            }
-        }
     }
 }
 
@@ -558,17 +524,6 @@ impl Provisioning for DynamoStore {
     ) -> Result<(), StoreError> {
         self.put(item::conversion_type_item(account, conversion_type))
             .await
-    }
-
-    async fn get_conversion_type(
-        &self,
-        account: AccountId,
-        id: ConversionTypeId,
-    ) -> Result<Option<ConversionType>, StoreError> {
-        self.get(keys::key(account, keys::conversion_type_sk(id)))
-            .await?
-            .map(|i| item::conversion_type_from(&i))
-            .transpose()
     }
 
     async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
@@ -714,36 +669,50 @@ mod tests {
                     fingerprint: None,
                     write_token: WriteToken::random(),
                 },
+                None,
             )
         };
         let entry = |e: &ConversionEvent| {
             let full = item(e);
-            let entry: Item = [attr::PK, attr::SK, attr::CONVERTED_SK]
-                .into_iter()
-                .map(|name| (name.to_owned(), full[name].clone()))
-                .collect();
+            let entry: Item = [
+                attr::PK,
+                attr::SK,
+                attr::CONVERTED_SK,
+                attr::CONVERSION_TYPE_ID,
+            ]
+            .into_iter()
+            .map(|name| (name.to_owned(), full[name].clone()))
+            .collect();
             wire(&entry)
         };
+        let conversion_type = wire(&item::conversion_type_item(account, &demo.conversion_type));
         let store = replaying(vec![
+            // The page's query, then the count's.
             serde_json::json!({ "Items": [entry(&newer), entry(&older)], "Count": 2, "ScannedCount": 2 }),
+            serde_json::json!({ "Count": 2, "ScannedCount": 2 }),
             // The eventually consistent read: one replica has not seen the older event yet.
-            serde_json::json!({ "Responses": { "t": [wire(&item(&newer))] }, "UnprocessedKeys": {} }),
+            serde_json::json!({ "Responses": { "t": [wire(&item(&newer)), conversion_type] }, "UnprocessedKeys": {} }),
             serde_json::json!({ "Responses": { "t": [wire(&item(&older))] }, "UnprocessedKeys": {} }),
         ]);
         let page = store
             .list_events(
                 account,
-                &PageRequest {
-                    filter: EventFilter::default(),
-                    after: None,
-                    offset: Offset::default(),
-                    limit: Limit::parse("5").unwrap(),
-                },
+                &PageRequest::new(
+                    EventFilter::default(),
+                    None,
+                    Offset::default(),
+                    Limit::parse("5").unwrap(),
+                ),
             )
             .await
             .unwrap();
-        assert_eq!(page.events, [newer, older]);
+        let listed = |event: ConversionEvent| crate::domain::Listed {
+            event,
+            conversion_type: demo.conversion_type.clone(),
+        };
+        assert_eq!(page.events, [listed(newer), listed(older)]);
         assert_eq!(page.next, None);
+        assert_eq!(page.total, crate::domain::Total::Exact(2));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::attr;
-use super::keys::{EVENT_INDEXES, FILTER_ATTRIBUTES};
+use super::keys::EVENT_INDEXES;
 
 /// Why a table could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -55,18 +55,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
         if index.partition != attr::PK {
             request = request.attribute_definitions(attribute(index.partition)?);
         }
-        let projection = if index.with_filters {
-            Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .set_non_key_attributes(Some(
-                    FILTER_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
-                ))
-                .build()
-        } else {
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build()
-        };
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(
+                index.projected.iter().map(|a| a.to_string()).collect(),
+            ))
+            .build();
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(index.name)
@@ -112,8 +106,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
             if !missing.is_empty() {
                 return Err(fail(format!(
                     "exists without the indexes {} (made by an earlier version): delete it \
-                     (for make run's table, `make clean` removes .local/) or add them (README, \
-                     \"Deploying over an existing stack\")",
+                     (for make run's table, `make clean` removes .local/)",
                     missing.join(", ")
                 )));
             }

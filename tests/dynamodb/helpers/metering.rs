@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
 };
@@ -13,7 +14,7 @@ use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetIte
 use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
 use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType, ReturnConsumedCapacity};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -114,4 +115,65 @@ pub fn write_units(size: usize) -> f64 {
 /// Strongly consistent read units for an item of this size: one a started 4 KB.
 pub fn read_units(size: usize) -> f64 {
     size.div_ceil(4096) as f64
+}
+
+/// A global secondary index, as `DescribeTable` states it.
+pub struct Index {
+    keys: Vec<String>,
+    projection: Option<Vec<String>>,
+}
+
+pub async fn indexes(client: &Client, table: &str) -> Vec<Index> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("DescribeTable");
+    let table = described.table.expect("a table");
+    table
+        .global_secondary_indexes()
+        .iter()
+        .map(|gsi| {
+            let keys = gsi
+                .key_schema()
+                .iter()
+                .map(|k| k.attribute_name().to_owned())
+                .collect();
+            let projection = gsi.projection.as_ref().expect("a projection");
+            let projection = match projection.projection_type {
+                Some(ProjectionType::All) => None,
+                Some(ProjectionType::Include) => Some(projection.non_key_attributes().to_vec()),
+                _ => Some(Vec::new()),
+            };
+            Index { keys, projection }
+        })
+        .collect()
+}
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The entries `item` adds to the indexes, their write units as projected, and their units if
+/// every index projected whole items. (DynamoDB bills an index entry's write by the size of
+/// the entry: the table's keys, the index's and the projected attributes.)
+pub fn index_writes(indexes: &[Index], item: &Item) -> (usize, f64, f64) {
+    let (mut entries, mut units, mut if_all) = (0, 0.0, 0.0);
+    for index in indexes {
+        if !index.keys.iter().all(|k| item.contains_key(k)) {
+            continue; // a sparse index: the item is not in it
+        }
+        let projected: Item = item
+            .iter()
+            .filter(|(name, _)| {
+                ["pk", "sk"].contains(&name.as_str())
+                    || index.keys.contains(name)
+                    || index.projection.as_ref().is_none_or(|p| p.contains(name))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        entries += 1;
+        units += write_units(billed_size(&projected));
+        if_all += write_units(billed_size(item));
+    }
+    (entries, units, if_all)
 }
