@@ -48,7 +48,8 @@ async fn check<S: Store>(
 #[tokio::test]
 async fn every_answer_of_every_operation_matches_the_document() {
     for backend in backends() {
-        let store = backend.fresh_store().await;
+        let table = backend.fresh_table().await;
+        let store = table.store();
         seed_demo(&store).await.unwrap();
         let app = App::new(store);
         let b = &backend.name;
@@ -114,6 +115,27 @@ async fn every_answer_of_every_operation_matches_the_document() {
         check(&app, request("GET", "/conversion-types", "", ""), 200, b).await;
         let page = check(&app, request("GET", "/conversions", "limit=1", ""), 200, b).await;
         let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        // A page cut short, and a total past its bound: the same table read with a bound of
+        // two index entries.
+        let bounded = App::new(table.store().with_read_bound(2));
+        let cut = check(
+            &bounded,
+            request(
+                "GET",
+                "/conversions",
+                &format!("workflow_run_id={DEMO_WORKFLOW_RUN_ID}&limit=5"),
+                "",
+            ),
+            200,
+            b,
+        )
+        .await;
+        assert_eq!(
+            (cut["cut_short"].clone(), cut["total"].clone()),
+            (true.into(), serde_json::Value::Null),
+            "{b}: {cut}"
+        );
+        assert!(cut["next_cursor"].is_string(), "{b}: {cut}");
         check(
             &app,
             request(
