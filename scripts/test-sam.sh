@@ -5,7 +5,7 @@
 #     the emulator, with the reason);
 #   - sam validate --lint, and sam build with the template's own build method (as make deploy);
 #   - every events/ fixture through `sam local start-lambda`, each answer checked against
-#     events/expected.tsv, and the function's JSON log line and EMF metrics in SAM's log;
+#     events/expected.tsv, and the function's JSON line of a create in SAM's log;
 #   - the README's SAM lines as written: make invoke-sam, then make start-api with the README's
 #     examples and make smoke through it.
 # SKIP_SAM=1 skips it all (for a machine without Docker; CI never sets it).

@@ -26,55 +26,6 @@ pub struct Config {
     /// How many days events are kept after they are recorded (`EVENT_RETENTION_DAYS`, which
     /// `template.yaml` sets from `EventRetentionDays`); `None` (unset or 0) keeps them.
     pub retention_days: Option<u32>,
-    /// Where metrics go, if anywhere: `POWERTOOLS_METRICS_NAMESPACE` and
-    /// `POWERTOOLS_SERVICE_NAME`, the variables Powertools for AWS Lambda reads (template.yaml
-    /// sets both). Without a namespace the function emits no metrics (`make run`).
-    pub metrics: Option<MetricsSettings>,
-}
-
-/// The CloudWatch namespace of the function's metrics, and its `service` dimension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsSettings {
-    pub namespace: String,
-    /// `POWERTOOLS_SERVICE_NAME`, else `conversions`.
-    pub service: String,
-}
-
-impl MetricsSettings {
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ConfigError> {
-        let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
-        let service = set("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| "conversions".into());
-        if service.len() > 1024 {
-            return Err(ConfigError::Invalid {
-                name: "POWERTOOLS_SERVICE_NAME",
-                value: service,
-                expected: "a dimension value: up to 1024 characters",
-            });
-        }
-        let Some(namespace) = set("POWERTOOLS_METRICS_NAMESPACE") else {
-            return Ok(None);
-        };
-        // CloudWatch's rules for a namespace: up to 255 of 0-9 A-Z a-z . - _ / # : and space,
-        // not starting with a colon, and not `AWS/` (reserved). One it would refuse would
-        // silently drop every metric, so it stops the function at start instead.
-        if namespace.len() > 255
-            || namespace.starts_with(':')
-            || namespace.starts_with("AWS/")
-            || !namespace
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
-        {
-            return Err(ConfigError::Invalid {
-                name: "POWERTOOLS_METRICS_NAMESPACE",
-                value: namespace,
-                expected: "a CloudWatch namespace: up to 255 of 0-9 A-Z a-z . - _ / # : and \
-                           space, not starting with ':' or 'AWS/'",
-            });
-        }
-        Ok(Some(Self { namespace, service }))
-    }
 }
 
 /// How the function logs, from Lambda's own logging controls (`LoggingConfig` in
@@ -326,14 +277,13 @@ impl Config {
             max_concurrency,
             warm_up,
             retention_days,
-            metrics: MetricsSettings::from_lookup(lookup)?,
         })
     }
 }
 
 impl LogSettings {
-    /// Whether the function's INFO lines are filtered out. Lambda files a line without a
-    /// `level` as INFO, EMF lines included: with these settings it would drop the metrics.
+    /// Whether the function's INFO lines are filtered out: the request lines the template's
+    /// metric filters count, with them.
     pub fn drops_info(&self) -> bool {
         self.filter
             .parse::<tracing_subscriber::filter::Targets>()
@@ -543,45 +493,6 @@ mod tests {
         }
         for level in ["WARN", "ERROR", "FATAL"] {
             assert!(log(level).drops_info(), "{level}");
-        }
-    }
-
-    #[test]
-    fn metrics_go_to_the_powertools_namespace_when_one_is_set() {
-        let table = ("TABLE_NAME", "conversions");
-        assert_eq!(config(&[table]).unwrap().metrics, None);
-        assert_eq!(
-            config(&[table, ("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")])
-                .unwrap()
-                .metrics,
-            Some(MetricsSettings {
-                namespace: "Nexor/Conversions".into(),
-                service: "conversions".into()
-            })
-        );
-        assert_eq!(
-            config(&[
-                table,
-                ("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions"),
-                ("POWERTOOLS_SERVICE_NAME", "conversions-prod"),
-            ])
-            .unwrap()
-            .metrics
-            .unwrap()
-            .service,
-            "conversions-prod"
-        );
-        for reserved in ["AWS/Lambda", ":x", "tab\there", "a+b", "caf\u{e9}"] {
-            assert!(
-                matches!(
-                    config(&[table, ("POWERTOOLS_METRICS_NAMESPACE", reserved)]),
-                    Err(ConfigError::Invalid {
-                        name: "POWERTOOLS_METRICS_NAMESPACE",
-                        ..
-                    })
-                ),
-                "{reserved}"
-            );
         }
     }
 

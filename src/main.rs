@@ -7,7 +7,6 @@ use conversions::config::Config;
 use conversions::http::{App, Incoming, Invocation};
 use conversions::store::DynamoStore;
 use conversions::telemetry::error_chain;
-use conversions::telemetry::metrics::Emitter;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
 
 fn main() -> ExitCode {
@@ -27,10 +26,10 @@ fn main() -> ExitCode {
 fn start() -> Result<(), Error> {
     let config = Config::from_env()?;
     conversions::telemetry::init(&config.log)?;
-    if config.metrics.is_some() && config.log.drops_info() {
+    if config.log.drops_info() {
         tracing::warn!(
-            "metrics are written as EMF lines, which Lambda files as INFO: with an \
-             ApplicationLogLevel above INFO it drops them"
+            "the template's metrics are counted from the INFO line of each request: with an \
+             ApplicationLogLevel above INFO there are none"
         );
     }
     // One invocation at a time (a classic function) runs on one thread: no wake-ups across
@@ -59,11 +58,7 @@ async fn serve(config: Config) -> Result<(), Error> {
         // The first request opens the connection instead.
         tracing::warn!(error = %error_chain(&err), "could not reach DynamoDB during init");
     }
-    let app = App::new(store);
-    let app = Arc::new(match config.metrics {
-        Some(metrics) => app.with_metrics(Emitter::stdout(&metrics.namespace, &metrics.service)),
-        None => app,
-    });
+    let app = Arc::new(App::new(store));
     // `AWS_LAMBDA_MAX_CONCURRENCY` (read by the runtime too) says how many at once.
     run_concurrent(service_fn(move |event: LambdaEvent<Incoming>| {
         let app = Arc::clone(&app);

@@ -81,9 +81,9 @@ pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId
 }
 
 /// Puts an account, once its key has been checked, on the request's log lines (the
-/// `account_id` of the request's span, where there is one): whatever the request's outcome.
+/// `account` of the request's span, where there is one): whatever the request's outcome.
 fn verified(account: AccountId) {
-    tracing::Span::current().record("account_id", tracing::field::display(account));
+    tracing::Span::current().record("account", tracing::field::display(account));
 }
 
 /// Records a conversion for the account: one read of everything the request refers to (and of
@@ -157,7 +157,7 @@ pub async fn create_conversion<S: Store>(
         // The SDK retried the put after its answer was lost, and the first attempt had
         // committed: the item is this request's own.
         Insert::Exists(existing) if existing.write_token == Some(write_token) => {
-            tracing::info!(event_id = %event.id, "the put's retry found its own committed write");
+            tracing::info!(event = %event.id, "the put's retry found its own committed write");
             Ok(Outcome::Created(existing.event))
         }
         // Another request with the same key won the race: answer with what it stored.

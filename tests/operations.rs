@@ -1,17 +1,17 @@
-//! template.yaml's alarms and dashboard against the code: every metric they name in the
-//! function's namespace is one the function emits, with a dimension set it emits it with (a
+//! template.yaml's alarms and dashboard against its metric filters and AWS: every metric they
+//! name in the function's namespace is one a metric filter counts, without dimensions (a
 //! CloudWatch metric is its name and its exact dimensions: any other names a metric that never
-//! has data); every AWS metric is one the service publishes. The function is told its
-//! namespace and service by the template.
+//! has data); every AWS metric is one the service publishes, of this stack's resources.
+//! (tests/dynamodb/metrics.rs checks the filters against the lines the function writes.)
 
 use std::collections::BTreeSet;
 
-use conversions::http::metric_field;
-use conversions::telemetry::metrics::{Counter, dimension_sets, metric_names};
 use serde_json::{Value, json};
 
-/// The function's namespace, as the alarms and the dashboard name it.
+/// The function's namespace (the parameter, then the stack's name), as the alarms, the
+/// dashboard and the metric filters name it.
 const OURS: &str = "OUR_NAMESPACE";
+const OURS_IN_TEMPLATE: &str = "${MetricsNamespace}/${AWS::StackName}";
 
 /// The AWS metrics the template may name, by namespace (CloudWatch's documentation for Lambda,
 /// DynamoDB and API Gateway HTTP APIs).
@@ -97,7 +97,7 @@ struct Named {
 }
 
 fn namespace_of(value: &Value) -> String {
-    if value == &json!({"Ref": "MetricsNamespace"}) {
+    if value == &json!({ "Fn::Sub": OURS_IN_TEMPLATE }) {
         OURS.to_owned()
     } else {
         value
@@ -155,13 +155,13 @@ fn dashboard_metrics(template: &Value) -> Vec<Named> {
             .as_str()
             .unwrap_or_else(|| panic!("{id}: DashboardBody is a !Sub of a JSON text"));
         // The substitutions, as placeholders.
+        let body = body.replace(OURS_IN_TEMPLATE, OURS);
         let mut text = String::new();
-        let mut rest = body;
+        let mut rest = body.as_str();
         while let Some(start) = rest.find("${") {
             let end = start + rest[start..].find('}').expect("a closed ${...}");
             text.push_str(&rest[..start]);
             match &rest[start + 2..end] {
-                "MetricsNamespace" => text.push_str(OURS),
                 "AWS::StackName" => text.push_str("STACK"),
                 name => text.push_str(&format!("REF:{name}")),
             }
@@ -265,8 +265,35 @@ fn index_names() -> Vec<String> {
         .collect()
 }
 
+/// The metrics the template's metric filters count, in the function's namespace.
+fn filtered_metrics(template: &Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        if resource["Type"] != "AWS::Logs::MetricFilter" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        assert_eq!(
+            properties["LogGroupName"],
+            json!({"Ref": "ConversionsLogGroup"}),
+            "{id}: the function's log group"
+        );
+        for transformation in properties["MetricTransformations"].as_array().unwrap() {
+            assert_eq!(
+                namespace_of(&transformation["MetricNamespace"]),
+                OURS,
+                "{id}"
+            );
+            assert_eq!(transformation["MetricValue"], "1", "{id}: counts lines");
+            assert!(transformation.get("Dimensions").is_none(), "{id}");
+            names.insert(transformation["MetricName"].as_str().unwrap().to_owned());
+        }
+    }
+    names
+}
+
 fn check(named: &[Named]) {
-    let ours: BTreeSet<&str> = metric_names().collect();
+    let ours = filtered_metrics(&template());
     for metric in named {
         let Named {
             namespace,
@@ -277,28 +304,12 @@ fn check(named: &[Named]) {
         if namespace == OURS {
             assert!(
                 ours.contains(name.as_str()),
-                "{place}: {name} is not a metric the function emits ({ours:?})"
+                "{place}: {name} is not a metric the metric filters count ({ours:?})"
             );
-            let keys: Vec<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
             assert!(
-                dimension_sets(name).contains(&keys),
-                "{place}: {name} by {keys:?} never has data: it is emitted by {:?}",
-                dimension_sets(name)
+                dimensions.is_empty(),
+                "{place}: {name} by {dimensions:?} never has data: the filters count it without dimensions"
             );
-            let service = &dimensions[0].1;
-            assert!(
-                service == &json!({"Ref": "AWS::StackName"}) || service == "STACK",
-                "{place}: the service dimension is the stack's name, as the function is told: \
-                 {service}"
-            );
-            for (key, value) in &dimensions[1..] {
-                let value = value.as_str().unwrap_or_default();
-                match key.as_str() {
-                    "Operation" => assert!(OPERATIONS.contains(&value), "{place}: {value}"),
-                    "Field" => assert_eq!(metric_field(value), value, "{place}"),
-                    _ => {}
-                }
-            }
         } else {
             check_aws_dimensions(metric);
             let published = AWS_METRICS
@@ -325,8 +336,8 @@ fn every_metric_an_alarm_names_is_one_the_function_or_aws_publishes() {
     let named = alarm_metrics(&template());
     check(&named);
     for (namespace, name) in [
-        (OURS, Counter::InternalErrors.name()),
-        (OURS, Counter::Unavailable.name()),
+        (OURS, "InternalErrors"),
+        (OURS, "Unavailable"),
         ("AWS/DynamoDB", "ThrottledRequests"),
         ("AWS/DynamoDB", "SystemErrors"),
         ("AWS/Lambda", "Errors"),
@@ -345,40 +356,20 @@ fn every_metric_an_alarm_names_is_one_the_function_or_aws_publishes() {
 fn every_metric_the_dashboard_shows_is_one_the_function_or_aws_publishes() {
     let named = dashboard_metrics(&template());
     check(&named);
-    for wanted in [Counter::ConversionsRecorded, Counter::ColdStart] {
-        assert!(
-            names(&named, OURS, wanted.name()),
-            "the dashboard shows {}",
-            wanted.name()
-        );
+    for wanted in filtered_metrics(&template()) {
+        assert!(names(&named, OURS, &wanted), "the dashboard shows {wanted}");
     }
 }
 
+/// The checks above can fail: a template naming a metric no filter counts, or one of ours by
+/// a dimension, is refused.
 #[test]
-fn the_function_is_told_its_namespace_and_service() {
-    let template = template();
-    let variables =
-        &template["Resources"]["ConversionsFunction"]["Properties"]["Environment"]["Variables"];
-    assert_eq!(
-        variables["POWERTOOLS_METRICS_NAMESPACE"],
-        json!({"Ref": "MetricsNamespace"})
-    );
-    assert_eq!(
-        variables["POWERTOOLS_SERVICE_NAME"],
-        json!({"Ref": "AWS::StackName"})
-    );
-    assert!(template["Parameters"]["MetricsNamespace"]["Default"].is_string());
-}
-
-/// The checks above can fail: a template naming a metric the code does not emit, or one of
-/// ours by a dimension set it is not emitted with, is refused.
-#[test]
-#[should_panic(expected = "is not a metric the function emits")]
-fn a_metric_the_function_does_not_emit_is_refused() {
+#[should_panic(expected = "is not a metric the metric filters count")]
+fn a_metric_no_filter_counts_is_refused() {
     check(&[Named {
         namespace: OURS.into(),
         name: "ConversionsRecordedd".into(),
-        dimensions: vec![("service".into(), json!({"Ref": "AWS::StackName"}))],
+        dimensions: vec![],
         place: "test".into(),
     }]);
 }
@@ -399,10 +390,10 @@ fn an_aws_metric_of_another_resource_is_refused() {
 
 #[test]
 #[should_panic(expected = "never has data")]
-fn a_dimension_set_the_function_does_not_emit_is_refused() {
+fn a_dimension_on_a_metric_of_ours_is_refused() {
     check(&[Named {
         namespace: OURS.into(),
-        name: "DynamoDbLatency".into(),
+        name: "ConversionsRecorded".into(),
         dimensions: vec![("service".into(), json!({"Ref": "AWS::StackName"}))],
         place: "test".into(),
     }]);

@@ -137,7 +137,6 @@ fn start_with_runtime_api(
 
 #[test]
 fn every_bad_variable_stops_the_function_with_one_line_naming_it_before_the_first_next() {
-    let long_service = "s".repeat(1025);
     let cases: &[(&str, &str, &str)] = &[
         // (variable, value, what the line must say it must be)
         (
@@ -186,16 +185,6 @@ fn every_bad_variable_stops_the_function_with_one_line_naming_it_before_the_firs
             "AWS_LAMBDA_MAX_CONCURRENCY",
             "0",
             "a whole number, 1 or more",
-        ),
-        (
-            "POWERTOOLS_METRICS_NAMESPACE",
-            "AWS/Lambda",
-            "a CloudWatch namespace",
-        ),
-        (
-            "POWERTOOLS_SERVICE_NAME",
-            &long_service,
-            "up to 1024 characters",
         ),
         ("DYNAMODB_WARM_UP", "yes", "true or false"),
         ("EVENT_RETENTION_DAYS", "-1", "a number of days"),
@@ -279,8 +268,6 @@ fn an_empty_variable_is_an_unset_one_for_the_sdk_and_the_runtime_too() {
         "AWS_LAMBDA_LOG_FORMAT",
         "RUST_LOG",
         "AWS_CA_BUNDLE",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_SERVICE_NAME",
         "DYNAMODB_WARM_UP",
         "EVENT_RETENTION_DAYS",
         "AWS_PROFILE",

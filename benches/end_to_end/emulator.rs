@@ -156,8 +156,8 @@ pub struct Launch<'a> {
     pub table: &'a str,
     pub concurrency: usize,
     pub warm_up: bool,
-    /// The logging and metrics `template.yaml` deploys (JSON lines at INFO, EMF metrics); else
-    /// warnings only and no metrics, to measure what the telemetry costs.
+    /// The logging `template.yaml` deploys (a JSON line a request at INFO, which its metric
+    /// filters count); else warnings only, to measure what the telemetry costs.
     pub telemetry: bool,
 }
 
@@ -187,11 +187,8 @@ pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
         .env("TABLE_NAME", launch.table)
         .env("DYNAMODB_WARM_UP", launch.warm_up.to_string());
     if launch.telemetry {
-        // As template.yaml deploys it: a JSON line a request at INFO, and EMF metrics.
-        command
-            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-            .env("POWERTOOLS_METRICS_NAMESPACE", "Nexor/Conversions")
-            .env("POWERTOOLS_SERVICE_NAME", "conversions-bench");
+        // As template.yaml deploys it: a JSON line a request at INFO.
+        command.env("AWS_LAMBDA_LOG_LEVEL", "INFO");
     } else {
         command.env("AWS_LAMBDA_LOG_LEVEL", "WARN");
     }

@@ -443,7 +443,7 @@ async fn bench() {
     );
     let _ = writeln!(
         w,
-        "  without telemetry (WARN, no metrics) {}, ratio {quiet_ratio:.2}x, {quiet_rate:.0} invocations/s",
+        "  without telemetry (WARN) {}, ratio {quiet_ratio:.2}x, {quiet_rate:.0} invocations/s",
         quiet_cpu.micros()
     );
     let _ = writeln!(

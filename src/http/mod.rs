@@ -29,7 +29,6 @@ pub use response::{Outgoing, Response};
 use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
 use crate::service::{self, Caller, CreateRequest, Outcome};
 use crate::store::Store;
-use crate::telemetry::metrics::{self, Counter, Emitter, RequestMetrics};
 
 /// The response header that carries the API Gateway request id (the Lambda request id where
 /// there is no API Gateway, as under `cargo lambda invoke` with a bare event).
@@ -132,8 +131,6 @@ impl<'a> From<&'a str> for Invocation<'a> {
 pub struct App<S> {
     store: S,
     deadline: Duration,
-    /// Where each request's metrics go, if anywhere.
-    metrics: Option<Emitter>,
     /// Whether this process has served a request: the first one is its cold start.
     served: AtomicBool,
 }
@@ -147,16 +144,7 @@ impl<S: Store> App<S> {
         Self {
             store,
             deadline,
-            metrics: None,
             served: AtomicBool::new(false),
-        }
-    }
-
-    /// Emits each request's metrics through `emitter` (CloudWatch EMF lines).
-    pub fn with_metrics(self, emitter: Emitter) -> Self {
-        Self {
-            metrics: Some(emitter),
-            ..self
         }
     }
 
@@ -184,17 +172,14 @@ impl<S: Store> App<S> {
             Incoming::Unsupported(Unsupported { kind, request_id }) => {
                 let request_id = request_id.as_deref().unwrap_or(invocation.request_id);
                 let cold_start = self.cold_start();
-                let span = request_span(request_id, invocation, cold_start, "unsupported event");
+                let span = request_span(request_id, cold_start, "unsupported event");
                 let _entered = span.enter();
                 tracing::error!(
                     "this function serves HTTP API (payload format 2.0) and function URL events; \
                      it was sent {kind}"
                 );
                 let error = ApiError::Internal.texts().0;
-                tracing::info!(status = 500, latency_ms = 0, error, "request handled");
-                let mut counted = RequestMetrics::default();
-                count_error(&mut counted, &ApiError::Internal);
-                self.emit(counted, cold_start);
+                tracing::error!(status = 500, ms = 0, error);
                 let response = with_request_id(ApiError::Internal.into_response(), request_id);
                 Outgoing::unsupported(&kind, response)
             }
@@ -206,12 +191,18 @@ impl<S: Store> App<S> {
         self.serve(request, Invocation::default()).await
     }
 
-    /// Answers one request, and logs one line for it (`request handled`): its API Gateway and
-    /// Lambda request ids, the X-Ray trace id, whether it is the process's first, the route,
-    /// the account (once the key is recognised), the status and the latency, and for an error
-    /// its `error` and the names of the fields in `errors[]`; never the API key, the body or a
-    /// value from it. Then emits the request's metrics.
+    /// Answers one request, and logs one line for it: the request's id (API Gateway's, the one
+    /// `X-Request-Id` echoes), whether it is the process's first, the route, the account (once
+    /// the key is recognised), the status and the time taken, what a create did and its event,
+    /// and for an error its `error` and the names of the fields in `errors[]`; never the API
+    /// key, the body or a value from it. The template's metric filters count its outcomes
+    /// from these lines (`template.yaml`, `RequestMetrics`); it is INFO, or WARN for a 503 and
+    /// ERROR for a 500, and carries no level when INFO (Lambda reads none as INFO) to stay
+    /// short: a line a request is what CloudWatch Logs bills.
     async fn serve(&self, request: Request, invocation: Invocation<'_>) -> Response {
+        // (The Lambda request id and trace id are on the Lambda runtime's own span; the line
+        // leaves them out.)
+        let _ = invocation;
         let request_id = request.request_id().unwrap_or("-").to_owned();
         let cold_start = self.cold_start();
         let route = Route::of(&request);
@@ -220,36 +211,32 @@ impl<S: Store> App<S> {
             request.method(),
             route.as_ref().map_or("unmatched", Route::template)
         );
-        let span = request_span(&request_id, invocation, cold_start, &label);
+        let span = request_span(&request_id, cold_start, &label);
         async {
             let started = Instant::now();
             // Boxed where it is made: the route's future is deep (SDK calls inside), so the
-            // wrappers around it (the deadline, the metrics' scope, this future, the caller's:
-            // a test's stack, the runtime loop) move a pointer rather than copy its layout.
+            // wrappers around it (the deadline, this future, the caller's: a test's stack, the
+            // runtime loop) move a pointer rather than copy its layout.
             let route = Box::pin(self.route(&request, route));
-            let (answer, mut counted) = metrics::measure(async {
-                tokio::time::timeout(self.deadline, route)
-                    .await
-                    .unwrap_or_else(|_| {
-                        tracing::warn!(
-                            deadline_ms = self.deadline.as_millis() as u64,
-                            "request deadline passed"
-                        );
-                        Err(ApiError::Unavailable)
-                    })
-            })
-            .await;
-            let (error, error_fields) = match &answer {
+            let answer = tokio::time::timeout(self.deadline, route)
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!(
+                        deadline_ms = self.deadline.as_millis() as u64,
+                        "request deadline passed"
+                    );
+                    Err(ApiError::Unavailable)
+                });
+            let (error, fields) = match &answer {
                 Ok(_) => (None, None),
                 Err(err) => {
-                    count_error(&mut counted, err);
                     let fields = match err {
-                        // As the metrics name them: a client's own member names and metadata
-                        // keys are its data.
+                        // Bounded names: a client's own member names and metadata keys are its
+                        // data.
                         ApiError::Validation(errors) => Some(
                             errors
                                 .iter()
-                                .map(|e| metric_field(&e.field))
+                                .map(|e| field_name(&e.field))
                                 .collect::<Vec<_>>()
                                 .join(","),
                         ),
@@ -260,14 +247,13 @@ impl<S: Store> App<S> {
             };
             let response = answer.unwrap_or_else(ApiError::into_response);
             let response = with_request_id(response, &request_id);
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms = started.elapsed().as_millis() as u64,
-                error,
-                error_fields,
-                "request handled"
-            );
-            self.emit(counted, cold_start);
+            let status = response.status().as_u16();
+            let ms = started.elapsed().as_millis() as u64;
+            match status {
+                503 => tracing::warn!(status, ms, error, fields),
+                500.. => tracing::error!(status, ms, error, fields),
+                _ => tracing::info!(status, ms, error, fields),
+            }
             response
         }
         .instrument(span)
@@ -277,16 +263,6 @@ impl<S: Store> App<S> {
     /// Whether this is the process's first request (and no other is).
     fn cold_start(&self) -> bool {
         !self.served.swap(true, Ordering::Relaxed)
-    }
-
-    /// Emits a request's metrics, with the process's cold start on its first.
-    fn emit(&self, mut counted: RequestMetrics, cold_start: bool) {
-        if cold_start {
-            counted.count(Counter::ColdStart);
-        }
-        if let Some(emitter) = &self.metrics {
-            emitter.emit(&counted);
-        }
     }
 
     async fn route(&self, request: &Request, route: Option<Route>) -> Result<Response, ApiError> {
@@ -341,75 +317,48 @@ impl<S: Store> App<S> {
             _ => Caller::Account(service::authenticate(&self.store, key).await?),
         };
         let outcome = service::create_conversion(&self.store, caller, create?, now).await?;
-        // The event's id goes on the request's line (one line a request, not two).
+        // What it did, and its event, go on the request's line (one line a request, not two).
         let span = tracing::Span::current();
-        let (counter, response) = match outcome {
+        let (did, response) = match outcome {
             Outcome::Created(event) => {
-                span.record("event_id", tracing::field::display(event.id));
-                let response = Response::json(StatusCode::CREATED, event_json(&event));
-                (Counter::ConversionsRecorded, response)
+                span.record("event", tracing::field::display(event.id));
+                (
+                    "created",
+                    Response::json(StatusCode::CREATED, event_json(&event)),
+                )
             }
             Outcome::Replayed(event) => {
-                span.record("event_id", tracing::field::display(event.id));
-                span.record("replayed", true);
+                span.record("event", tracing::field::display(event.id));
                 let response = Response::json(StatusCode::CREATED, event_json(&event))
                     .with_header(REPLAYED_HEADER, "true");
-                (Counter::Replays, response)
+                ("replayed", response)
             }
-            Outcome::DryRun(event) => {
-                let response = Response::json(StatusCode::OK, dry_run_json(&event));
-                (Counter::DryRuns, response)
-            }
+            Outcome::DryRun(event) => (
+                "dry_run",
+                Response::json(StatusCode::OK, dry_run_json(&event)),
+            ),
         };
-        metrics::record(|m| m.count(counter));
+        span.record("outcome", did);
         Ok(response)
     }
 }
 
 /// The span of one request: every line logged while it is answered carries its fields; the
-/// account, the event and whether it was replayed are recorded once known.
-fn request_span(
-    request_id: &str,
-    invocation: Invocation<'_>,
-    cold_start: bool,
-    route: &str,
-) -> tracing::Span {
+/// account, the event and what a create did are recorded once known.
+fn request_span(request_id: &str, cold_start: bool, route: &str) -> tracing::Span {
     tracing::info_span!(
         "request",
-        api_request_id = %request_id,
-        requestId = (!invocation.request_id.is_empty()).then_some(invocation.request_id),
-        xrayTraceId = invocation.trace_id,
-        cold_start,
+        request = %request_id,
+        // Only on the process's first request.
+        cold_start = cold_start.then_some(true),
         route = %route,
-        account_id = tracing::field::Empty,
-        event_id = tracing::field::Empty,
-        replayed = tracing::field::Empty,
+        account = tracing::field::Empty,
+        event = tracing::field::Empty,
+        outcome = tracing::field::Empty,
     )
 }
 
-/// The metrics of an answer other than success.
-fn count_error(counted: &mut RequestMetrics, err: &ApiError) {
-    match err {
-        ApiError::Validation(errors) => {
-            counted.count(Counter::ValidationErrors);
-            for error in errors {
-                counted.invalid_field(metric_field(&error.field));
-            }
-        }
-        ApiError::MissingApiKey | ApiError::InvalidApiKey => counted.count(Counter::AuthFailures),
-        ApiError::IdempotencyMismatch => counted.count(Counter::IdempotencyConflicts),
-        ApiError::Unavailable => counted.count(Counter::Unavailable),
-        ApiError::Internal => counted.count(Counter::InternalErrors),
-        // API Gateway's own 4xx metric counts these.
-        ApiError::PayloadTooLarge
-        | ApiError::RouteNotFound
-        | ApiError::EventNotFound
-        | ApiError::MethodNotAllowed { .. } => {}
-    }
-}
-
-/// The fields `errors[]` can name beside the body's members, for the `Field` dimension of
-/// `ValidationErrors`.
+/// The fields `errors[]` can name beside the body's members.
 const OTHER_FIELDS: [&str; 10] = [
     "body",
     "Idempotency-Key",
@@ -423,9 +372,10 @@ const OTHER_FIELDS: [&str; 10] = [
     "converted_before",
 ];
 
-/// The `Field` dimension for a field `errors[]` names: bounded, so that a client cannot make
-/// metrics of its own. An unknown body member is `other`; any metadata key is `metadata`.
-pub fn metric_field(field: &str) -> &'static str {
+/// The name a log line gives a field `errors[]` names: bounded, so that a client's own member
+/// names and metadata keys stay out of the logs. An unknown body member is `other`; any
+/// metadata key is `metadata`.
+pub fn field_name(field: &str) -> &'static str {
     let field = match field.split_once('.') {
         Some(("metadata", _)) => "metadata",
         _ => field,

@@ -777,12 +777,12 @@ fn the_field_dimension_is_a_field_this_api_knows_or_other() {
         "cursor",
         "converted_before",
     ] {
-        assert_eq!(super::metric_field(known), known);
+        assert_eq!(super::field_name(known), known);
     }
     // Whatever a client names: a metadata key, an unknown member, a long name.
-    assert_eq!(super::metric_field("metadata.broker"), "metadata");
-    assert_eq!(super::metric_field("metadata."), "metadata");
-    assert_eq!(super::metric_field("zz"), "other");
-    assert_eq!(super::metric_field("amount.x"), "other");
-    assert_eq!(super::metric_field(&"a".repeat(5000)), "other");
+    assert_eq!(super::field_name("metadata.broker"), "metadata");
+    assert_eq!(super::field_name("metadata."), "metadata");
+    assert_eq!(super::field_name("zz"), "other");
+    assert_eq!(super::field_name("amount.x"), "other");
+    assert_eq!(super::field_name(&"a".repeat(5000)), "other");
 }

@@ -1,13 +1,15 @@
 //! Log lines in Lambda's structured JSON format: one flat object a line, with `timestamp`
-//! (RFC 3339, UTC), `level` and `message` first, then the fields of every span the line was
-//! logged in (outermost first), then the line's own fields; a key given twice (the Lambda
-//! runtime's span and ours both name `requestId`) is written once, where and as the innermost
-//! gives it.
+//! (RFC 3339, UTC), `level` and `message` first, then the fields of every span of this crate
+//! the line was logged in (outermost first), then the line's own fields; a key given twice is
+//! written once, where and as the innermost gives it. Other crates' spans add nothing (the
+//! Lambda runtime's carries its request and trace ids: the request's line has its own id).
 //!
 //! Lambda reads `level` and `timestamp` to filter an application's lines by level
-//! (`ApplicationLogLevel`); a line without a valid `timestamp` is filed as INFO whatever its
-//! level. Flat keys (no nested `span` or `fields` objects, as `tracing-subscriber`'s JSON format
-//! writes) keep CloudWatch Logs Insights queries short: `filter status >= 500`.
+//! (`ApplicationLogLevel`), and files a line without a `level` as INFO: an INFO line carries
+//! none, and a line without a message (the request's own) carries no `message`, since
+//! CloudWatch Logs bills every byte. Flat keys (no nested `span` or `fields` objects, as
+//! `tracing-subscriber`'s JSON format writes) keep CloudWatch Logs Insights queries short:
+//! `filter status >= 500`.
 //!
 //! A span's fields are encoded once, when they are recorded; a line is written into one buffer,
 //! without an intermediate JSON tree.
@@ -112,7 +114,15 @@ where
             .event_scope(event)
             .map(|scope| scope.from_root().collect())
             .unwrap_or_default();
-        let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+        let extensions: Vec<_> = spans
+            .iter()
+            .filter(|span| {
+                span.metadata()
+                    .target()
+                    .starts_with(env!("CARGO_CRATE_NAME"))
+            })
+            .map(|span| span.extensions())
+            .collect();
         // Outermost first, the line's own last: a later value of a key wins.
         let pairs: Vec<(&str, &str)> = extensions
             .iter()
@@ -123,17 +133,14 @@ where
 
         let mut line = String::with_capacity(256);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let _ = write!(
-            line,
-            r#"{{"timestamp":"{now}","level":"{}","message":"#,
-            event.metadata().level().as_str()
-        );
-        let message = pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == "message")
-            .map_or("\"\"", |(_, v)| v);
-        line.push_str(message);
+        let _ = write!(line, r#"{{"timestamp":"{now}""#);
+        let level = *event.metadata().level();
+        if level != tracing::Level::INFO {
+            let _ = write!(line, r#","level":"{}""#, level.as_str());
+        }
+        if let Some((_, message)) = pairs.iter().rev().find(|(k, _)| *k == "message") {
+            let _ = write!(line, r#","message":{message}"#);
+        }
         for (i, (key, value)) in pairs.iter().enumerate() {
             let written_later = pairs[i + 1..].iter().any(|(later, _)| later == key);
             if *key == "message" || written_later {

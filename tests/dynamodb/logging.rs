@@ -1,72 +1,18 @@
 //! What the function logs, through the subscriber it installs in production: Lambda's JSON
-//! lines (`timestamp`, `level`, `message`, flat fields), one `request handled` line per request
-//! with its ids, route, account, status and error, the cause of a failure, and never the API
-//! key, the idempotency key, the body or its `notes` and `metadata` values, for any request or
-//! fault. The failure is real: a missing table on the local DynamoDB.
+//! lines (`timestamp`, `level` unless INFO, `message` unless none, flat fields), one line per
+//! request with its id, route, account, status, outcome and error, the cause of a failure, and
+//! never the API key, the idempotency key, the body or its `notes` and `metadata` values, for
+//! any request or fault. The failure is real: a missing table on the local DynamoDB.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::sync::Once;
-
-use conversions::config::{LogFormat, LogSettings};
 use conversions::domain::{AccountId, ApiKey};
 use conversions::http::{App, Body, Invocation, Request};
 
+use crate::helpers::captured::{Captured, objects};
 use crate::helpers::fixture;
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo,
 };
 use conversions::store::{DynamoStore, MemoryStore, Provisioning};
-use conversions::telemetry::subscriber;
-
-thread_local! {
-    /// What this thread's log lines wrote, while a test captures them.
-    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
-}
-
-/// The production subscriber, installed once as this test binary's global one, writing each
-/// line to the capture of the thread that logged it (and nowhere else). A scoped subscriber
-/// (`set_default`) races with the other tests' threads, which register callsites while no
-/// subscriber is interested in them.
-struct Captured;
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.with_borrow_mut(|captured| {
-            if let Some(captured) = captured {
-                captured.extend_from_slice(bytes);
-            }
-        });
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Starts capturing this thread's lines.
-    fn start() -> Self {
-        static INSTALLED: Once = Once::new();
-        INSTALLED.call_once(|| {
-            let settings = LogSettings {
-                format: LogFormat::Json,
-                filter: "info".into(),
-            };
-            tracing::subscriber::set_global_default(subscriber(&settings, || Captured))
-                .expect("no other test installs a global subscriber");
-        });
-        CAPTURED.with_borrow_mut(|captured| *captured = Some(Vec::new()));
-        Self
-    }
-
-    /// What this thread logged since the last take.
-    fn take(&self) -> String {
-        let bytes = CAPTURED
-            .with_borrow_mut(|captured| std::mem::take(captured.as_mut().expect("capturing")));
-        String::from_utf8(bytes).unwrap()
-    }
-}
 
 fn request_with_private_data() -> Request {
     let body = format!(
@@ -76,21 +22,11 @@ fn request_with_private_data() -> Request {
     crate::helpers::fixture("create-minimal").with_body(Body::Text(body))
 }
 
-/// The lines of a capture, each parsed: one JSON object a line.
-fn objects(logs: &str) -> Vec<serde_json::Value> {
-    logs.lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("one JSON object a line: {e}: {line}"))
-        })
-        .collect()
-}
-
-/// The one `request handled` line of a capture.
+/// The one request line of a capture: the one with a status.
 fn handled(logs: &str) -> serde_json::Value {
     let mut lines: Vec<_> = objects(logs)
         .into_iter()
-        .filter(|o| o["message"] == "request handled")
+        .filter(|o| o.get("status").is_some())
         .collect();
     assert_eq!(lines.len(), 1, "one line per request: {logs}");
     lines.remove(0)
@@ -116,41 +52,38 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     assert_eq!(response_status(&response), 201);
     let ok = captured.take();
     for object in objects(&ok) {
-        // Lambda's structured format: it filters by `level`, and files a line without a valid
-        // RFC 3339 `timestamp` as INFO.
+        // Lambda's structured format: it filters by `level`, files a line without one as INFO,
+        // and one without a valid RFC 3339 `timestamp` as INFO too.
         assert!(
-            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
-                .contains(&object["level"].as_str().unwrap()),
-            "{object}"
+            object.get("level").is_none_or(
+                |level| ["TRACE", "DEBUG", "WARN", "ERROR"].contains(&level.as_str().unwrap())
+            ),
+            "INFO is no level: {object}"
         );
         let timestamp = object["timestamp"].as_str().expect("a timestamp");
         chrono::DateTime::parse_from_rfc3339(timestamp).expect("RFC 3339");
         assert!(timestamp.ends_with('Z'), "UTC: {timestamp}");
-        assert!(object["message"].is_string(), "{object}");
-        // Every line of the request carries its ids, flat.
-        assert_eq!(object["api_request_id"], "evt-create-minimal", "{object}");
-        assert_eq!(object["requestId"], "lambda-request-1", "{object}");
+        // Every line of the request carries its id, flat; none the Lambda ids.
+        assert_eq!(object["request"], "evt-create-minimal", "{object}");
+        assert!(object.get("requestId").is_none() && object.get("xrayTraceId").is_none());
         assert!(object.get("span").is_none() && object.get("fields").is_none());
     }
     let line = handled(&ok);
+    assert!(
+        line.get("message").is_none(),
+        "the request's line has no message: {line}"
+    );
     assert_eq!(line["status"], 201, "{line}");
     assert_eq!(line["route"], "POST /conversions", "{line}");
     assert_eq!(
         line["cold_start"], true,
         "the process's first request: {line}"
     );
-    assert_eq!(
-        line["xrayTraceId"], "Root=1-6763a7b2-0123456789abcdef01234567;Sampled=1",
-        "{line}"
-    );
-    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
+    assert_eq!(line["account"], DEMO_ACCOUNT_ID, "{line}");
     let answered: serde_json::Value = serde_json::from_str(&response_body(&response)).unwrap();
-    assert_eq!(
-        line["event_id"], answered["conversion_event"]["id"],
-        "{line}"
-    );
-    assert!(line.get("replayed").is_none(), "{line}");
-    assert!(line["latency_ms"].is_u64(), "{line}");
+    assert_eq!(line["event"], answered["conversion_event"]["id"], "{line}");
+    assert_eq!(line["outcome"], "created", "{line}");
+    assert!(line["ms"].is_u64(), "{line}");
     assert_eq!(
         objects(&ok).len(),
         1,
@@ -160,21 +93,20 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     // A replay: the event's id again, marked.
     let keyed = || fixture("create-minimal").with_header("idempotency-key", "PRIVATE-IDEMPOTENCY");
     let first = app.handle(keyed()).await;
-    assert_eq!(handled(&captured.take()).get("replayed"), None);
+    assert_eq!(handled(&captured.take())["outcome"], "created");
     assert_eq!(app.handle(keyed()).await.status(), 201);
     let line = handled(&captured.take());
-    assert_eq!(line["replayed"], true, "{line}");
+    assert_eq!(line["outcome"], "replayed", "{line}");
     let first: serde_json::Value = serde_json::from_str(first.body()).unwrap();
-    assert_eq!(line["event_id"], first["conversion_event"]["id"], "{line}");
+    assert_eq!(line["event"], first["conversion_event"]["id"], "{line}");
     assert!(
-        line.get("error").is_none() && line.get("error_fields").is_none(),
+        line.get("error").is_none() && line.get("fields").is_none(),
         "{line}"
     );
 
     // A refused payload: the error and the fields named, never their values; the second
     // request of the process is warm.
-    // A member name and a metadata key are the client's own text: named as the metrics name
-    // them.
+    // A member name and a metadata key are the client's own text: named by bounded names.
     let refused = fixture("create-minimal").with_body(Body::Text(format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"PRIVATE-LEAD","notes":7,
             "PRIVATE-MEMBER":1,"PRIVATE-MEMBER":2,"metadata":{{"PRIVATE-KEY":1,"PRIVATE-KEY":2}}}}"#
@@ -183,17 +115,13 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     let refused = captured.take();
     let line = handled(&refused);
     assert_eq!(line["status"], 400, "{line}");
-    assert_eq!(line["cold_start"], false, "{line}");
+    assert!(line.get("cold_start").is_none(), "{line}");
     assert_eq!(line["error"], "Validation error", "{line}");
     assert_eq!(
-        line["error_fields"], "other,amount,lead_id,metadata,notes",
+        line["fields"], "other,amount,lead_id,metadata,notes",
         "{line}"
     );
-    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
-    assert!(
-        line.get("requestId").is_none(),
-        "no Lambda invocation: {line}"
-    );
+    assert_eq!(line["account"], DEMO_ACCOUNT_ID, "{line}");
     for private in ["PRIVATE-LEAD", "PRIVATE-MEMBER", "PRIVATE-KEY"] {
         assert!(!refused.contains(private), "{private}: {refused}");
     }
@@ -216,19 +144,19 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     };
     assert_eq!(app.handle(as_claimed(&claimed)).await.status(), 400);
     let line = handled(&captured.take());
-    assert_eq!(line["account_id"], DEMO_ACCOUNT_ID, "{line}");
-    assert_eq!(line["error_fields"], "lead_id", "{line}");
+    assert_eq!(line["account"], DEMO_ACCOUNT_ID, "{line}");
+    assert_eq!(line["fields"], "lead_id", "{line}");
     let pretender = ApiKey::generate_for(demo);
     assert_eq!(app.handle(as_claimed(&pretender)).await.status(), 401);
     let line = handled(&captured.take());
-    assert!(line.get("account_id").is_none(), "{line}");
+    assert!(line.get("account").is_none(), "{line}");
 
     // A key that is not valid: no account.
     let unknown = fixture("create-minimal").with_header("x-api-key", "nxr_live_unknown_000");
     assert_eq!(app.handle(unknown).await.status(), 401);
     let line = handled(&captured.take());
     assert_eq!(line["error"], "Invalid API key", "{line}");
-    assert!(line.get("account_id").is_none(), "{line}");
+    assert!(line.get("account").is_none(), "{line}");
 
     // A real failure: the table does not exist.
     let backend = &crate::helpers::backends()[0];
@@ -241,7 +169,8 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
         "the cause reaches the log: {failed}"
     );
     let line = handled(&failed);
-    assert_eq!(line["api_request_id"], "evt-create-minimal", "{line}");
+    assert_eq!(line["request"], "evt-create-minimal", "{line}");
+    assert_eq!(line["level"], "ERROR", "{line}");
     assert_eq!(line["status"], 500, "{line}");
     assert_eq!(line["error"], "Internal server error", "{line}");
 
@@ -253,14 +182,13 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     assert!(
         misrouted.contains("REST API (payload format 1.0)")
             && misrouted.contains(r#""level":"ERROR""#)
-            && misrouted.contains("evt-rest-api-event")
-            && misrouted.contains(r#""requestId":"lambda-1""#),
+            && misrouted.contains("evt-rest-api-event"),
         "{misrouted}"
     );
     let line = handled(&misrouted);
     assert_eq!(line["status"], 500, "{line}");
     assert_eq!(line["route"], "unsupported event", "{line}");
-    assert_eq!(line["api_request_id"], "evt-rest-api-event", "{line}");
+    assert_eq!(line["request"], "evt-rest-api-event", "{line}");
 
     for logs in [&ok, &failed, &misrouted] {
         for secret in [DEMO_API_KEY, "PRIVATE-NOTE", "PRIVATE-NAME"] {

@@ -7,7 +7,6 @@ mod item;
 mod keys;
 mod list;
 mod schema;
-mod telemetry;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,16 +46,10 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    /// The store on `table`, through `client` with the metrics interceptor added (it records
-    /// only while a request is measured: see `telemetry::metrics`).
+    /// The store on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        let config = client
-            .config()
-            .to_builder()
-            .interceptor(telemetry::CallMetrics)
-            .build();
         Self {
-            client: Client::from_conf(config),
+            client,
             table: table.into(),
             read_bound: MAX_ENTRIES_READ,
             retention_days: None,
@@ -154,11 +147,8 @@ impl DynamoStore {
                 .unwrap_or_default()
                 .remove(&self.table)
             {
-                Some(rest) if !rest.keys().is_empty() => {
-                    // DynamoDB's throttling of a batch: no error, keys left for later.
-                    crate::telemetry::metrics::record(|m| m.throttled("BatchGetItem"));
-                    pending = rest;
-                }
+                // DynamoDB's throttling of a batch: no error, keys left for later.
+                Some(rest) if !rest.keys().is_empty() => pending = rest,
                 _ => return Ok(found),
             }
         }
@@ -724,23 +714,12 @@ mod tests {
             "Responses": { "t": [] },
             "UnprocessedKeys": { "t": { "Keys": [lead_key], "ConsistentRead": true } }
         });
-        let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize]);
-        let (result, counted) =
-            crate::telemetry::metrics::measure(store.load_context(account, demo_lookup(&demo)))
-                .await;
+        // One more answer than it may ask for: the replay would serve it, were it asked.
+        let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize + 1]);
+        let result = store.load_context(account, demo_lookup(&demo)).await;
         assert!(
             matches!(result, Err(StoreError::Throttled(_))),
             "{result:?}"
-        );
-        // Each answer that left keys is a throttle, as the metrics count them.
-        use crate::telemetry::metrics::Counter;
-        assert_eq!(
-            counted.get(Counter::DynamoDbThrottles),
-            u64::from(BATCH_GET_ATTEMPTS)
-        );
-        assert_eq!(
-            counted.dynamodb_calls("BatchGetItem"),
-            BATCH_GET_ATTEMPTS as usize
         );
     }
 }

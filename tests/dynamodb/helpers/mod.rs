@@ -2,6 +2,7 @@
 //! fresh tables, the function's own DynamoDB client, a fault point in front of a server
 //! ([`proxy`]), and the `events/` fixtures.
 
+pub mod captured;
 pub mod metering;
 pub mod openapi;
 pub mod proxy;
