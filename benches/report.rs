@@ -42,8 +42,3 @@ pub fn machine() -> String {
         std::env::consts::ARCH
     )
 }
-
-/// "met" or "not met", for a targets table.
-pub fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "**not met**" }
-}

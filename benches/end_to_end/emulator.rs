@@ -159,6 +159,8 @@ pub struct Launch<'a> {
     /// The logging `template.yaml` deploys (a JSON line a request at INFO, which its metric
     /// filters count); else warnings only, to measure what the telemetry costs.
     pub telemetry: bool,
+    /// The floor function (floor.rs) instead, reading the key of this hash.
+    pub floor: Option<&'a str>,
 }
 
 /// A child process killed (and reaped) when this goes out of scope, on every path.
@@ -182,10 +184,15 @@ pub fn spawn(runtime_api: &str, launch: &Launch<'_>) -> Child {
         .env("AWS_LAMBDA_FUNCTION_NAME", "conversions")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", launch.concurrency.to_string())
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("TABLE_NAME", launch.table)
         .env("DYNAMODB_WARM_UP", launch.warm_up.to_string());
+    match launch.floor {
+        Some(key_hash) => command
+            .env(crate::floor::MODE, "1")
+            .env(crate::floor::KEY_HASH, key_hash),
+        None => command.env("AWS_LAMBDA_MAX_CONCURRENCY", launch.concurrency.to_string()),
+    };
     if launch.telemetry {
         // As template.yaml deploys it: a JSON line a request at INFO.
         command.env("AWS_LAMBDA_LOG_LEVEL", "INFO");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::direct::{DirectLoop, WARM_UP};
+use crate::WARM_UP;
 use crate::emulator::{Emulator, Killed, Launch, spawn};
 
 pub const INVOCATIONS: usize = 200;
@@ -74,18 +74,6 @@ fn program_total(text: &str) -> Option<f64> {
         .and_then(parse_line_count)
 }
 
-/// The direct loop's instructions per iteration (the same calls, counted the same way), or
-/// `None` without valgrind.
-pub fn direct_loop(endpoint: &str, table: &str, key_hash: &str) -> Option<f64> {
-    let callgrind = Callgrind::new()?;
-    let mut direct = DirectLoop::start(&callgrind.wrapper(), endpoint, table, key_hash);
-    Callgrind::control(direct.pid(), "--zero");
-    direct.iterate(INVOCATIONS);
-    Callgrind::control(direct.pid(), "--dump");
-    drop(direct);
-    Some(program_total(&callgrind.annotated()?)? / INVOCATIONS as f64)
-}
-
 /// Instructions per warm invocation by component, largest first, and their total; `None` when
 /// valgrind is not installed.
 pub async fn profile(
@@ -93,6 +81,7 @@ pub async fn profile(
     endpoint: &str,
     table: &str,
     event: &str,
+    floor: Option<&str>,
 ) -> Option<(Vec<(&'static str, f64)>, f64)> {
     let callgrind = Callgrind::new()?;
     let emulator = Emulator::start().await;
@@ -107,6 +96,7 @@ pub async fn profile(
             concurrency: 1,
             warm_up: true,
             telemetry: true,
+            floor,
         },
     ));
     for _ in 0..WARM_UP {

@@ -1,30 +1,80 @@
-//! Round trips and capacity per request, counted: the function's handler on the function's own
-//! SDK client, against dynalite, every call asked for `ReturnConsumedCapacity` and recorded
-//! (tests/dynamodb/helpers/metering.rs, which the capacity tests use too). dynalite reports the
-//! table's units only, so the index entries a write adds are counted from the stored item and
-//! the table's index definitions (`DescribeTable`), by DynamoDB's size rules. Then what a
-//! million requests cost at list prices.
+//! What each kind of request costs, all in, counted rather than estimated: the function's handler
+//! on the function's own SDK client against dynalite, every DynamoDB call asked for
+//! `ReturnConsumedCapacity` and recorded (tests/dynamodb/helpers/metering.rs, which the capacity
+//! tests use too); the index entries a write adds, from the stored item and the table's index
+//! definitions (`DescribeTable`: dynalite reports the table's units only), by DynamoDB's size
+//! rules; the bytes the function logs, through its own subscriber at the template's level; the
+//! bytes of the answer; the handler's time. Then each part priced, the storage of a million
+//! events and the stack's fixed monthly cost.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use conversions::domain::{AccountId, ApiKey};
-use conversions::http::{App, Body, Request};
-use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY};
-use conversions::store::{DynamoStore, Provisioning};
+use conversions::config::{LogFormat, LogSettings};
+use conversions::domain::{
+    Account, AccountId, Amount, ApiKey, Category, ConversionEvent, ConversionType,
+    ConversionTypeId, Currency, EventId, Lead, LeadId, MasterWorkflowId, Metadata, Scope,
+    Timestamp, WorkflowId, WorkflowRun, WorkflowRunId, WriteToken,
+};
+use conversions::http::{App, Body, Outgoing, Request};
+use conversions::seed::{
+    DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID,
+};
+use conversions::store::{DynamoStore, NewEvent, Provisioning, Store};
 
 use crate::config_for;
-use crate::metering::{Consumed, Item, index_writes, indexes};
+use crate::metering::{Consumed, Item, billed_size, index_entries, index_writes, indexes};
+
+/// AWS list prices, us-east-1, as published on December 1, 2026 (DynamoDB on demand after its
+/// November 2024 cut; Lambda on arm64; HTTP API, first 300 million requests a month; CloudWatch
+/// standard tier; data transfer out to the internet, first 10 TB a month).
+pub mod prices {
+    pub const READ_UNIT: f64 = 0.125 / 1e6;
+    pub const WRITE_UNIT: f64 = 0.625 / 1e6;
+    /// Per GB-month: a table's items and index entries, and point-in-time recovery (on the
+    /// table's size).
+    pub const STORAGE_GB_MONTH: f64 = 0.25;
+    pub const PITR_GB_MONTH: f64 = 0.20;
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+    /// Per request of up to 512 KB (a larger one counts once per started 512 KB).
+    pub const HTTP_API_REQUEST: f64 = 1.00 / 1e6;
+    pub const LOGS_INGESTED_BYTE: f64 = 0.50 / 1e9;
+    pub const TRANSFER_OUT_BYTE: f64 = 0.09 / 1e9;
+    pub const ALARM_METRIC_MONTH: f64 = 0.10;
+    pub const DASHBOARD_MONTH: f64 = 3.00;
+    pub const CUSTOM_METRIC_MONTH: f64 = 0.30;
+}
+
+/// The floor of a create in this architecture, per million: the HTTP API request, one Lambda
+/// request and about $0.02 of its GB-seconds, one item write, the key, the type and the lead
+/// read strongly.
+pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 0.625 + 0.375;
+
+/// The headers API Gateway adds to an answer (`date`, `content-length`, `apigw-requestid`,
+/// `connection`) and its status line, in bytes: part of what goes out.
+const GATEWAY_OVERHEAD_BYTES: usize = 120;
 
 pub struct Scenario {
-    pub name: &'static str,
+    pub name: String,
     pub status: u16,
     /// Each DynamoDB call and the units the server reported for it.
     pub calls: Vec<(&'static str, f64)>,
-    /// A create's index entries: how many, their write units, and what an `ALL` projection
-    /// (whole items in every index) would cost instead.
+    /// A create's index entries: how many, and their write units.
     pub index_entries: usize,
     pub index_units: f64,
-    pub index_units_if_all: f64,
+    /// What the function wrote to its log for the request.
+    pub log_bytes: usize,
+    /// The answer as it leaves API Gateway.
+    pub response_bytes: usize,
+    pub request_bytes: usize,
+    /// The handler's time, the median of its repeats.
+    pub duration_ms: f64,
+    /// A list page's filter and the number of events of its account.
+    pub list: Option<(&'static str, usize)>,
 }
 
 impl Scenario {
@@ -35,11 +85,6 @@ impl Scenario {
     /// The table's write units and the index entries'.
     pub fn write_units(&self) -> f64 {
         self.units(|op| op == "PutItem") + self.index_units
-    }
-
-    /// The batch read's units, which eventually consistent reads would halve.
-    pub fn batch_read_units(&self) -> f64 {
-        self.units(|op| op == "BatchGetItem")
     }
 
     fn units(&self, which: impl Fn(&str) -> bool) -> f64 {
@@ -57,21 +102,82 @@ impl Scenario {
         let names: Vec<&str> = self.calls.iter().map(|(op, _)| *op).collect();
         names.join(" + ")
     }
+
+    /// Dollars per million of these requests, by part: DynamoDB, HTTP API, Lambda, logs, data
+    /// transfer out.
+    pub fn cost(&self, memory_mb: f64) -> [f64; 5] {
+        let million = 1e6;
+        let gateway_units = self.request_bytes.div_ceil(512 * 1024).max(1) as f64;
+        [
+            (self.read_units() * prices::READ_UNIT + self.write_units() * prices::WRITE_UNIT)
+                * million,
+            gateway_units * prices::HTTP_API_REQUEST * million,
+            (prices::LAMBDA_REQUEST
+                + memory_mb / 1024.0 * self.duration_ms.ceil() / 1000.0 * prices::LAMBDA_GB_SECOND)
+                * million,
+            self.log_bytes as f64 * prices::LOGS_INGESTED_BYTE * million,
+            self.response_bytes as f64 * prices::TRANSFER_OUT_BYTE * million,
+        ]
+    }
+
+    pub fn total(&self, memory_mb: f64) -> f64 {
+        self.cost(memory_mb).iter().sum()
+    }
+}
+
+/// What the function's log subscriber writes in this process (the scenarios run one at a time).
+static LOGGED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Logged;
+
+impl Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGGED.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged_bytes() -> usize {
+    std::mem::take(&mut *LOGGED.lock().unwrap()).len()
+}
+
+/// The bytes of an answer as it goes out: API Gateway's status line and headers, the
+/// function's headers, the body.
+fn response_bytes(response: &conversions::http::Response) -> usize {
+    let outgoing = serde_json::to_value(Outgoing::http(response.clone())).expect("JSON");
+    let headers: usize = outgoing["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len) + 4)
+                .sum()
+        })
+        .unwrap_or(0);
+    GATEWAY_OVERHEAD_BYTES + headers + response.body().len()
 }
 
 fn post(key: &str, body: &str) -> Request {
     Request::new("POST", "/conversions")
         .with_header("x-api-key", key)
         .with_header("content-type", "application/json")
+        .with_request_id("JfR1pgxyoAMEbVQ=")
         .with_body(Body::Text(body.to_owned()))
 }
 
-const TYPE: &str = "123e4567-e89b-12d3-a456-426614174100";
-const LEAD: &str = "123e4567-e89b-12d3-a456-426614174200";
-const RUN: &str = "123e4567-e89b-12d3-a456-426614174400";
+fn get(key: &str, path: &str, query: &str) -> Request {
+    Request::new("GET", path)
+        .with_query(query)
+        .with_header("x-api-key", key)
+        .with_request_id("JfR1pgxyoAMEbVQ=")
+}
 
 pub fn minimal_body() -> String {
-    format!(r#"{{"conversion_type_id":"{TYPE}","lead_id":"{LEAD}","amount":85000.00}}"#)
+    format!(
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":85000.00}}"#
+    )
 }
 
 fn metadata_body(keys: usize) -> String {
@@ -79,13 +185,195 @@ fn metadata_body(keys: usize) -> String {
         .map(|i| format!(r#""field_{i}":"value number {i}""#))
         .collect();
     format!(
-        r#"{{"conversion_type_id":"{TYPE}","lead_id":"{LEAD}","amount":85000.00,"metadata":{{{}}}}}"#,
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":85000.00,"metadata":{{{}}}}}"#,
         metadata.join(",")
     )
 }
 
+/// The events of the two accounts the list pages read: one past every bound of a list request
+/// (a page reads at most `MAX_ENTRIES_READ` index entries, a count `MAX_ENTRIES_COUNTED`), and
+/// one within them.
+pub const LARGE_ACCOUNT: usize = 12_000;
+pub const SMALL_ACCOUNT: usize = 1_000;
+
+/// A second account with a master-workflow type, a lead and a run; its key names it.
+async fn tenant(
+    store: &DynamoStore,
+) -> (ApiKey, AccountId, ConversionTypeId, LeadId, WorkflowRunId) {
+    let now = Timestamp::now();
+    let account = Account {
+        id: AccountId::random(),
+        name: "Tenant".into(),
+        created_at: now,
+    };
+    let key = ApiKey::generate_for(account.id);
+    let master = MasterWorkflowId::random();
+    let conversion_type = ConversionType {
+        scope: Scope::MasterWorkflow(master),
+        ..another_type()
+    };
+    let lead = Lead {
+        id: LeadId::random(),
+        created_at: now,
+    };
+    let run = WorkflowRun {
+        id: WorkflowRunId::random(),
+        lead_id: lead.id,
+        workflow_id: WorkflowId::random(),
+        master_workflow_id: Some(master),
+        created_at: now,
+    };
+    store.put_account(&account).await.unwrap();
+    store.put_api_key(&key.hash(), account.id).await.unwrap();
+    store
+        .put_conversion_type(account.id, &conversion_type)
+        .await
+        .unwrap();
+    store.put_lead(account.id, &lead).await.unwrap();
+    store.put_workflow_run(account.id, &run).await.unwrap();
+    (key, account.id, conversion_type.id, lead.id, run.id)
+}
+
+fn another_type() -> ConversionType {
+    ConversionType {
+        id: ConversionTypeId::random(),
+        name: "Venta".into(),
+        description: None,
+        category: Category::Final,
+        currency: Currency::parse("USD").unwrap(),
+        fields: vec![],
+        scope: Scope::Workflow(WorkflowId::random()),
+        active: true,
+        created_at: Timestamp::now(),
+    }
+}
+
+/// `12000` as `12,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What an account's history holds for the list pages to filter on.
+#[derive(Clone, Copy)]
+struct History {
+    events: usize,
+    usual: (ConversionTypeId, LeadId),
+    /// One event in 12 is this lead's, and half of those are in its run.
+    busy_lead: LeadId,
+    run: (WorkflowRunId, WorkflowId),
+    /// One event in 10 is of this type, and one event of all of the rare one.
+    other_type: ConversionTypeId,
+    rare_type: ConversionTypeId,
+}
+
+impl History {
+    /// The `i`th event, converted within 28 days.
+    fn event(&self, i: usize) -> ConversionEvent {
+        let in_run = i % 24 == 5;
+        ConversionEvent {
+            id: EventId::random(),
+            conversion_type_id: match i {
+                _ if i == self.events / 2 => self.rare_type,
+                _ if i % 10 == 3 => self.other_type,
+                _ => self.usual.0,
+            },
+            lead_id: if i % 12 == 5 {
+                self.busy_lead
+            } else {
+                self.usual.1
+            },
+            workflow_id: Some(if in_run {
+                self.run.1
+            } else {
+                WorkflowId::random()
+            }),
+            master_workflow_id: None,
+            workflow_run_id: in_run.then_some(self.run.0),
+            amount: Amount::parse_json_number("85000.00").unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            metadata: Metadata::from_json("{}").unwrap(),
+            notes: None,
+            converted_at: Timestamp::parse(&format!(
+                "2026-01-{:02}T{:02}:{:02}:00Z",
+                1 + i % 28,
+                i % 24,
+                i % 60
+            ))
+            .unwrap(),
+            created_at: Timestamp::now(),
+        }
+    }
+}
+
+/// Writes an account's history of `events` events, most of them of the `usual` type and lead,
+/// 16 writes at a time.
+async fn history(
+    store: &DynamoStore,
+    account: AccountId,
+    usual: (ConversionTypeId, LeadId),
+    events: usize,
+) -> History {
+    let (other, rare) = (another_type(), another_type());
+    let busy = Lead {
+        id: LeadId::random(),
+        created_at: Timestamp::now(),
+    };
+    let run = WorkflowRun {
+        id: WorkflowRunId::random(),
+        lead_id: busy.id,
+        workflow_id: WorkflowId::random(),
+        master_workflow_id: None,
+        created_at: Timestamp::now(),
+    };
+    for t in [&other, &rare] {
+        store.put_conversion_type(account, t).await.unwrap();
+    }
+    store.put_lead(account, &busy).await.unwrap();
+    store.put_workflow_run(account, &run).await.unwrap();
+    let history = History {
+        events,
+        usual,
+        busy_lead: busy.id,
+        run: (run.id, run.workflow_id),
+        other_type: other.id,
+        rare_type: rare.id,
+    };
+    let mut writers = tokio::task::JoinSet::new();
+    for stripe in 0..16 {
+        let store = store.clone();
+        writers.spawn(async move {
+            for i in (stripe..events).step_by(16) {
+                let new = NewEvent {
+                    event: &history.event(i),
+                    fingerprint: None,
+                    write_token: WriteToken::random(),
+                };
+                store.insert_event(account, new).await.expect("an event");
+            }
+        });
+    }
+    writers.join_all().await;
+    history
+}
+
 /// Every scenario, in order, on a table seeded with the demo account.
 pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
+    let settings = LogSettings {
+        format: LogFormat::Json,
+        filter: "info".into(),
+    };
+    tracing::subscriber::set_global_default(conversions::telemetry::subscriber(&settings, || {
+        Logged
+    }))
+    .expect("the bench installs the only subscriber");
     let sdk = conversions::config::load_sdk_config()
         .await
         .expect("the SDK's configuration");
@@ -99,147 +387,310 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         )
     };
     let client = new_client();
-    // The report's own reads go through a client that is not counted.
+    // The report's own reads and writes go through a client that is not counted.
     let plain = Client::from_conf(config_for(&sdk, endpoint).build());
     let indexes = indexes(&plain, table).await;
     let account = AccountId::parse(DEMO_ACCOUNT_ID).expect("the demo account");
-    let store = DynamoStore::new(client.clone(), table);
+    let setup = DynamoStore::new(plain.clone(), table);
     let key = ApiKey::generate_for(account);
-    store
-        .put_api_key(&key.hash(), account)
-        .await
-        .expect("a key record");
+    setup.put_api_key(&key.hash(), account).await.unwrap();
+    let demo_type = ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap();
+    let demo_lead = LeadId::parse(DEMO_LEAD_ID).unwrap();
+    let large = history(&setup, account, (demo_type, demo_lead), LARGE_ACCOUNT).await;
+    let (tenant_key, tenant_account, tenant_type, tenant_lead, tenant_run) = tenant(&setup).await;
+    let small = history(
+        &setup,
+        tenant_account,
+        (tenant_type, tenant_lead),
+        SMALL_ACCOUNT,
+    )
+    .await;
     consumed.take();
+    logged_bytes();
 
-    let mut scenarios = Vec::new();
-    let mut record = |name, status: u16, item: Option<Item>| {
-        let (index_entries, index_units, index_units_if_all) =
-            item.map_or((0, 0.0, 0.0), |item| index_writes(&indexes, &item));
-        scenarios.push(Scenario {
-            name,
-            status,
-            calls: consumed.take(),
-            index_entries,
-            index_units,
-            index_units_if_all,
-        });
-    };
-    let stored = |body: &str| -> String {
-        let body: serde_json::Value = serde_json::from_str(body).expect("a JSON answer");
-        body["conversion_event"]["id"]
-            .as_str()
-            .expect("an event id")
-            .to_owned()
-    };
-    let item_of = |id: String| {
+    let item_of = |account: AccountId, id: String| {
         let client = plain.clone();
         async move {
             client
                 .get_item()
                 .table_name(table)
-                .key(
-                    "pk",
-                    AttributeValue::S(format!("ACCOUNT#{DEMO_ACCOUNT_ID}")),
-                )
+                .key("pk", AttributeValue::S(format!("ACCOUNT#{account}")))
                 .key("sk", AttributeValue::S(format!("CONVERSION_EVENT#{id}")))
                 .send()
                 .await
                 .expect("GetItem")
                 .item
-                .expect("the stored event")
         }
     };
 
+    let mut scenarios = Vec::new();
     // Init: the warm-up read, once per execution environment.
+    let store = DynamoStore::new(client.clone(), table);
     store.warm_up().await.expect("the warm-up read");
-    record("init: opening the connection (once per start)", 0, None);
+    scenarios.push(Scenario {
+        name: "init: opening the connection (once per start)".into(),
+        status: 0,
+        calls: consumed.take(),
+        index_entries: 0,
+        index_units: 0.0,
+        log_bytes: 0,
+        response_bytes: 0,
+        request_bytes: 0,
+        duration_ms: 0.0,
+        list: None,
+    });
 
-    // The first request of a new client (no connection yet), then warm ones.
+    // The first request of a new client (no connection yet), then warm ones, each measured
+    // three times (its median time; its units and bytes from the last).
     let fresh = App::new(DynamoStore::new(new_client(), table));
-    let answer = fresh.handle(post(key.expose(), &minimal_body())).await;
-    let item = item_of(stored(answer.body())).await;
-    record(
-        "first request after start",
-        answer.status().as_u16(),
-        Some(item),
-    );
     let app = App::new(DynamoStore::new(client.clone(), table));
-    app.handle(post(key.expose(), &minimal_body())).await;
-    consumed.take();
-    let answer = app.handle(post(key.expose(), &minimal_body())).await;
-    let item = item_of(stored(answer.body())).await;
-    record("create, minimal body", answer.status().as_u16(), Some(item));
-    let answer = app.handle(post(key.expose(), &metadata_body(20))).await;
-    let item = item_of(stored(answer.body())).await;
-    record(
-        "create, 20 metadata keys",
-        answer.status().as_u16(),
-        Some(item),
+    let minimal = minimal_body();
+    let tenant_body = format!(
+        r#"{{"conversion_type_id":"{tenant_type}","lead_id":"{tenant_lead}","workflow_run_id":"{tenant_run}","amount":85000}}"#
     );
     let with_run = format!(
-        r#"{{"conversion_type_id":"{TYPE}","lead_id":"{LEAD}","workflow_run_id":"{RUN}","amount":50000.00}}"#
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","workflow_run_id":"{DEMO_WORKFLOW_RUN_ID}","amount":50000.00}}"#
     );
-    let answer = app.handle(post(key.expose(), &with_run)).await;
-    let item = item_of(stored(answer.body())).await;
-    record(
-        "create with a workflow run",
-        answer.status().as_u16(),
-        Some(item),
-    );
-
-    let keyed = || post(key.expose(), &minimal_body()).with_header("idempotency-key", "bench-1");
-    let first = app.handle(keyed()).await;
-    assert_eq!(first.status(), 201);
-    consumed.take();
-    let replay = app.handle(keyed()).await;
-    record("idempotent replay", replay.status().as_u16(), None);
-
     let unknown_lead = format!(
-        r#"{{"conversion_type_id":"{TYPE}","lead_id":"123e4567-e89b-12d3-a456-426614179999","amount":1}}"#
+        r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"123e4567-e89b-12d3-a456-426614179999","amount":1}}"#
     );
-    let answer = app.handle(post(key.expose(), &unknown_lead)).await;
-    record(
-        "400 after the lookup (unknown lead)",
-        answer.status().as_u16(),
-        None,
-    );
-
+    let keyed = || post(key.expose(), &minimal).with_header("idempotency-key", "bench-1");
+    assert_eq!(app.handle(keyed()).await.status(), 201);
     let stranger = ApiKey::generate_for(account);
-    let answer = app.handle(post(stranger.expose(), &minimal_body())).await;
-    record("401 (unknown key)", answer.status().as_u16(), None);
+    let one = first_event_id(&app, key.expose()).await;
 
-    let answer = app.handle(post(DEMO_API_KEY, &minimal_body())).await;
-    let item = item_of(stored(answer.body())).await;
-    record(
-        "create, a key without its account (the demo key)",
-        answer.status().as_u16(),
-        Some(item),
-    );
+    type Make<'a> = Box<dyn Fn() -> Request + 'a>;
+    // A name, the request, whether it creates an event, a list page's filter and account size.
+    type Case<'a> = (String, Make<'a>, bool, Option<(&'static str, usize)>);
+    let cases: Vec<(&str, Make<'_>, bool)> = vec![
+        (
+            "first request after start (a minimal create)",
+            Box::new(|| post(key.expose(), &minimal)),
+            true,
+        ),
+        (
+            "create, minimal body",
+            Box::new(|| post(key.expose(), &minimal)),
+            true,
+        ),
+        (
+            "create, 20 metadata keys",
+            Box::new(|| post(key.expose(), &metadata_body(20))),
+            true,
+        ),
+        (
+            "create with a run",
+            Box::new(|| post(key.expose(), &with_run)),
+            true,
+        ),
+        (
+            "create, master-workflow type with a run",
+            Box::new(|| post(tenant_key.expose(), &tenant_body)),
+            true,
+        ),
+        ("idempotent replay", Box::new(keyed), false),
+        (
+            "400 after the lookup (unknown lead)",
+            Box::new(|| post(key.expose(), &unknown_lead)),
+            false,
+        ),
+        (
+            "401 (unknown key)",
+            Box::new(|| post(stranger.expose(), &minimal)),
+            false,
+        ),
+        (
+            "create, a key without its account (the demo key)",
+            Box::new(|| post(DEMO_API_KEY, &minimal)),
+            true,
+        ),
+    ];
+    let mut cases: Vec<Case<'_>> = cases
+        .into_iter()
+        .map(|(name, make, created)| (name.to_owned(), make, created, None))
+        .collect();
+    for (key, history) in [(&tenant_key, small), (&key, large)] {
+        let filters: [(&'static str, String); 5] = [
+            ("no filter", String::new()),
+            (
+                "by lead (1 event in 12)",
+                format!("lead_id={}", history.busy_lead),
+            ),
+            (
+                "by run (1 event in 24)",
+                format!("workflow_run_id={}", history.run.0),
+            ),
+            (
+                "by type (1 event in 10)",
+                format!("conversion_type_id={}", history.other_type),
+            ),
+            (
+                "by type (1 event of all)",
+                format!("conversion_type_id={}", history.rare_type),
+            ),
+        ];
+        for (filter, query) in filters {
+            cases.push((
+                format!(
+                    "list, first page of 50, {} events, {filter}",
+                    thousands(history.events)
+                ),
+                Box::new(move || get(key.expose(), "/conversions", &query)),
+                false,
+                Some((filter, history.events)),
+            ));
+        }
+    }
+    cases.push((
+        "get by id".into(),
+        Box::new(|| get(key.expose(), &format!("/conversions/{one}"), "")),
+        false,
+        None,
+    ));
+    for (name, make, created, list) in cases {
+        let first = name.starts_with("first request");
+        let on = if first { &fresh } else { &app };
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..if first { 1 } else { 3 } {
+            consumed.take();
+            logged_bytes();
+            let request = make();
+            let request_bytes = request.body().bytes().map_or(0, <[u8]>::len);
+            let started = Instant::now();
+            let response = on.handle(request).await;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            last = Some((response, request_bytes, consumed.take(), logged_bytes()));
+        }
+        let (response, request_bytes, calls, log_bytes) = last.expect("a request");
+        let (index_entries, index_units) = if created {
+            let id = serde_json::from_str::<serde_json::Value>(response.body()).unwrap()
+                ["conversion_event"]["id"]
+                .as_str()
+                .map(str::to_owned);
+            // The account the request's key names, or the demo account's (the demo key).
+            let of = ApiKey::parse(make().header_values("x-api-key").next().unwrap_or(""))
+                .ok()
+                .and_then(|key| key.claimed_account())
+                .unwrap_or(account);
+            let item = match id {
+                Some(id) => item_of(of, id).await,
+                None => None,
+            };
+            item.map_or((0, 0.0), |item| {
+                let (n, units, _) = index_writes(&indexes, &item);
+                (n, units)
+            })
+        } else {
+            (0, 0.0)
+        };
+        times.sort_by(f64::total_cmp);
+        scenarios.push(Scenario {
+            name,
+            status: response.status().as_u16(),
+            calls,
+            index_entries,
+            index_units,
+            log_bytes,
+            response_bytes: response_bytes(&response),
+            request_bytes,
+            duration_ms: times[times.len() / 2],
+            list,
+        });
+    }
     scenarios
 }
 
-/// AWS list prices, us-east-1, as published in 2025 (DynamoDB on demand after its November
-/// 2024 price cut; Lambda on arm64; HTTP API, first 300 million requests a month).
-pub mod prices {
-    pub const READ_UNIT: f64 = 0.125 / 1e6;
-    pub const WRITE_UNIT: f64 = 0.625 / 1e6;
-    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
-    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
-    pub const HTTP_API_REQUEST: f64 = 1.00 / 1e6;
+async fn first_event_id(app: &App<DynamoStore>, key: &str) -> String {
+    let listed = app.handle(get(key, "/conversions", "limit=1")).await;
+    serde_json::from_str::<serde_json::Value>(listed.body()).unwrap()["conversion_events"][0]["id"]
+        .as_str()
+        .expect("an event")
+        .to_owned()
 }
 
-/// Dollars per million requests of a scenario: DynamoDB reads, writes, Lambda, HTTP API.
-pub fn cost_per_million(s: &Scenario, memory_mb: f64, duration_ms: f64) -> [f64; 4] {
-    let million = 1e6;
-    let billed_ms = duration_ms.ceil();
-    [
-        s.read_units() * prices::READ_UNIT * million,
-        s.write_units() * prices::WRITE_UNIT * million,
-        (prices::LAMBDA_REQUEST
-            + memory_mb / 1024.0 * billed_ms / 1000.0 * prices::LAMBDA_GB_SECOND)
-            * million,
-        prices::HTTP_API_REQUEST * million,
-    ]
+/// Storage of a million minimal events a month: bytes of an item and its index entries (each
+/// with DynamoDB's 100 bytes of overhead), and dollars (the table's storage, point-in-time
+/// recovery on the items).
+pub async fn storage(endpoint: &str, table: &str, scenarios_item: &Item) -> (f64, f64, f64) {
+    let sdk = conversions::config::load_sdk_config()
+        .await
+        .expect("the SDK");
+    let client = Client::from_conf(config_for(&sdk, endpoint).build());
+    let indexes = indexes(&client, table).await;
+    let item_bytes = (billed_size(scenarios_item) + 100) as f64;
+    let entry_bytes: f64 = index_entries(&indexes, scenarios_item)
+        .iter()
+        .map(|e| (billed_size(e) + 100) as f64)
+        .sum();
+    let gb = |bytes: f64| bytes * 1e6 / 1e9;
+    let dollars = gb(item_bytes + entry_bytes) * prices::STORAGE_GB_MONTH
+        + gb(item_bytes) * prices::PITR_GB_MONTH;
+    (item_bytes, entry_bytes, dollars)
+}
+
+/// A minimal event's stored item, for the storage figures.
+pub async fn minimal_item(endpoint: &str, table: &str) -> Item {
+    let sdk = conversions::config::load_sdk_config()
+        .await
+        .expect("the SDK");
+    let client = Client::from_conf(config_for(&sdk, endpoint).build());
+    let app = App::new(DynamoStore::new(client.clone(), table));
+    let key = ApiKey::generate_for(AccountId::parse(DEMO_ACCOUNT_ID).unwrap());
+    DynamoStore::new(client.clone(), table)
+        .put_api_key(&key.hash(), AccountId::parse(DEMO_ACCOUNT_ID).unwrap())
+        .await
+        .unwrap();
+    let answer = app.handle(post(key.expose(), &minimal_body())).await;
+    let id = serde_json::from_str::<serde_json::Value>(answer.body()).unwrap()["conversion_event"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client
+        .get_item()
+        .table_name(table)
+        .key(
+            "pk",
+            AttributeValue::S(format!("ACCOUNT#{DEMO_ACCOUNT_ID}")),
+        )
+        .key("sk", AttributeValue::S(format!("CONVERSION_EVENT#{id}")))
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+        .expect("the item")
+}
+
+/// The stack's fixed monthly cost, from template.yaml: its alarms' metrics, its dashboards, its
+/// custom metrics (one per metric filter). Returns (alarm metrics, dashboards, custom metrics,
+/// dollars).
+pub fn fixed_monthly() -> (usize, usize, usize, f64) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let template: yaml_serde::Value = yaml_serde::from_str(&text).expect("YAML");
+    let (mut alarm_metrics, mut dashboards, mut custom) = (0, 0, 0);
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        match resource["Type"].as_str() {
+            Some("AWS::CloudWatch::Alarm") => {
+                let properties = &resource["Properties"];
+                alarm_metrics += if properties.get("MetricName").is_some() {
+                    1
+                } else {
+                    properties["Metrics"].as_sequence().map_or(0, |m| {
+                        m.iter().filter(|q| q.get("MetricStat").is_some()).count()
+                    })
+                };
+            }
+            Some("AWS::CloudWatch::Dashboard") => dashboards += 1,
+            Some("AWS::Logs::MetricFilter") => custom += 1,
+            _ => {}
+        }
+    }
+    let dollars = alarm_metrics as f64 * prices::ALARM_METRIC_MONTH
+        + dashboards as f64 * prices::DASHBOARD_MONTH
+        + custom as f64 * prices::CUSTOM_METRIC_MONTH;
+    (alarm_metrics, dashboards, custom, dollars)
 }
 
 /// The function's memory size in `template.yaml`, in MB.

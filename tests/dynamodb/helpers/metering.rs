@@ -153,27 +153,31 @@ pub async fn indexes(client: &Client, table: &str) -> Vec<Index> {
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The entries `item` adds to the indexes, their write units as projected, and their units if
-/// every index projected whole items. (DynamoDB bills an index entry's write by the size of
-/// the entry: the table's keys, the index's and the projected attributes.)
+/// The entries `item` adds to the indexes, as projected: the table's keys, the index's and
+/// the projected attributes. (DynamoDB bills an index entry's write by its size.)
+pub fn index_entries(indexes: &[Index], item: &Item) -> Vec<Item> {
+    indexes
+        .iter()
+        // A sparse index: an item without its keys is not in it.
+        .filter(|index| index.keys.iter().all(|k| item.contains_key(k)))
+        .map(|index| {
+            item.iter()
+                .filter(|(name, _)| {
+                    ["pk", "sk"].contains(&name.as_str())
+                        || index.keys.contains(name)
+                        || index.projection.as_ref().is_none_or(|p| p.contains(name))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+/// How many entries `item` adds to the indexes, their write units as projected, and their
+/// units if every index projected whole items.
 pub fn index_writes(indexes: &[Index], item: &Item) -> (usize, f64, f64) {
-    let (mut entries, mut units, mut if_all) = (0, 0.0, 0.0);
-    for index in indexes {
-        if !index.keys.iter().all(|k| item.contains_key(k)) {
-            continue; // a sparse index: the item is not in it
-        }
-        let projected: Item = item
-            .iter()
-            .filter(|(name, _)| {
-                ["pk", "sk"].contains(&name.as_str())
-                    || index.keys.contains(name)
-                    || index.projection.as_ref().is_none_or(|p| p.contains(name))
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        entries += 1;
-        units += write_units(billed_size(&projected));
-        if_all += write_units(billed_size(item));
-    }
-    (entries, units, if_all)
+    let entries = index_entries(indexes, item);
+    let units = entries.iter().map(|e| write_units(billed_size(e))).sum();
+    let if_all = entries.len() as f64 * write_units(billed_size(item));
+    (entries.len(), units, if_all)
 }
