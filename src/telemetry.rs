@@ -5,7 +5,8 @@
 
 mod json;
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -22,31 +23,36 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     // `LogSettings` holds only directives that parse (config.rs checks them).
-    let targets: Targets = settings
+    let asked: Targets = settings
         .filter
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let filter = asked.and(others_at_most_info());
     match settings.format {
-        LogFormat::Json => Box::new(tracing_subscriber::registry().with(
-            tracing_subscriber::Layer::with_filter(JsonLines::new(writer), targets),
-        )),
-        LogFormat::Text => {
-            // The most verbose level any target asks for: below it, call sites are skipped
-            // outright.
-            let most_verbose =
-                tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&targets)
-                    .unwrap_or(LevelFilter::TRACE);
-            Box::new(
-                tracing_subscriber::fmt()
-                    .with_max_level(most_verbose)
+        LogFormat::Json => Box::new(
+            tracing_subscriber::registry().with(JsonLines::new(writer).with_filter(filter)),
+        ),
+        LogFormat::Text => Box::new(
+            tracing_subscriber::registry().with(
+                tracing_subscriber::fmt::layer()
                     .with_target(false)
                     .with_writer(writer)
                     .with_ansi(false)
-                    .finish()
-                    .with(targets),
-            )
-        }
+                    .with_filter(filter),
+            ),
+        ),
     }
+}
+
+/// Other crates log at INFO at most, whatever `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` asks: below
+/// it the Lambda runtime prints each raw event (API keys, bodies) and the SDK each DynamoDB
+/// request (`notes`, `metadata`) and what it signs (the session token). This crate's own lines
+/// never carry them, at any level.
+fn others_at_most_info() -> Targets {
+    Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), LevelFilter::TRACE)
+        .with_target("conversions_admin", LevelFilter::TRACE)
+        .with_default(LevelFilter::INFO)
 }
 
 /// Installs [`subscriber`] on standard output for the whole process.

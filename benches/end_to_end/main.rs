@@ -26,6 +26,8 @@ mod metering;
 mod profile;
 #[path = "../report.rs"]
 mod report;
+#[path = "../../tests/dynamodb/helpers/runtime_api.rs"]
+mod runtime_api;
 mod scenarios;
 
 use std::fmt::Write as _;
@@ -36,9 +38,10 @@ use conversions::domain::{AccountId, ApiKey};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, create_table};
 
+use runtime_api::Emulator;
 use scenarios::thousands;
 
-use emulator::{Cpu, Emulator, KernelCounts, Killed, Launch, peak_rss_mb, process_cpu, spawn};
+use emulator::{Cpu, KernelCounts, Killed, Launch, peak_rss_mb, process_cpu, spawn};
 
 /// The binary as built for the bench: unstripped, with line tables, for callgrind.
 const BUILT: &str = env!("CARGO_BIN_EXE_conversions");

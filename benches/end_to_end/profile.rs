@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::WARM_UP;
-use crate::emulator::{Emulator, Killed, Launch, spawn};
+use crate::emulator::{Killed, Launch, spawn};
+use crate::runtime_api::Emulator;
 
 pub const INVOCATIONS: usize = 200;
 

@@ -16,3 +16,4 @@ mod load;
 mod logging;
 mod metrics;
 mod reads;
+mod secrets;

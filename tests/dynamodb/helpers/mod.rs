@@ -6,6 +6,7 @@ pub mod captured;
 pub mod metering;
 pub mod openapi;
 pub mod proxy;
+pub mod runtime_api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
