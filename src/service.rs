@@ -3,7 +3,7 @@
 //! DynamoDB and in memory.
 
 use crate::domain::{
-    AccountId, ApiKey, ConversionEvent, ConversionType, Cursor, EventId, FieldError,
+    AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, FieldError,
     IdempotencyKey, Listed, NewConversion, PageRequest, RequestFingerprint, Timestamp, Total,
     WriteToken,
 };
@@ -131,9 +131,12 @@ pub async fn create_conversion<S: Store>(
     }
     verified(account);
     let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
-    if let (Some(existing), Some(fingerprint)) = (context.existing_event, fingerprint) {
-        return replay(existing, fingerprint);
+    let inherited = context.conversion_type.as_ref().map(|t| t.currency);
+    if let Some(existing) = context.existing_event {
+        return replay(existing, &conversion, inherited);
     }
+    // Kept to compare with what a concurrent request with the same key stored.
+    let sent = keyed.is_some().then(|| conversion.clone());
     let event = conversion
         .resolve(
             keyed.as_ref().map_or_else(EventId::random, |(id, _)| *id),
@@ -161,8 +164,8 @@ pub async fn create_conversion<S: Store>(
             Ok(Outcome::Created(existing.event))
         }
         // Another request with the same key won the race: answer with what it stored.
-        Insert::Exists(existing) => match fingerprint {
-            Some(fingerprint) => replay(*existing, fingerprint),
+        Insert::Exists(existing) => match sent {
+            Some(sent) => replay(*existing, &sent, inherited),
             // A random v4 id that already exists: the condition did its job and nothing was
             // overwritten; this is not the client's doing.
             None => Err(
@@ -245,8 +248,18 @@ pub async fn get_conversion<S: Store>(
     }
 }
 
-fn replay(existing: StoredEvent, fingerprint: &RequestFingerprint) -> Result<Outcome, CreateError> {
-    if existing.fingerprint.as_ref() == Some(fingerprint) {
+/// The stored event, if `conversion` is the request that stored it
+/// ([`RequestFingerprint::matches`]).
+fn replay(
+    existing: StoredEvent,
+    conversion: &NewConversion,
+    inherited: Option<Currency>,
+) -> Result<Outcome, CreateError> {
+    let same = existing
+        .fingerprint
+        .as_ref()
+        .is_some_and(|stored| stored.matches(conversion, &existing.event, inherited));
+    if same {
         Ok(Outcome::Replayed(existing.event))
     } else {
         Err(CreateError::IdempotencyMismatch)

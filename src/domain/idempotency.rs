@@ -8,7 +8,7 @@ use uuid::Uuid;
 use serde::Serialize;
 
 use super::digest::Sha256Hex;
-use super::{AccountId, EventId, Metadata, NewConversion};
+use super::{AccountId, ConversionEvent, Currency, EventId, Metadata, NewConversion, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
@@ -97,18 +97,53 @@ struct Canonical<'a> {
 
 impl RequestFingerprint {
     pub fn of(conversion: &NewConversion) -> Self {
+        Self::of_parts(conversion, conversion.currency, conversion.converted_at)
+    }
+
+    fn of_parts(
+        conversion: &NewConversion,
+        currency: Option<Currency>,
+        converted_at: Option<Timestamp>,
+    ) -> Self {
         let canonical = Canonical {
             conversion_type_id: conversion.conversion_type_id.to_string(),
             lead_id: conversion.lead_id.to_string(),
             amount: conversion.amount.to_string(),
             workflow_run_id: conversion.workflow_run_id.map(|id| id.to_string()),
-            currency: conversion.currency.map(|c| c.code()),
-            converted_at: conversion.converted_at.map(|at| at.sortable()),
+            currency: currency.map(|c| c.code()),
+            converted_at: converted_at.map(|at| at.sortable()),
             metadata: &conversion.metadata,
             notes: conversion.notes.as_ref().map(|n| n.as_str()),
         };
         let text = serde_json::to_string(&canonical).expect("the canonical form serialises");
         Self(Sha256Hex::of(text.as_bytes()))
+    }
+
+    /// The one rule for "the same request": whether `conversion` would store `stored`, the
+    /// event written under this fingerprint. A `currency` left out matches the one it would
+    /// inherit (`inherited`, the type's, where the type is still there to say), and a
+    /// `converted_at` left out matches the one stored (the server filled it in). The stored
+    /// fingerprint is of the request as first sent, with or without either field: each way
+    /// is tried.
+    pub fn matches(
+        &self,
+        conversion: &NewConversion,
+        stored: &ConversionEvent,
+        inherited: Option<Currency>,
+    ) -> bool {
+        let currency = conversion.currency.or(inherited).unwrap_or(stored.currency);
+        if currency != stored.currency
+            || conversion
+                .converted_at
+                .is_some_and(|at| at != stored.converted_at)
+        {
+            return false;
+        }
+        [Some(stored.currency), None].into_iter().any(|currency| {
+            [Some(stored.converted_at), None]
+                .into_iter()
+                .any(|at| Self::of_parts(conversion, currency, at) == *self)
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -124,7 +159,7 @@ impl RequestFingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Amount, ConversionTypeId, Currency, LeadId, Timestamp};
+    use crate::domain::{Amount, ConversionTypeId, LeadId};
 
     #[test]
     fn a_key_never_shows_in_debug_output() {
@@ -217,5 +252,65 @@ mod tests {
         assert_ne!(fp(&amount("10.5")), fp(&base), "the digits sent are stored");
         assert_eq!(fp(&amount("1.050e1")), fp(&amount("10.5")));
         assert!(RequestFingerprint::parse(fp(&base).as_str()).is_some());
+    }
+
+    /// The event `sent` stored, inheriting `inherited` and created at `now`.
+    fn stored(sent: &NewConversion, inherited: &str, now: &str) -> ConversionEvent {
+        ConversionEvent {
+            id: EventId::random(),
+            conversion_type_id: sent.conversion_type_id,
+            lead_id: sent.lead_id,
+            workflow_id: None,
+            master_workflow_id: None,
+            workflow_run_id: None,
+            amount: sent.amount,
+            currency: sent.currency.unwrap_or(Currency::parse(inherited).unwrap()),
+            metadata: sent.metadata.clone(),
+            notes: sent.notes.clone(),
+            converted_at: sent.converted_at.unwrap_or(Timestamp::parse(now).unwrap()),
+            created_at: Timestamp::parse(now).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_retry_matches_when_it_would_store_the_same_event() {
+        let usd = Some(Currency::parse("USD").unwrap());
+        let clp = Some(Currency::parse("CLP").unwrap());
+        let at = |text| Some(Timestamp::parse(text).unwrap());
+        let now = "2026-01-28T12:00:00Z";
+        let sent = |currency, converted_at| NewConversion {
+            currency,
+            converted_at,
+            ..conversion()
+        };
+        let check = |first: NewConversion, retry: NewConversion, inherited: Option<Currency>| {
+            let event = stored(&first, "USD", now);
+            RequestFingerprint::of(&first).matches(&retry, &event, inherited)
+        };
+        // The currency the type gives, sent or left out, either way round.
+        assert!(check(sent(usd, None), sent(None, None), usd));
+        assert!(check(sent(None, None), sent(usd, None), usd));
+        // Left out, it matches the currency stored when the type is gone.
+        assert!(check(sent(usd, None), sent(None, None), None));
+        // Another currency, sent or inherited from a type that changed since, does not.
+        assert!(!check(sent(None, None), sent(clp, None), usd));
+        assert!(!check(sent(usd, None), sent(None, None), clp));
+        // A converted_at left out matches the one stored, sent or filled in.
+        let sent_at = at("2026-01-28T10:00:00Z");
+        assert!(check(sent(None, sent_at), sent(None, None), usd));
+        assert!(check(sent(None, None), sent(None, at(now)), usd));
+        assert!(check(
+            sent(None, sent_at),
+            sent(None, at("2026-01-28T07:00:00-03:00")),
+            usd
+        ));
+        assert!(!check(sent(None, None), sent(None, sent_at), usd));
+        assert!(!check(sent(None, sent_at), sent(None, at(now)), usd));
+        // Any other field differing is another request.
+        let more = NewConversion {
+            amount: Amount::parse_json_number("11").unwrap(),
+            ..conversion()
+        };
+        assert!(!check(conversion(), more, usd));
     }
 }

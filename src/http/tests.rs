@@ -423,6 +423,62 @@ async fn a_repeated_idempotency_key_with_the_same_body_replays_the_original_resp
     );
 }
 
+/// The retry stores the same event, so it replays: the type's own currency sent one time and
+/// not the other, a `converted_at` left out on the retry, or sent equal to the one the server
+/// filled in.
+#[tokio::test]
+async fn a_retry_that_would_store_the_same_event_replays() {
+    let app = demo_app().await;
+    let with = |extra: &str| minimal_body().replacen('{', &format!("{{{extra}"), 1);
+    let pairs = [
+        (with(r#""currency":"USD","#), minimal_body()),
+        (minimal_body(), with(r#""currency":"usd","#)),
+        (
+            with(r#""converted_at":"2026-01-28T10:00:00Z","#),
+            minimal_body(),
+        ),
+    ];
+    for (n, (first, retry)) in pairs.into_iter().enumerate() {
+        let key = format!("same-event-{n}");
+        let created = app.handle(keyed(&key, &first)).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{first}");
+        let again = app.handle(keyed(&key, &retry)).await;
+        assert_eq!(again.status(), StatusCode::CREATED, "{first} then {retry}");
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(text(&again), text(&created));
+    }
+    // Sent without converted_at, the event holds the time the server filled in: that time sent
+    // again is the same event, another is not.
+    let created = app.handle(keyed("filled-in", &minimal_body())).await;
+    let filled_in = json(&created)["conversion_event"]["converted_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = app
+        .handle(keyed(
+            "filled-in",
+            &with(&format!(r#""converted_at":"{filled_in}","#)),
+        ))
+        .await;
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{}",
+        text(&again)
+    );
+    let other = with(r#""converted_at":"2026-01-28T10:00:00Z","#);
+    assert_eq!(
+        app.handle(keyed("filled-in", &other)).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let clp = with(r#""currency":"CLP","#).replace("85000.00", "85000");
+    assert_eq!(
+        app.handle(keyed("same-event-0", &clp)).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another currency than the one stored"
+    );
+}
+
 #[tokio::test]
 async fn a_repeated_idempotency_key_with_another_body_is_a_422() {
     let app = demo_app().await;
