@@ -84,6 +84,11 @@ impl Amount {
             .map_err(|_| AmountError::TooPrecise)
     }
 
+    /// An amount as stored (its plain decimal text), whatever bound applied when it was sent.
+    pub fn from_stored(text: &str) -> Result<Self, rust_decimal::Error> {
+        Decimal::from_str_exact(text).map(Self)
+    }
+
     pub fn as_decimal(&self) -> Decimal {
         self.0
     }

@@ -78,6 +78,9 @@ impl fmt::Display for WriteToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFingerprint(Sha256Hex);
 
+/// The scheme of [`RequestFingerprint::of`]: the SHA-256 of [`Canonical`] as JSON.
+const FINGERPRINT_SCHEME: &str = "1";
+
 /// What the fingerprint is taken of, field by field, absent fields left out.
 #[derive(Serialize)]
 struct Canonical<'a> {
@@ -146,13 +149,20 @@ impl RequestFingerprint {
         })
     }
 
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
+    /// As stored: its scheme, then the digest (`1:<hex>`). A later scheme writes `2:` and still
+    /// matches `1:`.
+    pub fn to_stored(&self) -> String {
+        format!("{FINGERPRINT_SCHEME}:{}", self.0.as_str())
     }
 
-    /// Re-reads a stored fingerprint.
-    pub fn parse(text: &str) -> Option<Self> {
-        Sha256Hex::parse(text).map(Self)
+    /// Re-reads a stored fingerprint; one without a scheme (written before schemes were named)
+    /// is of scheme 1.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        let digest = text
+            .strip_prefix(FINGERPRINT_SCHEME)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .unwrap_or(text);
+        Sha256Hex::parse(digest).map(Self)
     }
 }
 
@@ -251,7 +261,14 @@ mod tests {
         };
         assert_ne!(fp(&amount("10.5")), fp(&base), "the digits sent are stored");
         assert_eq!(fp(&amount("1.050e1")), fp(&amount("10.5")));
-        assert!(RequestFingerprint::parse(fp(&base).as_str()).is_some());
+        let stored = fp(&base).to_stored();
+        assert!(stored.starts_with("1:"), "{stored}");
+        assert_eq!(RequestFingerprint::from_stored(&stored), Some(fp(&base)));
+        assert_eq!(
+            RequestFingerprint::from_stored(&stored[2..]),
+            Some(fp(&base)),
+            "untagged: scheme 1"
+        );
     }
 
     /// The event `sent` stored, inheriting `inherited` and created at `now`.

@@ -163,24 +163,25 @@ impl JsonValue {
     /// parser captures raw fragments of any depth), by repeating a key, or by holding a string
     /// that is not Unicode.
     pub fn from_raw(raw: &RawValue) -> Result<Self, JsonValueError> {
-        Self::from_raw_at(raw, 0)
+        Self::from_raw_at(raw, 0, MAX_JSON_DEPTH)
     }
 
-    fn from_raw_at(raw: &RawValue, depth: usize) -> Result<Self, JsonValueError> {
+    /// Nesting up to `max` levels; `depth` is the fragment's own.
+    fn from_raw_at(raw: &RawValue, depth: usize, max: usize) -> Result<Self, JsonValueError> {
         let text = raw.get().trim();
-        if text.starts_with(['{', '[']) && depth >= MAX_JSON_DEPTH {
+        if text.starts_with(['{', '[']) && depth >= max {
             return Err(JsonValueError::TooDeep);
         }
         // Grammar errors cannot happen in a fragment the parser produced; what can fail is text
         // that is not Unicode.
         let invalid = |_: serde_json::Error| JsonValueError::InvalidUnicode;
         Ok(match text.as_bytes().first() {
-            Some(b'{') => Self::Object(Self::members_at(text, depth).map_err(|(_, e)| e)?),
+            Some(b'{') => Self::Object(Self::members_at(text, depth, max).map_err(|(_, e)| e)?),
             Some(b'[') => {
                 let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid)?;
                 let items = items
                     .into_iter()
-                    .map(|item| Self::from_raw_at(item, depth + 1));
+                    .map(|item| Self::from_raw_at(item, depth + 1, max));
                 Self::Array(items.collect::<Result<_, _>>()?)
             }
             // Without escapes the text between the quotes is the string: the parser has
@@ -201,6 +202,7 @@ impl JsonValue {
     fn members_at(
         text: &str,
         depth: usize,
+        max: usize,
     ) -> Result<BTreeMap<String, JsonValue>, (Option<String>, JsonValueError)> {
         // The parser accepted the fragment: what can fail is a key that is not Unicode text.
         let members = Members::parse(text).map_err(|_| (None, JsonValueError::InvalidUnicode))?;
@@ -209,7 +211,7 @@ impl JsonValue {
         }
         let mut object = BTreeMap::new();
         for (key, value) in members.members {
-            match Self::from_raw_at(value, depth + 1) {
+            match Self::from_raw_at(value, depth + 1, max) {
                 Ok(value) => object.insert(key, value),
                 Err(err) => return Err((Some(key), err)),
             };
@@ -370,7 +372,7 @@ impl Metadata {
             serde_json::from_str(raw.get()).map_err(|_| MetadataError::InvalidUnicodeKey)?;
         let mut object = Vec::with_capacity(entries.len());
         for (key, value) in entries {
-            let value = JsonValue::from_raw_at(value, 1).map_err(|e| match e {
+            let value = JsonValue::from_raw_at(value, 1, MAX_JSON_DEPTH).map_err(|e| match e {
                 JsonValueError::TooDeep => MetadataError::TooDeep,
                 JsonValueError::RepeatedKey(_) => MetadataError::RepeatedKeyWithin(key.clone()),
                 JsonValueError::InvalidUnicode => MetadataError::InvalidUnicode(key.clone()),
@@ -411,10 +413,11 @@ impl Metadata {
     }
 
     /// Reads back what [`Metadata::to_json`] wrote. What was stored is taken as it is: the limits
-    /// apply to requests.
+    /// apply to requests (an earlier or later version may have had others), and nesting is
+    /// bounded only by the JSON parser's own limit (128 levels).
     pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        match JsonValue::from_raw(raw).map_err(|e| e.to_string())? {
+        match JsonValue::from_raw_at(raw, 0, usize::MAX).map_err(|e| e.to_string())? {
             JsonValue::Object(members) => Ok(Self(members.into_iter().collect())),
             other => Err(format!(
                 "stored metadata is a JSON {}, not an object",

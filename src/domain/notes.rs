@@ -22,6 +22,11 @@ impl Notes {
         Ok(Self(text))
     }
 
+    /// Notes as stored, of any length: the limit applies to requests.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -17,3 +17,4 @@ mod logging;
 mod metrics;
 mod reads;
 mod secrets;
+mod stored;

@@ -366,7 +366,7 @@ pub(super) fn event_item(
     .text(attr::CREATED_AT, e.created_at.sortable())
     .optional(
         attr::REQUEST_FINGERPRINT,
-        new.fingerprint.map(|f| f.as_str()),
+        new.fingerprint.map(RequestFingerprint::to_stored),
     )
     .text(attr::WRITE_TOKEN, new.write_token);
     match expires_at {
@@ -380,7 +380,7 @@ pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> 
     Ok(StoredEvent {
         event: event_from(item)?,
         fingerprint: r.optional(attr::REQUEST_FINGERPRINT, |t| {
-            RequestFingerprint::parse(t).ok_or("not a SHA-256")
+            RequestFingerprint::from_stored(t).ok_or("not a fingerprint")
         })?,
         write_token: r.optional(attr::WRITE_TOKEN, |t| {
             WriteToken::parse(t).ok_or("not a UUID")
@@ -397,10 +397,12 @@ fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
         workflow_id: r.optional(attr::WORKFLOW_ID, WorkflowId::parse)?,
         master_workflow_id: r.optional(attr::MASTER_WORKFLOW_ID, MasterWorkflowId::parse)?,
         workflow_run_id: r.optional(attr::WORKFLOW_RUN_ID, WorkflowRunId::parse)?,
-        amount: r.parse(attr::AMOUNT_TEXT, Amount::parse_json_number)?,
+        amount: r.parse(attr::AMOUNT_TEXT, Amount::from_stored)?,
         currency: r.parse(attr::CURRENCY, Currency::parse)?,
         metadata: r.parse(attr::METADATA, Metadata::from_json)?,
-        notes: r.optional(attr::NOTES, |text| Notes::parse(text.to_owned()))?,
+        notes: r.optional(attr::NOTES, |text| {
+            Ok::<_, std::convert::Infallible>(Notes::from_stored(text.to_owned()))
+        })?,
         converted_at: r.parse(attr::CONVERTED_AT, Timestamp::from_stored)?,
         created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
     })
