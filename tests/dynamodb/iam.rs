@@ -1,6 +1,9 @@
 //! IAM = code: the DynamoDB actions and resources the function uses, recorded from its own
 //! client while it serves every kind of request, are exactly those `template.yaml` grants it.
-//! A grant the code never uses, or a call the template does not allow, fails the test.
+//! A grant the code never uses, or a call the template does not allow, fails the test. Puts and
+//! queries are granted on account partitions only (`dynamodb:LeadingKeys`): every partition
+//! they address here matches, and the function's client in every other test is held to the
+//! same condition (`helpers::LeadingKeys`).
 
 use std::collections::BTreeSet;
 
@@ -18,7 +21,8 @@ type Grant = (String, String);
 /// The function's grants in `template.yaml`: each `Effect: Allow` statement's actions times its
 /// resources, the table (`!GetAtt ConversionsTable.Arn`) or one of its indexes
 /// (`!Sub "${ConversionsTable.Arn}/index/<name>"`).
-fn granted() -> BTreeSet<Grant> {
+/// Also: the actions granted only under the `dynamodb:LeadingKeys` condition.
+fn granted() -> (BTreeSet<Grant>, BTreeSet<String>) {
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
         .expect("template.yaml");
     let policies = template
@@ -30,10 +34,14 @@ fn granted() -> BTreeSet<Grant> {
         .split_once("\n      Events:")
         .map_or(policies, |(p, _)| p);
     let mut grants = BTreeSet::new();
+    let mut conditioned = BTreeSet::new();
     for statement in policies.split("- Effect: Allow").skip(1) {
         let (actions, resources) = statement
             .split_once("Resource:")
             .expect("a statement has resources");
+        let (resources, condition) = resources
+            .split_once("Condition:")
+            .unwrap_or((resources, ""));
         let actions: Vec<&str> = actions
             .lines()
             .filter_map(|l| l.trim().strip_prefix("- dynamodb:"))
@@ -56,13 +64,16 @@ fn granted() -> BTreeSet<Grant> {
             })
             .collect();
         assert!(!actions.is_empty(), "a statement without dynamodb actions");
+        if condition.contains("dynamodb:LeadingKeys:") {
+            conditioned.extend(actions.iter().map(|a| format!("dynamodb:{a}")));
+        }
         for action in &actions {
             for resource in &resources {
                 grants.insert((format!("dynamodb:{action}"), resource.clone()));
             }
         }
     }
-    grants
+    (grants, conditioned)
 }
 
 #[tokio::test]
@@ -100,12 +111,29 @@ async fn the_template_grants_exactly_the_calls_the_function_makes() {
         .collect();
     futures_util::future::join_all(race).await;
 
+    let partitions = operations.take_leading_keys();
+    let (granted, conditioned) = granted();
+    assert_eq!(
+        conditioned,
+        BTreeSet::from(["dynamodb:PutItem".to_owned(), "dynamodb:Query".to_owned()]),
+        "puts and queries only on the partitions the condition allows"
+    );
+    assert!(partitions.len() > 20, "{partitions:?}");
+    for partition in &partitions {
+        assert!(
+            crate::helpers::leading_key_allowed(partition),
+            "{partition} is outside {:?}",
+            crate::helpers::leading_key_patterns()
+        );
+    }
+    // The condition is no formality: an API key's record is outside it.
+    assert!(!crate::helpers::leading_key_allowed("APIKEY#0123"));
+
     let used: BTreeSet<Grant> = operations
         .take_with_resources()
         .into_iter()
         .map(|(operation, resource)| (format!("dynamodb:{operation}"), resource))
         .collect();
-    let granted = granted();
     let unused: Vec<_> = granted.difference(&used).collect();
     let ungranted: Vec<_> = used.difference(&granted).collect();
     assert!(

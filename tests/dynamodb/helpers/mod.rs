@@ -62,10 +62,16 @@ impl Backend {
         Client::from_conf(self.config().build())
     }
 
-    /// A client that records the name of every DynamoDB operation it sends.
+    /// The function's client as the tests run it: it records the name of every DynamoDB
+    /// operation it sends, and is held to the template's `dynamodb:LeadingKeys` condition.
     pub fn counting_client(&self) -> (Client, Operations) {
         let operations = Operations::default();
-        let client = Client::from_conf(self.config().interceptor(operations.clone()).build());
+        let client = Client::from_conf(
+            self.config()
+                .interceptor(operations.clone())
+                .interceptor(LeadingKeys)
+                .build(),
+        );
         (client, operations)
     }
 
@@ -151,6 +157,7 @@ pub async fn function_client(endpoint: &str) -> Client {
         .expect("the SDK's configuration");
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
         .endpoint_url(endpoint)
+        .interceptor(LeadingKeys)
         .build();
     Client::from_conf(config)
 }
@@ -241,7 +248,11 @@ impl Table {
 /// The DynamoDB operations a client sent, in order, each with what it addressed: `table`, or
 /// `index/<name>` for a `Query` of an index.
 #[derive(Clone, Debug, Default)]
-pub struct Operations(Arc<Mutex<Vec<(&'static str, String)>>>);
+pub struct Operations(
+    Arc<Mutex<Vec<(&'static str, String)>>>,
+    /// The partition of every put and query ([`leading_key`]).
+    Arc<Mutex<Vec<String>>>,
+);
 
 impl Operations {
     /// The operations' names since the last take.
@@ -255,6 +266,93 @@ impl Operations {
     /// The operations since the last take, each with what it addressed.
     pub fn take_with_resources(&self) -> Vec<(&'static str, String)> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The partition of every put and query since the last take.
+    pub fn take_leading_keys(&self) -> Vec<String> {
+        std::mem::take(&mut *self.1.lock().unwrap())
+    }
+}
+
+/// The partition a `PutItem` or `Query` addresses: what IAM's `dynamodb:LeadingKeys` checks
+/// (the item's `pk`; the value the key condition gives the queried partition).
+fn leading_key(
+    context: &BeforeSerializationInterceptorContextRef<'_>,
+) -> Option<(&'static str, String)> {
+    use aws_sdk_dynamodb::operation as op;
+    let input = context.input();
+    if let Some(put) = input.downcast_ref::<op::put_item::PutItemInput>() {
+        let pk = put.item()?.get("pk")?.as_s().ok()?;
+        return Some(("PutItem", pk.clone()));
+    }
+    let query = input.downcast_ref::<op::query::QueryInput>()?;
+    let condition = query.key_condition_expression()?;
+    let first = condition.split(" AND ").next()?;
+    let placeholder = first.split_once('=')?.1.trim();
+    let value = query
+        .expression_attribute_values()?
+        .get(placeholder)?
+        .as_s()
+        .ok()?;
+    Some(("Query", value.clone()))
+}
+
+/// The `dynamodb:LeadingKeys` patterns `template.yaml` grants the function's puts and queries
+/// under (`ACCOUNT#*`), each a prefix and `*`.
+pub fn leading_key_patterns() -> &'static [String] {
+    static PATTERNS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+                .expect("template.yaml");
+        let mut patterns = Vec::new();
+        for condition in template.split("dynamodb:LeadingKeys:").skip(1) {
+            for line in condition.lines().skip(1) {
+                // The list's items, quoted; the next statement begins `- Effect`.
+                match line.trim().strip_prefix("- \"") {
+                    Some(pattern) => patterns.push(pattern.trim_end_matches('"').to_owned()),
+                    None => break,
+                }
+            }
+        }
+        assert!(
+            !patterns.is_empty() && patterns.iter().all(|p| p.ends_with('*')),
+            "LeadingKeys patterns of the form PREFIX*: {patterns:?}"
+        );
+        patterns
+    })
+}
+
+pub fn leading_key_allowed(key: &str) -> bool {
+    leading_key_patterns()
+        .iter()
+        .any(|pattern| key.starts_with(pattern.trim_end_matches('*')))
+}
+
+/// The template's `dynamodb:LeadingKeys` condition applied as AWS applies it: a put or query of
+/// another partition fails, denied, before it is sent. Every test that serves requests through
+/// the function's client ([`Backend::counting_client`], [`function_client`]) checks it.
+#[derive(Debug)]
+pub struct LeadingKeys;
+
+impl Intercept for LeadingKeys {
+    fn name(&self) -> &'static str {
+        "LeadingKeys"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        match leading_key(context) {
+            Some((operation, key)) if !leading_key_allowed(&key) => Err(format!(
+                "AccessDenied: {operation} of partition {key} is outside the template's \
+                 dynamodb:LeadingKeys"
+            )
+            .into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -270,6 +368,9 @@ impl Intercept for Operations {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         use aws_sdk_dynamodb::operation as op;
         let input = context.input();
+        if let Some((_, key)) = leading_key(context) {
+            self.1.lock().unwrap().push(key);
+        }
         let table = || "table".to_owned();
         let operation = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
             ("GetItem", table())
