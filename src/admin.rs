@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, dynamodb_endpoint, is_local_endpoint};
 use crate::domain::{
-    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, Cursor,
-    EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT, MAX_OFFSET,
-    MasterWorkflowId, Offset, PageRequest, Scope, Timestamp, Window, WorkflowId, WorkflowRun,
-    WorkflowRunId,
+    Account, AccountId, ApiKey, ApiKeyId, ApiKeyRecord, Category, ConversionType, ConversionTypeId,
+    Currency, Cursor, EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT,
+    MAX_OFFSET, MasterWorkflowId, Offset, PageRequest, Scope, Timestamp, Window, WorkflowId,
+    WorkflowRun, WorkflowRunId,
 };
 use crate::seed::seed_demo;
 use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
@@ -35,27 +35,51 @@ pub enum Command {
     /// Create the table and its indexes as template.yaml declares them (for local use); a table
     /// that exists is left as it is.
     CreateTables,
-    /// Create an account.
+    /// Create an account. With --id of an existing one: the same name is reported as existing
+    /// (exit 0), another is refused unless --replace.
     CreateAccount {
         #[arg(long)]
         name: String,
         /// Use this id instead of a random one.
         #[arg(long)]
         id: Option<AccountId>,
+        /// Overwrite a record with this id that holds other values (its created_at is kept).
+        #[arg(long, requires = "id")]
+        replace: bool,
     },
-    /// Create an API key for an account. The key is printed once; only its hash is stored. It
-    /// names its account (nxr_live_<account>_<secret>), which saves a round trip per request.
+    /// Create an API key for an account. The key is printed once, beside its id; only its hash
+    /// is stored. It names its account (nxr_live_<account>_<secret>), which saves a round trip
+    /// per request.
     CreateApiKey {
         #[arg(long)]
         account: AccountId,
     },
-    /// Revoke an API key: requests with it get 401 Invalid API key from then on.
-    RevokeApiKey {
-        /// The key (nxr_live_...).
+    /// List an account's API keys, active and revoked, by id (never the keys).
+    ListApiKeys {
         #[arg(long)]
-        key: String,
+        account: AccountId,
     },
-    /// Create (or replace) a conversion type, scoped to a workflow or a master workflow.
+    /// Revoke API keys: requests with them get 401 Invalid API key from then on. By id, every
+    /// key of an account, or the key itself read from standard input (never from the command
+    /// line, where shell history and ps would keep it; not echoed on a terminal).
+    #[command(group(ArgGroup::new("which").required(true).args(["key_id", "all", "stdin"])))]
+    RevokeApiKey {
+        /// The account of the key (--key-id) or keys (--all).
+        #[arg(long, required_unless_present = "stdin", conflicts_with = "stdin")]
+        account: Option<AccountId>,
+        /// The key's id, as create-api-key and list-api-keys print it.
+        #[arg(long, value_parser = ApiKeyId::parse)]
+        key_id: Option<ApiKeyId>,
+        /// Every key of the account.
+        #[arg(long)]
+        all: bool,
+        /// Read the key (nxr_live_...) from standard input.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Create a conversion type, scoped to a workflow or a master workflow. With --id of an
+    /// existing one: the same values are reported as existing (exit 0), others are refused
+    /// unless --replace.
     #[command(group(ArgGroup::new("scope").required(true).args(["workflow_id", "master_workflow_id"])))]
     CreateConversionType {
         #[arg(long)]
@@ -77,12 +101,15 @@ pub enum Command {
         workflow_id: Option<WorkflowId>,
         #[arg(long)]
         master_workflow_id: Option<MasterWorkflowId>,
-        /// Create it inactive (it cannot be used until re-created active).
+        /// Create it inactive (it cannot be used until activate-conversion-type).
         #[arg(long)]
         inactive: bool,
         /// Use this id instead of a random one.
         #[arg(long)]
         id: Option<ConversionTypeId>,
+        /// Overwrite a record with this id that holds other values (its created_at is kept).
+        #[arg(long, requires = "id")]
+        replace: bool,
     },
     /// Deactivate a conversion type: new events of that type are refused.
     DeactivateConversionType {
@@ -91,7 +118,14 @@ pub enum Command {
         #[arg(long)]
         id: ConversionTypeId,
     },
-    /// Create a lead.
+    /// Activate a conversion type again: new events of that type are accepted.
+    ActivateConversionType {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        id: ConversionTypeId,
+    },
+    /// Create a lead (one that exists is reported as existing).
     CreateLead {
         #[arg(long)]
         account: AccountId,
@@ -99,7 +133,9 @@ pub enum Command {
         #[arg(long)]
         id: Option<LeadId>,
     },
-    /// Create a workflow run: one lead's enrollment in one workflow.
+    /// Create a workflow run: one lead's enrollment in one workflow. With --id of an existing
+    /// one: the same values are reported as existing (exit 0), others are refused unless
+    /// --replace.
     CreateWorkflowRun {
         #[arg(long)]
         account: AccountId,
@@ -113,6 +149,9 @@ pub enum Command {
         /// Use this id instead of a random one.
         #[arg(long)]
         id: Option<WorkflowRunId>,
+        /// Overwrite a record with this id that holds other values (its created_at is kept).
+        #[arg(long, requires = "id")]
+        replace: bool,
     },
     /// Create the demo account, key and the reference page's example records (idempotent). Its
     /// API key is public: only against a local DynamoDB (an http:// endpoint on a loopback or
@@ -260,7 +299,7 @@ pub async fn run<P: Provisioning + Store>(
     let now = Timestamp::now();
     match command {
         Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
-        Command::CreateAccount { name, id } => {
+        Command::CreateAccount { name, id, replace } => {
             if name.trim().is_empty() {
                 return Err(AdminError::Invalid("--name must not be empty".into()));
             }
@@ -269,24 +308,81 @@ pub async fn run<P: Provisioning + Store>(
                 name,
                 created_at: now,
             };
-            store.put_account(&account).await?;
-            Ok(account_json(&account))
+            let existing = match id {
+                Some(id) => store.get_account(id).await?,
+                None => None,
+            };
+            let (account, status) = match decide(existing, account, replace)? {
+                Decision::Exists(existing) => (existing, "exists"),
+                Decision::Write(account, status) => {
+                    store.put_account(&account).await?;
+                    (account, status)
+                }
+            };
+            Ok(with_status(account_json(&account), status))
         }
         Command::CreateApiKey { account } => {
             require_account(store, account).await?;
             let key = ApiKey::generate_for(account);
             store.put_api_key(&key.hash(), account).await?;
-            Ok(
-                json!({ "account_id": account.to_string(), "api_key": key.expose(), "created_at": now.to_string() }),
-            )
+            Ok(json!({
+                "account_id": account.to_string(),
+                "key_id": key.hash().id().to_string(),
+                "api_key": key.expose(),
+                "created_at": now.to_string(),
+            }))
         }
-        Command::RevokeApiKey { key } => {
-            let key = ApiKey::parse(&key)
-                .map_err(|_| AdminError::Invalid("--key is not an nxr_live_ API key".into()))?;
-            if !store.revoke_api_key(&key.hash()).await? {
-                return Err(AdminError::Invalid("no such API key".into()));
+        Command::ListApiKeys { account } => {
+            require_account(store, account).await?;
+            let keys = store.api_keys(account).await?;
+            Ok(json!({ "api_keys": keys.iter().map(api_key_json).collect::<Vec<_>>() }))
+        }
+        // Without --key-id or --stdin, clap has required --all.
+        Command::RevokeApiKey {
+            account,
+            key_id,
+            all: _,
+            stdin,
+        } => {
+            let hashes = if stdin {
+                let text = read_secret_line().map_err(|e| {
+                    AdminError::Invalid(format!("could not read the key from standard input: {e}"))
+                })?;
+                let key = ApiKey::parse(&text).map_err(|_| {
+                    AdminError::Invalid("standard input holds no nxr_live_ API key".into())
+                })?;
+                vec![key.hash()]
+            } else {
+                let account = account.expect("clap requires --account without --stdin");
+                require_account(store, account).await?;
+                let keys = store.api_keys(account).await?;
+                match key_id {
+                    Some(id) => {
+                        let key =
+                            keys.into_iter()
+                                .find(|k| k.hash.id() == id)
+                                .ok_or_else(|| {
+                                    AdminError::Invalid(format!(
+                                        "no API key {id} in account {account}"
+                                    ))
+                                })?;
+                        vec![key.hash]
+                    }
+                    None => keys
+                        .into_iter()
+                        .filter(|k| k.active)
+                        .map(|k| k.hash)
+                        .collect(),
+                }
+            };
+            let mut revoked = Vec::new();
+            for hash in hashes {
+                if !store.revoke_api_key(&hash).await? {
+                    return Err(AdminError::Invalid("no such API key".into()));
+                }
+                revoked.push(hash.id().to_string());
             }
-            Ok(json!({ "revoked": true }))
+            Ok(json!({ "revoked": revoked }))
         }
         Command::CreateConversionType {
             account,
@@ -299,6 +395,7 @@ pub async fn run<P: Provisioning + Store>(
             master_workflow_id,
             inactive,
             id,
+            replace,
         } => {
             require_account(store, account).await?;
             let scope = match (workflow_id, master_workflow_id) {
@@ -334,17 +431,24 @@ pub async fn run<P: Provisioning + Store>(
                 active: !inactive,
                 created_at: now,
             };
-            store.put_conversion_type(account, &conversion_type).await?;
-            Ok(conversion_type_json(&conversion_type))
+            let existing = match id {
+                Some(id) => store.conversion_type(account, id).await?,
+                None => None,
+            };
+            let (conversion_type, status) = match decide(existing, conversion_type, replace)? {
+                Decision::Exists(existing) => (existing, "exists"),
+                Decision::Write(conversion_type, status) => {
+                    store.put_conversion_type(account, &conversion_type).await?;
+                    (conversion_type, status)
+                }
+            };
+            Ok(with_status(conversion_type_json(&conversion_type), status))
         }
         Command::DeactivateConversionType { account, id } => {
-            let mut conversion_type =
-                store.conversion_type(account, id).await?.ok_or_else(|| {
-                    AdminError::Invalid(format!("no conversion type {id} in account {account}"))
-                })?;
-            conversion_type.active = false;
-            store.put_conversion_type(account, &conversion_type).await?;
-            Ok(conversion_type_json(&conversion_type))
+            set_active(store, account, id, false).await
+        }
+        Command::ActivateConversionType { account, id } => {
+            set_active(store, account, id, true).await
         }
         Command::CreateLead { account, id } => {
             require_account(store, account).await?;
@@ -352,10 +456,23 @@ pub async fn run<P: Provisioning + Store>(
                 id: id.unwrap_or_else(LeadId::random),
                 created_at: now,
             };
-            store.put_lead(account, &lead).await?;
-            Ok(
-                json!({ "id": lead.id.to_string(), "account_id": account.to_string(), "created_at": now.to_string() }),
-            )
+            let existing = match id {
+                Some(id) => store.get_lead(account, id).await?,
+                None => None,
+            };
+            let (lead, status) = match decide(existing, lead, false)? {
+                Decision::Exists(existing) => (existing, "exists"),
+                Decision::Write(lead, status) => {
+                    store.put_lead(account, &lead).await?;
+                    (lead, status)
+                }
+            };
+            Ok(json!({
+                "id": lead.id.to_string(),
+                "account_id": account.to_string(),
+                "created_at": lead.created_at.to_string(),
+                "status": status,
+            }))
         }
         Command::CreateWorkflowRun {
             account,
@@ -363,6 +480,7 @@ pub async fn run<P: Provisioning + Store>(
             workflow_id,
             master_workflow_id,
             id,
+            replace,
         } => {
             require_account(store, account).await?;
             if store.get_lead(account, lead_id).await?.is_none() {
@@ -377,13 +495,24 @@ pub async fn run<P: Provisioning + Store>(
                 master_workflow_id,
                 created_at: now,
             };
-            store.put_workflow_run(account, &run).await?;
+            let existing = match id {
+                Some(id) => store.get_workflow_run(account, id).await?,
+                None => None,
+            };
+            let (run, status) = match decide(existing, run, replace)? {
+                Decision::Exists(existing) => (existing, "exists"),
+                Decision::Write(run, status) => {
+                    store.put_workflow_run(account, &run).await?;
+                    (run, status)
+                }
+            };
             Ok(json!({
                 "id": run.id.to_string(),
                 "lead_id": run.lead_id.to_string(),
                 "workflow_id": run.workflow_id.to_string(),
                 "master_workflow_id": run.master_workflow_id.map(|id| id.to_string()),
-                "created_at": now.to_string(),
+                "created_at": run.created_at.to_string(),
+                "status": status,
             }))
         }
         Command::SeedDemo { .. } => {
@@ -437,6 +566,124 @@ pub async fn run<P: Provisioning + Store>(
                 .expect("the list body is JSON"))
         }
     }
+}
+
+/// A record the create commands write, compared by the fields an operator gives.
+trait Record: Sized {
+    const KIND: &'static str;
+    fn id(&self) -> String;
+    fn created_at(&mut self) -> &mut Timestamp;
+
+    /// The same record, but for when it was created.
+    fn same(&self, other: &Self) -> bool;
+}
+
+macro_rules! record {
+    ($type:ty, $kind:literal) => {
+        impl Record for $type {
+            const KIND: &'static str = $kind;
+            fn id(&self) -> String {
+                self.id.to_string()
+            }
+            fn created_at(&mut self) -> &mut Timestamp {
+                &mut self.created_at
+            }
+            fn same(&self, other: &Self) -> bool {
+                let mut other = other.clone();
+                other.created_at = self.created_at;
+                *self == other
+            }
+        }
+    };
+}
+
+record!(Account, "account");
+record!(ConversionType, "conversion type");
+record!(Lead, "lead");
+record!(WorkflowRun, "workflow run");
+
+/// What a create command does.
+enum Decision<T> {
+    /// Nothing: the record exists and holds the same values.
+    Exists(T),
+    /// Writes the record: `created`, or `replaced` (keeping the first `created_at`).
+    Write(T, &'static str),
+}
+
+/// The one rule of every create command: a new id is written; an existing record that holds the
+/// same values is reported as it is; one that holds others is refused, unless `replace`.
+fn decide<T: Record>(
+    existing: Option<T>,
+    mut new: T,
+    replace: bool,
+) -> Result<Decision<T>, AdminError> {
+    match existing {
+        None => Ok(Decision::Write(new, "created")),
+        Some(existing) if existing.same(&new) => Ok(Decision::Exists(existing)),
+        Some(mut existing) if replace => {
+            *new.created_at() = *existing.created_at();
+            Ok(Decision::Write(new, "replaced"))
+        }
+        Some(_) => Err(AdminError::Invalid(format!(
+            "{} {} exists with other values: --replace overwrites it",
+            T::KIND,
+            new.id()
+        ))),
+    }
+}
+
+fn with_status(mut record: Value, status: &str) -> Value {
+    record["status"] = status.into();
+    record
+}
+
+async fn set_active<S: Provisioning + Store>(
+    store: &S,
+    account: AccountId,
+    id: ConversionTypeId,
+    active: bool,
+) -> Result<Value, AdminError> {
+    let mut conversion_type = store.conversion_type(account, id).await?.ok_or_else(|| {
+        AdminError::Invalid(format!("no conversion type {id} in account {account}"))
+    })?;
+    conversion_type.active = active;
+    store.put_conversion_type(account, &conversion_type).await?;
+    Ok(conversion_type_json(&conversion_type))
+}
+
+/// One line from standard input, not echoed when it is a terminal.
+fn read_secret_line() -> std::io::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let echoing = if stdin.is_terminal() {
+        eprint!("API key: ");
+        let echoing = tcgetattr(&stdin)?;
+        let mut quiet = echoing.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
+        Some(echoing)
+    } else {
+        None
+    };
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(echoing) = echoing {
+        tcsetattr(&stdin, OptionalActions::Now, &echoing)?;
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim().to_owned())
+}
+
+fn api_key_json(key: &ApiKeyRecord) -> Value {
+    json!({
+        "key_id": key.hash.id().to_string(),
+        "account_id": key.account.to_string(),
+        "status": if key.active { "active" } else { "revoked" },
+        "created_at": key.created_at.to_string(),
+        "revoked_at": key.revoked_at.map(|at| at.to_string()),
+    })
 }
 
 async fn require_account<P: Provisioning>(store: &P, account: AccountId) -> Result<(), AdminError> {

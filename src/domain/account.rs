@@ -4,8 +4,8 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use super::AccountId;
 use super::digest::Sha256Hex;
+use super::{AccountId, Timestamp};
 
 /// The prefix every live API key carries.
 pub const API_KEY_PREFIX: &str = "nxr_live_";
@@ -100,6 +100,51 @@ impl ApiKeyHash {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// Re-reads a stored hash.
+    pub fn parse(text: &str) -> Option<Self> {
+        Sha256Hex::parse(text).map(Self)
+    }
+
+    /// The key's id: the first 16 hex digits of its hash. What an operator lists and revokes a
+    /// key by, without the key itself.
+    pub fn id(&self) -> ApiKeyId {
+        ApiKeyId(self.0.as_str()[..16].to_owned())
+    }
+}
+
+/// The id of an API key ([`ApiKeyHash::id`]): 16 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiKeyId(String);
+
+impl ApiKeyId {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err("a key id is 16 hex digits, as create-api-key and list-api-keys print it".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an operator sees of an API key: never the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub hash: ApiKeyHash,
+    pub account: AccountId,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ mod listing;
 mod notes;
 mod timestamp;
 
-pub use account::{API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash};
+pub use account::{
+    API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash, ApiKeyId, ApiKeyRecord,
+};
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use conversion::{
     Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead, NewConversion,

@@ -6,15 +6,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventFilter,
-    EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest,
-    Position, Resume, Total, WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
+    ConversionTypeId, EventFilter, EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED,
+    MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Timestamp, Total, WorkflowRun,
+    WorkflowRunId,
 };
 
 #[derive(Default)]
 struct Data {
     accounts: HashMap<AccountId, Account>,
-    keys: HashMap<ApiKeyHash, (AccountId, bool)>,
+    keys: HashMap<ApiKeyHash, ApiKeyRecord>,
     types: HashMap<(AccountId, ConversionTypeId), ConversionType>,
     leads: HashMap<(AccountId, LeadId), Lead>,
     runs: HashMap<(AccountId, WorkflowRunId), WorkflowRun>,
@@ -103,8 +104,8 @@ impl Store for MemoryStore {
             .data()
             .keys
             .get(key)
-            .filter(|(_, active)| *active)
-            .map(|(account, _)| *account))
+            .filter(|record| record.active)
+            .map(|record| record.account))
     }
 
     async fn load_context(
@@ -117,8 +118,8 @@ impl Store for MemoryStore {
             key_account: lookup
                 .api_key
                 .and_then(|key| data.keys.get(key))
-                .filter(|(_, active)| *active)
-                .map(|(account, _)| *account),
+                .filter(|record| record.active)
+                .map(|record| record.account),
             conversion_type: data.types.get(&(account, lookup.conversion_type)).cloned(),
             lead: data.leads.get(&(account, lookup.lead)).cloned(),
             workflow_run: lookup
@@ -284,8 +285,24 @@ impl Provisioning for MemoryStore {
     }
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
-        self.data().keys.insert(key.clone(), (account, true));
+        let record = ApiKeyRecord {
+            hash: key.clone(),
+            account,
+            active: true,
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        };
+        self.data().keys.insert(key.clone(), record);
         Ok(())
+    }
+
+    async fn api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut keys: Vec<ApiKeyRecord> = (self.data().keys.values())
+            .filter(|record| record.account == account)
+            .cloned()
+            .collect();
+        keys.sort_by_key(|key| key.hash.id());
+        Ok(keys)
     }
 
     async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError> {
@@ -293,7 +310,10 @@ impl Provisioning for MemoryStore {
             .data()
             .keys
             .get_mut(key)
-            .map(|(_, active)| *active = false)
+            .map(|record| {
+                record.active = false;
+                record.revoked_at = Some(Timestamp::now());
+            })
             .is_some())
     }
 
@@ -324,5 +344,13 @@ impl Provisioning for MemoryStore {
     ) -> Result<(), StoreError> {
         self.data().runs.insert((account, run.id), run.clone());
         Ok(())
+    }
+
+    async fn get_workflow_run(
+        &self,
+        account: AccountId,
+        id: WorkflowRunId,
+    ) -> Result<Option<WorkflowRun>, StoreError> {
+        Ok(self.data().runs.get(&(account, id)).cloned())
     }
 }

@@ -10,8 +10,9 @@ pub use dynamodb::{DynamoStore, TableError, create_table};
 pub use memory::MemoryStore;
 
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionEvent, ConversionType, ConversionTypeId, EventId,
-    Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun, WorkflowRunId, WriteToken,
+    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
+    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun,
+    WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -150,12 +151,19 @@ pub trait Provisioning: Send + Sync {
         &self,
         id: AccountId,
     ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+    /// Stores an active key, findable by its hash (as requests find it) and listed under its
+    /// account (as [`Provisioning::api_keys`] lists it).
     fn put_api_key(
         &self,
         key: &ApiKeyHash,
         account: AccountId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Marks the key revoked; `false` if no such key exists.
+    /// The account's keys, active and revoked, read from its own partition (no scan).
+    fn api_keys(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
+    /// Marks the key revoked, in both places; `false` if no such key exists.
     fn revoke_api_key(
         &self,
         key: &ApiKeyHash,
@@ -180,4 +188,9 @@ pub trait Provisioning: Send + Sync {
         account: AccountId,
         run: &WorkflowRun,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn get_workflow_run(
+        &self,
+        account: AccountId,
+        id: WorkflowRunId,
+    ) -> impl Future<Output = Result<Option<WorkflowRun>, StoreError>> + Send;
 }

@@ -26,16 +26,36 @@ impl<'a> Admin<'a> {
     }
 
     fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_conversions-admin"))
+        self.command(endpoint, args)
+            .output()
+            .expect("the admin binary runs")
+    }
+
+    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_conversions-admin"));
+        command
             .args(args)
             .env("TABLE_NAME", &self.table)
             .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("the admin binary runs")
+            .env_remove("AWS_PROFILE");
+        command
+    }
+
+    /// `revoke-api-key --stdin`, the key written to its standard input.
+    fn revoke_from_stdin(&self, key: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(&self.backend.endpoint, &["revoke-api-key", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the admin binary runs");
+        writeln!(child.stdin.take().unwrap(), "{key}").unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Runs a command that must succeed, and returns its JSON output.
@@ -163,10 +183,21 @@ async fn the_commands_provision_everything_a_conversion_needs() {
             )
         );
 
-        assert_eq!(
-            admin.ok(&["revoke-api-key", "--key", &key])["revoked"],
-            true
-        );
+        let activated = admin.ok(&[
+            "activate-conversion-type",
+            "--account",
+            account_id,
+            "--id",
+            type_id,
+        ]);
+        assert_eq!(activated["active"], true);
+        let (status, created) = post(&app, &key, body.clone()).await;
+        assert_eq!(status, 201, "{}: active again: {created}", backend.name);
+
+        let revoked = admin.revoke_from_stdin(&key);
+        assert!(revoked.status.success(), "{revoked:?}");
+        let revoked: Value = serde_json::from_slice(&revoked.stdout).unwrap();
+        assert_eq!(revoked["revoked"].as_array().unwrap().len(), 1, "{revoked}");
         let (status, refused) = post(&app, &key, body).await;
         assert_eq!(
             (status, text(&refused, "error")),
@@ -341,7 +372,19 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
             ]),
             "key:label",
         ),
-        (words(&["revoke-api-key", "--key", "abc"]), "nxr_live_"),
+        (
+            words(&["revoke-api-key", "--account", &account, "--key-id", "abc"]),
+            "16 hex digits",
+        ),
+        (
+            words(&["revoke-api-key", "--account", &account]),
+            "required",
+        ),
+        (words(&["revoke-api-key", "--key", "nxr_live_abc"]), "--key"),
+        (
+            words(&["create-lead", "--account", &account, "--replace"]),
+            "--replace",
+        ),
         (words(&["no-such-command"]), "no-such-command"),
     ];
     for (args, mentions) in cases {
@@ -374,11 +417,17 @@ async fn references_to_missing_records_are_refused() {
             &stranger,
         ]);
         assert!(line.contains("no lead"), "{line}");
-        assert!(
-            admin
-                .refused(&["revoke-api-key", "--key", "nxr_live_unknown"])
-                .contains("no such API key")
-        );
+        let unknown = admin.revoke_from_stdin("nxr_live_unknown");
+        assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such API key"));
+        let line = admin.refused(&[
+            "revoke-api-key",
+            "--account",
+            account_id,
+            "--key-id",
+            "0123456789abcdef",
+        ]);
+        assert!(line.contains("no API key 0123456789abcdef"), "{line}");
         assert!(
             admin
                 .refused(&[
@@ -447,9 +496,11 @@ fn every_command_has_help() {
         "create-tables",
         "create-account",
         "create-api-key",
+        "list-api-keys",
         "revoke-api-key",
         "create-conversion-type",
         "deactivate-conversion-type",
+        "activate-conversion-type",
         "create-lead",
         "create-workflow-run",
         "seed-demo",
@@ -479,6 +530,202 @@ async fn a_table_without_the_indexes_is_named() {
             stderr.contains("without the indexes events_by_account, events_by_lead"),
             "{}: {stderr}",
             backend.name
+        );
+    }
+}
+
+/// One rule for every create: the same record again is reported as existing (exit 0), another
+/// with the same id is refused (exit 2) unless --replace, and nothing is merged silently.
+#[tokio::test]
+async fn a_create_of_an_existing_id_is_reported_refused_or_replaced() {
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        admin.ok(&["create-tables"]);
+        let name = &backend.name;
+        let id = uuid::Uuid::new_v4().to_string();
+        let created = admin.ok(&["create-account", "--id", &id, "--name", "Andes"]);
+        assert_eq!(created["status"], "created", "{name}");
+        let again = admin.ok(&["create-account", "--id", &id, "--name", "Andes"]);
+        assert_eq!(again["status"], "exists", "{name}");
+        assert_eq!(again["created_at"], created["created_at"], "{name}");
+        let line = admin.refused(&["create-account", "--id", &id, "--name", "Pacífico"]);
+        assert!(line.contains("exists with other values"), "{name}: {line}");
+        assert_eq!(
+            admin.ok(&["create-account", "--id", &id, "--name", "Andes"])["name"],
+            "Andes",
+            "{name}: the refusal wrote nothing"
+        );
+        let replaced = admin.ok(&[
+            "create-account",
+            "--id",
+            &id,
+            "--name",
+            "Pacífico",
+            "--replace",
+        ]);
+        assert_eq!(
+            (
+                &replaced["status"],
+                &replaced["name"],
+                &replaced["created_at"]
+            ),
+            (
+                &"replaced".into(),
+                &"Pacífico".into(),
+                &created["created_at"]
+            ),
+            "{name}"
+        );
+
+        let workflow = uuid::Uuid::new_v4().to_string();
+        let type_id = uuid::Uuid::new_v4().to_string();
+        let conversion_type = |currency: &str, extra: &[&str]| {
+            let mut args = vec![
+                "create-conversion-type",
+                "--account",
+                &id,
+                "--id",
+                &type_id,
+                "--name",
+                "Venta",
+                "--category",
+                "final",
+                "--currency",
+                currency,
+                "--workflow-id",
+                &workflow,
+            ];
+            args.extend_from_slice(extra);
+            args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let run =
+            |args: Vec<String>| admin.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let ok = |output: Output| -> Value {
+            assert!(output.status.success(), "{output:?}");
+            serde_json::from_slice(&output.stdout).unwrap()
+        };
+        assert_eq!(
+            ok(run(conversion_type("USD", &[])))["status"],
+            "created",
+            "{name}"
+        );
+        assert_eq!(
+            ok(run(conversion_type("USD", &[])))["status"],
+            "exists",
+            "{name}"
+        );
+        let refused = run(conversion_type("CLP", &[]));
+        assert_eq!(refused.status.code(), Some(2), "{name}: {refused:?}");
+        let inactive = run(conversion_type("USD", &["--inactive"]));
+        assert_eq!(
+            inactive.status.code(),
+            Some(2),
+            "{name}: deactivating has its command"
+        );
+        let replaced = ok(run(conversion_type("CLP", &["--replace"])));
+        assert_eq!(
+            (&replaced["status"], &replaced["currency"]),
+            (&"replaced".into(), &"CLP".into())
+        );
+
+        let lead = uuid::Uuid::new_v4().to_string();
+        let create_lead = ["create-lead", "--account", &id, "--id", &lead];
+        assert_eq!(admin.ok(&create_lead)["status"], "created", "{name}");
+        assert_eq!(admin.ok(&create_lead)["status"], "exists", "{name}");
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let create_run = |workflow: &str| {
+            admin.run(&[
+                "create-workflow-run",
+                "--account",
+                &id,
+                "--id",
+                &run_id,
+                "--lead-id",
+                &lead,
+                "--workflow-id",
+                workflow,
+            ])
+        };
+        assert_eq!(ok(create_run(&workflow))["status"], "created", "{name}");
+        assert_eq!(ok(create_run(&workflow))["status"], "exists", "{name}");
+        let other = uuid::Uuid::new_v4().to_string();
+        assert_eq!(create_run(&other).status.code(), Some(2), "{name}");
+    }
+}
+
+/// Keys are listed and revoked by id, or all of an account's at once, from the account's own
+/// records: the key itself is needed only to revoke it from standard input.
+#[tokio::test]
+async fn api_keys_are_listed_and_revoked_by_id_or_all_at_once() {
+    for backend in backends() {
+        let admin = Admin::new(&backend);
+        admin.ok(&["create-tables"]);
+        let name = &backend.name;
+        let account = admin.ok(&["create-account", "--name", "Andes"]);
+        let account = text(&account, "id").to_owned();
+        let other = admin.ok(&["create-account", "--name", "Other"]);
+        let other = text(&other, "id").to_owned();
+        let create = |account: &str| admin.ok(&["create-api-key", "--account", account]);
+        let (first, second, theirs) = (create(&account), create(&account), create(&other));
+        for key in [&first, &second] {
+            assert_eq!(text(key, "key_id").len(), 16, "{name}: {key}");
+            assert!(!text(key, "api_key").contains(text(key, "key_id")));
+        }
+        let listed = admin.ok(&["list-api-keys", "--account", &account]);
+        let listed = listed["api_keys"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), 2, "{name}: {listed:?}");
+        assert!(
+            listed
+                .iter()
+                .all(|k| k["status"] == "active" && k.get("api_key").is_none())
+        );
+
+        let app = admin.app();
+        let works = |key: &Value| {
+            let key = text(key, "api_key").to_owned();
+            let app = &app;
+            async move {
+                let response = app
+                    .handle(fixture("list-conversion-types").with_header("x-api-key", &key))
+                    .await;
+                response.status() == 200
+            }
+        };
+        assert!(works(&first).await && works(&second).await && works(&theirs).await);
+
+        let revoked = admin.ok(&[
+            "revoke-api-key",
+            "--account",
+            &account,
+            "--key-id",
+            text(&first, "key_id"),
+        ]);
+        assert_eq!(
+            revoked["revoked"],
+            serde_json::json!([text(&first, "key_id")])
+        );
+        assert!(!works(&first).await && works(&second).await, "{name}");
+        let listed = admin.ok(&["list-api-keys", "--account", &account]);
+        let revoked_one = listed["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_id"] == first["key_id"])
+            .unwrap()
+            .clone();
+        assert_eq!(revoked_one["status"], "revoked", "{name}");
+        assert!(revoked_one["revoked_at"].is_string(), "{name}");
+
+        let all = admin.ok(&["revoke-api-key", "--account", &account, "--all"]);
+        assert_eq!(
+            all["revoked"],
+            serde_json::json!([text(&second, "key_id")]),
+            "{name}"
+        );
+        assert!(!works(&second).await, "{name}");
+        assert!(
+            works(&theirs).await,
+            "{name}: another account's key is untouched"
         );
     }
 }

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys;
 use crate::domain::{
-    Account, AccountId, Amount, ApiKeyHash, Category, ConversionEvent, ConversionType,
-    ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
+    Account, AccountId, Amount, ApiKeyHash, ApiKeyRecord, Category, ConversionEvent,
+    ConversionType, ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
     MasterWorkflowId, Metadata, Notes, RequestFingerprint, Scope, Timestamp, WorkflowId,
     WorkflowRun, WorkflowRunId, WriteToken,
 };
@@ -35,6 +35,8 @@ pub(super) mod attr {
     pub const ACCOUNT_ID: &str = "account_id";
     pub const STATUS: &str = "status";
     pub const REVOKED_AT: &str = "revoked_at";
+    /// An account's listing of one of its API keys holds the key's hash.
+    pub const KEY_HASH: &str = "key_hash";
     pub const DESCRIPTION: &str = "description";
     pub const CATEGORY: &str = "category";
     pub const CURRENCY: &str = "currency";
@@ -70,6 +72,7 @@ pub(super) const FORMAT: u32 = 1;
 pub(super) mod entity {
     pub const ACCOUNT: &str = "account";
     pub const API_KEY: &str = "api_key";
+    pub const API_KEY_ENTRY: &str = "api_key_entry";
     pub const CONVERSION_TYPE: &str = "conversion_type";
     pub const LEAD: &str = "lead";
     pub const WORKFLOW_RUN: &str = "workflow_run";
@@ -206,6 +209,43 @@ pub(super) fn api_key_item(key: &ApiKeyHash, account: AccountId, created_at: Tim
         .text(attr::STATUS, status::ACTIVE)
         .text(attr::CREATED_AT, created_at)
         .build()
+}
+
+/// An API key listed under its account: the record an operator lists and revokes it by.
+pub(super) fn api_key_entry_item(
+    key: &ApiKeyHash,
+    account: AccountId,
+    created_at: Timestamp,
+) -> Item {
+    Writer::new(keys::api_key_entry(account, key), entity::API_KEY_ENTRY)
+        .text(attr::KEY_HASH, key.as_str())
+        .text(attr::ACCOUNT_ID, account)
+        .text(attr::STATUS, status::ACTIVE)
+        .text(attr::CREATED_AT, created_at)
+        .build()
+}
+
+/// Either record of an API key: found by its hash (which its key holds), or listed under its
+/// account (which holds the hash).
+pub(super) fn api_key_record_from(item: &Item) -> Result<ApiKeyRecord, StoreError> {
+    let r = Reader(item);
+    let hash = match item.get(attr::KEY_HASH) {
+        Some(_) => r.parse(attr::KEY_HASH, |t| {
+            ApiKeyHash::parse(t).ok_or("not a SHA-256")
+        })?,
+        None => r.parse(attr::PK, |t| {
+            t.strip_prefix("APIKEY#")
+                .and_then(ApiKeyHash::parse)
+                .ok_or("not an API key's key")
+        })?,
+    };
+    Ok(ApiKeyRecord {
+        hash,
+        account: r.parse(attr::ACCOUNT_ID, AccountId::parse)?,
+        active: r.string(attr::STATUS)? == status::ACTIVE,
+        created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
+        revoked_at: r.optional(attr::REVOKED_AT, Timestamp::from_stored)?,
+    })
 }
 
 /// The account of an API key's item, if the key is active.

@@ -3,12 +3,14 @@
 //! One table, every record under a partition key that starts with its account, so an id from
 //! another account builds another key and can never be found (tenant isolation by
 //! construction). API keys are the exception: they are looked up by their hash, before the
-//! account is known.
+//! account is known; each is also listed under its account, by its id (its hash's first 16
+//! hex digits), so an operator lists and revokes an account's keys without a scan.
 //!
 //! | record           | pk                    | sk                         |
 //! |------------------|-----------------------|----------------------------|
 //! | API key          | `APIKEY#<sha256 hex>` | `APIKEY`                   |
 //! | account          | `ACCOUNT#<account>`   | `ACCOUNT`                  |
+//! | its API keys     | `ACCOUNT#<account>`   | `APIKEY#<key id>`          |
 //! | conversion type  | `ACCOUNT#<account>`   | `CONVERSION_TYPE#<id>`     |
 //! | lead             | `ACCOUNT#<account>`   | `LEAD#<id>`                |
 //! | workflow run     | `ACCOUNT#<account>`   | `WORKFLOW_RUN#<id>`        |
@@ -171,6 +173,14 @@ pub(super) fn key(account: AccountId, sk: String) -> Item {
 }
 
 /// The primary key of an API key's record.
+/// What the sort key of every API key listed under its account starts with.
+pub(super) const API_KEY_ENTRY_SK_PREFIX: &str = "APIKEY#";
+
+/// An API key listed under its account, by its id.
+pub(super) fn api_key_entry(account: AccountId, key: &ApiKeyHash) -> Item {
+    self::key(account, format!("{API_KEY_ENTRY_SK_PREFIX}{}", key.id()))
+}
+
 pub(super) fn api_key(key: &ApiKeyHash) -> Item {
     HashMap::from([
         (attr::PK.to_owned(), AttributeValue::S(api_key_pk(key))),

@@ -23,9 +23,9 @@ use self::item::{Item, Reader, attr, s, status};
 use self::list::EventQuery;
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventFilter, EventId, Lead,
-    LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Timestamp, Total,
-    WorkflowRun,
+    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionType, ConversionTypeId, EventFilter,
+    EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest,
+    Timestamp, Total, WorkflowRun, WorkflowRunId,
 };
 
 /// The most keys one `BatchGetItem` may ask for.
@@ -97,6 +97,30 @@ impl DynamoStore {
             .await
             .map_err(store_error)?;
         Ok(output.item)
+    }
+
+    /// The account's records whose sort keys start with `prefix`: strongly consistent
+    /// `Query`s of its partition, page after page.
+    async fn account_records(
+        &self,
+        account: AccountId,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", s(keys::account_pk(account)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_error)
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
@@ -409,31 +433,11 @@ impl Store for DynamoStore {
         &self,
         account: AccountId,
     ) -> Result<Vec<ConversionType>, StoreError> {
-        let mut types = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":pk", s(keys::account_pk(account)))
-                .expression_attribute_values(":prefix", s(keys::CONVERSION_TYPE_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for found in output.items() {
-                types.push(item::conversion_type_from(found)?);
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if start.is_none() {
-                return Ok(types);
-            }
-        }
+        self.account_records(account, keys::CONVERSION_TYPE_SK_PREFIX)
+            .await?
+            .iter()
+            .map(item::conversion_type_from)
+            .collect()
     }
 
     async fn conversion_type(
@@ -493,36 +497,45 @@ impl Provisioning for DynamoStore {
     }
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
-        self.put(item::api_key_item(key, account, Timestamp::now()))
-            .await
+        let now = Timestamp::now();
+        // Listed first: a key that works is always listed.
+        self.put(item::api_key_entry_item(key, account, now))
+            .await?;
+        self.put(item::api_key_item(key, account, now)).await
+    }
+
+    async fn api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.account_records(account, keys::API_KEY_ENTRY_SK_PREFIX)
+            .await?
+            .iter()
+            .map(item::api_key_record_from)
+            .collect()
     }
 
     async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::api_key(key)))
-            .update_expression("SET #status = :revoked, #revoked_at = :now")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#revoked_at", attr::REVOKED_AT)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_values(":revoked", s(status::REVOKED))
-            .expression_attribute_values(":now", s(Timestamp::now()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(err)),
+        let Some(found) = self.get(keys::api_key(key)).await? else {
+            return Ok(false);
+        };
+        let account = item::api_key_record_from(&found)?.account;
+        let now = Timestamp::now();
+        // The record requests find first: from then on the key is refused.
+        for record in [keys::api_key(key), keys::api_key_entry(account, key)] {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(record))
+                .update_expression("SET #status = :revoked, #revoked_at = :now")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_names("#revoked_at", attr::REVOKED_AT)
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":revoked", s(status::REVOKED))
+                .expression_attribute_values(":now", s(now))
+                .send()
+                .await
+                .map_err(store_error)?;
         }
+        Ok(true)
     }
 
     async fn put_conversion_type(
@@ -536,6 +549,17 @@ impl Provisioning for DynamoStore {
 
     async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
         self.put(item::lead_item(account, lead)).await
+    }
+
+    async fn get_workflow_run(
+        &self,
+        account: AccountId,
+        id: WorkflowRunId,
+    ) -> Result<Option<WorkflowRun>, StoreError> {
+        self.get(keys::key(account, keys::workflow_run_sk(id)))
+            .await?
+            .map(|i| item::workflow_run_from(&i))
+            .transpose()
     }
 
     async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
