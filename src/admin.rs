@@ -9,8 +9,8 @@ use crate::config::{Config, dynamodb_endpoint, is_local_endpoint};
 use crate::domain::{
     Account, AccountId, ApiKey, ApiKeyId, ApiKeyRecord, Category, ConversionType, ConversionTypeId,
     Currency, Cursor, EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT,
-    MAX_OFFSET, MasterWorkflowId, Offset, PageRequest, Scope, Timestamp, Window, WorkflowId,
-    WorkflowRun, WorkflowRunId,
+    MAX_OFFSET, MAX_TYPES_PER_ACCOUNT, MasterWorkflowId, Offset, PageRequest, Scope, Timestamp,
+    Window, WorkflowId, WorkflowRun, WorkflowRunId,
 };
 use crate::seed::seed_demo;
 use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
@@ -219,6 +219,7 @@ impl AdminError {
     }
 }
 
+/// `key:label:type`; the key and label rules are the type's ([`ConversionType::check_limits`]).
 fn parse_field(text: &str) -> Result<FieldDefinition, String> {
     let mut parts = text.splitn(3, ':');
     let (Some(key), Some(label), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
@@ -226,19 +227,6 @@ fn parse_field(text: &str) -> Result<FieldDefinition, String> {
             "{text:?} is not key:label:text or key:label:number"
         ));
     };
-    if key.is_empty()
-        || key.len() > 64
-        || !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(format!(
-            "field key {key:?} must be 1 to 64 of a-z A-Z 0-9 _ -"
-        ));
-    }
-    if label.trim().is_empty() {
-        return Err(format!("field {key:?} needs a label"));
-    }
     Ok(FieldDefinition {
         key: key.to_owned(),
         label: label.to_owned(),
@@ -407,19 +395,6 @@ pub async fn run<P: Provisioning + Store>(
                     ));
                 }
             };
-            if name.trim().is_empty() {
-                return Err(AdminError::Invalid("--name must not be empty".into()));
-            }
-            if let Some(duplicate) = fields
-                .iter()
-                .enumerate()
-                .find(|(i, f)| fields[..*i].iter().any(|g| g.key == f.key))
-            {
-                return Err(AdminError::Invalid(format!(
-                    "field key {:?} is given twice",
-                    duplicate.1.key
-                )));
-            }
             let conversion_type = ConversionType {
                 id: id.unwrap_or_else(ConversionTypeId::random),
                 name,
@@ -431,10 +406,18 @@ pub async fn run<P: Provisioning + Store>(
                 active: !inactive,
                 created_at: now,
             };
-            let existing = match id {
-                Some(id) => store.conversion_type(account, id).await?,
-                None => None,
-            };
+            conversion_type
+                .check_limits()
+                .map_err(AdminError::Invalid)?;
+            let types = store.conversion_types(account).await?;
+            let existing = types.iter().find(|t| t.id == conversion_type.id).cloned();
+            if existing.is_none() && types.len() >= MAX_TYPES_PER_ACCOUNT {
+                return Err(AdminError::Invalid(format!(
+                    "account {account} has {MAX_TYPES_PER_ACCOUNT} conversion types, the most it \
+                     may have: deactivate-conversion-type does not free a place, \
+                     create-conversion-type --replace reuses one"
+                )));
+            }
             let (conversion_type, status) = match decide(existing, conversion_type, replace)? {
                 Decision::Exists(existing) => (existing, "exists"),
                 Decision::Write(conversion_type, status) => {
@@ -561,9 +544,14 @@ pub async fn run<P: Provisioning + Store>(
                 .transpose()
                 .map_err(|e| AdminError::Invalid(e.to_string()))?;
             let page = PageRequest::new(filter, resume, offset, limit);
-            let listing = crate::service::list_conversions(store, account, page).await?;
-            Ok(serde_json::from_str(&crate::http::listing_json(&listing))
-                .expect("the list body is JSON"))
+            // Standard output carries any page.
+            let listing =
+                crate::service::list_conversions(store, account, page, <[_]>::len).await?;
+            let events = crate::http::render_events(&listing.events);
+            Ok(
+                serde_json::from_str(&crate::http::listing_json(&listing, &events))
+                    .expect("the list body is JSON"),
+            )
         }
     }
 }
@@ -744,16 +732,60 @@ mod tests {
                 .field_type,
             FieldType::Number
         );
-        for bad in [
-            "broker",
-            "broker:Broker",
-            "broker:Broker:date",
-            ":Broker:text",
-            "bad key:B:text",
-            "k: :text",
-        ] {
+        for bad in ["broker", "broker:Broker", "broker:Broker:date"] {
             assert!(parse_field(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The 101st type of an account is refused, inactive ones counted; a type past a limit
+    /// is refused with the limit named.
+    #[tokio::test]
+    async fn an_account_holds_at_most_the_most_types() {
+        let store = crate::store::MemoryStore::new();
+        let command = |args: &[&str]| {
+            let mut all = vec!["conversions-admin"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().command
+        };
+        let account = run(command(&["create-account", "--name", "A"]), &store)
+            .await
+            .unwrap();
+        let account = account["id"].as_str().unwrap().to_owned();
+        let workflow = WorkflowId::random().to_string();
+        let create = |name: String, extra: &[&str]| {
+            let mut args = vec![
+                "create-conversion-type".to_owned(),
+                "--account".into(),
+                account.clone(),
+                "--name".into(),
+                name,
+                "--category".into(),
+                "final".into(),
+                "--currency".into(),
+                "USD".into(),
+                "--workflow-id".into(),
+                workflow.clone(),
+            ];
+            args.extend(extra.iter().map(|a| (*a).to_owned()));
+            args
+        };
+        let refused = |result: Result<Value, AdminError>| match result {
+            Err(AdminError::Invalid(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        let too_long = "n".repeat(crate::domain::MAX_TYPE_NAME_CHARS + 1);
+        let args = create(too_long, &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert!(refused(run(command(&args), &store).await).contains("name"));
+        for n in 0..MAX_TYPES_PER_ACCOUNT {
+            let extra: &[&str] = if n == 0 { &["--inactive"] } else { &[] };
+            let args = create(format!("T{n}"), extra);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(command(&args), &store).await.unwrap();
+        }
+        let args = create("One more".into(), &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert!(refused(run(command(&args), &store).await).contains("the most it may have"));
     }
 
     #[test]

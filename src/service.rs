@@ -4,8 +4,8 @@
 
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, FieldError,
-    IdempotencyKey, Listed, NewConversion, PageRequest, RequestFingerprint, Timestamp, Total,
-    WriteToken,
+    IdempotencyKey, Listed, NewConversion, PageRequest, Position, RequestFingerprint, Resume,
+    Timestamp, Total, WriteToken,
 };
 use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
@@ -204,12 +204,26 @@ pub struct Listing {
 
 /// One page of the account's events that the request's filter matches, with their types, and
 /// how many there are in all (or at least, past the bound a request reads).
+///
+/// `fits` says how many of the page's events, in order, the answer can carry (Lambda's limit on
+/// a response, for the HTTP API). A page cut there is cut like one that reached the read bound:
+/// it says so, and its cursor continues after its last event.
 pub async fn list_conversions<S: Store>(
     store: &S,
     account: AccountId,
     request: PageRequest,
+    fits: impl FnOnce(&[Listed]) -> usize,
 ) -> Result<Listing, StoreError> {
-    let page = store.list_events(account, &request).await?;
+    let mut page = store.list_events(account, &request).await?;
+    let carried = fits(&page.events);
+    if carried < page.events.len() {
+        page.events.truncate(carried);
+        page.cut_short = true;
+        page.next = page.events.last().map(|last| Resume {
+            after: Position::of(&last.event),
+            skip: 0,
+        });
+    }
     Ok(Listing {
         events: page.events,
         total: page.total,

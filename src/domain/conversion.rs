@@ -110,6 +110,17 @@ impl Scope {
     }
 }
 
+/// Limits on an account's conversion types, checked where they are written: every list answer
+/// embeds a type in each event and `GET /conversion-types` lists them all, and with these both
+/// fit the response Lambda can carry, whatever the account holds.
+pub const MAX_TYPES_PER_ACCOUNT: usize = 100;
+pub const MAX_FIELDS_PER_TYPE: usize = 20;
+pub const MAX_TYPE_NAME_CHARS: usize = 100;
+pub const MAX_TYPE_DESCRIPTION_CHARS: usize = 500;
+pub const MAX_FIELD_LABEL_CHARS: usize = 100;
+/// Field keys: 1 to this many of `a-z A-Z 0-9 _ -`, as metadata keys are.
+pub const MAX_FIELD_KEY_CHARS: usize = 64;
+
 /// A kind of business outcome an account tracks ("Reserva", "Venta").
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversionType {
@@ -122,6 +133,55 @@ pub struct ConversionType {
     pub scope: Scope,
     pub active: bool,
     pub created_at: Timestamp,
+}
+
+impl ConversionType {
+    /// What is wrong with the type as written, against the limits above (but the number of
+    /// types, which the account holds).
+    pub fn check_limits(&self) -> Result<(), String> {
+        let chars = |text: &str| text.chars().count();
+        if self.name.trim().is_empty() || chars(&self.name) > MAX_TYPE_NAME_CHARS {
+            return Err(format!(
+                "the name must be 1 to {MAX_TYPE_NAME_CHARS} characters"
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| chars(d) > MAX_TYPE_DESCRIPTION_CHARS)
+        {
+            return Err(format!(
+                "the description must be at most {MAX_TYPE_DESCRIPTION_CHARS} characters"
+            ));
+        }
+        if self.fields.len() > MAX_FIELDS_PER_TYPE {
+            return Err(format!("at most {MAX_FIELDS_PER_TYPE} fields"));
+        }
+        for (i, field) in self.fields.iter().enumerate() {
+            let key_ok = !field.key.is_empty()
+                && field.key.len() <= MAX_FIELD_KEY_CHARS
+                && field
+                    .key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !key_ok {
+                return Err(format!(
+                    "field key {:?} must be 1 to {MAX_FIELD_KEY_CHARS} of a-z A-Z 0-9 _ -",
+                    field.key
+                ));
+            }
+            if field.label.trim().is_empty() || chars(&field.label) > MAX_FIELD_LABEL_CHARS {
+                return Err(format!(
+                    "field {:?} needs a label of 1 to {MAX_FIELD_LABEL_CHARS} characters",
+                    field.key
+                ));
+            }
+            if self.fields[..i].iter().any(|other| other.key == field.key) {
+                return Err(format!("field key {:?} is given twice", field.key));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A lead of the account. Only its existence matters to conversions.
@@ -635,5 +695,38 @@ mod tests {
             ReferenceError::WorkflowRun.to_string(),
             "workflow_run_id not found or does not match the given workflow_id and lead_id"
         );
+    }
+
+    #[test]
+    fn a_type_is_refused_past_each_limit() {
+        let field = |key: &str, label: &str| FieldDefinition {
+            key: key.into(),
+            label: label.into(),
+            field_type: FieldType::Text,
+        };
+        let largest = ConversionType {
+            name: "n".repeat(MAX_TYPE_NAME_CHARS),
+            description: Some("d".repeat(MAX_TYPE_DESCRIPTION_CHARS)),
+            fields: (0..MAX_FIELDS_PER_TYPE)
+                .map(|i| field(&format!("{i:0>64}"), &"l".repeat(MAX_FIELD_LABEL_CHARS)))
+                .collect(),
+            ..world().ctype
+        };
+        assert_eq!(largest.check_limits(), Ok(()));
+        let refused = |change: &dyn Fn(&mut ConversionType)| {
+            let mut t = largest.clone();
+            change(&mut t);
+            t.check_limits().unwrap_err()
+        };
+        assert!(refused(&|t| t.name.push('n')).contains("name"));
+        assert!(refused(&|t| t.name = " ".into()).contains("name"));
+        assert!(refused(&|t| t.description.as_mut().unwrap().push('d')).contains("description"));
+        assert!(refused(&|t| t.fields.push(field("one_more", "L"))).contains("fields"));
+        assert!(refused(&|t| t.fields[0].label.push('l')).contains("label"));
+        assert!(refused(&|t| t.fields[0].label = " ".into()).contains("label"));
+        assert!(refused(&|t| t.fields[0].key = "bad key".into()).contains("a-z"));
+        assert!(refused(&|t| t.fields[0].key = String::new()).contains("a-z"));
+        assert!(refused(&|t| t.fields[0].key.push('0')).contains("a-z"));
+        assert!(refused(&|t| t.fields[1].key = t.fields[0].key.clone()).contains("twice"));
     }
 }

@@ -18,8 +18,9 @@ pub use account::{
 };
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use conversion::{
-    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead, NewConversion,
-    ReferenceError, Scope, WorkflowRun,
+    Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead,
+    MAX_FIELD_KEY_CHARS, MAX_FIELD_LABEL_CHARS, MAX_FIELDS_PER_TYPE, MAX_TYPE_DESCRIPTION_CHARS,
+    MAX_TYPE_NAME_CHARS, MAX_TYPES_PER_ACCOUNT, NewConversion, ReferenceError, Scope, WorkflowRun,
 };
 pub use currency::{Currency, CurrencyError};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint, WriteToken};

@@ -23,7 +23,10 @@ pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request, Unsupported};
 pub use query::page_request;
-pub use render::{conversion_types_json, dry_run_json, event_json, listed_json, listing_json};
+pub use render::{
+    MAX_INVOCATION_RESPONSE_BYTES, conversion_types_json, dry_run_json, event_json, listed_json,
+    listing_json, render_events,
+};
 pub use response::{Outgoing, Response};
 
 use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
@@ -280,8 +283,16 @@ impl<S: Store> App<S> {
             // GET: POST was answered above.
             Route::Conversions => {
                 let page = page_request(request.query(), account).map_err(ApiError::Validation)?;
-                let listing = service::list_conversions(&self.store, account, page).await?;
-                Ok(Response::json(StatusCode::OK, listing_json(&listing)))
+                let mut events = Vec::new();
+                let listing = service::list_conversions(&self.store, account, page, |listed| {
+                    events = render::render_events(listed);
+                    render::events_that_fit(&events)
+                })
+                .await?;
+                Ok(Response::json(
+                    StatusCode::OK,
+                    listing_json(&listing, &events),
+                ))
             }
             Route::Conversion(id) => {
                 // A malformed id names no event, like an unknown one.

@@ -491,3 +491,135 @@ async fn a_list_without_a_filter_is_never_cut_and_its_total_is_exact_up_to_the_b
     assert_eq!(at_bound["cut_short"], false);
     assert_eq!(ids(&at_bound).len(), 2);
 }
+
+/// A conversion type of the largest size an account may hold: every text at its longest, of
+/// control characters (each written `\u0001`, seven bytes once the body is escaped again).
+fn largest_type(n: usize) -> ConversionType {
+    use crate::domain::{
+        FieldDefinition, FieldType, MAX_FIELD_KEY_CHARS, MAX_FIELD_LABEL_CHARS,
+        MAX_FIELDS_PER_TYPE, MAX_TYPE_DESCRIPTION_CHARS, MAX_TYPE_NAME_CHARS,
+    };
+    let control = |chars| "\u{1}".repeat(chars);
+    let conversion_type = ConversionType {
+        id: ConversionTypeId::random(),
+        name: control(MAX_TYPE_NAME_CHARS),
+        description: Some(control(MAX_TYPE_DESCRIPTION_CHARS)),
+        category: Category::Final,
+        currency: Currency::parse("USD").unwrap(),
+        fields: (0..MAX_FIELDS_PER_TYPE)
+            .map(|i| FieldDefinition {
+                key: format!("{n:0>32}{i:0>32}")[..MAX_FIELD_KEY_CHARS].to_owned(),
+                label: control(MAX_FIELD_LABEL_CHARS),
+                field_type: FieldType::Text,
+            })
+            .collect(),
+        scope: Scope::Workflow(WorkflowId::random()),
+        active: true,
+        created_at: crate::domain::Timestamp::now(),
+    };
+    assert_eq!(conversion_type.check_limits(), Ok(()));
+    conversion_type
+}
+
+/// The invocation response as Lambda receives it (the body a JSON string in it), and the body.
+async fn invoked(app: &App<MemoryStore>, request: Request) -> (usize, Value) {
+    let outgoing = app.invoke(Incoming::Http(request), "size").await;
+    let envelope = serde_json::to_string(&outgoing).unwrap();
+    let envelope_value: Value = serde_json::from_str(&envelope).unwrap();
+    let body = serde_json::from_str(envelope_value["body"].as_str().unwrap()).unwrap();
+    (envelope.len(), body)
+}
+
+/// Two hundred of the largest events the API accepts (5,000 characters of notes each written
+/// `\u0001`, 16 KiB of metadata of escaped quotes, the largest type embedded) would be about
+/// 14 MB: each page stays within what Lambda carries, counted on the invocation response, says
+/// it was cut, and its cursor continues exactly.
+#[tokio::test]
+async fn a_page_of_the_largest_events_fits_what_lambda_carries() {
+    let app = demo_app().await;
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    let conversion_type = largest_type(0);
+    app.store()
+        .put_conversion_type(account, &conversion_type)
+        .await
+        .unwrap();
+    let quotes = r#"\""#.repeat((crate::domain::MAX_METADATA_BYTES - 8) / 2);
+    let notes = r"\u0001".repeat(crate::domain::MAX_NOTES_CHARS);
+    let body = format!(
+        r#"{{"conversion_type_id":"{}","lead_id":"{DEMO_LEAD_ID}","amount":1,"notes":"{notes}","metadata":{{"k":"{quotes}"}}}}"#,
+        conversion_type.id
+    );
+    for n in 0..200 {
+        let response = app
+            .handle(
+                Request::new("POST", "/conversions")
+                    .with_header("x-api-key", DEMO_API_KEY)
+                    .with_body(Body::Text(body.clone())),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{n}: {}",
+            response.body()
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &cursor {
+            Some(cursor) => format!("limit=200&cursor={cursor}"),
+            None => "limit=200".to_owned(),
+        };
+        let (size, page) = invoked(&app, get("/conversions", &query)).await;
+        pages += 1;
+        assert!(
+            size <= MAX_INVOCATION_RESPONSE_BYTES,
+            "page {pages}: {size} bytes"
+        );
+        let events = page["conversion_events"].as_array().unwrap();
+        assert!(!events.is_empty(), "page {pages}");
+        seen.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        assert_eq!(page["total"], 200);
+        match page["next_cursor"].as_str() {
+            Some(next) => {
+                assert_eq!(page["cut_short"], true, "fewer than the limit: {pages}");
+                cursor = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (200, 200), "every event once");
+}
+
+/// An account with the most conversion types, each of the largest size, lists them all within
+/// what Lambda carries.
+#[tokio::test]
+async fn an_account_with_the_most_types_lists_them_within_what_lambda_carries() {
+    let app = demo_app().await;
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    let held = crate::service::list_conversion_types(app.store(), account)
+        .await
+        .unwrap()
+        .len();
+    for n in held..crate::domain::MAX_TYPES_PER_ACCOUNT {
+        let conversion_type = largest_type(n);
+        app.store()
+            .put_conversion_type(account, &conversion_type)
+            .await
+            .unwrap();
+    }
+    let (size, body) = invoked(&app, get("/conversion-types", "")).await;
+    assert_eq!(
+        body["conversion_types"].as_array().unwrap().len(),
+        crate::domain::MAX_TYPES_PER_ACCOUNT
+    );
+    assert!(size <= MAX_INVOCATION_RESPONSE_BYTES, "{size} bytes");
+    assert!(
+        size > MAX_INVOCATION_RESPONSE_BYTES / 4,
+        "the largest: {size} bytes"
+    );
+}

@@ -75,7 +75,7 @@ struct One<'a> {
 #[derive(Serialize)]
 struct Events<'a> {
     success: bool,
-    conversion_events: Vec<EventObject<'a>>,
+    conversion_events: &'a [Box<RawValue>],
     /// Null when the count reached the read bound: `total_at_least` says how far it got.
     total: Option<u64>,
     total_at_least: u64,
@@ -116,12 +116,57 @@ pub fn listed_json(listed: &Listed) -> String {
     })
 }
 
+/// Lambda refuses an invocation response over 6 MiB, counted on the serialised response: the
+/// body is a JSON string there, escaped once more.
+pub const MAX_INVOCATION_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// What a list page's events may take of it: the rest (status, headers, the body's other
+/// members) never comes near 64 KiB.
+const EVENTS_BUDGET: usize = MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
+
+/// The length of `json` once written as a JSON string, as the invocation response carries a
+/// body (serde_json's escapes; other bytes as they are).
+pub fn escaped_len(json: &str) -> usize {
+    json.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Each listed event's JSON object, rendered once: measured by [`events_that_fit`], then
+/// written by [`listing_json`].
+pub fn render_events(events: &[Listed]) -> Vec<Box<RawValue>> {
+    events
+        .iter()
+        .map(|listed| {
+            serde_json::value::to_raw_value(&listed_object(listed))
+                .expect("the bodies always serialise")
+        })
+        .collect()
+}
+
+/// How many of the rendered events, in order, fit an answer Lambda can carry.
+pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
+    let mut used = 0;
+    for (n, event) in events.iter().enumerate() {
+        used += escaped_len(event.get()) + 1;
+        if used > EVENTS_BUDGET {
+            return n;
+        }
+    }
+    events.len()
+}
+
 /// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N,
-/// "total_at_least": N, "next_cursor": ..., "cut_short": false}`.
-pub fn listing_json(listing: &Listing) -> String {
+/// "total_at_least": N, "next_cursor": ..., "cut_short": false}`, with the page's events as
+/// [`render_events`] rendered them.
+pub fn listing_json(listing: &Listing, events: &[Box<RawValue>]) -> String {
     to_json(&Events {
         success: true,
-        conversion_events: listing.events.iter().map(listed_object).collect(),
+        conversion_events: &events[..listing.events.len()],
         total: match listing.total {
             Total::Exact(n) => Some(n),
             Total::AtLeast(_) => None,
