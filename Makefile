@@ -18,7 +18,7 @@ test: ## Everything CI checks: fmt, clippy, all tests on dynalite and moto, the 
 	@scripts/test.sh
 
 test-unit: ## The tests that need no server, in seconds: the inner loop
-	cargo test --locked --lib --bins --test properties --test hostile --test fuzz_corpus --test operations --test startup
+	cargo test --locked --lib --bins --test offline
 
 test-sam: ## The function as SAM builds and runs it, in Docker (arm64 under emulation): every fixture, invoke-sam, start-api (SKIP_SAM=1 skips)
 	@scripts/test-sam.sh
@@ -31,7 +31,7 @@ lint: tools ## Formatting, clippy and the SAM template
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: tools ## Handler latency; round trips, capacity, cost; the release binary end to end on local dynalite; a callgrind profile. Writes BENCHMARKS.md
+bench: tools ## Handler latency; round trips, capacity, cost; the release binary end to end on local dynalite; a callgrind profile. Writes docs/BENCHMARKS.md
 	scripts/with-test-servers.sh cargo bench --locked
 
 load: tools ## Many requests at once on dynalite and moto, then the table counted: nothing lost or duplicated (LOAD_REQUESTS=2000)

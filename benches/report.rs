@@ -1,11 +1,11 @@
-//! Writes a benchmark's results into its own marked section of BENCHMARKS.md, so that the file
+//! Writes a benchmark's results into its own marked section of docs/BENCHMARKS.md, so that the file
 //! always shows the figures of the last `make bench` run next to the prose that explains them.
 
 use std::path::Path;
 
 /// Replaces the text between `<!-- <name> -->` and `<!-- /<name> -->` in BENCHMARKS.md.
 pub fn write_section(name: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/BENCHMARKS.md");
     let document = std::fs::read_to_string(&path).expect("BENCHMARKS.md is readable");
     let (begin, end) = (format!("<!-- {name} -->\n"), format!("<!-- /{name} -->"));
     let start = document

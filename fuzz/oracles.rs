@@ -1,7 +1,7 @@
 //! What each fuzz target does with one input, and what it checks: oracles, not only "no panic".
 //!
 //! Shared by the fuzz targets (`fuzz/fuzz_targets/`, under `cargo fuzz`) and by the corpus
-//! replay that `make test` runs on the stable toolchain (`tests/fuzz_corpus.rs`), so a crash
+//! replay that `make test` runs on the stable toolchain (`tests/offline/fuzz_corpus.rs`), so a crash
 //! the fuzzer found, once its input is in `fuzz/corpus/`, stays fixed.
 //!
 //! A broken oracle panics, which is what both libFuzzer and the replay report.

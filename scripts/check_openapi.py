@@ -7,6 +7,8 @@ Usage: check_openapi.py OPENAPI_YAML
 2. Every example (request bodies, parameters, responses; `example` and each `examples` entry)
    must be valid for its schema, formats included (`uuid`, `date-time`), so that the documented
    examples are answers the API can give and requests it accepts as well-formed.
+3. The README's table of request fields names the fields of `NewConversion`, says which are
+   required as its schema does, and states each of its limits.
 
 Exits 1 naming each problem.
 """
@@ -58,11 +60,45 @@ def cases(spec):
                         yield f"{label} {status} {media_type} {name}", media["schema"], value
 
 
+def readme_problems(spec, readme):
+    """What the README's request field table says differently from the `NewConversion` schema."""
+    schema = spec["components"]["schemas"]["NewConversion"]
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4:
+            rows[cells[0].strip("`")] = (cells[2], cells[3])
+    problems = []
+    if set(rows) != set(schema["properties"]):
+        problems.append(f"README fields {sorted(rows)} are not NewConversion's {sorted(schema['properties'])}")
+    for name, (required, notes) in rows.items():
+        if (required == "yes") != (name in schema.get("required", [])):
+            problems.append(f"README: {name} is required: {required}; openapi.yaml disagrees")
+        limits = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                for key in ("maxLength", "maxProperties", "maximum", "exclusiveMaximum"):
+                    if isinstance(node.get(key), int):
+                        limits.append(node[key])
+                for value in node.values():
+                    walk(value)
+
+        walk(schema["properties"].get(name, {}))
+        for limit in limits:
+            power = len(str(limit)) - 1
+            spellings = {str(limit), f"{limit:,}", f"10^{power}" if limit == 10**power else str(limit)}
+            if not any(spelling in notes for spelling in spellings):
+                problems.append(f"README: {name}'s notes do not state its limit {limit:,}")
+    return problems
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
     path = Path(sys.argv[1])
     problems = []
+    readme = path.parent / "README.md"
 
     # Default settings: this checks the document, not schemathesis.toml (nor its API key).
     loaded = schemathesis.openapi.from_path(str(path), config=SchemathesisConfig())
@@ -89,12 +125,14 @@ def main():
             location = "/".join(map(str, error.instance_path)) or "(the whole value)"
             problems.append(f"{where}: at {location}: {error.message}")
 
+    problems += readme_problems(spec, readme.read_text(encoding="utf-8"))
+
     if problems:
         print(f"check_openapi: {len(problems)} problems in {path}:")
         for problem in problems:
             print(f"  - {problem}")
         sys.exit(1)
-    print(f"check_openapi: {path} is valid OpenAPI; {operations} operations load; all {examples} examples match their schemas")
+    print(f"check_openapi: {path} is valid OpenAPI; {operations} operations load; all {examples} examples match their schemas; the README's request fields agree")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Runs the README's curl examples against a running `make run` and checks the documented answers.
+"""Runs the documented curl examples against a running `make run` and checks the answers.
 
-Usage: check_readme.py README BASE_URL API_KEY
+Usage: check_readme.py BASE_URL API_KEY FILE...   (README.md docs/integrating.md)
 
-Each example in the README is marked `<!-- example: NAME -->`, followed by a ```sh block with one
+Each example in the files is marked `<!-- example: NAME -->`, followed by a ```sh block with one
 curl command and a ```json block with the response, whose status is written just before it as
-(`201 Created`). The command runs with only its URL and key replaced. The response must equal the
+(`201 Created`). The command runs with only its URL and key replaced (`$BASE` and `$KEY`, where
+it uses them, are set to them). The response must equal the
 documented one exactly, numbers compared as their exact text, except the values that differ on
 every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), of the
 one event or of each listed one, which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
@@ -13,6 +14,7 @@ answer must be the first, byte for byte, with `Idempotent-Replayed: true`.
 
 import decimal
 import json
+import os
 import re
 import subprocess
 import sys
@@ -34,12 +36,13 @@ def exact(text):
     return json.loads(text, parse_float=lambda s: ("number", s), parse_int=lambda s: ("number", s))
 
 
-def curl(command):
-    """Runs a README curl command; returns its status, body and response headers."""
+def curl(command, base_url, key):
+    """Runs a documented curl command; returns its status, body and response headers."""
     with tempfile.NamedTemporaryFile("r") as headers:
         run = subprocess.run(
             ["bash", "-c", command.strip() + f" -sS -D {headers.name} -w '\\n%{{http_code}}'"],
             capture_output=True, text=True, timeout=120,
+            env={**os.environ, "BASE": base_url, "KEY": key},
         )
         if run.returncode != 0:
             raise RuntimeError(f"curl exited {run.returncode}: {run.stderr}")
@@ -47,61 +50,67 @@ def curl(command):
         return status, body, headers.read()
 
 
-def main(readme_path, base_url, key):
-    readme = open(readme_path, encoding="utf-8").read()
-    examples = list(EXAMPLE.finditer(readme))
-    if len(examples) < 3:
-        sys.exit(f"expected the README's examples, found {len(examples)}")
+def main(base_url, key, *paths):
     failures = 0
-    for example in examples:
-        name = example["name"]
-        command = example["command"].replace(DOC_URL, base_url).replace(DOC_KEY, key)
-        if DOC_URL not in example["command"]:
-            sys.exit(f"{name}: the example does not use {DOC_URL}")
-        try:
-            status, body, _ = curl(command)
-        except RuntimeError as err:
-            print(f"FAIL {name}: {err}")
-            failures += 1
-            continue
-        expected = exact(example["response"])
-        actual = exact(body)
-        if isinstance(expected, dict):
-            pairs = []
-            if isinstance(expected.get("conversion_event"), dict):
-                pairs.append((expected["conversion_event"], actual.get("conversion_event") or {}))
-            if isinstance(expected.get("conversion_events"), list):
-                answered_events = actual.get("conversion_events") or []
-                pairs.extend(zip(expected["conversion_events"], answered_events))
-            for documented, answered in pairs:
-                if not isinstance(answered, dict):
-                    continue
-                volatile = ["id", "created_at"]
-                if documented.get("converted_at") == documented.get("created_at"):
-                    volatile.append("converted_at")
-                if documented.get("id") is None:
-                    volatile.remove("id")
-                for field in volatile:
-                    value = answered.get(field, "")
-                    pattern = UUID if field == "id" else TIMESTAMP
-                    if not pattern.match(str(value)):
-                        print(f"FAIL {name}: {field} {value!r} is not of the documented form")
-                        failures += 1
-                    documented[field] = answered[field] = "<varies>"
-        if status != example["status"] or actual != expected:
-            print(f"FAIL {name}: got {status} {body}\n  documented {example['status']} {example['response']}")
+    for path in paths:
+        examples = list(EXAMPLE.finditer(open(path, encoding="utf-8").read()))
+        if len(examples) < 3:
+            sys.exit(f"expected {path}'s examples, found {len(examples)}")
+        for example in examples:
+            failures += check(example, base_url, key)
+    if failures:
+        sys.exit(f"{failures} documented example(s) do not match the service")
+
+
+def check(example, base_url, key):
+    """Runs one example; returns how many of its checks failed."""
+    failures = 0
+    name = example["name"]
+    command = example["command"].replace(DOC_URL, base_url).replace(DOC_KEY, key)
+    if DOC_URL not in example["command"] and "$BASE" not in example["command"]:
+        sys.exit(f"{name}: the example uses neither {DOC_URL} nor $BASE")
+    try:
+        status, body, _ = curl(command, base_url, key)
+    except RuntimeError as err:
+        print(f"FAIL {name}: {err}")
+        return 1
+    expected = exact(example["response"])
+    actual = exact(body)
+    if isinstance(expected, dict):
+        pairs = []
+        if isinstance(expected.get("conversion_event"), dict):
+            pairs.append((expected["conversion_event"], actual.get("conversion_event") or {}))
+        if isinstance(expected.get("conversion_events"), list):
+            answered_events = actual.get("conversion_events") or []
+            pairs.extend(zip(expected["conversion_events"], answered_events))
+        for documented, answered in pairs:
+            if not isinstance(answered, dict):
+                continue
+            volatile = ["id", "created_at"]
+            if documented.get("converted_at") == documented.get("created_at"):
+                volatile.append("converted_at")
+            if documented.get("id") is None:
+                volatile.remove("id")
+            for field in volatile:
+                value = answered.get(field, "")
+                pattern = UUID if field == "id" else TIMESTAMP
+                if not pattern.match(str(value)):
+                    print(f"FAIL {name}: {field} {value!r} is not of the documented form")
+                    failures += 1
+                documented[field] = answered[field] = "<varies>"
+    if status != example["status"] or actual != expected:
+        print(f"FAIL {name}: got {status} {body}\n  documented {example['status']} {example['response']}")
+        failures += 1
+    else:
+        print(f"ok   {name}: {status}")
+    if "Idempotency-Key:" in command:
+        again_status, again_body, headers = curl(command, base_url, key)
+        if (again_status, again_body) != (status, body) or "idempotent-replayed: true" not in headers.lower():
+            print(f"FAIL {name}: the retry got {again_status} {again_body}\n{headers}")
             failures += 1
         else:
-            print(f"ok   {name}: {status}")
-        if "Idempotency-Key:" in command:
-            again_status, again_body, headers = curl(command)
-            if (again_status, again_body) != (status, body) or "idempotent-replayed: true" not in headers.lower():
-                print(f"FAIL {name}: the retry got {again_status} {again_body}\n{headers}")
-                failures += 1
-            else:
-                print(f"ok   {name}: the retry replayed the same body")
-    if failures:
-        sys.exit(f"{failures} README example(s) do not match the service")
+            print(f"ok   {name}: the retry replayed the same body")
+    return failures
 
 
 if __name__ == "__main__":

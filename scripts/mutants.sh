@@ -26,7 +26,7 @@ case ${MUTANTS_SUITE:-all} in
     run=("$ROOT/scripts/with-test-servers.sh")
     ;;
   fast)
-    tests=(--lib --test properties --test hostile --test fuzz_corpus)
+    tests=(--lib --test offline)
     run=()
     ;;
   *) die "MUTANTS_SUITE is all or fast" ;;

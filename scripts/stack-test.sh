@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the stack exactly as `make run` does (on free ports, with a scratch data folder), then:
-#   - runs the README's curl examples and checks the documented answers;
+#   - runs the curl examples of README.md and docs/integrating.md and checks the documented answers;
 #   - sends events/ fixtures through `cargo lambda invoke`;
 #   - runs schemathesis on every operation of openapi.yaml (scripts/schemathesis.sh);
 #   - checks that a port in use is refused with a clear message;
@@ -95,8 +95,8 @@ for name, (want, got) in checks.items():
     print(f"ok   {name}: {got}")
 PY
 
-say "README examples"
-python3 scripts/check_readme.py README.md "$base_url" "$key"
+say "README and docs/integrating.md examples"
+python3 scripts/check_readme.py "$base_url" "$key" README.md docs/integrating.md
 
 say "make smoke against the local stack"
 make --no-print-directory smoke URL="$base_url" API_KEY="$key"

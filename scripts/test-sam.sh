@@ -6,7 +6,7 @@
 #   - sam validate --lint, and sam build with the template's own build method (as make deploy);
 #   - every events/ fixture through `sam local start-lambda`, each answer checked against
 #     events/expected.tsv, and the function's JSON line of a create in SAM's log;
-#   - the README's SAM lines as written: make invoke-sam, then make start-api with the README's
+#   - the SAM lines of docs/deploying.md as written: make invoke-sam, then make start-api with the README's
 #     examples and make smoke through it.
 # SKIP_SAM=1 skips it all (for a machine without Docker; CI never sets it).
 set -euo pipefail
@@ -82,8 +82,8 @@ wait_for_port "$lambda_port" "$lambda_pid" "sam local start-lambda" "$scratch/st
   { tail -50 "$scratch/start-lambda.log"; die "fixtures through SAM"; }
 stop "$lambda_pid" $relay_pid; lambda_pid= relay_pid=
 
-say "the README's sam local invoke line, as written"
-grep -q '^make invoke-sam EVENT=events/create-minimal.json$' README.md || die "the README no longer has its invoke-sam line"
+say "the sam local invoke line of docs/deploying.md, as written"
+grep -q '^make invoke-sam EVENT=events/create-minimal.json$' docs/deploying.md || die "docs/deploying.md no longer has its invoke-sam line"
 make --no-print-directory invoke-sam EVENT=events/create-minimal.json > "$scratch/invoke.json" 2> "$scratch/invoke.log" ||
   { cat "$scratch/invoke.log"; die "make invoke-sam failed"; }
 status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["statusCode"])' "$scratch/invoke.json")
@@ -100,8 +100,8 @@ set +m
 # (make start-api runs sam build first.)
 wait_for_port "$sam_port" "$api_pid" "make start-api" "$scratch/start-api.log" 600
 key=nxr_live_demo_local_only_key
-python3 scripts/check_readme.py README.md "http://127.0.0.1:$sam_port" "$key" ||
-  { tail -50 "$scratch/start-api.log"; die "README examples through make start-api"; }
+python3 scripts/check_readme.py "http://127.0.0.1:$sam_port" "$key" README.md docs/integrating.md ||
+  { tail -50 "$scratch/start-api.log"; die "the examples through make start-api"; }
 make --no-print-directory smoke URL="http://127.0.0.1:$sam_port" API_KEY="$key"
 kill -INT -- "-$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=
 for _ in $(seq 1 100); do [ -z "$(function_containers)" ] && break; sleep 0.1; done

@@ -17,7 +17,7 @@ cargo clippy --all-targets --locked -- -D warnings
 say "cargo test (dynalite and moto started on free ports)"
 "$ROOT/scripts/with-test-servers.sh" cargo test --lib --bins --tests --locked
 
-say "the stack as make run starts it: README examples, cargo lambda invoke, restart"
+say "the stack as make run starts it: the documented examples, cargo lambda invoke, restart"
 "$ROOT/scripts/stack-test.sh"
 
 say "API reference: openapi.yaml linted and rendered; every operation and error message on the page (headless Chromium)"

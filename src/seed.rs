@@ -1,4 +1,4 @@
-//! The demo account: the reference page's own example data, for `make run`, the README's
+//! The demo account: the reference page's own example data, for `make run`, the documented
 //! examples and the `events/` fixtures. Seeding is idempotent: every record has a fixed id and
 //! is written with a plain put.
 

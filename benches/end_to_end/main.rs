@@ -15,7 +15,7 @@
 //! - footprint: the stripped binary's size, the process's peak RSS;
 //! - where the instructions of a warm invocation go, by callgrind (profile.rs).
 //!
-//! It prints its results and writes them into BENCHMARKS.md. Times are this machine's and vary
+//! It prints its results and writes them into docs/BENCHMARKS.md. Times are this machine's and vary
 //! between runs; the ratios and counts are what to compare.
 
 mod emulator;

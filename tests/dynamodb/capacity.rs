@@ -1,7 +1,7 @@
 //! What a write and each read of `POST /conversions` cost, and what each read endpoint costs a
 //! page, measured with
 //! `ReturnConsumedCapacity` on the function's own calls, for the smallest event and the largest
-//! one the limits allow. The README's capacity section states these figures.
+//! one the limits allow. docs/architecture.md's cost model states these rules.
 //!
 //! dynalite computes capacity from item sizes as DynamoDB does (table only: it reports no index
 //! writes); moto answers a flat figure whatever the size, which the test shows too.
@@ -144,7 +144,7 @@ async fn a_write_costs_its_item_size_in_kilobytes_and_a_replay_reads_it_back() {
             // moto answers one figure for a put whatever the item's size: it does not measure.
             assert_eq!(largest.create[2], smallest.create[2], "{}", backend.name);
         }
-        // What the README's capacity section states, by DynamoDB's rules.
+        // What docs/architecture.md's cost model states, by DynamoDB's rules.
         assert_eq!(
             [smallest, largest_ascii, largest].map(|m| (write_units(m.size), read_units(m.size))),
             [(1.0, 1.0), (22.0, 6.0), (37.0, 10.0)],
@@ -268,7 +268,7 @@ fn by_operation(calls: &[(&'static str, f64)]) -> Vec<OperationCost> {
 }
 
 /// The read endpoints on an account of 600 small events (the demo type; three leads), each
-/// request's DynamoDB calls and capacity. `-- --nocapture` prints the README's table.
+/// request's DynamoDB calls and capacity. `-- --nocapture` prints the table.
 #[tokio::test]
 async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index_entries() {
     use conversions::domain::{

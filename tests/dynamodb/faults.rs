@@ -397,7 +397,7 @@ async fn a_race_loser_whose_read_of_the_winner_fails_answers_503_then_replays_it
 /// Every attempt of a keyed put reaches DynamoDB only after the function has given up on it and
 /// answered 503 (its read-back finds nothing yet). The write lands later all the same; the
 /// client's retry with the same `Idempotency-Key` is answered with that event, and one is
-/// stored. (Without a key no function can tell the retry from a new conversion: README, "A
+/// stored. (Without a key no function can tell the retry from a new conversion: docs/integrating.md, "A
 /// write is never answered as a failure".)
 #[tokio::test]
 async fn a_keyed_put_that_lands_after_its_503_is_replayed_to_the_retry_and_stored_once() {
