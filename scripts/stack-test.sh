@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the stack exactly as `make run` does (on free ports, with a scratch data folder), then:
 #   - runs the curl examples of README.md and docs/integrating.md and checks the documented answers;
+#   - drives every operation through a Python client generated from openapi.yaml;
 #   - sends events/ fixtures through `cargo lambda invoke`;
 #   - runs schemathesis on every operation of openapi.yaml (scripts/schemathesis.sh);
 #   - checks that a port in use is refused with a clear message;
@@ -97,6 +98,9 @@ PY
 
 say "README and docs/integrating.md examples"
 python3 scripts/check_readme.py "$base_url" "$key" README.md docs/integrating.md
+
+say "a Python client generated from openapi.yaml: every operation, each success and error parsed into its models"
+"$VENV/bin/python" scripts/client_check.py "$base_url" "$key" "$dynamodb_port"
 
 say "make smoke against the local stack"
 make --no-print-directory smoke URL="$base_url" API_KEY="$key"

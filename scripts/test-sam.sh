@@ -90,7 +90,7 @@ status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["statu
 [ "$status" = 201 ] || { cat "$scratch/invoke.json" "$scratch/invoke.log"; die "make invoke-sam: status $status, expected 201"; }
 echo "ok   make invoke-sam EVENT=events/create-minimal.json: 201"
 
-say "make start-api: the README's examples and make smoke through SAM's API Gateway emulator"
+say "make start-api: the documented examples, make smoke and the generated client through SAM's API Gateway emulator"
 fresh_dynamodb
 sam_port=$(free_port)
 set -m
@@ -103,6 +103,8 @@ key=nxr_live_demo_local_only_key
 python3 scripts/check_readme.py "http://127.0.0.1:$sam_port" "$key" README.md docs/integrating.md ||
   { tail -50 "$scratch/start-api.log"; die "the examples through make start-api"; }
 make --no-print-directory smoke URL="http://127.0.0.1:$sam_port" API_KEY="$key"
+"$VENV/bin/python" scripts/client_check.py "http://127.0.0.1:$sam_port" "$key" ||
+  { tail -50 "$scratch/start-api.log"; die "the generated client through make start-api"; }
 kill -INT -- "-$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=
 for _ in $(seq 1 100); do [ -z "$(function_containers)" ] && break; sleep 0.1; done
 [ -z "$(function_containers)" ] || die "SAM left function containers behind: $(function_containers)"
