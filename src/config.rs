@@ -401,9 +401,9 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-serv
 
 /// The roots the HTTPS client trusts: those of Amazon Trust Services, compiled in; or, when
 /// `AWS_CA_BUNDLE` names a PEM file (as for the AWS CLI, behind a proxy that re-signs TLS),
-/// that file's certificates instead. Reading the operating system's store would cost about
-/// 9 ms of each cold start (every file under `/etc/ssl/certs`) to trust a hundred
-/// authorities no AWS endpoint uses.
+/// that file's certificates instead. Reading the operating system's store would cost each cold
+/// start a read of every file under `/etc/ssl/certs`, to trust a hundred authorities no AWS
+/// endpoint uses.
 pub fn trusted_roots(bundle: Option<std::path::PathBuf>) -> Result<Vec<u8>, ConfigError> {
     let Some(path) = bundle else {
         return Ok(AMAZON_TRUST_SERVICES_ROOTS.to_vec());

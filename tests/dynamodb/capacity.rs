@@ -393,7 +393,7 @@ async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index
             get(&format!("/conversions/{}", ids[0]), ""),
         )
         .await;
-        println!("{} ({EVENTS} events of about 640 bytes):", backend.name);
+        println!("{} ({EVENTS} events):", backend.name);
         for (label, calls) in &rows {
             println!("  {label}: {calls:?}");
         }
