@@ -510,8 +510,7 @@ pub async fn run<P: Provisioning + Store>(
         }
         Command::ListConversionTypes { account } => {
             require_account(store, account).await?;
-            let mut types = store.conversion_types(account).await?;
-            types.sort_by_key(|t| (t.created_at, t.id));
+            let types = crate::service::conversion_types(store, account).await?;
             Ok(json!({
                 "conversion_types": types.iter().map(conversion_type_json).collect::<Vec<_>>()
             }))
@@ -689,18 +688,9 @@ fn account_json(account: &Account) -> Value {
 
 /// The shape of `GET /conversion-types` items, plus `active`.
 fn conversion_type_json(t: &ConversionType) -> Value {
-    json!({
-        "id": t.id.to_string(),
-        "name": t.name,
-        "description": t.description,
-        "category": t.category.as_str(),
-        "currency": t.currency.code(),
-        "fields": t.fields.iter().map(|f| json!({ "key": f.key, "label": f.label, "type": f.field_type.as_str() })).collect::<Vec<_>>(),
-        "workflow_id": t.scope.workflow_id().map(|id| id.to_string()),
-        "master_workflow_id": t.scope.master_workflow_id().map(|id| id.to_string()),
-        "active": t.active,
-        "created_at": t.created_at.to_string(),
-    })
+    let mut value = crate::http::conversion_type_value(t);
+    value["active"] = t.active.into();
+    value
 }
 
 /// Renders a clap error as one line (`error: ...`), for scripts reading stderr.

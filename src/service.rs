@@ -175,19 +175,25 @@ pub async fn create_conversion<S: Store>(
     }
 }
 
-/// The account's active conversion types, oldest first (by `created_at`, then id): a stable
-/// order in which a new type is always last.
+/// The account's conversion types, active and inactive, oldest first (by `created_at`, then id):
+/// a stable order in which a new type is always last.
+pub async fn conversion_types<S: Store>(
+    store: &S,
+    account: AccountId,
+) -> Result<Vec<ConversionType>, StoreError> {
+    let mut types = store.conversion_types(account).await?;
+    types.sort_by_key(|t| (t.created_at, t.id));
+    Ok(types)
+}
+
+/// The account's active conversion types, in the order of [`conversion_types`]: what
+/// `GET /conversion-types` lists.
 pub async fn list_conversion_types<S: Store>(
     store: &S,
     account: AccountId,
 ) -> Result<Vec<ConversionType>, StoreError> {
-    let mut types: Vec<ConversionType> = store
-        .conversion_types(account)
-        .await?
-        .into_iter()
-        .filter(|t| t.active)
-        .collect();
-    types.sort_by_key(|t| (t.created_at, t.id));
+    let mut types = conversion_types(store, account).await?;
+    types.retain(|t| t.active);
     Ok(types)
 }
 

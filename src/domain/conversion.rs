@@ -317,15 +317,17 @@ impl NewConversion {
             }
             found
         });
+        // The amount's decimal places against the currency it is recorded in: the one given,
+        // else the type's.
+        if let Some(currency) = self.currency.or(conversion_type.map(|t| t.currency))
+            && let Err(err) = self.amount.check_minor_unit(currency)
+        {
+            errors.push(FieldError::new("amount", err));
+        }
         let Some(conversion_type) = conversion_type else {
             return Err(errors);
         };
         errors.extend(field_type_errors(&self.metadata, &conversion_type.fields));
-        if self.currency.is_none()
-            && let Err(err) = self.amount.check_minor_unit(conversion_type.currency)
-        {
-            errors.push(FieldError::new("amount", err));
-        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -652,6 +654,47 @@ mod tests {
             ]
         );
         assert_eq!(errors[0].field, "metadata.broker");
+    }
+
+    /// The one rule: the amount's places against the currency given, else the type's; a given
+    /// currency is checked even when the type cannot be found.
+    #[test]
+    fn a_given_currency_limits_the_amounts_decimal_places() {
+        let w = world();
+        let with = |amount: &str, currency: &str| NewConversion {
+            amount: Amount::parse_json_number(amount).unwrap(),
+            currency: Some(Currency::parse(currency).unwrap()),
+            ..w.request.clone()
+        };
+        for (amount, currency) in [("5.0", "CLP"), ("85000.00", "USD"), ("1.0005", "CLF")] {
+            assert!(
+                resolve(&w, with(amount, currency)).is_ok(),
+                "{amount} {currency}"
+            );
+        }
+        let places = |currency: &str, places: u8| {
+            FieldError::new(
+                "amount",
+                format!("amount has more decimal places than {currency} allows ({places})"),
+            )
+        };
+        assert_eq!(
+            resolve(&w, with("10.5", "CLP")),
+            Err(vec![places("CLP", 0)])
+        );
+        assert_eq!(
+            resolve(&w, with("1.005", "USD")),
+            Err(vec![places("USD", 2)])
+        );
+        let without_type =
+            with("10.5", "CLP").resolve(EventId::random(), None, Some(&w.lead), None, ts(NOW));
+        assert_eq!(
+            without_type,
+            Err(vec![
+                ReferenceError::ConversionType.into(),
+                places("CLP", 0)
+            ])
+        );
     }
 
     #[test]

@@ -89,14 +89,6 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion
         )
     });
     let currency = given("currency").and_then(|raw| record(&mut errors, parse_currency(raw)));
-    if let (Some(amount), Some(currency)) = (amount, currency) {
-        record(
-            &mut errors,
-            amount
-                .check_minor_unit(currency)
-                .map_err(|e| FieldError::new("amount", e)),
-        );
-    }
     let converted_at =
         given("converted_at").and_then(|raw| record(&mut errors, parse_converted_at(raw, now)));
     let metadata = match member("metadata") {
@@ -611,26 +603,6 @@ mod tests {
         assert!(
             parse(&with(r#","converted_at":"1999-12-31T23:59:59Z""#)).is_ok(),
             "backdating has no limit"
-        );
-    }
-
-    #[test]
-    fn a_given_currency_limits_the_amounts_decimal_places() {
-        let body = |amount: &str, currency: &str| {
-            format!(
-                r#"{{"conversion_type_id":"{CT}","lead_id":"{LEAD}","amount":{amount},"currency":"{currency}"}}"#
-            )
-        };
-        assert!(parse(&body("5.0", "CLP")).is_ok());
-        assert!(parse(&body("85000.00", "USD")).is_ok());
-        assert!(parse(&body("1.0005", "CLF")).is_ok());
-        assert_eq!(
-            first_message(&body("10.5", "CLP")),
-            "amount has more decimal places than CLP allows (0)"
-        );
-        assert_eq!(
-            first_message(&body("1.005", "USD")),
-            "amount has more decimal places than USD allows (2)"
         );
     }
 

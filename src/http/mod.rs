@@ -24,8 +24,8 @@ pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request, Unsupported};
 pub use query::page_request;
 pub use render::{
-    MAX_INVOCATION_RESPONSE_BYTES, conversion_types_json, dry_run_json, event_json, listed_json,
-    listing_json, render_events,
+    MAX_INVOCATION_RESPONSE_BYTES, conversion_type_value, conversion_types_json, dry_run_json,
+    event_json, listed_json, listing_json, render_events,
 };
 pub use response::{Outgoing, Response};
 

@@ -181,21 +181,27 @@ pub fn listing_json(listing: &Listing, events: &[Box<RawValue>]) -> String {
 pub fn conversion_types_json(types: &[ConversionType]) -> String {
     to_json(&Types {
         success: true,
-        conversion_types: types
-            .iter()
-            .map(|t| TypeObject {
-                id: t.id.to_string(),
-                name: &t.name,
-                description: t.description.as_deref(),
-                category: t.category.as_str(),
-                currency: t.currency.code(),
-                fields: fields(&t.fields),
-                workflow_id: t.scope.workflow_id().map(|id| id.to_string()),
-                master_workflow_id: t.scope.master_workflow_id().map(|id| id.to_string()),
-                created_at: t.created_at.to_string(),
-            })
-            .collect(),
+        conversion_types: types.iter().map(type_object).collect(),
     })
+}
+
+/// One conversion type as `GET /conversion-types` lists it, as a JSON value (for the admin CLI).
+pub fn conversion_type_value(t: &ConversionType) -> serde_json::Value {
+    serde_json::to_value(type_object(t)).expect("the bodies always serialise")
+}
+
+fn type_object(t: &ConversionType) -> TypeObject<'_> {
+    TypeObject {
+        id: t.id.to_string(),
+        name: &t.name,
+        description: t.description.as_deref(),
+        category: t.category.as_str(),
+        currency: t.currency.code(),
+        fields: fields(&t.fields),
+        workflow_id: t.scope.workflow_id().map(|id| id.to_string()),
+        master_workflow_id: t.scope.master_workflow_id().map(|id| id.to_string()),
+        created_at: t.created_at.to_string(),
+    }
 }
 
 fn listed_object(listed: &Listed) -> EventObject<'_> {
