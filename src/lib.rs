@@ -5,11 +5,13 @@
 //! - [`store`]: the port, its DynamoDB adapter and an in-memory twin for fast tests.
 //! - [`http`]: API Gateway request in, response out; the one place errors become status codes.
 //! - [`admin`]: the operators' CLI (`conversions-admin`) on the same store code.
+//! - [`config`]: the function's own settings; [`sdk`]: the AWS SDK's, and its HTTPS client.
 
 pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod sdk;
 pub mod seed;
 pub mod service;
 pub mod store;

@@ -46,7 +46,7 @@ fn start() -> Result<(), Error> {
 }
 
 async fn serve(config: Config) -> Result<(), Error> {
-    let sdk_config = conversions::config::load_sdk_config().await?;
+    let sdk_config = conversions::sdk::load_sdk_config().await?;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk_config),
         config.table_name,

@@ -3,8 +3,8 @@
 //! DynamoDB and in memory.
 
 use crate::domain::{
-    AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, FieldError,
-    IdempotencyKey, Listed, NewConversion, PageRequest, Position, RequestFingerprint, Resume,
+    AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, EventWithType,
+    FieldError, IdempotencyKey, NewConversion, PageRequest, Position, RequestFingerprint, Resume,
     Timestamp, Total, WriteToken,
 };
 use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
@@ -76,13 +76,13 @@ pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId
                 .is_none_or(|claimed| claimed == *account)
         })
         .ok_or(AuthError::Invalid)?;
-    verified(account);
+    log_account(account);
     Ok(account)
 }
 
 /// Puts an account, once its key has been checked, on the request's log lines (the
 /// `account` of the request's span, where there is one): whatever the request's outcome.
-fn verified(account: AccountId) {
+fn log_account(account: AccountId) {
     tracing::Span::current().record("account", tracing::field::display(account));
 }
 
@@ -129,7 +129,7 @@ pub async fn create_conversion<S: Store>(
     if key.is_some() && context.key_account != Some(account) {
         return Err(CreateError::Auth(AuthError::Invalid));
     }
-    verified(account);
+    log_account(account);
     let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
     let inherited = context.conversion_type.as_ref().map(|t| t.currency);
     if let Some(existing) = context.existing_event {
@@ -199,8 +199,8 @@ pub async fn list_conversion_types<S: Store>(
 
 /// One page of an account's events.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Listing {
-    pub events: Vec<Listed>,
+pub struct ListPage {
+    pub events: Vec<EventWithType>,
     pub total: Total,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<Cursor>,
@@ -218,8 +218,8 @@ pub async fn list_conversions<S: Store>(
     store: &S,
     account: AccountId,
     request: PageRequest,
-    fits: impl FnOnce(&[Listed]) -> usize,
-) -> Result<Listing, StoreError> {
+    fits: impl FnOnce(&[EventWithType]) -> usize,
+) -> Result<ListPage, StoreError> {
     let mut page = store.list_events(account, &request).await?;
     let carried = fits(&page.events);
     if carried < page.events.len() {
@@ -230,7 +230,7 @@ pub async fn list_conversions<S: Store>(
             skip: 0,
         });
     }
-    Ok(Listing {
+    Ok(ListPage {
         events: page.events,
         total: page.total,
         next_cursor: page
@@ -245,7 +245,7 @@ pub async fn get_conversion<S: Store>(
     store: &S,
     account: AccountId,
     id: EventId,
-) -> Result<Option<Listed>, StoreError> {
+) -> Result<Option<EventWithType>, StoreError> {
     let Some(stored) = store.get_event(account, id).await? else {
         return Ok(None);
     };
@@ -254,7 +254,7 @@ pub async fn get_conversion<S: Store>(
         .conversion_type(account, event.conversion_type_id)
         .await?
     {
-        Some(conversion_type) => Ok(Some(Listed {
+        Some(conversion_type) => Ok(Some(EventWithType {
             event,
             conversion_type,
         })),

@@ -38,7 +38,7 @@ pub fn serve() {
         .expect("a runtime");
     runtime
         .block_on(async move {
-            let sdk = conversions::config::load_sdk_config()
+            let sdk = conversions::sdk::load_sdk_config()
                 .await
                 .expect("the SDK's configuration");
             let client = aws_sdk_dynamodb::Client::new(&sdk);

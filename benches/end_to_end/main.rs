@@ -158,7 +158,7 @@ async fn bench() {
         .find_map(|e| e.strip_prefix("dynalite="))
         .expect("a dynalite endpoint")
         .to_owned();
-    let sdk = conversions::config::load_sdk_config()
+    let sdk = conversions::sdk::load_sdk_config()
         .await
         .expect("the SDK's configuration");
     let client = aws_sdk_dynamodb::Client::from_conf(config_for(&sdk, &endpoint).build());

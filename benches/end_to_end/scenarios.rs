@@ -374,7 +374,7 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         Logged
     }))
     .expect("the bench installs the only subscriber");
-    let sdk = conversions::config::load_sdk_config()
+    let sdk = conversions::sdk::load_sdk_config()
         .await
         .expect("the SDK's configuration");
     let consumed = Consumed::default();
@@ -613,9 +613,7 @@ async fn first_event_id(app: &App<DynamoStore>, key: &str) -> String {
 /// with DynamoDB's 100 bytes of overhead), and dollars (the table's storage, point-in-time
 /// recovery on the items).
 pub async fn storage(endpoint: &str, table: &str, scenarios_item: &Item) -> (f64, f64, f64) {
-    let sdk = conversions::config::load_sdk_config()
-        .await
-        .expect("the SDK");
+    let sdk = conversions::sdk::load_sdk_config().await.expect("the SDK");
     let client = Client::from_conf(config_for(&sdk, endpoint).build());
     let indexes = indexes(&client, table).await;
     let item_bytes = (billed_size(scenarios_item) + 100) as f64;
@@ -631,9 +629,7 @@ pub async fn storage(endpoint: &str, table: &str, scenarios_item: &Item) -> (f64
 
 /// A minimal event's stored item, for the storage figures.
 pub async fn minimal_item(endpoint: &str, table: &str) -> Item {
-    let sdk = conversions::config::load_sdk_config()
-        .await
-        .expect("the SDK");
+    let sdk = conversions::sdk::load_sdk_config().await.expect("the SDK");
     let client = Client::from_conf(config_for(&sdk, endpoint).build());
     let app = App::new(DynamoStore::new(client.clone(), table));
     let key = ApiKey::generate_for(AccountId::parse(DEMO_ACCOUNT_ID).unwrap());

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let sdk_config = match conversions::config::load_sdk_config().await {
+        let sdk_config = match conversions::sdk::load_sdk_config().await {
             Ok(sdk_config) => sdk_config,
             Err(err) => {
                 eprintln!("error: {err}");

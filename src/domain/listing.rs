@@ -202,7 +202,7 @@ pub struct Resume {
 
 /// A recorded event and the conversion type it was recorded with (active or not today).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Listed {
+pub struct EventWithType {
     pub event: ConversionEvent,
     pub conversion_type: ConversionType,
 }
@@ -228,7 +228,7 @@ impl Total {
 /// the last); whether the read bound cut it short; and the filter's total.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
-    pub events: Vec<Listed>,
+    pub events: Vec<EventWithType>,
     pub next: Option<Resume>,
     /// The page holds fewer events than asked for because the request read as many index
     /// entries as it may; `next` continues exactly where it stopped.

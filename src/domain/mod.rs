@@ -10,6 +10,7 @@ mod idempotency;
 mod ids;
 mod json;
 mod listing;
+mod metadata;
 mod notes;
 mod timestamp;
 
@@ -29,14 +30,15 @@ pub use ids::{
     WorkflowRunId,
 };
 pub use json::{
-    JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, MAX_METADATA_BYTES,
-    MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Members, Metadata, MetadataError, json_string,
-    nests_deeper_than,
+    JsonNumber, JsonValue, JsonValueError, MAX_JSON_DEPTH, Members, json_string, nests_deeper_than,
 };
 pub use listing::{
-    Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, Limit, Listed,
+    Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, EventWithType, Limit,
     MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, MAX_LIMIT, MAX_OFFSET, Offset, Page, PageRequest,
     Position, Resume, Total, Window,
+};
+pub use metadata::{
+    MAX_METADATA_BYTES, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Metadata, MetadataError,
 };
 pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
 pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};

@@ -72,44 +72,43 @@ impl ApiError {
         }
     }
 
-    /// The `error` and `message` of the body.
-    pub fn texts(&self) -> (&str, &str) {
+    /// The body's `error`: the kind of error.
+    pub fn error(&self) -> &'static str {
         match self {
-            Self::MissingApiKey => (
-                "Missing API key",
-                "Please provide your API key in the X-API-Key header",
-            ),
-            Self::InvalidApiKey => ("Invalid API key", "The provided API key is not valid"),
-            Self::Validation(errors) => (
-                "Validation error",
-                errors
-                    .first()
-                    .map_or("The request is invalid", FieldError::headline),
-            ),
-            Self::PayloadTooLarge => (
-                "Payload too large",
-                "Request body must not exceed 65536 bytes",
-            ),
-            Self::IdempotencyMismatch => (
-                "Idempotency error",
-                "Idempotency-Key has already been used with a different request body",
-            ),
-            Self::RouteNotFound => ("Not found", "Route not found"),
-            Self::EventNotFound => (
-                "Not found",
-                "Conversion event not found or does not belong to your account",
-            ),
-            Self::MethodNotAllowed { message, .. } => ("Method not allowed", message),
-            Self::Unavailable => (
-                "Service unavailable",
-                "The service is temporarily busy; please retry shortly",
-            ),
-            Self::Internal => ("Internal server error", "An unexpected error occurred"),
+            Self::MissingApiKey => "Missing API key",
+            Self::InvalidApiKey => "Invalid API key",
+            Self::Validation(_) => "Validation error",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::IdempotencyMismatch => "Idempotency error",
+            Self::RouteNotFound | Self::EventNotFound => "Not found",
+            Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::Unavailable => "Service unavailable",
+            Self::Internal => "Internal server error",
+        }
+    }
+
+    /// The body's `message`: what went wrong, for people.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::MissingApiKey => "Please provide your API key in the X-API-Key header",
+            Self::InvalidApiKey => "The provided API key is not valid",
+            Self::Validation(errors) => errors
+                .first()
+                .map_or("The request is invalid", FieldError::headline),
+            Self::PayloadTooLarge => "Request body must not exceed 65536 bytes",
+            Self::IdempotencyMismatch => {
+                "Idempotency-Key has already been used with a different request body"
+            }
+            Self::RouteNotFound => "Route not found",
+            Self::EventNotFound => "Conversion event not found or does not belong to your account",
+            Self::MethodNotAllowed { message, .. } => message,
+            Self::Unavailable => "The service is temporarily busy; please retry shortly",
+            Self::Internal => "An unexpected error occurred",
         }
     }
 
     pub fn into_response(self) -> Response {
-        let (error, message) = self.texts();
+        let (error, message) = (self.error(), self.message());
         let errors = match &self {
             Self::Validation(errors) => Some(
                 errors

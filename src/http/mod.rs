@@ -9,9 +9,11 @@
 mod body;
 mod error;
 mod event;
+mod observe;
 mod query;
 mod render;
 mod response;
+mod route;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -22,12 +24,16 @@ use tracing::Instrument;
 pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request, Unsupported};
+pub use observe::field_name;
 pub use query::page_request;
 pub use render::{
     MAX_INVOCATION_RESPONSE_BYTES, conversion_type_value, conversion_types_json, dry_run_json,
     event_json, listed_json, listing_json, render_events,
 };
 pub use response::{Outgoing, Response};
+
+use observe::request_span;
+use route::Route;
 
 use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
 use crate::service::{self, Caller, CreateRequest, Outcome};
@@ -46,72 +52,6 @@ const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// How long a request may take in all, DynamoDB calls included, before it is answered 503:
 /// under the function's 10 s timeout, so the client always gets this API's answer.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
-
-/// The routes this function serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    /// `/conversions`
-    Conversions,
-    /// `/conversions/{id}`, with the id as sent.
-    Conversion(String),
-    /// `/conversion-types`
-    ConversionTypes,
-}
-
-impl Route {
-    /// The route of a request: by the path of the route API Gateway matched, or else by the path
-    /// sent (under `$default`, a function URL, `cargo lambda`). A trailing slash is the same
-    /// route. A matched `/conversions/{id}` takes its id from the end of the path sent, wherever
-    /// the API is mapped.
-    fn of(request: &Request) -> Option<Self> {
-        let trimmed =
-            |path: &'_ str| -> String { path.strip_suffix('/').unwrap_or(path).to_owned() };
-        let path = trimmed(request.route_path());
-        match path.as_str() {
-            "/conversions" => Some(Self::Conversions),
-            "/conversion-types" => Some(Self::ConversionTypes),
-            "/conversions/{id}" => {
-                let sent = trimmed(request.path());
-                let (_, id) = sent.rsplit_once('/')?;
-                Some(Self::Conversion(id.to_owned()))
-            }
-            other => {
-                let id = other.strip_prefix("/conversions/")?;
-                (!id.is_empty() && !id.contains('/')).then(|| Self::Conversion(id.to_owned()))
-            }
-        }
-    }
-
-    /// The route as API Gateway names it, for the logs.
-    fn template(&self) -> &'static str {
-        match self {
-            Self::Conversions => "/conversions",
-            Self::Conversion(_) => "/conversions/{id}",
-            Self::ConversionTypes => "/conversion-types",
-        }
-    }
-
-    /// The methods the route serves, as an `Allow` header lists them, and the 405's message.
-    fn allowed(&self) -> (&'static [&'static str], &'static str, &'static str) {
-        match self {
-            Self::Conversions => (
-                &["GET", "POST"],
-                "GET, POST",
-                "Only GET and POST are supported on /conversions",
-            ),
-            Self::Conversion(_) => (
-                &["GET"],
-                "GET",
-                "Only GET is supported on /conversions/{id}",
-            ),
-            Self::ConversionTypes => (
-                &["GET"],
-                "GET",
-                "Only GET is supported on /conversion-types",
-            ),
-        }
-    }
-}
 
 /// What Lambda says of an invocation, for the logs: its request id, and the X-Ray trace id when
 /// tracing is on.
@@ -134,8 +74,8 @@ impl<'a> From<&'a str> for Invocation<'a> {
 pub struct App<S> {
     store: S,
     deadline: Duration,
-    /// Whether this process has served a request: the first one is its cold start.
-    served: AtomicBool,
+    /// Whether this process has answered a request before: the first one is its cold start.
+    answered_before: AtomicBool,
 }
 
 impl<S: Store> App<S> {
@@ -147,7 +87,7 @@ impl<S: Store> App<S> {
         Self {
             store,
             deadline,
-            served: AtomicBool::new(false),
+            answered_before: AtomicBool::new(false),
         }
     }
 
@@ -181,7 +121,7 @@ impl<S: Store> App<S> {
                     "this function serves HTTP API (payload format 2.0) and function URL events; \
                      it was sent {kind}"
                 );
-                let error = ApiError::Internal.texts().0;
+                let error = ApiError::Internal.error();
                 tracing::error!(status = 500, ms = 0, error);
                 let response = with_request_id(ApiError::Internal.into_response(), request_id);
                 Outgoing::unsupported(&kind, response)
@@ -245,7 +185,7 @@ impl<S: Store> App<S> {
                         ),
                         _ => None,
                     };
-                    (Some(err.texts().0.to_owned()), fields)
+                    (Some(err.error()), fields)
                 }
             };
             let response = answer.unwrap_or_else(ApiError::into_response);
@@ -265,15 +205,12 @@ impl<S: Store> App<S> {
 
     /// Whether this is the process's first request (and no other is).
     fn cold_start(&self) -> bool {
-        !self.served.swap(true, Ordering::Relaxed)
+        !self.answered_before.swap(true, Ordering::Relaxed)
     }
 
     async fn route(&self, request: &Request, route: Option<Route>) -> Result<Response, ApiError> {
         let route = route.ok_or(ApiError::RouteNotFound)?;
-        let (methods, allow, message) = route.allowed();
-        if !methods.contains(&request.method()) {
-            return Err(ApiError::MethodNotAllowed { allow, message });
-        }
+        route.check_method(request.method())?;
         let key = api_key(request)?;
         if route == Route::Conversions && request.method() == "POST" {
             return self.create_conversion(request, &key).await;
@@ -352,50 +289,6 @@ impl<S: Store> App<S> {
         span.record("outcome", did);
         Ok(response)
     }
-}
-
-/// The span of one request: every line logged while it is answered carries its fields; the
-/// account, the event and what a create did are recorded once known.
-fn request_span(request_id: &str, cold_start: bool, route: &str) -> tracing::Span {
-    tracing::info_span!(
-        "request",
-        request = %request_id,
-        // Only on the process's first request.
-        cold_start = cold_start.then_some(true),
-        route = %route,
-        account = tracing::field::Empty,
-        event = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-    )
-}
-
-/// The fields `errors[]` can name beside the body's members.
-const OTHER_FIELDS: [&str; 10] = [
-    "body",
-    "Idempotency-Key",
-    "dry_run",
-    "limit",
-    "offset",
-    "cursor",
-    "workflow_id",
-    "master_workflow_id",
-    "converted_after",
-    "converted_before",
-];
-
-/// The name a log line gives a field `errors[]` names: bounded, so that a client's own member
-/// names and metadata keys stay out of the logs. An unknown body member is `other`; any
-/// metadata key is `metadata`.
-pub fn field_name(field: &str) -> &'static str {
-    let field = match field.split_once('.') {
-        Some(("metadata", _)) => "metadata",
-        _ => field,
-    };
-    body::FIELDS
-        .into_iter()
-        .chain(OTHER_FIELDS)
-        .find(|&known| known == field)
-        .unwrap_or("other")
 }
 
 /// Sets `X-Request-Id`, when the id can be a header value.

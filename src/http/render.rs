@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::{ConversionEvent, ConversionType, FieldDefinition, Metadata, Notes};
-use crate::domain::{Listed, Total};
-use crate::service::Listing;
+use crate::domain::{EventWithType, Total};
+use crate::service::ListPage;
 
 #[derive(Serialize)]
 struct Created<'a> {
@@ -109,7 +109,7 @@ pub fn dry_run_json(event: &ConversionEvent) -> String {
 }
 
 /// `GET /conversions/{id}`: `{"success": true, "conversion_event": {..., "conversion_types": {...}}}`.
-pub fn listed_json(listed: &Listed) -> String {
+pub fn listed_json(listed: &EventWithType) -> String {
     to_json(&One {
         success: true,
         conversion_event: listed_object(listed),
@@ -138,7 +138,7 @@ pub fn escaped_len(json: &str) -> usize {
 
 /// Each listed event's JSON object, rendered once: measured by [`events_that_fit`], then
 /// written by [`listing_json`].
-pub fn render_events(events: &[Listed]) -> Vec<Box<RawValue>> {
+pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
     events
         .iter()
         .map(|listed| {
@@ -163,7 +163,7 @@ pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
 /// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N,
 /// "total_at_least": N, "next_cursor": ..., "cut_short": false}`, with the page's events as
 /// [`render_events`] rendered them.
-pub fn listing_json(listing: &Listing, events: &[Box<RawValue>]) -> String {
+pub fn listing_json(listing: &ListPage, events: &[Box<RawValue>]) -> String {
     to_json(&Events {
         success: true,
         conversion_events: &events[..listing.events.len()],
@@ -204,7 +204,7 @@ fn type_object(t: &ConversionType) -> TypeObject<'_> {
     }
 }
 
-fn listed_object(listed: &Listed) -> EventObject<'_> {
+fn listed_object(listed: &EventWithType) -> EventObject<'_> {
     let t = &listed.conversion_type;
     event_object(
         &listed.event,

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventFilter, EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED,
+    ConversionTypeId, EventFilter, EventId, EventWithType, Lead, LeadId, MAX_ENTRIES_COUNTED,
     MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Timestamp, Total, WorkflowRun,
     WorkflowRunId,
 };
@@ -251,7 +251,7 @@ impl Store for MemoryStore {
             .into_iter()
             .map(
                 |event| match data.types.get(&(account, event.conversion_type_id)) {
-                    Some(t) => Ok(Listed {
+                    Some(t) => Ok(EventWithType {
                         conversion_type: t.clone(),
                         event,
                     }),

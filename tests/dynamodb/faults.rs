@@ -11,7 +11,7 @@ use conversions::store::{DynamoStore, Provisioning, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conversions::config::DYNAMODB_OPERATION_TIMEOUT;
+use conversions::sdk::DYNAMODB_OPERATION_TIMEOUT;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 

@@ -1,5 +1,8 @@
 //! Records as DynamoDB items and back. Every attribute name is defined once, in [`attr`], and
 //! used both to write and to read it.
+//!
+//! Over 400 lines on purpose: every record's layout is here, written beside its reading, so
+//! that a change of format (and the `format` every item carries) is made in one file.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -85,7 +88,8 @@ pub(super) mod status {
     pub const REVOKED: &str = "revoked";
 }
 
-pub(super) fn s(value: impl Display) -> AttributeValue {
+/// A string attribute value.
+pub(super) fn string(value: impl Display) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
 
@@ -95,7 +99,7 @@ struct Writer(Item);
 impl Writer {
     fn new(key: Item, entity: &str) -> Self {
         let mut item = key;
-        item.insert(attr::ENTITY.to_owned(), s(entity));
+        item.insert(attr::ENTITY.to_owned(), string(entity));
         item.insert(
             attr::FORMAT.to_owned(),
             AttributeValue::N(FORMAT.to_string()),
@@ -109,7 +113,7 @@ impl Writer {
     }
 
     fn text(self, name: &str, value: impl Display) -> Self {
-        self.set(name, s(value))
+        self.set(name, string(value))
     }
 
     /// Leaves the attribute out when there is no value.
@@ -263,9 +267,9 @@ pub(super) fn conversion_type_item(account: AccountId, t: &ConversionType) -> It
         .iter()
         .map(|f| {
             AttributeValue::M(HashMap::from([
-                (attr::FIELD_KEY.to_owned(), s(&f.key)),
-                (attr::FIELD_LABEL.to_owned(), s(&f.label)),
-                (attr::FIELD_TYPE.to_owned(), s(f.field_type.as_str())),
+                (attr::FIELD_KEY.to_owned(), string(&f.key)),
+                (attr::FIELD_LABEL.to_owned(), string(&f.label)),
+                (attr::FIELD_TYPE.to_owned(), string(f.field_type.as_str())),
             ]))
         })
         .collect();
@@ -522,9 +526,9 @@ mod tests {
             panic!("fields is a list");
         };
         fields.push(AttributeValue::M(HashMap::from([
-            (attr::FIELD_KEY.to_owned(), s("closing_date")),
-            (attr::FIELD_LABEL.to_owned(), s("Closing date")),
-            (attr::FIELD_TYPE.to_owned(), s("date")),
+            (attr::FIELD_KEY.to_owned(), string("closing_date")),
+            (attr::FIELD_LABEL.to_owned(), string("Closing date")),
+            (attr::FIELD_TYPE.to_owned(), string("date")),
         ])));
         let read = conversion_type_from(&item).unwrap();
         assert_eq!(
@@ -536,7 +540,7 @@ mod tests {
     #[test]
     fn a_malformed_item_is_reported_with_its_key() {
         let mut item = keys::key(AccountId::random(), keys::lead_sk(LeadId::random()));
-        item.insert(attr::ID.into(), s("not-a-uuid"));
+        item.insert(attr::ID.into(), string("not-a-uuid"));
         let err = lead_from(&item).unwrap_err();
         assert!(
             matches!(err, StoreError::Corrupt { ref key, .. } if key.contains("LEAD#")),

@@ -9,10 +9,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 
+use super::DynamoStore;
 use super::error::store_error;
-use super::item::{Item, Reader, attr, s};
+use super::item::{self, Item, Reader, attr, string};
 use super::keys::{self, EventIndex};
-use crate::domain::{AccountId, EventFilter, LeadId, PageRequest, Position, Resume, Total};
+use crate::domain::{
+    AccountId, ConversionTypeId, EventFilter, EventWithType, LeadId, PageRequest, Position, Resume,
+    Total,
+};
 use crate::store::StoreError;
 
 /// Index entries a filtered page query reads in its first call, at the least. Each further
@@ -44,7 +48,7 @@ impl EventQuery {
     pub fn new(account: AccountId, filter: &EventFilter, lead: Option<LeadId>) -> Self {
         let (index, partition) = keys::index_for(account, lead);
         let mut names = HashMap::from([("#partition".to_owned(), index.partition.to_owned())]);
-        let mut values = HashMap::from([(":partition".to_owned(), s(&partition))]);
+        let mut values = HashMap::from([(":partition".to_owned(), string(&partition))]);
         let window = filter.window;
         let from = window.from().map(keys::converted_sk_bound);
         let until = window.until().map(keys::converted_sk_bound);
@@ -61,17 +65,17 @@ impl EventQuery {
             names.insert("#position".to_owned(), attr::CONVERTED_SK.to_owned());
         }
         if let Some(from) = from {
-            values.insert(":from".to_owned(), s(from));
+            values.insert(":from".to_owned(), string(from));
         }
         if let Some(until) = until {
-            values.insert(":until".to_owned(), s(until));
+            values.insert(":until".to_owned(), string(until));
         }
         let conditions: Vec<String> = keys::remaining_conditions(filter)
             .into_iter()
             .enumerate()
             .map(|(i, (name, value))| {
                 names.insert(format!("#f{i}"), name.to_owned());
-                values.insert(format!(":f{i}"), s(value));
+                values.insert(format!(":f{i}"), string(value));
                 format!("#f{i} = :f{i}")
             })
             .collect();
@@ -102,10 +106,10 @@ impl EventQuery {
     /// event there (the index's keys and the table's).
     fn start_after(&self, account: AccountId, position: Position) -> Item {
         let mut key = keys::key(account, keys::event_sk(position.id));
-        key.insert(self.index.partition.to_owned(), s(&self.partition));
+        key.insert(self.index.partition.to_owned(), string(&self.partition));
         key.insert(
             attr::CONVERTED_SK.to_owned(),
-            s(keys::converted_sk(position.converted_at, position.id)),
+            string(keys::converted_sk(position.converted_at, position.id)),
         );
         key
     }
@@ -214,4 +218,100 @@ fn position_of(entry: &Item) -> Result<Position, StoreError> {
     Reader(entry).parse(attr::CONVERTED_SK, |sk| {
         keys::position(sk).ok_or("not a time and an id")
     })
+}
+
+impl DynamoStore {
+    /// The events of index entries, in the entries' order, each with its conversion type, read
+    /// from the table by key in one `BatchGetItem` (several, at once, past 100 keys).
+    ///
+    /// Eventually consistent, at half the price: an event never changes once written, and a type
+    /// exists before any event of it. The index is updated after the table, so its entries name
+    /// items that exist; a replica that has not seen an item yet can still miss it, and those
+    /// few are read again strongly consistent.
+    pub(super) async fn listed(
+        &self,
+        account: AccountId,
+        entries: &[Item],
+    ) -> Result<Vec<EventWithType>, StoreError> {
+        let mut wanted: Vec<(String, String)> = Vec::with_capacity(entries.len());
+        let mut sort_keys: Vec<String> = Vec::new();
+        for entry in entries {
+            let r = Reader(entry);
+            let event_sk = r.string(attr::SK)?.to_owned();
+            let type_sk = keys::conversion_type_sk(
+                r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?,
+            );
+            if !sort_keys.contains(&type_sk) {
+                sort_keys.push(type_sk.clone());
+            }
+            sort_keys.push(event_sk.clone());
+            wanted.push((event_sk, type_sk));
+        }
+        let key_of = |sk: &String| keys::key(account, sk.clone());
+        let mut found = self
+            .batch_get_all(sort_keys.iter().map(key_of).collect(), false)
+            .await?;
+        let missed: Vec<Item> = sort_keys
+            .iter()
+            .filter(|sk| !found.contains_key(*sk))
+            .map(key_of)
+            .collect();
+        if !missed.is_empty() {
+            found.extend(self.batch_get_all(missed, true).await?);
+        }
+        let mut types = HashMap::new();
+        let mut listed = Vec::with_capacity(wanted.len());
+        for (event_sk, type_sk) in wanted {
+            let Some(event) = found.remove(&event_sk) else {
+                // An index entry outlives its item only while a deletion (a TTL's) reaches the
+                // index.
+                tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
+                continue;
+            };
+            let event = item::stored_event_from(&event)?.event;
+            let conversion_type = match types.get(&type_sk) {
+                Some(known) => Clone::clone(known),
+                None => {
+                    let read = found
+                        .remove(&type_sk)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            key: event_sk.clone(),
+                            reason: format!("its conversion type ({type_sk}) is missing"),
+                        })
+                        .and_then(|i| item::conversion_type_from(&i))?;
+                    types.insert(type_sk, read.clone());
+                    read
+                }
+            };
+            listed.push(EventWithType {
+                event,
+                conversion_type,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// The lead whose index partition holds a filter's events: the filter's own, or its run's
+    /// (read); `Some(None)` for the account's partition, and `None` when no event can match (no
+    /// such run, or a run of another lead than the filter's).
+    pub(super) async fn partition_lead(
+        &self,
+        account: AccountId,
+        filter: &EventFilter,
+    ) -> Result<Option<Option<LeadId>>, StoreError> {
+        let Some(run) = filter.workflow_run else {
+            return Ok(Some(filter.lead));
+        };
+        let Some(found) = self
+            .get(keys::key(account, keys::workflow_run_sk(run)))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let lead = item::workflow_run_from(&found)?.lead_id;
+        Ok(filter
+            .lead
+            .is_none_or(|wanted| wanted == lead)
+            .then_some(Some(lead)))
+    }
 }

@@ -6,6 +6,7 @@ mod error;
 mod item;
 mod keys;
 mod list;
+mod provisioning;
 mod schema;
 
 use std::collections::HashMap;
@@ -19,13 +20,12 @@ use futures_util::future::try_join_all;
 pub use schema::{TableError, create_table};
 
 use self::error::store_error;
-use self::item::{Item, Reader, attr, s, status};
+use self::item::{Item, Reader, attr, string};
 use self::list::EventQuery;
-use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
+use super::{Context, Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionType, ConversionTypeId, EventFilter,
-    EventId, Lead, LeadId, Listed, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest,
-    Timestamp, Total, WorkflowRun, WorkflowRunId,
+    AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventId, MAX_ENTRIES_COUNTED,
+    MAX_ENTRIES_READ, Page, PageRequest, Total,
 };
 
 /// The most keys one `BatchGetItem` may ask for.
@@ -75,8 +75,8 @@ impl DynamoStore {
     /// Called during init, so that the first request does not pay for the handshake.
     pub async fn warm_up(&self) -> Result<(), StoreError> {
         let nothing = Item::from([
-            (attr::PK.to_owned(), s("WARM_UP")),
-            (attr::SK.to_owned(), s("WARM_UP")),
+            (attr::PK.to_owned(), string("WARM_UP")),
+            (attr::SK.to_owned(), string("WARM_UP")),
         ]);
         self.read(nothing, false).await.map(|_| ())
     }
@@ -112,8 +112,8 @@ impl DynamoStore {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":prefix", s(prefix))
+            .expression_attribute_values(":pk", string(keys::account_pk(account)))
+            .expression_attribute_values(":prefix", string(prefix))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -195,100 +195,6 @@ impl DynamoStore {
             found.extend(batch);
         }
         Ok(found)
-    }
-
-    /// The events of index entries, in the entries' order, each with its conversion type, read
-    /// from the table by key in one `BatchGetItem` (several, at once, past 100 keys).
-    ///
-    /// Eventually consistent, at half the price: an event never changes once written, and a type
-    /// exists before any event of it. The index is updated after the table, so its entries name
-    /// items that exist; a replica that has not seen an item yet can still miss it, and those
-    /// few are read again strongly consistent.
-    async fn listed(
-        &self,
-        account: AccountId,
-        entries: &[Item],
-    ) -> Result<Vec<Listed>, StoreError> {
-        let mut wanted: Vec<(String, String)> = Vec::with_capacity(entries.len());
-        let mut sort_keys: Vec<String> = Vec::new();
-        for entry in entries {
-            let r = Reader(entry);
-            let event_sk = r.string(attr::SK)?.to_owned();
-            let type_sk = keys::conversion_type_sk(
-                r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?,
-            );
-            if !sort_keys.contains(&type_sk) {
-                sort_keys.push(type_sk.clone());
-            }
-            sort_keys.push(event_sk.clone());
-            wanted.push((event_sk, type_sk));
-        }
-        let key_of = |sk: &String| keys::key(account, sk.clone());
-        let mut found = self
-            .batch_get_all(sort_keys.iter().map(key_of).collect(), false)
-            .await?;
-        let missed: Vec<Item> = sort_keys
-            .iter()
-            .filter(|sk| !found.contains_key(*sk))
-            .map(key_of)
-            .collect();
-        if !missed.is_empty() {
-            found.extend(self.batch_get_all(missed, true).await?);
-        }
-        let mut types = HashMap::new();
-        let mut listed = Vec::with_capacity(wanted.len());
-        for (event_sk, type_sk) in wanted {
-            let Some(event) = found.remove(&event_sk) else {
-                // An index entry outlives its item only while a deletion (a TTL's) reaches the
-                // index.
-                tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
-                continue;
-            };
-            let event = item::stored_event_from(&event)?.event;
-            let conversion_type = match types.get(&type_sk) {
-                Some(known) => Clone::clone(known),
-                None => {
-                    let read = found
-                        .remove(&type_sk)
-                        .ok_or_else(|| StoreError::Corrupt {
-                            key: event_sk.clone(),
-                            reason: format!("its conversion type ({type_sk}) is missing"),
-                        })
-                        .and_then(|i| item::conversion_type_from(&i))?;
-                    types.insert(type_sk, read.clone());
-                    read
-                }
-            };
-            listed.push(Listed {
-                event,
-                conversion_type,
-            });
-        }
-        Ok(listed)
-    }
-
-    /// The lead whose index partition holds a filter's events: the filter's own, or its run's
-    /// (read); `Some(None)` for the account's partition, and `None` when no event can match (no
-    /// such run, or a run of another lead than the filter's).
-    async fn partition_lead(
-        &self,
-        account: AccountId,
-        filter: &EventFilter,
-    ) -> Result<Option<Option<LeadId>>, StoreError> {
-        let Some(run) = filter.workflow_run else {
-            return Ok(Some(filter.lead));
-        };
-        let Some(found) = self
-            .get(keys::key(account, keys::workflow_run_sk(run)))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let lead = item::workflow_run_from(&found)?.lead_id;
-        Ok(filter
-            .lead
-            .is_none_or(|wanted| wanted == lead)
-            .then_some(Some(lead)))
     }
 }
 
@@ -484,105 +390,12 @@ impl Store for DynamoStore {
     }
 }
 
-impl Provisioning for DynamoStore {
-    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.put(item::account_item(account)).await
-    }
-
-    async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.get(keys::key(id, keys::ACCOUNT_SK.to_owned()))
-            .await?
-            .map(|i| item::account_from(&i))
-            .transpose()
-    }
-
-    async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
-        let now = Timestamp::now();
-        // Listed first: a key that works is always listed.
-        self.put(item::api_key_entry_item(key, account, now))
-            .await?;
-        self.put(item::api_key_item(key, account, now)).await
-    }
-
-    async fn api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.account_records(account, keys::API_KEY_ENTRY_SK_PREFIX)
-            .await?
-            .iter()
-            .map(item::api_key_record_from)
-            .collect()
-    }
-
-    async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError> {
-        let Some(found) = self.get(keys::api_key(key)).await? else {
-            return Ok(false);
-        };
-        let account = item::api_key_record_from(&found)?.account;
-        let now = Timestamp::now();
-        // The record requests find first: from then on the key is refused.
-        for record in [keys::api_key(key), keys::api_key_entry(account, key)] {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(record))
-                .update_expression("SET #status = :revoked, #revoked_at = :now")
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#status", attr::STATUS)
-                .expression_attribute_names("#revoked_at", attr::REVOKED_AT)
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_values(":revoked", s(status::REVOKED))
-                .expression_attribute_values(":now", s(now))
-                .send()
-                .await
-                .map_err(store_error)?;
-        }
-        Ok(true)
-    }
-
-    async fn put_conversion_type(
-        &self,
-        account: AccountId,
-        conversion_type: &ConversionType,
-    ) -> Result<(), StoreError> {
-        self.put(item::conversion_type_item(account, conversion_type))
-            .await
-    }
-
-    async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
-        self.put(item::lead_item(account, lead)).await
-    }
-
-    async fn get_workflow_run(
-        &self,
-        account: AccountId,
-        id: WorkflowRunId,
-    ) -> Result<Option<WorkflowRun>, StoreError> {
-        self.get(keys::key(account, keys::workflow_run_sk(id)))
-            .await?
-            .map(|i| item::workflow_run_from(&i))
-            .transpose()
-    }
-
-    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        self.get(keys::key(account, keys::lead_sk(id)))
-            .await?
-            .map(|i| item::lead_from(&i))
-            .transpose()
-    }
-
-    async fn put_workflow_run(
-        &self,
-        account: AccountId,
-        run: &WorkflowRun,
-    ) -> Result<(), StoreError> {
-        self.put(item::workflow_run_item(account, run)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use aws_sdk_dynamodb::types::AttributeValue;
 
     use super::*;
+    use crate::domain::Timestamp;
 
     /// The DynamoDB JSON of an item, as a server sends it.
     fn wire(item: &Item) -> serde_json::Value {
@@ -738,7 +551,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let listed = |event: ConversionEvent| crate::domain::Listed {
+        let listed = |event: ConversionEvent| crate::domain::EventWithType {
             event,
             conversion_type: demo.conversion_type.clone(),
         };

@@ -78,8 +78,8 @@ impl Backend {
     pub fn config(&self) -> aws_sdk_dynamodb::config::Builder {
         aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .http_client(conversions::config::https_client(
-                conversions::config::AMAZON_TRUST_SERVICES_ROOTS.to_vec(),
+            .http_client(conversions::sdk::https_client(
+                conversions::sdk::AMAZON_TRUST_SERVICES_ROOTS.to_vec(),
             ))
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
@@ -150,9 +150,9 @@ impl Backend {
 }
 
 /// The function's own DynamoDB client (its timeouts and retries, from
-/// `config::load_sdk_config`), sent to `endpoint`.
+/// `sdk::load_sdk_config`), sent to `endpoint`.
 pub async fn function_client(endpoint: &str) -> Client {
-    let sdk_config = conversions::config::load_sdk_config()
+    let sdk_config = conversions::sdk::load_sdk_config()
         .await
         .expect("the SDK's configuration");
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)

@@ -2,201 +2,24 @@
 //! records conversions refer to, through the same domain types and store code as the function.
 //! Every command prints one JSON document on stdout.
 
-use clap::{ArgGroup, Parser, Subcommand};
+mod cli;
+mod create;
+
 use serde_json::{Value, json};
 
-use crate::config::{Config, dynamodb_endpoint, is_local_endpoint};
+use cli::read_secret_line;
+pub use cli::{Cli, Command, one_line};
+use create::{Decision, decide, with_status};
+
+use crate::config::Config;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyId, ApiKeyRecord, Category, ConversionType, ConversionTypeId,
-    Currency, Cursor, EventFilter, FieldDefinition, FieldType, Lead, LeadId, Limit, MAX_LIMIT,
-    MAX_OFFSET, MAX_TYPES_PER_ACCOUNT, MasterWorkflowId, Offset, PageRequest, Scope, Timestamp,
-    Window, WorkflowId, WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKey, ApiKeyRecord, ConversionType, ConversionTypeId, Cursor,
+    EventFilter, Lead, LeadId, MAX_TYPES_PER_ACCOUNT, PageRequest, Scope, Timestamp, Window,
+    WorkflowRun, WorkflowRunId,
 };
+use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
 use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
-
-/// Provision the Conversions table: accounts, API keys, conversion types, leads, workflow runs.
-///
-/// Talks to the DynamoDB that the AWS SDK's standard environment points at (`AWS_REGION`,
-/// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for a local server).
-#[derive(Debug, Parser)]
-#[command(name = "conversions-admin", version)]
-pub struct Cli {
-    /// The DynamoDB table.
-    #[arg(long, env = "TABLE_NAME", global = true)]
-    pub table: Option<String>,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create the table and its indexes as template.yaml declares them (for local use); a table
-    /// that exists is left as it is.
-    CreateTables,
-    /// Create an account. With --id of an existing one: the same name is reported as existing
-    /// (exit 0), another is refused unless --replace.
-    CreateAccount {
-        #[arg(long)]
-        name: String,
-        /// Use this id instead of a random one.
-        #[arg(long)]
-        id: Option<AccountId>,
-        /// Overwrite a record with this id that holds other values (its created_at is kept).
-        #[arg(long, requires = "id")]
-        replace: bool,
-    },
-    /// Create an API key for an account. The key is printed once, beside its id; only its hash
-    /// is stored. It names its account (nxr_live_<account>_<secret>), which saves a round trip
-    /// per request.
-    CreateApiKey {
-        #[arg(long)]
-        account: AccountId,
-    },
-    /// List an account's API keys, active and revoked, by id (never the keys).
-    ListApiKeys {
-        #[arg(long)]
-        account: AccountId,
-    },
-    /// Revoke API keys: requests with them get 401 Invalid API key from then on. By id, every
-    /// key of an account, or the key itself read from standard input (never from the command
-    /// line, where shell history and ps would keep it; not echoed on a terminal).
-    #[command(group(ArgGroup::new("which").required(true).args(["key_id", "all", "stdin"])))]
-    RevokeApiKey {
-        /// The account of the key (--key-id) or keys (--all).
-        #[arg(long, required_unless_present = "stdin", conflicts_with = "stdin")]
-        account: Option<AccountId>,
-        /// The key's id, as create-api-key and list-api-keys print it.
-        #[arg(long, value_parser = ApiKeyId::parse)]
-        key_id: Option<ApiKeyId>,
-        /// Every key of the account.
-        #[arg(long)]
-        all: bool,
-        /// Read the key (nxr_live_...) from standard input.
-        #[arg(long)]
-        stdin: bool,
-    },
-    /// Create a conversion type, scoped to a workflow or a master workflow. With --id of an
-    /// existing one: the same values are reported as existing (exit 0), others are refused
-    /// unless --replace.
-    #[command(group(ArgGroup::new("scope").required(true).args(["workflow_id", "master_workflow_id"])))]
-    CreateConversionType {
-        #[arg(long)]
-        account: AccountId,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        description: Option<String>,
-        /// intermediary or final.
-        #[arg(long)]
-        category: Category,
-        /// The default ISO 4217 currency of its events.
-        #[arg(long)]
-        currency: Currency,
-        /// A custom field, key:label:text or key:label:number; repeat for more.
-        #[arg(long = "field", value_parser = parse_field)]
-        fields: Vec<FieldDefinition>,
-        #[arg(long)]
-        workflow_id: Option<WorkflowId>,
-        #[arg(long)]
-        master_workflow_id: Option<MasterWorkflowId>,
-        /// Create it inactive (it cannot be used until activate-conversion-type).
-        #[arg(long)]
-        inactive: bool,
-        /// Use this id instead of a random one.
-        #[arg(long)]
-        id: Option<ConversionTypeId>,
-        /// Overwrite a record with this id that holds other values (its created_at is kept).
-        #[arg(long, requires = "id")]
-        replace: bool,
-    },
-    /// Deactivate a conversion type: new events of that type are refused.
-    DeactivateConversionType {
-        #[arg(long)]
-        account: AccountId,
-        #[arg(long)]
-        id: ConversionTypeId,
-    },
-    /// Activate a conversion type again: new events of that type are accepted.
-    ActivateConversionType {
-        #[arg(long)]
-        account: AccountId,
-        #[arg(long)]
-        id: ConversionTypeId,
-    },
-    /// Create a lead (one that exists is reported as existing).
-    CreateLead {
-        #[arg(long)]
-        account: AccountId,
-        /// Use this id instead of a random one.
-        #[arg(long)]
-        id: Option<LeadId>,
-    },
-    /// Create a workflow run: one lead's enrollment in one workflow. With --id of an existing
-    /// one: the same values are reported as existing (exit 0), others are refused unless
-    /// --replace.
-    CreateWorkflowRun {
-        #[arg(long)]
-        account: AccountId,
-        #[arg(long)]
-        lead_id: LeadId,
-        #[arg(long)]
-        workflow_id: WorkflowId,
-        /// The master workflow the workflow belongs to, if any.
-        #[arg(long)]
-        master_workflow_id: Option<MasterWorkflowId>,
-        /// Use this id instead of a random one.
-        #[arg(long)]
-        id: Option<WorkflowRunId>,
-        /// Overwrite a record with this id that holds other values (its created_at is kept).
-        #[arg(long, requires = "id")]
-        replace: bool,
-    },
-    /// Create the demo account, key and the reference page's example records (idempotent). Its
-    /// API key is public: only against a local DynamoDB (an http:// endpoint on a loopback or
-    /// private address, localhost or host.docker.internal) unless --allow-remote.
-    SeedDemo {
-        /// Seed a table that is not local all the same.
-        #[arg(long)]
-        allow_remote: bool,
-    },
-    /// List an account's conversion types, active and inactive, oldest first.
-    ListConversionTypes {
-        #[arg(long)]
-        account: AccountId,
-    },
-    /// List an account's conversion events, newest first: the body GET /conversions answers.
-    ListConversions {
-        #[arg(long)]
-        account: AccountId,
-        #[arg(long)]
-        lead_id: Option<LeadId>,
-        #[arg(long)]
-        workflow_id: Option<WorkflowId>,
-        #[arg(long)]
-        master_workflow_id: Option<MasterWorkflowId>,
-        #[arg(long)]
-        workflow_run_id: Option<WorkflowRunId>,
-        #[arg(long)]
-        conversion_type_id: Option<ConversionTypeId>,
-        /// Converted at or after this instant (RFC 3339).
-        #[arg(long, value_parser = parse_instant)]
-        converted_after: Option<Timestamp>,
-        /// Converted strictly before this instant (RFC 3339).
-        #[arg(long, value_parser = parse_instant)]
-        converted_before: Option<Timestamp>,
-        /// Events per page, 1 to 200.
-        #[arg(long, value_parser = parse_limit, default_value = "50")]
-        limit: Limit,
-        /// Matching events to skip, 0 to 10000.
-        #[arg(long, value_parser = parse_offset, default_value = "0")]
-        offset: Offset,
-        /// The next_cursor of the previous page (with the same filters).
-        #[arg(long)]
-        cursor: Option<String>,
-    },
-}
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -217,33 +40,6 @@ impl AdminError {
             Self::Store(_) | Self::Table(_) => 1,
         }
     }
-}
-
-/// `key:label:type`; the key and label rules are the type's ([`ConversionType::check_limits`]).
-fn parse_field(text: &str) -> Result<FieldDefinition, String> {
-    let mut parts = text.splitn(3, ':');
-    let (Some(key), Some(label), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!(
-            "{text:?} is not key:label:text or key:label:number"
-        ));
-    };
-    Ok(FieldDefinition {
-        key: key.to_owned(),
-        label: label.to_owned(),
-        field_type: kind.parse::<FieldType>()?,
-    })
-}
-
-fn parse_instant(text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(text).map_err(|_| "not an RFC 3339 date-time with a zone".to_owned())
-}
-
-fn parse_limit(text: &str) -> Result<Limit, String> {
-    Limit::parse(text).ok_or(format!("not an integer from 1 to {MAX_LIMIT}"))
-}
-
-fn parse_offset(text: &str) -> Result<Offset, String> {
-    Offset::parse(text).ok_or(format!("not an integer from 0 to {MAX_OFFSET}"))
 }
 
 /// Runs one command against the table `sdk_config` points at, and returns what to print.
@@ -555,75 +351,6 @@ pub async fn run<P: Provisioning + Store>(
     }
 }
 
-/// A record the create commands write, compared by the fields an operator gives.
-trait Record: Sized {
-    const KIND: &'static str;
-    fn id(&self) -> String;
-    fn created_at(&mut self) -> &mut Timestamp;
-
-    /// The same record, but for when it was created.
-    fn same(&self, other: &Self) -> bool;
-}
-
-macro_rules! record {
-    ($type:ty, $kind:literal) => {
-        impl Record for $type {
-            const KIND: &'static str = $kind;
-            fn id(&self) -> String {
-                self.id.to_string()
-            }
-            fn created_at(&mut self) -> &mut Timestamp {
-                &mut self.created_at
-            }
-            fn same(&self, other: &Self) -> bool {
-                let mut other = other.clone();
-                other.created_at = self.created_at;
-                *self == other
-            }
-        }
-    };
-}
-
-record!(Account, "account");
-record!(ConversionType, "conversion type");
-record!(Lead, "lead");
-record!(WorkflowRun, "workflow run");
-
-/// What a create command does.
-enum Decision<T> {
-    /// Nothing: the record exists and holds the same values.
-    Exists(T),
-    /// Writes the record: `created`, or `replaced` (keeping the first `created_at`).
-    Write(T, &'static str),
-}
-
-/// The one rule of every create command: a new id is written; an existing record that holds the
-/// same values is reported as it is; one that holds others is refused, unless `replace`.
-fn decide<T: Record>(
-    existing: Option<T>,
-    mut new: T,
-    replace: bool,
-) -> Result<Decision<T>, AdminError> {
-    match existing {
-        None => Ok(Decision::Write(new, "created")),
-        Some(existing) if existing.same(&new) => Ok(Decision::Exists(existing)),
-        Some(mut existing) if replace => {
-            *new.created_at() = *existing.created_at();
-            Ok(Decision::Write(new, "replaced"))
-        }
-        Some(_) => Err(AdminError::Invalid(format!(
-            "{} {} exists with other values: --replace overwrites it",
-            T::KIND,
-            new.id()
-        ))),
-    }
-}
-
-fn with_status(mut record: Value, status: &str) -> Value {
-    record["status"] = status.into();
-    record
-}
-
 async fn set_active<S: Provisioning + Store>(
     store: &S,
     account: AccountId,
@@ -636,31 +363,6 @@ async fn set_active<S: Provisioning + Store>(
     conversion_type.active = active;
     store.put_conversion_type(account, &conversion_type).await?;
     Ok(conversion_type_json(&conversion_type))
-}
-
-/// One line from standard input, not echoed when it is a terminal.
-fn read_secret_line() -> std::io::Result<String> {
-    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
-    use std::io::{BufRead, IsTerminal};
-    let stdin = std::io::stdin();
-    let echoing = if stdin.is_terminal() {
-        eprint!("API key: ");
-        let echoing = tcgetattr(&stdin)?;
-        let mut quiet = echoing.clone();
-        quiet.local_modes.remove(LocalModes::ECHO);
-        tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
-        Some(echoing)
-    } else {
-        None
-    };
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if let Some(echoing) = echoing {
-        tcsetattr(&stdin, OptionalActions::Now, &echoing)?;
-        eprintln!();
-    }
-    read?;
-    Ok(line.trim().to_owned())
 }
 
 fn api_key_json(key: &ApiKeyRecord) -> Value {
@@ -693,21 +395,13 @@ fn conversion_type_json(t: &ConversionType) -> Value {
     value
 }
 
-/// Renders a clap error as one line (`error: ...`), for scripts reading stderr.
-pub fn one_line(error: &clap::Error) -> String {
-    let rendered = error.render().to_string();
-    let text: Vec<&str> = rendered
-        .lines()
-        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect();
-    text.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    use super::cli::parse_field;
     use super::*;
+    use crate::domain::{FieldType, WorkflowId};
 
     #[test]
     fn a_field_is_key_label_and_type() {

@@ -1,0 +1,75 @@
+//! The routes the function serves, and how a request finds its own: by the route API Gateway
+//! matched, wherever the API is mapped, or by the path sent.
+
+use super::{ApiError, Request};
+
+/// The routes this function serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Route {
+    /// `/conversions`
+    Conversions,
+    /// `/conversions/{id}`, with the id as sent.
+    Conversion(String),
+    /// `/conversion-types`
+    ConversionTypes,
+}
+
+impl Route {
+    /// The route of a request: by the path of the route API Gateway matched, or else by the path
+    /// sent (under `$default`, a function URL, `cargo lambda`). A trailing slash is the same
+    /// route. A matched `/conversions/{id}` takes its id from the end of the path sent, wherever
+    /// the API is mapped.
+    pub(super) fn of(request: &Request) -> Option<Self> {
+        let trimmed =
+            |path: &'_ str| -> String { path.strip_suffix('/').unwrap_or(path).to_owned() };
+        let path = trimmed(request.route_path());
+        match path.as_str() {
+            "/conversions" => Some(Self::Conversions),
+            "/conversion-types" => Some(Self::ConversionTypes),
+            "/conversions/{id}" => {
+                let sent = trimmed(request.path());
+                let (_, id) = sent.rsplit_once('/')?;
+                Some(Self::Conversion(id.to_owned()))
+            }
+            other => {
+                let id = other.strip_prefix("/conversions/")?;
+                (!id.is_empty() && !id.contains('/')).then(|| Self::Conversion(id.to_owned()))
+            }
+        }
+    }
+
+    /// The route as API Gateway names it, for the logs.
+    pub(super) fn template(&self) -> &'static str {
+        match self {
+            Self::Conversions => "/conversions",
+            Self::Conversion(_) => "/conversions/{id}",
+            Self::ConversionTypes => "/conversion-types",
+        }
+    }
+
+    /// `Ok` when the route serves `method`; else its 405, with the `Allow` header's value.
+    pub(super) fn check_method(&self, method: &str) -> Result<(), ApiError> {
+        let (methods, allow, message): (&[&str], _, _) = match self {
+            Self::Conversions => (
+                &["GET", "POST"],
+                "GET, POST",
+                "Only GET and POST are supported on /conversions",
+            ),
+            Self::Conversion(_) => (
+                &["GET"],
+                "GET",
+                "Only GET is supported on /conversions/{id}",
+            ),
+            Self::ConversionTypes => (
+                &["GET"],
+                "GET",
+                "Only GET is supported on /conversion-types",
+            ),
+        };
+        if methods.contains(&method) {
+            Ok(())
+        } else {
+            Err(ApiError::MethodNotAllowed { allow, message })
+        }
+    }
+}
