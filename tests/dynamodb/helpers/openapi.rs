@@ -91,6 +91,7 @@ pub fn assert_documented(context: &str, method: &str, path: &str, response: &Res
     let Some(operation) = operation else {
         // 404 Route not found, 405, or an integration that is not an HTTP API.
         validate(context, "/components/schemas/Error", &body);
+        assert_messages_documented(context, &body);
         return;
     };
     let listed = format!("{operation}/responses/{status}");
@@ -105,6 +106,7 @@ pub fn assert_documented(context: &str, method: &str, path: &str, response: &Res
         "{context}: {documented} has no application/json schema"
     );
     validate(context, &content, &body);
+    assert_messages_documented(context, &body);
     if let Some(Value::Object(headers)) = DOCUMENT.pointer(&format!("{documented}/headers")) {
         for (name, header) in headers {
             let header = DOCUMENT
@@ -129,5 +131,168 @@ fn validate(context: &str, schema_pointer: &str, body: &Value) {
         errors.is_empty(),
         "{context}: the body does not match openapi.yaml {schema_pointer}:\n  {}\n{body}",
         errors.join("\n  ")
+    );
+}
+
+/// Every message `openapi.yaml` documents: each `message` of its examples, and each bulleted
+/// `` - `message`: when `` of its descriptions.
+static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    fn walk(value: &Value, key: Option<&str>, found: &mut Vec<String>) {
+        match value {
+            Value::String(text) if key == Some("message") => found.push(text.clone()),
+            Value::String(text) if key == Some("description") => {
+                // The bullets under a `**4xx ...**` or `**5xx ...**` heading, and the messages
+                // of the JSON bodies shown.
+                let mut under_status = false;
+                for line in text.lines().map(str::trim_start) {
+                    if let Some(heading) = line.strip_prefix("**") {
+                        under_status = heading.starts_with(['4', '5']);
+                    }
+                    if under_status
+                        && let Some((message, _)) = line
+                            .strip_prefix("- `")
+                            .and_then(|rest| rest.split_once('`'))
+                    {
+                        found.push(message.to_owned());
+                    }
+                    for shown in line.split("\"message\": \"").skip(1) {
+                        found.extend(shown.split_once('"').map(|(m, _)| m.to_owned()));
+                    }
+                }
+            }
+            Value::Object(members) => {
+                for (name, member) in members {
+                    walk(member, Some(name), found);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, key, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&DOCUMENT, None, &mut found);
+    found.sort();
+    found.dedup();
+    found
+});
+
+/// A message with what varies from one request to another made a wildcard: a metadata key, a
+/// currency and its places, a member or parameter given twice.
+fn shape(message: &str) -> String {
+    let mut words: Vec<String> = message.split(' ').map(str::to_owned).collect();
+    for (i, word) in words.iter_mut().enumerate() {
+        if word.starts_with("metadata.") {
+            *word = "metadata.*".into();
+        } else if i == 0
+            && (message.contains(" must not appear more than once")
+                || message.contains(" must not be given twice with different values"))
+        {
+            *word = "*".into();
+        }
+    }
+    let shaped = words.join(" ");
+    match shaped.split_once(" than ") {
+        Some((head, tail)) if tail.ends_with(')') && tail.contains(" allows (") => {
+            format!("{head} than * allows (*)")
+        }
+        _ => shaped,
+    }
+}
+
+/// Every message of an error body (and of its `errors`, but the free text a body that is not
+/// JSON gets) is one `openapi.yaml` documents.
+pub fn assert_messages_documented(context: &str, body: &Value) {
+    let documented: Vec<String> = MESSAGES.iter().map(|m| shape(m)).collect();
+    let mut answered: Vec<&str> = body["message"].as_str().into_iter().collect();
+    for entry in body["errors"].as_array().into_iter().flatten() {
+        if entry["field"] != "body" {
+            answered.extend(entry["message"].as_str());
+        }
+    }
+    for message in answered {
+        assert!(
+            documented.contains(&shape(message)),
+            "{context}: the message {message:?} is not in openapi.yaml"
+        );
+    }
+}
+
+/// The other way: every message `openapi.yaml` documents is one the code writes, as a string
+/// literal (its `{...}` placeholders matching anything).
+#[test]
+fn every_documented_message_is_one_the_code_writes() {
+    let mut literals = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = path.to_string_lossy().into_owned();
+        if !name.ends_with(".rs") || name.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The code before its tests, without comment lines and quote characters.
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .map(|line| line.replace("'\\\"'", "").replace("'\"'", "") + "\n")
+            .collect();
+        let mut rest = code.as_str();
+        while let Some(start) = rest.find('"') {
+            let after = &rest[start + 1..];
+            let mut end = 0;
+            let bytes = after.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            let literal = after[..end.min(after.len())].replace("\\\"", "\"");
+            literals.push(literal);
+            rest = &after[(end + 1).min(after.len())..];
+        }
+    }
+    // A literal as a pattern: its fixed parts, in order, between `{...}` placeholders, eight
+    // characters at least (so that `"{} {}"` matches nothing).
+    let matches = |pattern: &str, message: &str| {
+        let parts: Vec<&str> = pattern
+            .split('{')
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    part.split_once('}').map_or(part, |p| p.1)
+                }
+            })
+            .collect();
+        let mut at = 0;
+        for (i, part) in parts.iter().enumerate() {
+            match message[at..].find(part) {
+                Some(found) if i > 0 || found == 0 => at += found + part.len(),
+                _ => return false,
+            }
+        }
+        let fixed: usize = parts.iter().map(|p| p.len()).sum();
+        (parts.len() > 1 || at == message.len()) && fixed >= 8
+    };
+    let missing: Vec<&String> = MESSAGES
+        .iter()
+        .filter(|message| {
+            !literals
+                .iter()
+                .any(|l| l.contains(' ') && matches(l, message))
+        })
+        .collect();
+    assert!(MESSAGES.len() > 40, "{:?}", *MESSAGES);
+    assert!(
+        missing.is_empty(),
+        "documented, but no code writes: {missing:#?}"
     );
 }
