@@ -1,5 +1,9 @@
-//! Validated domain types. Every field is private and every constructor checks its rule, so a
-//! value of these types is valid by construction ("parse, don't validate").
+//! Validated domain types. The values (ids, keys, amounts, currencies, instants, metadata, notes,
+//! cursors) keep their fields private and check their rule in every constructor, so each is
+//! valid by construction ("parse, don't validate"). The records built of them (a conversion
+//! type, a lead, a run, a request, an event) are plain structs with public fields: their parts
+//! are valid already, and the rules across parts are functions here
+//! ([`NewConversion::resolve`], [`ConversionType::check_limits`]).
 
 mod account;
 mod amount;

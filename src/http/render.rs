@@ -136,7 +136,7 @@ pub fn escaped_len(json: &str) -> usize {
         .sum()
 }
 
-/// Each listed event's JSON object, rendered once: measured by [`events_that_fit`], then
+/// Each listed event's JSON object, rendered once: measured by `events_that_fit`, then
 /// written by [`listing_json`].
 pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
     events
