@@ -1,4 +1,5 @@
-//! The read endpoints on the in-memory store: shapes, order, paging, errors, tenant isolation.
+//! The read endpoints on the in-memory store: shapes, order, paging, errors (tenant isolation is
+//! the matrix of `tests/dynamodb/isolation.rs`).
 //! The same behaviour on DynamoDB is in `tests/dynamodb/reads.rs`.
 
 use http::StatusCode;
@@ -6,8 +7,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::domain::{
-    Account, AccountId, Category, ConversionType, ConversionTypeId, Currency, EventId, Lead,
-    LeadId, Scope, WorkflowId,
+    AccountId, Category, ConversionType, ConversionTypeId, Currency, LeadId, Scope, WorkflowId,
 };
 use crate::seed::{
     DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID, DEMO_LEAD_ID,
@@ -306,80 +306,6 @@ async fn bad_query_values_are_a_400_naming_each_parameter() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["lead_id", "limit", "offset"]);
-}
-
-#[tokio::test]
-async fn another_accounts_events_and_ids_are_invisible() {
-    let app = demo_app().await;
-    let mine = record(&app, "2026-01-05T00:00:00Z", false).await;
-    let other = AccountId::random();
-    let store = app.store();
-    store
-        .put_account(&Account {
-            id: other,
-            name: "Other".into(),
-            created_at: Timestamp::now(),
-        })
-        .await
-        .unwrap();
-    let key = crate::domain::ApiKey::parse("nxr_live_other_account_key").unwrap();
-    store.put_api_key(&key.hash(), other).await.unwrap();
-    store
-        .put_lead(
-            other,
-            &Lead {
-                id: LeadId::parse(DEMO_LEAD_ID).unwrap(),
-                created_at: Timestamp::now(),
-            },
-        )
-        .await
-        .unwrap();
-    let as_other = |path: &str, query: &str| {
-        Request::new("GET", path)
-            .with_query(query)
-            .with_header("x-api-key", "nxr_live_other_account_key")
-    };
-    let listing = json(
-        &app.handle(as_other("/conversions", &format!("lead_id={DEMO_LEAD_ID}")))
-            .await,
-    );
-    assert_eq!(
-        (ids(&listing).len(), &listing["total"]),
-        (0, &Value::from(0))
-    );
-    let types = json(&app.handle(as_other("/conversion-types", "")).await);
-    assert_eq!(types["conversion_types"], serde_json::json!([]));
-    let path = format!("/conversions/{}", mine["id"].as_str().unwrap());
-    let theirs = app.handle(as_other(&path, "")).await;
-    let unknown = app
-        .handle(get(&format!("/conversions/{}", EventId::random()), ""))
-        .await;
-    let malformed = app.handle(get("/conversions/not-a-uuid", "")).await;
-    for response in [&theirs, &unknown, &malformed] {
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            json(response),
-            serde_json::json!({
-                "error": "Not found",
-                "message": "Conversion event not found or does not belong to your account"
-            })
-        );
-    }
-    // A cursor of one account is refused to another.
-    record(&app, "2026-01-04T00:00:00Z", false).await;
-    let first = list(&app, "limit=1").await;
-    let cursor = first["next_cursor"].as_str().unwrap();
-    let refused = app
-        .handle(as_other(
-            "/conversions",
-            &format!("limit=1&cursor={cursor}"),
-        ))
-        .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        json(&refused)["message"],
-        "cursor is not valid for this account and these filters"
-    );
 }
 
 #[tokio::test]

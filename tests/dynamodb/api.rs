@@ -116,52 +116,6 @@ async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_cu
 }
 
 #[tokio::test]
-async fn ids_of_another_account_are_not_found_with_the_documented_messages() {
-    for backend in backends() {
-        let store = backend.fresh_store().await;
-        let demo = seed_demo(&store).await.unwrap();
-        let t = tenant(&store).await;
-        let app = App::new(store);
-        let cases = [
-            (
-                t.conversion_type,
-                demo.lead.id,
-                None,
-                "conversion_type_id not found, inactive, or does not belong to your account",
-            ),
-            (
-                demo.conversion_type.id,
-                t.lead,
-                None,
-                "lead_id not found or does not belong to your account",
-            ),
-            (
-                demo.conversion_type.id,
-                demo.lead.id,
-                Some(t.run),
-                "workflow_run_id not found or does not match the given workflow_id and lead_id",
-            ),
-        ];
-        for (type_id, lead_id, run_id, message) in cases {
-            let run = run_id
-                .map(|r| format!(r#","workflow_run_id":"{r}""#))
-                .unwrap_or_default();
-            let body = format!(
-                r#"{{"conversion_type_id":"{type_id}","lead_id":"{lead_id}","amount":1{run}}}"#
-            );
-            let response = app.handle(post_as(demo.api_key.expose(), body)).await;
-            assert_eq!(response.status(), 400, "{}: {message}", backend.name);
-            crate::helpers::assert_error_body(
-                &body_json(&response),
-                "Validation error",
-                message,
-                &backend.name,
-            );
-        }
-    }
-}
-
-#[tokio::test]
 async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
     for backend in backends() {
         let store = backend.fresh_store().await;

@@ -1,10 +1,13 @@
-//! The tenant isolation matrix: two accounts; each one's key with every record id of the other
-//! (conversion type, lead, workflow run, event, workflow and master workflow ids, idempotency
-//! key) on every endpoint (create, dry run, the list's filters, read by id). Each answer must be
-//! exactly the answer for an id that does not exist (status and body), after the same DynamoDB
-//! calls (the same timing class), and never show the other account's data.
+//! The tenant isolation matrix, the one test of it: two accounts; each one's key with every
+//! record id of the other (conversion type, lead, workflow run, event, workflow and master
+//! workflow ids, a cursor, an idempotency key) on every endpoint (create, dry run, the list's
+//! filters and cursor, read by id). Each answer must be exactly the answer for an id that does
+//! not exist (status and body), after the same DynamoDB calls (the same timing class), and never
+//! show the other account's data; and each account's own list and types show its own only.
 
-use conversions::domain::{AccountId, ApiKey};
+use conversions::domain::{
+    AccountId, ApiKey, Cursor, EventFilter, EventId, Position, Resume, Timestamp,
+};
 use conversions::http::{App, Body, Request, Response};
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_ID, DEMO_WORKFLOW_RUN_ID,
@@ -15,6 +18,7 @@ use crate::helpers::{Operations, backends, body_json, tenant};
 
 /// One account's view: its key and the ids of its records.
 struct Side {
+    account: AccountId,
     key: String,
     conversion_type: String,
     lead: String,
@@ -71,6 +75,7 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
 
         let mut sides = [
             Side {
+                account: demo,
                 key: demo_key.expose().to_owned(),
                 conversion_type: DEMO_CONVERSION_TYPE_ID.to_owned(),
                 lead: DEMO_LEAD_ID.to_owned(),
@@ -81,6 +86,7 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
                 idempotency_key: "only-the-demo-account-used-this".to_owned(),
             },
             Side {
+                account: other.account,
                 key: other.key.expose().to_owned(),
                 conversion_type: other.conversion_type.to_string(),
                 lead: other.lead.to_string(),
@@ -165,6 +171,30 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
                     get(&viewer.key, "/conversions", &format!("{name}={}", nobody())),
                 ));
             }
+            // A cursor the other account's lists would give, and one of an account nobody has.
+            let cursor = |account: AccountId| {
+                let resume = Resume {
+                    after: Position {
+                        converted_at: Timestamp::now(),
+                        id: EventId::random(),
+                    },
+                    skip: 0,
+                };
+                Cursor::new(account, &EventFilter::default(), resume)
+            };
+            pairs.push((
+                "GET /conversions?cursor".to_owned(),
+                get(
+                    &viewer.key,
+                    "/conversions",
+                    &format!("cursor={}", cursor(owner.account).as_str()),
+                ),
+                get(
+                    &viewer.key,
+                    "/conversions",
+                    &format!("cursor={}", cursor(AccountId::random()).as_str()),
+                ),
+            ));
             // The other account's idempotency key is, for this one, a key never used.
             pairs.push((
                 "POST Idempotency-Key".to_owned(),
@@ -200,10 +230,56 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
                 }
             }
         }
+        // And what each account lists of its own: its event and its types, nothing else.
+        for (viewer, owner) in [(&sides[0], &sides[1]), (&sides[1], &sides[0])] {
+            let context = format!("{}: {}", backend.name, viewer.conversion_type);
+            for query in [
+                String::new(),
+                format!("lead_id={}", viewer.lead),
+                format!("conversion_type_id={}", viewer.conversion_type),
+                match &viewer.master {
+                    Some(master) => format!("master_workflow_id={master}"),
+                    None => format!("workflow_id={}", viewer.workflow),
+                },
+            ] {
+                let listed = body_json(&app.handle(get(&viewer.key, "/conversions", &query)).await);
+                let ids: Vec<&str> = listed["conversion_events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap())
+                    .collect();
+                assert!(
+                    ids.contains(&viewer.event.as_str()),
+                    "{context}: {query}: {listed}"
+                );
+                assert!(!ids.contains(&owner.event.as_str()), "{context}: {query}");
+                assert_eq!(
+                    listed["total"],
+                    ids.len(),
+                    "{context}: {query}: counted its own"
+                );
+                cases += 1;
+            }
+            let types = app.handle(get(&viewer.key, "/conversion-types", "")).await;
+            assert!(types.body().contains(&viewer.conversion_type), "{context}");
+            assert!(!types.body().contains(&owner.conversion_type), "{context}");
+            cases += 1;
+        }
+        // One lead id in both accounts: each account's is its own.
+        let shared = conversions::domain::Lead {
+            id: conversions::domain::LeadId::parse(DEMO_LEAD_ID).unwrap(),
+            created_at: Timestamp::now(),
+        };
+        store.put_lead(other.account, &shared).await.unwrap();
+        let query = format!("lead_id={DEMO_LEAD_ID}");
+        let listed = body_json(&app.handle(get(&sides[1].key, "/conversions", &query)).await);
+        assert_eq!(listed["total"], 0, "{}: {listed}", backend.name);
+        cases += 1;
         println!("{}: isolation matrix of {cases} cases", backend.name);
         // Per account: 3 ids × create and dry run, read by id, each list filter of the other's
-        // records (4, and the master workflow of the one with a master-workflow type), and the
-        // idempotency key.
-        assert_eq!(cases, 25, "{}", backend.name);
+        // records (4, and the master workflow of the one with a master-workflow type), its
+        // cursor and its idempotency key; its own lists and types; and a lead id both hold.
+        assert_eq!(cases, 38, "{}", backend.name);
     }
 }
