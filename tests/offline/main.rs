@@ -1,8 +1,15 @@
 //! Every test that needs no server, in one binary: `make test-unit` runs it with `--lib`. The
 //! tests that need a DynamoDB-compatible server are the other binary, `tests/dynamodb/`.
 
+mod fixtures;
 mod fuzz_corpus;
 mod hostile;
 mod operations;
 mod properties;
 mod startup;
+
+// The `events/` fixtures and `openapi.yaml` as an oracle, shared with the server tests.
+#[path = "../dynamodb/helpers/fixtures.rs"]
+mod events;
+#[path = "../dynamodb/helpers/openapi.rs"]
+mod openapi;
