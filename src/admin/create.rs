@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::AdminError;
 use crate::domain::{Account, ConversionType, Lead, Timestamp, WorkflowRun};
+use crate::store::StoreError;
 
 /// A record the create commands write, compared by the fields an operator gives.
 pub(super) trait Record: Sized {
@@ -41,7 +42,7 @@ record!(Lead, "lead");
 record!(WorkflowRun, "workflow run");
 
 /// What a create command does.
-pub(super) enum Decision<T> {
+enum Decision<T> {
     /// Nothing: the record exists and holds the same values.
     Exists(T),
     /// Writes the record: `created`, or `replaced` (keeping the first `created_at`).
@@ -50,7 +51,7 @@ pub(super) enum Decision<T> {
 
 /// The one rule of every create command: a new id is written; an existing record that holds the
 /// same values is reported as it is; one that holds others is refused, unless `replace`.
-pub(super) fn decide<T: Record>(
+fn decide<T: Record>(
     existing: Option<T>,
     mut new: T,
     replace: bool,
@@ -67,6 +68,23 @@ pub(super) fn decide<T: Record>(
             T::KIND,
             new.id()
         ))),
+    }
+}
+
+/// [`decide`], then the write it calls for (`put`): the record as it now stands, and what was done
+/// (`created`, `exists` or `replaced`).
+pub(super) async fn create<T: Record>(
+    existing: Option<T>,
+    new: T,
+    replace: bool,
+    put: impl AsyncFnOnce(&T) -> Result<(), StoreError>,
+) -> Result<(T, &'static str), AdminError> {
+    match decide(existing, new, replace)? {
+        Decision::Exists(existing) => Ok((existing, "exists")),
+        Decision::Write(record, status) => {
+            put(&record).await?;
+            Ok((record, status))
+        }
     }
 }
 

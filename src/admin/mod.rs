@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use cli::read_secret_line;
 pub use cli::{Cli, Command, one_line};
-use create::{Decision, decide, with_status};
+use create::{create, with_status};
 
 use crate::config::Config;
 use crate::domain::{
@@ -96,13 +96,10 @@ pub async fn run<P: Provisioning + Store>(
                 Some(id) => store.get_account(id).await?,
                 None => None,
             };
-            let (account, status) = match decide(existing, account, replace)? {
-                Decision::Exists(existing) => (existing, "exists"),
-                Decision::Write(account, status) => {
-                    store.put_account(&account).await?;
-                    (account, status)
-                }
-            };
+            let (account, status) = create(existing, account, replace, async |record| {
+                store.put_account(record).await
+            })
+            .await?;
             Ok(with_status(account_json(&account), status))
         }
         Command::CreateApiKey { account } => {
@@ -214,13 +211,11 @@ pub async fn run<P: Provisioning + Store>(
                      create-conversion-type --replace reuses one"
                 )));
             }
-            let (conversion_type, status) = match decide(existing, conversion_type, replace)? {
-                Decision::Exists(existing) => (existing, "exists"),
-                Decision::Write(conversion_type, status) => {
-                    store.put_conversion_type(account, &conversion_type).await?;
-                    (conversion_type, status)
-                }
-            };
+            let (conversion_type, status) =
+                create(existing, conversion_type, replace, async |record| {
+                    store.put_conversion_type(account, record).await
+                })
+                .await?;
             Ok(with_status(conversion_type_json(&conversion_type), status))
         }
         Command::DeactivateConversionType { account, id } => {
@@ -239,13 +234,10 @@ pub async fn run<P: Provisioning + Store>(
                 Some(id) => store.get_lead(account, id).await?,
                 None => None,
             };
-            let (lead, status) = match decide(existing, lead, false)? {
-                Decision::Exists(existing) => (existing, "exists"),
-                Decision::Write(lead, status) => {
-                    store.put_lead(account, &lead).await?;
-                    (lead, status)
-                }
-            };
+            let (lead, status) = create(existing, lead, false, async |record| {
+                store.put_lead(account, record).await
+            })
+            .await?;
             Ok(json!({
                 "id": lead.id.to_string(),
                 "account_id": account.to_string(),
@@ -278,13 +270,10 @@ pub async fn run<P: Provisioning + Store>(
                 Some(id) => store.get_workflow_run(account, id).await?,
                 None => None,
             };
-            let (run, status) = match decide(existing, run, replace)? {
-                Decision::Exists(existing) => (existing, "exists"),
-                Decision::Write(run, status) => {
-                    store.put_workflow_run(account, &run).await?;
-                    (run, status)
-                }
-            };
+            let (run, status) = create(existing, run, replace, async |record| {
+                store.put_workflow_run(account, record).await
+            })
+            .await?;
             Ok(json!({
                 "id": run.id.to_string(),
                 "lead_id": run.lead_id.to_string(),
