@@ -5,7 +5,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 
 use crate::domain::{
     AccountId, ApiKeyId, Category, ConversionTypeId, Currency, FieldDefinition, FieldType, LeadId,
-    Limit, MAX_LIMIT, MAX_OFFSET, MasterWorkflowId, Offset, Timestamp, WorkflowId, WorkflowRunId,
+    MasterWorkflowId, WorkflowId, WorkflowRunId,
 };
 
 /// Provision the Conversions table: accounts, API keys, conversion types, leads, workflow runs.
@@ -163,31 +163,10 @@ pub enum Command {
     ListConversions {
         #[arg(long)]
         account: AccountId,
-        #[arg(long)]
-        lead_id: Option<LeadId>,
-        #[arg(long)]
-        workflow_id: Option<WorkflowId>,
-        #[arg(long)]
-        master_workflow_id: Option<MasterWorkflowId>,
-        #[arg(long)]
-        workflow_run_id: Option<WorkflowRunId>,
-        #[arg(long)]
-        conversion_type_id: Option<ConversionTypeId>,
-        /// Converted at or after this instant (RFC 3339).
-        #[arg(long, value_parser = parse_instant)]
-        converted_after: Option<Timestamp>,
-        /// Converted strictly before this instant (RFC 3339).
-        #[arg(long, value_parser = parse_instant)]
-        converted_before: Option<Timestamp>,
-        /// Events per page, 1 to 200.
-        #[arg(long, value_parser = parse_limit, default_value = "50")]
-        limit: Limit,
-        /// Matching events to skip, 0 to 10000.
-        #[arg(long, value_parser = parse_offset, default_value = "0")]
-        offset: Offset,
-        /// The next_cursor of the previous page (with the same filters).
-        #[arg(long)]
-        cursor: Option<String>,
+        /// GET /conversions's query string, with its parameters and rules:
+        /// 'lead_id=...&limit=10&cursor=...'.
+        #[arg(long, default_value = "")]
+        query: String,
     },
 }
 
@@ -204,18 +183,6 @@ pub(super) fn parse_field(text: &str) -> Result<FieldDefinition, String> {
         label: label.to_owned(),
         field_type: kind.parse::<FieldType>()?,
     })
-}
-
-fn parse_instant(text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse(text).map_err(|_| "not an RFC 3339 date-time with a zone".to_owned())
-}
-
-fn parse_limit(text: &str) -> Result<Limit, String> {
-    Limit::parse(text).ok_or(format!("not an integer from 1 to {MAX_LIMIT}"))
-}
-
-fn parse_offset(text: &str) -> Result<Offset, String> {
-    Offset::parse(text).ok_or(format!("not an integer from 0 to {MAX_OFFSET}"))
 }
 
 /// Renders a clap error as one line (`error: ...`), for scripts reading stderr.

@@ -13,9 +13,8 @@ use create::{create, with_status};
 
 use crate::config::Config;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyRecord, ConversionType, ConversionTypeId, Cursor,
-    EventFilter, Lead, LeadId, MAX_TYPES_PER_ACCOUNT, PageRequest, Scope, Timestamp, Window,
-    WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKey, ApiKeyRecord, ConversionType, ConversionTypeId, Lead, LeadId,
+    MAX_TYPES_PER_ACCOUNT, Scope, Timestamp, WorkflowRun, WorkflowRunId,
 };
 use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
@@ -300,34 +299,12 @@ pub async fn run<P: Provisioning + Store>(
                 "conversion_types": types.iter().map(conversion_type_json).collect::<Vec<_>>()
             }))
         }
-        Command::ListConversions {
-            account,
-            lead_id,
-            workflow_id,
-            master_workflow_id,
-            workflow_run_id,
-            conversion_type_id,
-            converted_after,
-            converted_before,
-            limit,
-            offset,
-            cursor,
-        } => {
+        Command::ListConversions { account, query } => {
             require_account(store, account).await?;
-            let filter = EventFilter {
-                lead: lead_id,
-                workflow: workflow_id,
-                master_workflow: master_workflow_id,
-                workflow_run: workflow_run_id,
-                conversion_type: conversion_type_id,
-                window: Window::new(converted_after, converted_before)
-                    .map_err(|e| AdminError::Invalid(e.to_string()))?,
-            };
-            let resume = cursor
-                .map(|text| Cursor::read(&text, account, &filter))
-                .transpose()
-                .map_err(|e| AdminError::Invalid(e.to_string()))?;
-            let page = PageRequest::new(filter, resume, offset, limit);
+            let page = crate::http::page_request(&query, account).map_err(|errors| {
+                let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+                AdminError::Invalid(messages.join("; "))
+            })?;
             // Standard output carries any page.
             let listing =
                 crate::service::list_conversions(store, account, page, <[_]>::len).await?;

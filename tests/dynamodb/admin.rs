@@ -241,14 +241,13 @@ async fn the_list_commands_show_what_the_api_lists() {
             )
             .await,
         );
+        let query = format!("lead_id={DEMO_LEAD_ID}&limit=2");
         let listed = admin.ok(&[
             "list-conversions",
             "--account",
             DEMO_ACCOUNT_ID,
-            "--lead-id",
-            DEMO_LEAD_ID,
-            "--limit",
-            "2",
+            "--query",
+            &query,
         ]);
         assert_eq!(listed, api, "{}", backend.name);
         assert_eq!(listed["total"], 3);
@@ -257,10 +256,8 @@ async fn the_list_commands_show_what_the_api_lists() {
             "list-conversions",
             "--account",
             DEMO_ACCOUNT_ID,
-            "--lead-id",
-            DEMO_LEAD_ID,
-            "--cursor",
-            cursor,
+            "--query",
+            &format!("lead_id={DEMO_LEAD_ID}&cursor={cursor}"),
         ]);
         assert_eq!(rest["conversion_events"].as_array().unwrap().len(), 1);
         assert_eq!(rest["next_cursor"], Value::Null);
@@ -268,17 +265,21 @@ async fn the_list_commands_show_what_the_api_lists() {
             "list-conversions",
             "--account",
             DEMO_ACCOUNT_ID,
-            "--cursor",
-            cursor,
+            "--query",
+            &format!("cursor={cursor}"),
         ]);
         assert!(refused.contains("cursor is not valid"), "{refused}");
-        admin.refused(&[
+        let refused = admin.refused(&[
             "list-conversions",
             "--account",
             DEMO_ACCOUNT_ID,
-            "--limit",
-            "0",
+            "--query",
+            "limit=0",
         ]);
+        assert!(
+            refused.contains("limit must be an integer between 1 and 200"),
+            "{refused}"
+        );
     }
 }
 
