@@ -29,6 +29,9 @@ mod report;
 #[path = "../../tests/dynamodb/helpers/runtime_api.rs"]
 mod runtime_api;
 mod scenarios;
+#[path = "../../tests/dynamodb/helpers/tenant.rs"]
+#[allow(dead_code)] // the ids the tests use, the bench does not
+mod tenant;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

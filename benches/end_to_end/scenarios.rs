@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use conversions::config::{LogFormat, LogSettings};
 use conversions::domain::{
-    Account, AccountId, Amount, ApiKey, Category, ConversionEvent, ConversionType,
-    ConversionTypeId, Currency, EventId, Lead, LeadId, MasterWorkflowId, Metadata, Scope,
-    Timestamp, WorkflowId, WorkflowRun, WorkflowRunId, WriteToken,
+    AccountId, Amount, ApiKey, Category, ConversionEvent, ConversionType, ConversionTypeId,
+    Currency, EventId, Lead, LeadId, Metadata, Scope, Timestamp, WorkflowId, WorkflowRun,
+    WorkflowRunId, WriteToken,
 };
 use conversions::http::{App, Body, Outgoing, Request};
 use conversions::seed::{
@@ -196,44 +196,6 @@ fn metadata_body(keys: usize) -> String {
 pub const LARGE_ACCOUNT: usize = 12_000;
 pub const SMALL_ACCOUNT: usize = 1_000;
 
-/// A second account with a master-workflow type, a lead and a run; its key names it.
-async fn tenant(
-    store: &DynamoStore,
-) -> (ApiKey, AccountId, ConversionTypeId, LeadId, WorkflowRunId) {
-    let now = Timestamp::now();
-    let account = Account {
-        id: AccountId::random(),
-        name: "Tenant".into(),
-        created_at: now,
-    };
-    let key = ApiKey::generate_for(account.id);
-    let master = MasterWorkflowId::random();
-    let conversion_type = ConversionType {
-        scope: Scope::MasterWorkflow(master),
-        ..another_type()
-    };
-    let lead = Lead {
-        id: LeadId::random(),
-        created_at: now,
-    };
-    let run = WorkflowRun {
-        id: WorkflowRunId::random(),
-        lead_id: lead.id,
-        workflow_id: WorkflowId::random(),
-        master_workflow_id: Some(master),
-        created_at: now,
-    };
-    store.put_account(&account).await.unwrap();
-    store.put_api_key(&key.hash(), account.id).await.unwrap();
-    store
-        .put_conversion_type(account.id, &conversion_type)
-        .await
-        .unwrap();
-    store.put_lead(account.id, &lead).await.unwrap();
-    store.put_workflow_run(account.id, &run).await.unwrap();
-    (key, account.id, conversion_type.id, lead.id, run.id)
-}
-
 fn another_type() -> ConversionType {
     ConversionType {
         id: ConversionTypeId::random(),
@@ -397,7 +359,14 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
     let demo_type = ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap();
     let demo_lead = LeadId::parse(DEMO_LEAD_ID).unwrap();
     let large = history(&setup, account, (demo_type, demo_lead), LARGE_ACCOUNT).await;
-    let (tenant_key, tenant_account, tenant_type, tenant_lead, tenant_run) = tenant(&setup).await;
+    let crate::tenant::Tenant {
+        key: tenant_key,
+        account: tenant_account,
+        conversion_type: tenant_type,
+        lead: tenant_lead,
+        run: tenant_run,
+        ..
+    } = crate::tenant::tenant(&setup).await;
     let small = history(
         &setup,
         tenant_account,

@@ -86,6 +86,15 @@ impl DynamoStore {
         self.read(key, true).await
     }
 
+    /// [`Self::get`], the item read into a record.
+    async fn get_as<T>(
+        &self,
+        key: Item,
+        record: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(key).await?.map(|i| record(&i)).transpose()
+    }
+
     async fn read(&self, key: Item, consistent: bool) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -328,10 +337,11 @@ impl Store for DynamoStore {
         account: AccountId,
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        self.get(keys::key(account, keys::event_sk(id)))
-            .await?
-            .map(|i| item::stored_event_from(&i))
-            .transpose()
+        self.get_as(
+            keys::key(account, keys::event_sk(id)),
+            item::stored_event_from,
+        )
+        .await
     }
 
     /// One strongly consistent `Query` of the account's partition, on the sort keys of types only.
@@ -351,10 +361,11 @@ impl Store for DynamoStore {
         account: AccountId,
         id: ConversionTypeId,
     ) -> Result<Option<ConversionType>, StoreError> {
-        self.get(keys::key(account, keys::conversion_type_sk(id)))
-            .await?
-            .map(|i| item::conversion_type_from(&i))
-            .transpose()
+        self.get_as(
+            keys::key(account, keys::conversion_type_sk(id)),
+            item::conversion_type_from,
+        )
+        .await
     }
 
     /// The page's `Query` and the count's at once, each within the read bound; then the page's

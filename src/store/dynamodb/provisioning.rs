@@ -15,10 +15,11 @@ impl Provisioning for DynamoStore {
     }
 
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.get(keys::key(id, keys::ACCOUNT_SK.to_owned()))
-            .await?
-            .map(|i| item::account_from(&i))
-            .transpose()
+        self.get_as(
+            keys::key(id, keys::ACCOUNT_SK.to_owned()),
+            item::account_from,
+        )
+        .await
     }
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
@@ -81,17 +82,16 @@ impl Provisioning for DynamoStore {
         account: AccountId,
         id: WorkflowRunId,
     ) -> Result<Option<WorkflowRun>, StoreError> {
-        self.get(keys::key(account, keys::workflow_run_sk(id)))
-            .await?
-            .map(|i| item::workflow_run_from(&i))
-            .transpose()
+        self.get_as(
+            keys::key(account, keys::workflow_run_sk(id)),
+            item::workflow_run_from,
+        )
+        .await
     }
 
     async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        self.get(keys::key(account, keys::lead_sk(id)))
-            .await?
-            .map(|i| item::lead_from(&i))
-            .transpose()
+        self.get_as(keys::key(account, keys::lead_sk(id)), item::lead_from)
+            .await
     }
 
     async fn put_workflow_run(

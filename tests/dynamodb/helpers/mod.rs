@@ -8,6 +8,7 @@ pub mod metering;
 pub mod openapi;
 pub mod proxy;
 pub mod runtime_api;
+pub mod tenant;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,14 +17,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use conversions::domain::{
-    Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, EventId,
-    Lead, LeadId, MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
-};
+use conversions::domain::{AccountId, EventId};
 use conversions::http::{Body, Request};
-use conversions::store::{DynamoStore, Provisioning, create_table};
+use conversions::store::{DynamoStore, create_table};
 
 pub use fixtures::*;
+pub use tenant::{Tenant, tenant};
 
 /// A DynamoDB-compatible server the tests run against.
 #[derive(Clone)]
@@ -401,66 +400,4 @@ pub fn post_as(key: &str, body: String) -> Request {
     fixture("create-minimal")
         .with_header("x-api-key", key)
         .with_body(Body::Text(body))
-}
-
-/// A second account with its own key, a master-workflow type, a lead and a run.
-pub struct Tenant {
-    pub key: ApiKey,
-    pub account: AccountId,
-    pub conversion_type: ConversionTypeId,
-    pub lead: LeadId,
-    pub run: WorkflowRunId,
-    pub workflow: WorkflowId,
-    pub master: MasterWorkflowId,
-}
-
-pub async fn tenant(store: &DynamoStore) -> Tenant {
-    let now = Timestamp::now();
-    let account = Account {
-        id: AccountId::random(),
-        name: "Tenant".into(),
-        created_at: now,
-    };
-    let key = ApiKey::generate();
-    let master = MasterWorkflowId::random();
-    let workflow = WorkflowId::random();
-    let conversion_type = ConversionType {
-        id: ConversionTypeId::random(),
-        name: "Venta".into(),
-        description: None,
-        category: Category::Final,
-        currency: Currency::parse("CLP").unwrap(),
-        fields: vec![],
-        scope: Scope::MasterWorkflow(master),
-        active: true,
-        created_at: now,
-    };
-    let lead = Lead {
-        id: LeadId::random(),
-        created_at: now,
-    };
-    let run = WorkflowRun {
-        id: WorkflowRunId::random(),
-        lead_id: lead.id,
-        workflow_id: workflow,
-        master_workflow_id: Some(master),
-        created_at: now,
-    };
-    store.put_account(&account).await.unwrap();
-    store.put_api_key(&key.hash(), account.id).await.unwrap();
-    store
-        .put_conversion_type(account.id, &conversion_type)
-        .await
-        .unwrap();
-    store.put_lead(account.id, &lead).await.unwrap();
-    store.put_workflow_run(account.id, &run).await.unwrap();
-    Tenant {
-        key,
-        account: account.id,
-        conversion_type: conversion_type.id,
-        lead: lead.id,
-        run: run.id,
-        workflow,
-        master,
-    }
 }
