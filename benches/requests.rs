@@ -7,6 +7,8 @@
 //! round is reported. No DynamoDB: the handler runs on the in-memory store, so this measures the
 //! function's own work, not the network.
 
+#[path = "../tests/support/memory.rs"]
+mod memory;
 #[path = "report.rs"]
 mod report;
 
@@ -17,7 +19,8 @@ use std::time::{Duration, Instant};
 use conversions::domain::{AccountId, ApiKey, Timestamp};
 use conversions::http::{App, Body, Request, parse_new_conversion};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, seed_demo};
-use conversions::store::{MemoryStore, Provisioning};
+use conversions::store::Provisioning;
+use memory::MemoryStore;
 
 const ROUNDS: usize = 15;
 const ITERATIONS: u32 = 2_000;

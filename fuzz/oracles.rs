@@ -22,10 +22,12 @@ use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID,
     DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID, seed_demo,
 };
-use conversions::store::MemoryStore;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use serde_json::value::RawValue;
+
+// Each includer declares `mod memory` (tests/support/memory.rs) beside this module.
+use crate::memory::MemoryStore;
 
 /// What an input came to: the status answered, or whether a parser accepted it (counted by the
 /// corpus replay, to show what the corpus reaches).

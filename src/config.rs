@@ -1,39 +1,30 @@
 //! Typed configuration, read once from the environment at start-up.
 
-/// What the function needs to know about where it runs. The DynamoDB endpoint, region and
-/// credentials are not here: the AWS SDK reads them from its standard environment
-/// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+/// The DynamoDB endpoint, region and credentials are not here: the AWS SDK reads them from its
+/// standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
     pub log: LogSettings,
-    /// How many invocations Lambda may hand this process at once: `AWS_LAMBDA_MAX_CONCURRENCY`
-    /// on Lambda Managed Instances, else 1 (a classic function, one invocation at a time).
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` on Lambda Managed Instances, else 1 (a classic function).
     pub max_concurrency: u32,
-    /// Whether init opens the connection to DynamoDB, with one read of nothing, so that the
-    /// first request does not pay for it (`DYNAMODB_WARM_UP`, `true` unless `false`).
+    /// `DYNAMODB_WARM_UP` (default true): connect during init, so the first request need not.
     pub warm_up: bool,
-    /// How many days events are kept after they are recorded (`EVENT_RETENTION_DAYS`, which
-    /// `template.yaml` sets from `EventRetentionDays`); `None` (unset or 0) keeps them.
+    /// `EVENT_RETENTION_DAYS` (`template.yaml`'s `EventRetentionDays`); unset or 0 keeps events.
     pub retention_days: Option<u32>,
 }
 
-/// How the function logs, from Lambda's own logging controls (`LoggingConfig` in
-/// `template.yaml`): `AWS_LAMBDA_LOG_FORMAT` (`JSON` or `Text`, default text) and
-/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+/// From Lambda's logging controls (`LoggingConfig` in `template.yaml`): `AWS_LAMBDA_LOG_FORMAT`
+/// (default text) and `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     pub format: LogFormat,
-    /// `tracing` filter directives, a level per target (`info`, `conversions=debug,warn`, ...).
     pub filter: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// One JSON object a line, for CloudWatch.
     Json,
-    /// Plain text, for a terminal.
     Text,
 }
 
@@ -52,13 +43,11 @@ pub enum ConfigError {
     },
 }
 
-/// Removes every variable set to the empty string, so that it reads as unset to this code, the
-/// AWS SDK and the Lambda runtime alike: SAM's local runner and some CI systems set variables
-/// they have no value for to "" (an empty `AWS_ENDPOINT_URL_DYNAMODB` would panic in the SDK).
-///
+/// Removes every variable set to "", so it reads as unset to this code, the AWS SDK and the
+/// Lambda runtime alike: SAM's local runner and some CI systems set variables they have no value
+/// for to "" (an empty `AWS_ENDPOINT_URL_DYNAMODB` would panic in the SDK).
 /// # Safety
-///
-/// No other thread may read or write the environment meanwhile: call it first thing in `main`.
+/// No other thread may use the environment meanwhile: call it first thing in `main`.
 pub unsafe fn unset_empty_variables() {
     for (name, value) in std::env::vars_os() {
         // (An empty name, or one with `=`, cannot be removed: std would panic on it.)
@@ -69,15 +58,12 @@ pub unsafe fn unset_empty_variables() {
     }
 }
 
-/// A variable's value, `None` when it is unset or empty (see [`unset_empty_variables`]).
 pub(crate) fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// What a variable of the platform (the Lambda runtime's, the AWS SDK's) must hold.
 #[derive(Clone, Copy)]
 enum Rule {
-    /// Any text, but it must be there.
     Required(&'static str),
     Bool,
     WholeNumber,
@@ -138,9 +124,8 @@ impl Rule {
     }
 }
 
-/// The Lambda runtime's variables, which it reads with `expect` (a panic at start when one is
-/// missing or malformed), and the region every DynamoDB call is signed for. Lambda, `sam local`
-/// and `cargo lambda` set them all.
+/// Read by the Lambda runtime with `expect` (a panic at start if missing or malformed), and the
+/// region every DynamoDB call is signed for. Lambda, `sam local` and `cargo lambda` set them all.
 const LAMBDA_VARIABLES: &[(&str, Rule, bool)] = &[
     ("AWS_LAMBDA_RUNTIME_API", Rule::RuntimeApi, true),
     (
@@ -199,7 +184,6 @@ const SDK_VARIABLES: &[(&str, Rule, bool)] = &[
     ),
 ];
 
-/// A variable's value, if set, once `rule` accepts it.
 fn read(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -215,7 +199,6 @@ fn read(
     }
 }
 
-/// The AWS SDK's variables, by the rules above: before the SDK reads them.
 pub(crate) fn check_sdk_variables() -> Result<(), ConfigError> {
     check(SDK_VARIABLES, &env_lookup)
 }
@@ -236,7 +219,6 @@ fn check(
 }
 
 impl Config {
-    /// The function's configuration, after checking what the Lambda runtime will read.
     pub fn from_env() -> Result<Self, ConfigError> {
         check(LAMBDA_VARIABLES, &env_lookup)?;
         Self::from_lookup(env_lookup)
@@ -278,8 +260,7 @@ impl Config {
 }
 
 impl LogSettings {
-    /// Whether the function's INFO lines are filtered out: the request lines the template's
-    /// metric filters count, with them.
+    /// Whether INFO lines, the request lines the template's metric filters count, are dropped.
     pub fn drops_info(&self) -> bool {
         self.filter
             .parse::<tracing_subscriber::filter::Targets>()

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use conversions::config::Config;
-use conversions::http::{App, Incoming, Invocation};
+use conversions::http::{App, Incoming};
 use conversions::store::DynamoStore;
 use conversions::telemetry::error_chain;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
@@ -32,9 +32,8 @@ fn start() -> Result<(), Error> {
              ApplicationLogLevel above INFO there are none"
         );
     }
-    // One invocation at a time (a classic function) runs on one thread: no wake-ups across
-    // threads for work that never overlaps. Several at once (Lambda Managed Instances) get a
-    // worker per core.
+    // One invocation at a time (a classic function) runs on one thread: no cross-thread wake-ups
+    // for work that never overlaps. Several at once (Managed Instances) get a worker per core.
     let runtime = if config.max_concurrency > 1 {
         tokio::runtime::Builder::new_multi_thread()
     } else {
@@ -65,11 +64,7 @@ async fn serve(config: Config) -> Result<(), Error> {
         async move {
             // Boxed: the request's future is deep (SDK calls inside the handler), and the
             // runtime's loop need not carry its layout.
-            let invocation = Invocation {
-                request_id: &event.context.request_id,
-                trace_id: event.context.xray_trace_id.as_deref(),
-            };
-            let answer = Box::pin(app.invoke(event.payload, invocation));
+            let answer = Box::pin(app.invoke(event.payload, &event.context.request_id));
             Ok::<_, Error>(answer.await)
         }
     }))

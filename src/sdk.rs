@@ -12,17 +12,13 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::config::{ConfigError, check_sdk_variables, env_lookup};
 
-/// How long one DynamoDB call may take: a connection 1 s, each attempt 2 s, the whole
-/// operation with the SDK's standard retries (3 attempts with backoff) 6 s. Well inside the
-/// function's 10 s timeout, so a slow DynamoDB becomes a 503 the client can retry rather than a
-/// Lambda timeout.
+/// A connection 1 s, an attempt 2 s, the whole operation with the SDK's standard retries (3
+/// attempts with backoff) 6 s: well inside the function's 10 s timeout, so a slow DynamoDB becomes
+/// a 503 the client can retry rather than a Lambda timeout.
 pub const DYNAMODB_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// The AWS SDK's configuration from its standard environment (region, credentials,
-/// `AWS_ENDPOINT_URL_DYNAMODB`, ...), with the timeouts above and an HTTPS client that trusts
-/// [`trusted_roots`].
 pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
     check_sdk_variables()?;
     let roots = trusted_roots(env_lookup("AWS_CA_BUNDLE").map(std::path::PathBuf::from))?;
@@ -38,9 +34,8 @@ pub async fn load_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
         .await)
 }
 
-/// The DynamoDB endpoint a client of `sdk_config` calls, read as the SDK reads it
-/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, unless
-/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`); `None` for DynamoDB's own regional endpoint.
+/// The DynamoDB endpoint as the SDK reads it (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`,
+/// unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`); `None` for DynamoDB's regional endpoint.
 pub fn dynamodb_endpoint(sdk_config: &aws_config::SdkConfig) -> Option<String> {
     let key = aws_types::service_config::ServiceConfigKey::builder()
         .service_id("DynamoDB")
@@ -54,9 +49,7 @@ pub fn dynamodb_endpoint(sdk_config: &aws_config::SdkConfig) -> Option<String> {
         .or_else(|| sdk_config.endpoint_url().map(str::to_owned))
 }
 
-/// Whether an endpoint is a DynamoDB on this machine or its private network: `http://` on a
-/// loopback or private address, `localhost` or `host.docker.internal`. Demo data, with its
-/// public key, goes nowhere else unless asked.
+/// On this machine or its private network: demo data (public key) goes nowhere else unless asked.
 pub fn is_local_endpoint(endpoint: &str) -> bool {
     let Ok(uri) = endpoint.parse::<http::Uri>() else {
         return false;
@@ -71,15 +64,12 @@ pub fn is_local_endpoint(endpoint: &str) -> bool {
             })
 }
 
-/// The root certificates of Amazon Trust Services, which issue the certificates of every AWS
-/// endpoint (DynamoDB's, FIPS and VPC endpoints included).
+/// Amazon Trust Services issues the certificates of every AWS endpoint (FIPS and VPC included).
 pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services.pem");
 
-/// The roots the HTTPS client trusts: those of Amazon Trust Services, compiled in; or, when
-/// `AWS_CA_BUNDLE` names a PEM file (as for the AWS CLI, behind a proxy that re-signs TLS),
-/// that file's certificates instead. Reading the operating system's store would cost each cold
-/// start a read of every file under `/etc/ssl/certs`, to trust a hundred authorities no AWS
-/// endpoint uses.
+/// Amazon Trust Services' roots, compiled in; or the PEM file `AWS_CA_BUNDLE` names (as for the AWS
+/// CLI, behind a proxy that re-signs TLS). The system store would cost each cold start a read of
+/// every file under `/etc/ssl/certs`, to trust a hundred authorities no AWS endpoint uses.
 pub fn trusted_roots(bundle: Option<std::path::PathBuf>) -> Result<Vec<u8>, ConfigError> {
     let Some(path) = bundle else {
         return Ok(AMAZON_TRUST_SERVICES_ROOTS.to_vec());
@@ -96,8 +86,7 @@ pub fn trusted_roots(bundle: Option<std::path::PathBuf>) -> Result<Vec<u8>, Conf
     Ok(pem)
 }
 
-/// How many CA certificates a PEM text holds, or `None` if one of them does not parse (the
-/// SDK's connector would panic on it when it opens its first connection).
+/// `None` if a certificate does not parse: the SDK's connector would panic on it later.
 fn count_roots(pem: &[u8]) -> Option<usize> {
     let mut store = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(pem) {
@@ -106,8 +95,7 @@ fn count_roots(pem: &[u8]) -> Option<usize> {
     Some(store.len())
 }
 
-/// The SDK's own HTTPS client (hyper and rustls with ring), trusting `roots` (PEM) only: the
-/// one every DynamoDB client of this crate uses (`load_sdk_config`, and the tests' clients).
+/// The SDK's own client (hyper, rustls with ring) trusting `roots` only, for every DynamoDB client.
 pub fn https_client(roots: Vec<u8>) -> SharedHttpClient {
     let trust = TrustStore::empty()
         .with_native_roots(false)

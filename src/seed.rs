@@ -1,6 +1,5 @@
-//! The demo account: the reference page's own example data, for `make run`, the documented
-//! examples and the `events/` fixtures. Seeding is idempotent: every record has a fixed id and
-//! is written with a plain put.
+//! The demo account: the reference page's example data, for `make run`, the documented examples
+//! and the `events/` fixtures. Seeding is idempotent: fixed ids, written with plain puts.
 
 use crate::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency,
@@ -81,7 +80,6 @@ pub fn demo() -> Demo {
     }
 }
 
-/// Writes the demo account, key, conversion types, lead and workflow run.
 pub async fn seed_demo<P: Provisioning>(store: &P) -> Result<Demo, StoreError> {
     let demo = demo();
     let account = demo.account.id;

@@ -1,6 +1,5 @@
-//! The use cases: who is calling; record their conversion; list their conversion types; list
-//! and read their conversions. Written against the [`Store`] port only, so they run the same on
-//! DynamoDB and in memory.
+//! The use cases (authenticate; record, list and read conversions; list conversion types),
+//! written against the [`Store`] port only, so they run the same on DynamoDB and in memory.
 
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, EventWithType,
@@ -9,7 +8,6 @@ use crate::domain::{
 };
 use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
-/// Why a caller is not authenticated.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("the API key is unknown or revoked")]
@@ -27,10 +25,8 @@ pub struct CreateRequest {
     pub dry_run: bool,
 }
 
-/// What became of a valid request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Recorded now.
     Created(ConversionEvent),
     /// Recorded earlier by a request with the same `Idempotency-Key` and body; nothing written.
     Replayed(ConversionEvent),
@@ -38,17 +34,14 @@ pub enum Outcome {
     DryRun(ConversionEvent),
 }
 
-/// Who asks to record a conversion.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
-    /// A caller [`authenticate`] has found the account of.
+    /// Already checked by [`authenticate`].
     Account(AccountId),
-    /// A key that names its account ([`ApiKey::claimed_account`]), not yet checked: its record
-    /// is read in the same round trip as the request's records, and checked first.
+    /// A key that names its account, unchecked until its record is read with the request's records.
     Claimed { key: &'a ApiKey, account: AccountId },
 }
 
-/// Why a conversion was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
     /// The key that claimed the account is unknown, revoked, or another account's.
@@ -57,16 +50,14 @@ pub enum CreateError {
     /// Every problem found: references, and rules that depend on the conversion type.
     #[error("the request is invalid")]
     Invalid(Vec<FieldError>),
-    /// The `Idempotency-Key` created an event from a different body.
     #[error("the Idempotency-Key was used with a different request body")]
     IdempotencyMismatch,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Finds the account of a well-formed API key. The key is hashed before it reaches the store;
-/// the plaintext goes nowhere else. A key that names an account must name its own, as on the
-/// path that reads its record with the request's records.
+/// Finds the account of a well-formed API key. Only its hash reaches the store. A key that names
+/// an account must name its own, as when its record is read with the request's records.
 pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId, AuthError> {
     let account = store
         .account_for_key(&key.hash())
@@ -80,24 +71,17 @@ pub async fn authenticate<S: Store>(store: &S, key: &ApiKey) -> Result<AccountId
     Ok(account)
 }
 
-/// Puts an account, once its key has been checked, on the request's log lines (the
-/// `account` of the request's span, where there is one): whatever the request's outcome.
+/// Puts the checked account on the request's span, so its log line names it whatever the outcome.
 fn log_account(account: AccountId) {
     tracing::Span::current().record("account", tracing::field::display(account));
 }
 
-/// Records a conversion for the account: one read of everything the request refers to (and of
-/// the event its `Idempotency-Key` would have created), the rules of
-/// [`NewConversion::resolve`], one conditional write.
-///
-/// With a key, the event id is derived from (account, key), so concurrent or repeated requests
-/// all address one item: the conditional put lets exactly one through, and every other caller
-/// gets that event back, or a 422 if its request differs (compared by
-/// [`RequestFingerprint`]). A dry run ignores the key.
-///
-/// Every write carries a random [`WriteToken`]: when the SDK retries a put whose answer was lost
-/// after it committed, the retry finds the request's own item and the request succeeds as if
-/// the first answer had arrived.
+/// Records a conversion: one read of everything the request refers to (and of the event its
+/// `Idempotency-Key` would have created), the rules of [`NewConversion::resolve`], one conditional
+/// write. With a key, the event id derives from (account, key), so concurrent or repeated requests
+/// address one item: the conditional put lets one through; the others get its event back, or a 422
+/// if their request differs ([`RequestFingerprint`]). A dry run ignores the key. Every write's
+/// random [`WriteToken`] lets an SDK retry of a put that had committed find its own item.
 pub async fn create_conversion<S: Store>(
     store: &S,
     caller: Caller<'_>,
@@ -124,8 +108,7 @@ pub async fn create_conversion<S: Store>(
         event: keyed.as_ref().map(|(id, _)| *id),
     };
     let context = store.load_context(account, lookup).await?;
-    // A claimed account is trusted only once its key's record, read with the rest, confirms it:
-    // before anything read under it is looked at.
+    // Trust a claimed account only once its key's record confirms it, before using anything read.
     if key.is_some() && context.key_account != Some(account) {
         return Err(CreateError::Auth(AuthError::Invalid));
     }
@@ -157,8 +140,7 @@ pub async fn create_conversion<S: Store>(
     };
     match store.insert_event(account, new).await? {
         Insert::Written => Ok(Outcome::Created(event)),
-        // The SDK retried the put after its answer was lost, and the first attempt had
-        // committed: the item is this request's own.
+        // An SDK retry of a put whose first attempt committed: the item is this request's own.
         Insert::Exists(existing) if existing.write_token == Some(write_token) => {
             tracing::info!(event = %event.id, "the put's retry found its own committed write");
             Ok(Outcome::Created(existing.event))
@@ -166,8 +148,7 @@ pub async fn create_conversion<S: Store>(
         // Another request with the same key won the race: answer with what it stored.
         Insert::Exists(existing) => match sent {
             Some(sent) => replay(*existing, &sent, inherited),
-            // A random v4 id that already exists: the condition did its job and nothing was
-            // overwritten; this is not the client's doing.
+            // A random id collided: nothing was overwritten, and it is not the client's doing.
             None => Err(
                 StoreError::Failed(format!("event id {} already exists", event.id).into()).into(),
             ),
@@ -175,8 +156,7 @@ pub async fn create_conversion<S: Store>(
     }
 }
 
-/// The account's conversion types, active and inactive, oldest first (by `created_at`, then id):
-/// a stable order in which a new type is always last.
+/// All the account's conversion types, oldest first: a stable order in which a new one is last.
 pub async fn conversion_types<S: Store>(
     store: &S,
     account: AccountId,
@@ -186,8 +166,7 @@ pub async fn conversion_types<S: Store>(
     Ok(types)
 }
 
-/// The account's active conversion types, in the order of [`conversion_types`]: what
-/// `GET /conversion-types` lists.
+/// The active types, in [`conversion_types`] order: what `GET /conversion-types` lists.
 pub async fn list_conversion_types<S: Store>(
     store: &S,
     account: AccountId,
@@ -197,7 +176,6 @@ pub async fn list_conversion_types<S: Store>(
     Ok(types)
 }
 
-/// One page of an account's events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
     pub events: Vec<EventWithType>,
@@ -208,12 +186,9 @@ pub struct ListPage {
     pub cut_short: bool,
 }
 
-/// One page of the account's events that the request's filter matches, with their types, and
-/// how many there are in all (or at least, past the bound a request reads).
-///
-/// `fits` says how many of the page's events, in order, the answer can carry (Lambda's limit on
-/// a response, for the HTTP API). A page cut there is cut like one that reached the read bound:
-/// it says so, and its cursor continues after its last event.
+/// A page of the account's events that match the filter, with their types and total (or a lower
+/// bound). `fits` says how many the answer can carry (Lambda's response size limit); a page cut
+/// there says so, like one that reached the read bound, and its cursor resumes after its last one.
 pub async fn list_conversions<S: Store>(
     store: &S,
     account: AccountId,
@@ -268,8 +243,7 @@ pub async fn get_conversion<S: Store>(
     }
 }
 
-/// The stored event, if `conversion` is the request that stored it
-/// ([`RequestFingerprint::matches`]).
+/// The stored event if `conversion` is its request ([`RequestFingerprint::matches`]).
 fn replay(
     existing: StoredEvent,
     conversion: &NewConversion,

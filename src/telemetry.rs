@@ -1,7 +1,5 @@
-//! Telemetry: the log subscriber the function installs, built here so that tests check the
-//! very format that ships: Lambda's JSON lines for CloudWatch, or plain text for a terminal.
-//! The function's metrics are counted from its JSON lines by the metric filters of
-//! `template.yaml`: it writes nothing but the lines.
+//! The log subscriber, built here so tests check the format that ships (JSON lines or plain
+//! text). `template.yaml`'s metric filters count metrics from the JSON lines: none are sent.
 
 mod json;
 
@@ -14,7 +12,6 @@ use crate::config::{LogFormat, LogSettings};
 
 pub use json::JsonLines;
 
-/// The subscriber the function logs through, writing to `writer`.
 pub fn subscriber<W>(
     settings: &LogSettings,
     writer: W,
@@ -44,10 +41,9 @@ where
     }
 }
 
-/// Other crates log at INFO at most, whatever `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` asks: below
-/// it the Lambda runtime prints each raw event (API keys, bodies) and the SDK each DynamoDB
-/// request (`notes`, `metadata`) and what it signs (the session token). This crate's own lines
-/// never carry them, at any level.
+/// Other crates log at INFO at most, whatever is asked: below it the Lambda runtime prints each raw
+/// event (API keys, bodies) and the SDK each request (`notes`, `metadata`) and what it signs (the
+/// session token). This crate's own lines never carry them, at any level.
 fn others_at_most_info() -> Targets {
     Targets::new()
         .with_target(env!("CARGO_CRATE_NAME"), LevelFilter::TRACE)
@@ -55,13 +51,11 @@ fn others_at_most_info() -> Targets {
         .with_default(LevelFilter::INFO)
 }
 
-/// Installs [`subscriber`] on standard output for the whole process.
 pub fn init(settings: &LogSettings) -> Result<(), tracing::subscriber::SetGlobalDefaultError> {
     tracing::subscriber::set_global_default(subscriber(settings, std::io::stdout))
 }
 
-/// An error and its causes on one line, `outer: inner: innermost`: for logs and for the admin
-/// CLI's stderr. Never for API responses.
+/// `outer: inner: innermost` on one line, for logs and the admin CLI's stderr; never for responses.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

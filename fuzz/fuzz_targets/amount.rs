@@ -1,5 +1,7 @@
 #![no_main]
 
+#[path = "../../tests/support/memory.rs"]
+mod memory;
 #[path = "../oracles.rs"]
 mod oracles;
 

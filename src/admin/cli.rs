@@ -40,9 +40,8 @@ pub enum Command {
         #[arg(long, requires = "id")]
         replace: bool,
     },
-    /// Create an API key for an account. The key is printed once, beside its id; only its hash
-    /// is stored. It names its account (nxr_live_<account>_<secret>), which saves a round trip
-    /// per request.
+    /// Create an API key for an account, printed once beside its id; only its hash is stored. It
+    /// names its account (nxr_live_<account>_<secret>), which saves a round trip per request.
     CreateApiKey {
         #[arg(long)]
         account: AccountId,
@@ -71,8 +70,7 @@ pub enum Command {
         stdin: bool,
     },
     /// Create a conversion type, scoped to a workflow or a master workflow. With --id of an
-    /// existing one: the same values are reported as existing (exit 0), others are refused
-    /// unless --replace.
+    /// existing one: the same values are reported as existing (exit 0), others need --replace.
     #[command(group(ArgGroup::new("scope").required(true).args(["workflow_id", "master_workflow_id"])))]
     CreateConversionType {
         #[arg(long)]
@@ -126,9 +124,8 @@ pub enum Command {
         #[arg(long)]
         id: Option<LeadId>,
     },
-    /// Create a workflow run: one lead's enrollment in one workflow. With --id of an existing
-    /// one: the same values are reported as existing (exit 0), others are refused unless
-    /// --replace.
+    /// Create a workflow run: one lead's enrollment in one workflow. With --id of an existing one:
+    /// the same values are reported as existing (exit 0), others are refused unless --replace.
     CreateWorkflowRun {
         #[arg(long)]
         account: AccountId,

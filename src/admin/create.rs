@@ -41,7 +41,6 @@ record!(ConversionType, "conversion type");
 record!(Lead, "lead");
 record!(WorkflowRun, "workflow run");
 
-/// What a create command does.
 enum Decision<T> {
     /// Nothing: the record exists and holds the same values.
     Exists(T),
@@ -49,8 +48,6 @@ enum Decision<T> {
     Write(T, &'static str),
 }
 
-/// The one rule of every create command: a new id is written; an existing record that holds the
-/// same values is reported as it is; one that holds others is refused, unless `replace`.
 fn decide<T: Record>(
     existing: Option<T>,
     mut new: T,
@@ -71,8 +68,7 @@ fn decide<T: Record>(
     }
 }
 
-/// [`decide`], then the write it calls for (`put`): the record as it now stands, and what was done
-/// (`created`, `exists` or `replaced`).
+/// [`decide`], then the write it calls for (`put`): the record as it now stands, and what was done.
 pub(super) async fn create<T: Record>(
     existing: Option<T>,
     new: T,

@@ -1,5 +1,4 @@
-//! The operators' command-line tool, `conversions-admin`: provisions accounts, API keys and the
-//! records conversions refer to, through the same domain types and store code as the function.
+//! The operators' CLI, `conversions-admin`, on the function's own domain types and store code.
 //! Every command prints one JSON document on stdout.
 
 mod cli;
@@ -20,7 +19,6 @@ use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
 use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
 
-/// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The operator asked for something that cannot be done (exit code 2).
@@ -74,7 +72,6 @@ pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Val
     }
 }
 
-/// Runs a command on any store.
 pub async fn run<P: Provisioning + Store>(
     command: Command,
     store: &P,

@@ -7,10 +7,8 @@ use uuid::Uuid;
 use super::digest::Sha256Hex;
 use super::{AccountId, Timestamp};
 
-/// The prefix every live API key carries.
 pub const API_KEY_PREFIX: &str = "nxr_live_";
 
-/// Why a presented key cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ApiKeyError {
     #[error("no API key was presented")]
@@ -19,13 +17,11 @@ pub enum ApiKeyError {
     Malformed,
 }
 
-/// A plaintext API key as presented by a caller. Its `Debug` never shows the secret.
+/// A plaintext API key. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
 impl ApiKey {
-    /// Accepts `nxr_live_` followed by 1 to 200 URL-safe characters. Surrounding white space
-    /// is not part of a key.
     pub fn parse(text: &str) -> Result<Self, ApiKeyError> {
         let text = text.trim();
         if text.is_empty() {
@@ -46,14 +42,12 @@ impl ApiKey {
         }
     }
 
-    /// A new random key: the prefix and 32 hex characters (128 bits) of randomness.
     pub fn generate() -> Self {
         Self(format!("{API_KEY_PREFIX}{}", Uuid::new_v4().simple()))
     }
 
-    /// A new key that names its account: `nxr_live_<account, 32 hex>_<128 random bits, 32
-    /// hex>`. The function reads such a key's record in the same round trip as the records a
-    /// request refers to (see [`ApiKey::claimed_account`]).
+    /// `nxr_live_<account hex>_<random hex>`: naming the account lets the function read the key's
+    /// record in the same round trip as the request's records (see [`ApiKey::claimed_account`]).
     pub fn generate_for(account: AccountId) -> Self {
         Self(format!(
             "{API_KEY_PREFIX}{}_{}",
@@ -62,9 +56,8 @@ impl ApiKey {
         ))
     }
 
-    /// The account a key says it belongs to, if it is of the form [`ApiKey::generate_for`]
-    /// makes. A claim, not a fact: nothing read under it may be used before the key's own
-    /// record confirms it.
+    /// The account a [`ApiKey::generate_for`] key names. A claim, not a fact: nothing read under
+    /// it may be used before the key's own record confirms it.
     pub fn claimed_account(&self) -> Option<AccountId> {
         let rest = self.0.strip_prefix(API_KEY_PREFIX)?;
         let (account, secret) = rest.split_once('_')?;
@@ -92,7 +85,6 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// The SHA-256 of an API key: what the store keeps and looks up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApiKeyHash(Sha256Hex);
 
@@ -101,19 +93,16 @@ impl ApiKeyHash {
         self.0.as_str()
     }
 
-    /// Re-reads a stored hash.
     pub fn parse(text: &str) -> Option<Self> {
         Sha256Hex::parse(text).map(Self)
     }
 
-    /// The key's id: the first 16 hex digits of its hash. What an operator lists and revokes a
-    /// key by, without the key itself.
+    /// What an operator lists and revokes a key by, without the key itself.
     pub fn id(&self) -> ApiKeyId {
         ApiKeyId(self.0.as_str()[..16].to_owned())
     }
 }
 
-/// The id of an API key ([`ApiKeyHash::id`]): 16 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApiKeyId(String);
 
@@ -137,7 +126,6 @@ impl fmt::Display for ApiKeyId {
     }
 }
 
-/// What an operator sees of an API key: never the key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {
     pub hash: ApiKeyHash,

@@ -1,5 +1,4 @@
-//! Money amounts: exact decimals from the request text to the stored item and back, never a
-//! binary float.
+//! Money amounts: exact decimals from request text to stored item and back, never a binary float.
 
 use std::fmt;
 
@@ -7,12 +6,10 @@ use rust_decimal::Decimal;
 
 use super::Currency;
 
-/// Amounts must be below 10^15: a quadrillion in any currency. Together with the 28 significant
-/// digits a decimal holds, every accepted amount fits DynamoDB's 38 significant digits, and its
-/// whole part stays below 2^53, the largest integer a client holding IEEE doubles keeps exactly.
+/// With a decimal's 28 significant digits, every amount below 10^15 fits DynamoDB's 38 digits,
+/// and its whole part stays below 2^53, the largest integer an IEEE double keeps exactly.
 pub const MAX_AMOUNT_EXCLUSIVE: &str = "1000000000000000";
 
-/// Why a JSON number is not an acceptable amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
     #[error("amount must be a non-negative number")]
@@ -25,23 +22,19 @@ pub enum AmountError {
     MoreDecimalsThanCurrency { currency: Currency, places: u16 },
 }
 
-/// A non-negative monetary amount below [`MAX_AMOUNT_EXCLUSIVE`], kept with the scale it was
-/// written with (`85000.00` stays `85000.00`).
+/// Kept with the scale it was written with: `85000.00` stays `85000.00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Amount(Decimal);
 
 impl Amount {
-    /// Parses the text of a JSON number (`85000.00`, `0.1`, `1e3`), which the JSON parser has
-    /// already checked against the JSON number grammar. The value is exact or refused, never
-    /// rounded. Plain decimals keep the digits written (`85000.00`); exponent forms are shifted
-    /// to their shortest exact decimal (`1.50e1` is `15`).
+    /// The JSON parser has checked the grammar. Exact or refused, never rounded: plain decimals
+    /// keep their digits; exponent forms become their shortest exact decimal (`1.50e1` is `15`).
     pub fn parse_json_number(text: &str) -> Result<Self, AmountError> {
         let number = JsonDecimal::read(text);
         let digits = number.digits.trim_start_matches('0');
         if digits.is_empty() {
-            // Zero, whatever its sign: `-0.00` is `0.00`. Written with more decimal places than
-            // a decimal keeps, it is refused like any other amount: it could not be answered
-            // with the digits it was sent with.
+            // Zero of any sign (`-0.00` is `0.00`). Too many places is refused like any amount:
+            // it could not be answered with the digits it was sent with.
             let scale = if number.exponent_form {
                 0
             } else if number.fraction_len > Decimal::MAX_SCALE {
@@ -61,8 +54,7 @@ impl Amount {
         } else {
             (digits, number.shift)
         };
-        // value = digits × 10^shift, the first digit non-zero: below 10^15 iff it has at most 15
-        // digits before the point.
+        // value = digits × 10^shift, first digit non-zero: below 10^15 iff ≤ 15 whole digits.
         let whole_digits = i64::try_from(digits.len())
             .unwrap_or(i64::MAX)
             .saturating_add(shift);
@@ -76,15 +68,14 @@ impl Amount {
             let scale = u32::try_from(shift.unsigned_abs()).map_err(|_| AmountError::TooPrecise)?;
             (digits.to_owned(), scale)
         };
-        // More than 28 places, or more digits than the 96 bits a decimal holds: refused by the
-        // parse (past i128) or by `Decimal` (past 96 bits, or a scale past 28).
+        // The parse refuses past i128; `Decimal` past 96 bits or a scale past 28.
         let mantissa: i128 = mantissa.parse().map_err(|_| AmountError::TooPrecise)?;
         Decimal::try_from_i128_with_scale(mantissa, scale)
             .map(Self)
             .map_err(|_| AmountError::TooPrecise)
     }
 
-    /// An amount as stored (its plain decimal text), whatever bound applied when it was sent.
+    /// No bound is checked: a stored amount keeps whatever bound applied when it was sent.
     pub fn from_stored(text: &str) -> Result<Self, rust_decimal::Error> {
         Decimal::from_str_exact(text).map(Self)
     }
@@ -152,7 +143,6 @@ impl<'a> JsonDecimal<'a> {
 }
 
 impl fmt::Display for Amount {
-    /// The decimal as written, with its scale: `85000.00`, `0.1`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }

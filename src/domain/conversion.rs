@@ -1,5 +1,4 @@
-//! Conversion types, leads, workflow runs and conversion events, and the rule that turns a
-//! validated request plus what the store holds into an event.
+//! Conversion types, leads, runs and events, and the rule that turns a request into an event.
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,13 +37,11 @@ impl FromStr for Category {
     }
 }
 
-/// The JSON type a custom field's value must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldType {
     Text,
     Number,
-    /// A type this version does not know (stored by a newer one): the field's values are not
-    /// checked, and the name is kept.
+    /// Stored by a newer version: its values are not checked and its name is kept.
     Other(String),
 }
 
@@ -57,14 +54,12 @@ impl FieldType {
         }
     }
 
-    /// Reads a stored type: one this version does not know is [`FieldType::Other`].
     pub fn from_stored(name: &str) -> Self {
         name.parse()
             .unwrap_or_else(|_| Self::Other(name.to_owned()))
     }
 }
 
-/// The types a field can be given: `text` or `number`.
 impl FromStr for FieldType {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
@@ -78,7 +73,6 @@ impl FromStr for FieldType {
     }
 }
 
-/// One custom field of a conversion type: its metadata key, a label, and its value's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDefinition {
     pub key: String,
@@ -86,8 +80,7 @@ pub struct FieldDefinition {
     pub field_type: FieldType,
 }
 
-/// What a conversion type is attached to: one workflow, or a master workflow (a group of
-/// workflows). The scope is inherited by every event of the type.
+/// A workflow or a master workflow (a group of workflows); every event of the type inherits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Workflow(WorkflowId),
@@ -110,15 +103,13 @@ impl Scope {
     }
 }
 
-/// Limits on an account's conversion types, checked where they are written: every list answer
-/// embeds a type in each event and `GET /conversion-types` lists them all, and with these both
-/// fit the response Lambda can carry, whatever the account holds.
+/// Checked on write, so that list answers (which embed a type in each event) and
+/// `GET /conversion-types` (which lists all) fit a Lambda response, whatever the account holds.
 pub const MAX_TYPES_PER_ACCOUNT: usize = 100;
 pub const MAX_FIELDS_PER_TYPE: usize = 20;
 pub const MAX_TYPE_NAME_CHARS: usize = 100;
 pub const MAX_TYPE_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_FIELD_LABEL_CHARS: usize = 100;
-/// Field keys: 1 to this many of `a-z A-Z 0-9 _ -`, as metadata keys are.
 pub const MAX_FIELD_KEY_CHARS: usize = 64;
 
 /// A kind of business outcome an account tracks ("Reserva", "Venta").
@@ -136,8 +127,7 @@ pub struct ConversionType {
 }
 
 impl ConversionType {
-    /// What is wrong with the type as written, against the limits above (but the number of
-    /// types, which the account holds).
+    /// Every limit but the number of types, which depends on what the account holds.
     pub fn check_limits(&self) -> Result<(), String> {
         let chars = |text: &str| text.chars().count();
         if self.name.trim().is_empty() || chars(&self.name) > MAX_TYPE_NAME_CHARS {
@@ -184,15 +174,13 @@ impl ConversionType {
     }
 }
 
-/// A lead of the account. Only its existence matters to conversions.
+/// Only a lead's existence matters to conversions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lead {
     pub id: LeadId,
     pub created_at: Timestamp,
 }
 
-/// One lead's enrollment in one workflow. `master_workflow_id` is the master workflow the
-/// run's workflow belongs to, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowRun {
     pub id: WorkflowRunId,
@@ -202,7 +190,6 @@ pub struct WorkflowRun {
     pub created_at: Timestamp,
 }
 
-/// A request to record a conversion, every field already valid on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConversion {
     pub conversion_type_id: ConversionTypeId,
@@ -215,7 +202,6 @@ pub struct NewConversion {
     pub notes: Option<Notes>,
 }
 
-/// A recorded conversion event: the object the API returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversionEvent {
     pub id: EventId,
@@ -232,8 +218,7 @@ pub struct ConversionEvent {
     pub created_at: Timestamp,
 }
 
-/// A referenced record that is missing, inactive, belongs to another account, or does not fit
-/// the others. The messages are the reference page's.
+/// A referenced record that cannot be used. The messages are the API reference's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReferenceError {
     ConversionType,
@@ -274,21 +259,13 @@ impl From<ReferenceError> for FieldError {
 }
 
 impl NewConversion {
-    /// Builds the event from the request and the records the store found for it (`None` where
-    /// nothing was found in the caller's account), or lists every problem, references first.
-    ///
-    /// - The type must exist and be active; the lead must exist.
-    /// - A given run must belong to the lead and lie in the type's scope: its workflow is the
-    ///   type's workflow, or, for a master-workflow type, its workflow is in that master
-    ///   workflow.
-    /// - Metadata values of the type's fields have the field's JSON type (`null` counts as no
-    ///   value); other keys are kept as they are.
-    /// - An amount in the type's currency has no more decimals than that currency's minor unit
-    ///   (a currency given in the request was checked with the payload).
-    /// - `workflow_id` and `master_workflow_id` come from the type. For a master-workflow type
-    ///   with a run, `workflow_id` is the run's workflow (granular attribution).
-    /// - `currency` comes from the request, else from the type; `converted_at` from the
-    ///   request, else it is `created_at`.
+    /// Builds the event from the request and the records found in the caller's account, or lists
+    /// every problem, references first: the type must exist and be active, the lead exist, a run
+    /// belong to the lead and lie in the type's scope (its workflow, or a workflow of its master
+    /// workflow); the type's fields have their JSON type (`null` is no value; other keys are kept
+    /// as sent); the amount fits the minor unit of the type's currency (a request's currency was
+    /// checked with the payload). A master-workflow type with a run takes the run's `workflow_id`
+    /// (granular attribution); `currency` defaults to the type's, `converted_at` to `created_at`.
     pub fn resolve(
         self,
         id: EventId,
@@ -317,8 +294,6 @@ impl NewConversion {
             }
             found
         });
-        // The amount's decimal places against the currency it is recorded in: the one given,
-        // else the type's.
         if let Some(currency) = self.currency.or(conversion_type.map(|t| t.currency))
             && let Err(err) = self.amount.check_minor_unit(currency)
         {
@@ -352,8 +327,6 @@ impl NewConversion {
     }
 }
 
-/// `metadata.<key> must be a number` (or a string) for each field of the type whose value has
-/// the wrong JSON type.
 fn field_type_errors(metadata: &Metadata, fields: &[FieldDefinition]) -> Vec<FieldError> {
     fields
         .iter()

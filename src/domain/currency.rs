@@ -2,19 +2,16 @@
 
 use std::fmt;
 
-/// Why a text is not an accepted currency.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("currency must be a 3-character ISO 4217 code (e.g., \"USD\", \"CLP\")")]
 pub struct CurrencyError;
 
-/// An ISO 4217 currency with a defined minor unit: every national currency and fund code
-/// (`USD`, `CLP`, `CLF`, ...). Codes without a minor unit (precious metals `XAU`, the testing
-/// code `XTS`, "no currency" `XXX`, `XDR`) are not money amounts and are refused.
+/// An ISO 4217 currency with a minor unit. Codes without one (metals `XAU`, testing `XTS`,
+/// "no currency" `XXX`, `XDR`) are not money amounts and are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency(iso_currency::Currency);
 
 impl Currency {
-    /// Accepts the three-letter code in any letter case and keeps it upper-case.
     pub fn parse(text: &str) -> Result<Self, CurrencyError> {
         // ISO 4217's table knows only three-letter codes: anything else is not in it.
         let currency =
@@ -29,7 +26,6 @@ impl Currency {
         self.0.code()
     }
 
-    /// The number of decimal places ISO 4217 gives the currency (USD 2, CLP 0, CLF 4).
     pub fn minor_unit(&self) -> Option<u16> {
         self.0.exponent()
     }

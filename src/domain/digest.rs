@@ -2,7 +2,6 @@
 
 use sha2::{Digest, Sha256};
 
-/// 64 lower-case hex digits of a SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sha256Hex(String);
 
@@ -18,7 +17,6 @@ impl Sha256Hex {
         Self(hex)
     }
 
-    /// Re-reads a digest from storage.
     pub fn parse(text: &str) -> Option<Self> {
         (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .then(|| Self(text.to_owned()))

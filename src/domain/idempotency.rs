@@ -1,5 +1,4 @@
-//! Exactly-once retries: the `Idempotency-Key` a client sends, and the fingerprint of the
-//! request it was first used with.
+//! Exactly-once retries: the client's `Idempotency-Key` and the fingerprint of its first request.
 
 use std::fmt;
 
@@ -14,9 +13,8 @@ use super::{AccountId, ConversionEvent, Currency, EventId, Metadata, NewConversi
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
 pub struct IdempotencyKeyError;
 
-/// A client's key for one logical request: 1 to 255 printable ASCII characters (space to `~`)
-/// but the comma, which is how API Gateway joins a header sent twice. Scoped to the account: two
-/// accounts may use the same key.
+/// 1 to 255 printable ASCII characters but the comma, which API Gateway uses to join a header sent
+/// twice. Scoped to the account: two accounts may use the same key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -33,9 +31,8 @@ impl IdempotencyKey {
             .map_err(|_| IdempotencyKeyError)
     }
 
-    /// The id of the event this key creates in this account: a name-based (v5) UUID in the
-    /// account's namespace, so every retry addresses the same item and the conditional put
-    /// lets exactly one write through. Random event ids are v4, so the two never collide.
+    /// A v5 (name-based) UUID in the account's namespace: every retry addresses the same item, so
+    /// the conditional put lets one write through. Random ids are v4: the two never collide.
     pub fn event_id(&self, account: AccountId) -> EventId {
         EventId::from_uuid(Uuid::new_v5(account.as_uuid(), self.0.as_bytes()))
     }
@@ -47,9 +44,8 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
-/// A random token of one request's write, stored on the event. The SDK retries a put whose
-/// answer was lost; if the first attempt committed, the retry's conditional put finds an item,
-/// and this token tells the request's own item from another request's.
+/// A random token stored on the event. If the SDK retries a put whose first attempt committed,
+/// the token tells this request's own item from another request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteToken(Uuid);
 
@@ -58,7 +54,6 @@ impl WriteToken {
         Self(Uuid::new_v4())
     }
 
-    /// Re-reads a stored token.
     pub fn parse(text: &str) -> Option<Self> {
         Uuid::parse_str(text).ok().map(Self)
     }
@@ -70,18 +65,14 @@ impl fmt::Display for WriteToken {
     }
 }
 
-/// The SHA-256 of a request as it would be stored, not as it was spelled: the validated
-/// conversion in canonical form (ids lower-case hyphenated, currency upper-case, `converted_at`
-/// in UTC, metadata keys sorted, `null` and absent alike). Two requests that would store the same
-/// event have the same fingerprint; the amount keeps the digits sent (`1.50` is not `1.5`),
-/// because those are stored. Unknown fields are not part of it: they are not stored.
+/// The SHA-256 of a request as it would be stored, not as spelled (ids lower-case hyphenated,
+/// currency upper-case, `converted_at` in UTC, metadata keys sorted, `null` as absent): the amount
+/// keeps its digits (`1.50` is not `1.5`) and unknown fields are left out, as in the stored item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFingerprint(Sha256Hex);
 
-/// The scheme of [`RequestFingerprint::of`]: the SHA-256 of [`Canonical`] as JSON.
 const FINGERPRINT_SCHEME: &str = "1";
 
-/// What the fingerprint is taken of, field by field, absent fields left out.
 #[derive(Serialize)]
 struct Canonical<'a> {
     conversion_type_id: String,
@@ -122,12 +113,10 @@ impl RequestFingerprint {
         Self(Sha256Hex::of(text.as_bytes()))
     }
 
-    /// The one rule for "the same request": whether `conversion` would store `stored`, the
-    /// event written under this fingerprint. A `currency` left out matches the one it would
-    /// inherit (`inherited`, the type's, where the type is still there to say), and a
-    /// `converted_at` left out matches the one stored (the server filled it in). The stored
-    /// fingerprint is of the request as first sent, with or without either field: each way
-    /// is tried.
+    /// The one rule for "the same request": whether `conversion` would store `stored`. A missing
+    /// `currency` matches the one it would inherit (`inherited`, if the type still exists), a
+    /// missing `converted_at` the server-filled one. The stored fingerprint may be of either
+    /// form, so each is tried.
     pub fn matches(
         &self,
         conversion: &NewConversion,
@@ -149,14 +138,12 @@ impl RequestFingerprint {
         })
     }
 
-    /// As stored: its scheme, then the digest (`1:<hex>`). A later scheme writes `2:` and still
-    /// matches `1:`.
+    /// `<scheme>:<hex>` (`1:`). A later scheme writes `2:` and still matches `1:`.
     pub fn to_stored(&self) -> String {
         format!("{FINGERPRINT_SCHEME}:{}", self.0.as_str())
     }
 
-    /// Re-reads a stored fingerprint; one without a scheme (written before schemes were named)
-    /// is of scheme 1.
+    /// One without a scheme (written before schemes were named) is of scheme 1.
     pub fn from_stored(text: &str) -> Option<Self> {
         let digest = text
             .strip_prefix(FINGERPRINT_SCHEME)

@@ -1,12 +1,10 @@
-//! Identifiers. Each kind of id is its own type, so a lead id can never be passed where a
-//! conversion type id is expected.
+//! Identifiers: each kind is its own type, so a lead id is never passed for a type id.
 
 use std::fmt;
 use std::str::FromStr;
 
 use uuid::Uuid;
 
-/// The text was not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid UUID")]
 pub struct IdError;
@@ -18,12 +16,10 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
-            /// Parses the hyphenated (or any standard) UUID form.
             pub fn parse(text: &str) -> Result<Self, IdError> {
                 Uuid::parse_str(text).map(Self).map_err(|_| IdError)
             }
 
-            /// A fresh random (v4) id.
             pub fn random() -> Self {
                 Self(Uuid::new_v4())
             }

@@ -1,6 +1,4 @@
-//! JSON values whose numbers keep their exact text, for `metadata` (`metadata.rs`).
-//! `serde_json::Value` would turn `0.30000000000000004`-prone decimals into binary floats; this
-//! keeps what was sent.
+//! JSON values whose numbers keep their exact text (`serde_json::Value` would make them floats).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +6,6 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-/// A JSON number, as the exact text the client wrote (already checked by the JSON parser).
 #[derive(Debug, Clone)]
 pub struct JsonNumber(Box<RawValue>);
 
@@ -24,23 +21,19 @@ impl PartialEq for JsonNumber {
     }
 }
 
-/// How deep a JSON value may nest (objects and arrays within each other).
 pub const MAX_JSON_DEPTH: usize = 32;
 
-/// Why a raw JSON fragment is not a [`JsonValue`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonValueError {
     #[error("nested deeper than {MAX_JSON_DEPTH} levels")]
     TooDeep,
     #[error("the key {0:?} appears more than once in one object")]
     RepeatedKey(String),
-    /// A string or key whose escapes are not Unicode text (an unpaired surrogate such as
-    /// `\ud800`): valid JSON grammar, but no string can hold it.
+    /// An unpaired surrogate escape (`\ud800`): valid JSON grammar, but no string can hold it.
     #[error("a string is not valid Unicode (it contains an unpaired surrogate)")]
     InvalidUnicode,
 }
 
-/// Any JSON value, numbers exact, at most [`MAX_JSON_DEPTH`] levels deep.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonValue {
     Null,
@@ -51,7 +44,6 @@ pub enum JsonValue {
     Object(BTreeMap<String, JsonValue>),
 }
 
-/// The members of a JSON object in the order written, and the names written more than once.
 #[derive(Debug)]
 pub struct Members<'a> {
     pub members: Vec<(String, &'a RawValue)>,
@@ -94,7 +86,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     }
 }
 
-/// A JSON object's members in the order written, repeats and all.
 pub(super) struct Entries<'a>(pub(super) Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
@@ -117,8 +108,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
     }
 }
 
-/// Whether objects and arrays in a JSON text nest more than `max` levels deep, found by one
-/// pass over the bytes (no recursion, whatever the depth).
+/// One pass over the bytes, without recursion, whatever the depth.
 pub fn nests_deeper_than(text: &str, max: usize) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for byte in text.bytes() {
@@ -146,23 +136,20 @@ pub fn nests_deeper_than(text: &str, max: usize) -> bool {
     false
 }
 
-/// Reads a JSON string fragment (`"..."`): `Ok(None)` if the fragment is another kind of value.
 pub fn json_string(raw: &RawValue) -> Result<Option<String>, JsonValueError> {
     if !raw.get().starts_with('"') {
         return Ok(None);
     }
-    // The JSON parser accepted the fragment, so a string that does not decode holds escapes
-    // that are not Unicode text.
+    // The parser accepted the fragment: a string that does not decode has non-Unicode escapes.
     serde_json::from_str(raw.get())
         .map(Some)
         .map_err(|_| JsonValueError::InvalidUnicode)
 }
 
 impl JsonValue {
-    /// Converts a raw JSON text fragment, recursively. A fragment the JSON parser produced
-    /// fails only by nesting too deep (refused before recursion could exhaust the stack: the
-    /// parser captures raw fragments of any depth), by repeating a key, or by holding a string
-    /// that is not Unicode.
+    /// A fragment the JSON parser produced fails only by nesting too deep (checked before
+    /// recursing: the parser captures fragments of any depth, which could exhaust the stack), by
+    /// repeating a key, or by holding a string that is not Unicode.
     pub fn from_raw(raw: &RawValue) -> Result<Self, JsonValueError> {
         Self::from_raw_at(raw, 0, MAX_JSON_DEPTH)
     }
@@ -177,8 +164,7 @@ impl JsonValue {
         if text.starts_with(['{', '[']) && depth >= max {
             return Err(JsonValueError::TooDeep);
         }
-        // Grammar errors cannot happen in a fragment the parser produced; what can fail is text
-        // that is not Unicode.
+        // A fragment the parser produced has no grammar errors; only non-Unicode text can fail.
         let invalid = |_: serde_json::Error| JsonValueError::InvalidUnicode;
         Ok(match text.as_bytes().first() {
             Some(b'{') => Self::Object(Self::members_at(text, depth, max).map_err(|(_, e)| e)?),
@@ -189,8 +175,7 @@ impl JsonValue {
                     .map(|item| Self::from_raw_at(item, depth + 1, max));
                 Self::Array(items.collect::<Result<_, _>>()?)
             }
-            // Without escapes the text between the quotes is the string: the parser has
-            // checked it (no control characters, valid UTF-8).
+            // Without escapes the text between the quotes is the string, checked by the parser.
             Some(b'"') if !text.contains('\\') => Self::String(text[1..text.len() - 1].to_owned()),
             Some(b'"') => Self::String(serde_json::from_str(text).map_err(invalid)?),
             Some(b't') => Self::Bool(true),
@@ -202,8 +187,7 @@ impl JsonValue {
         })
     }
 
-    /// The members of an object fragment at `depth`, each value converted. An error from within
-    /// a member's value names that member.
+    /// An error from within a member's value names that member.
     fn members_at(
         text: &str,
         depth: usize,
@@ -224,7 +208,6 @@ impl JsonValue {
         Ok(object)
     }
 
-    /// The JSON type's name as API messages use it.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Null => "null",

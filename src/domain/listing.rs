@@ -1,6 +1,5 @@
 //! Reading events back: which events a list shows ([`EventFilter`]), in which order
-//! ([`Position`]), how many at a time ([`Limit`], [`Offset`]), and the [`Cursor`] that carries
-//! the place where a page ended to the request for the next one.
+//! ([`Position`]), how many ([`Limit`], [`Offset`]), and the [`Cursor`] to the next page.
 
 use std::fmt;
 
@@ -13,25 +12,20 @@ use super::{
     MasterWorkflowId, Timestamp, WorkflowId, WorkflowRunId,
 };
 
-/// Events per page when the request does not say.
 pub const DEFAULT_LIMIT: u32 = 50;
-/// The most events a page may hold.
 pub const MAX_LIMIT: u32 = 200;
 /// The deepest `offset` served: every skipped event is read and thrown away, so a deeper page
 /// is reached with `cursor`, whose cost does not grow with depth.
 pub const MAX_OFFSET: u32 = 10_000;
 
-/// The most index entries one list request reads for its page: the deepest offset, a full
-/// page and one more, so that a list without a filter is never cut. A filter that matches few
-/// of the entries it reads can reach it: the page is then cut short ([`Page::cut_short`]).
+/// Entries a page reads at most: the deepest offset, a full page and one more, so an unfiltered
+/// list is never cut. A filter matching few entries can reach it ([`Page::cut_short`]).
 pub const MAX_ENTRIES_READ: u32 = MAX_OFFSET + MAX_LIMIT + 1;
 
-/// The most index entries one list request reads for its `total`: past it, the count is a
-/// lower bound ([`Total::AtLeast`]). Counting is what a list of a large account pays for most
-/// (every entry read, none shown), so it stops at twenty pages of the default size.
+/// Past this many entries `total` is a lower bound ([`Total::AtLeast`]). Counting is what a large
+/// account's list pays most for (every entry read, none shown): it stops at twenty default pages.
 pub const MAX_ENTRIES_COUNTED: u32 = 1_000;
 
-/// How many events a page holds: 1 to [`MAX_LIMIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(u32);
 
@@ -61,7 +55,6 @@ impl Default for Limit {
     }
 }
 
-/// How many matching events to skip before a page starts: 0 to [`MAX_OFFSET`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Offset(u32);
 
@@ -75,15 +68,13 @@ impl Offset {
     }
 }
 
-/// A span of conversion time: at or after `from`, strictly before `until` (so that adjacent
-/// windows never share an event).
+/// `from` inclusive, `until` exclusive, so adjacent windows never share an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Window {
     from: Option<Timestamp>,
     until: Option<Timestamp>,
 }
 
-/// `until` is not later than `from`: no instant is in the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("converted_before must be later than converted_after")]
 pub struct EmptyWindow;
@@ -109,7 +100,6 @@ impl Window {
     }
 }
 
-/// Which of an account's events a list shows: every condition given must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EventFilter {
     pub lead: Option<LeadId>,
@@ -151,9 +141,8 @@ impl EventFilter {
     }
 }
 
-/// A place in the list order. Lists run newest `converted_at` first, and events converted at the
-/// same instant by id, descending: the descending order of `(converted_at, id)`, which is also
-/// the order of the index keys that serve the lists.
+/// A place in list order: newest `converted_at` first, ties by id descending. That is the
+/// descending order of `(converted_at, id)`, also the order of the index keys serving the lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
     pub converted_at: Timestamp,
@@ -169,19 +158,16 @@ impl Position {
     }
 }
 
-/// What one page asks for: the events the filter matches that come after `after` in list
-/// order, less the first `skip`, at most `limit` of them.
+/// The filter's events after `after` in list order, less the first `skip`, at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub filter: EventFilter,
     pub after: Option<Position>,
-    /// The request's `offset`, and what a cursor says is still to skip.
     pub skip: u32,
     pub limit: Limit,
 }
 
 impl PageRequest {
-    /// The page after `resume` (a cursor's), less `offset` more events.
     pub fn new(filter: EventFilter, resume: Option<Resume>, offset: Offset, limit: Limit) -> Self {
         Self {
             filter,
@@ -192,22 +178,19 @@ impl PageRequest {
     }
 }
 
-/// Where the next page starts: after a position, less the matching events still to skip there
-/// (when a page was cut short before its offset was reached).
+/// `skip` counts matching events still to skip, when a page was cut short before its offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resume {
     pub after: Position,
     pub skip: u32,
 }
 
-/// A recorded event and the conversion type it was recorded with (active or not today).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventWithType {
     pub event: ConversionEvent,
     pub conversion_type: ConversionType,
 }
 
-/// How many events a filter matches, as far as one request counts ([`MAX_ENTRIES_COUNTED`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Total {
     Exact(u64),
@@ -216,7 +199,6 @@ pub enum Total {
 }
 
 impl Total {
-    /// How many were counted: the total, or its lower bound.
     pub fn counted(self) -> u64 {
         match self {
             Self::Exact(n) | Self::AtLeast(n) => n,
@@ -224,33 +206,26 @@ impl Total {
     }
 }
 
-/// One page of events in list order, with their types; where the next page starts (`None` on
-/// the last); whether the read bound cut it short; and the filter's total.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub events: Vec<EventWithType>,
     pub next: Option<Resume>,
-    /// The page holds fewer events than asked for because the request read as many index
-    /// entries as it may; `next` continues exactly where it stopped.
+    /// The request read as many index entries as it may; `next` continues exactly where it stopped.
     pub cut_short: bool,
     pub total: Total,
 }
 
-/// The opaque token of `next_cursor`: a [`Resume`] bound to an account and a filter by a
-/// checksum. It carries no account and no filter, only a place: whatever a cursor says, a page
-/// shows the caller's own events matching the request's own filter, so no cursor can widen what
-/// a caller sees. The checksum makes a cursor from another account or filter, or one edited by
-/// hand, a clear error rather than a silently wrong page.
+/// The opaque `next_cursor`: a [`Resume`] bound to an account and a filter by a checksum. It holds
+/// only a place (a page shows the caller's own events matching the request's own filter), so no
+/// cursor widens what a caller sees; one from elsewhere, or edited, is an error, not a wrong page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor(String);
 
-/// The cursor was not made by this service for this account and these filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cursor is not valid for this account and these filters")]
 pub struct CursorError;
 
 const CURSOR_VERSION: &str = "c1";
-/// Hex digits of the checksum kept in a cursor (64 bits).
 const CHECKSUM_HEX: usize = 16;
 /// Longer text is not a cursor of ours, whatever it holds.
 const MAX_CURSOR_CHARS: usize = 256;
@@ -262,7 +237,6 @@ impl Cursor {
         Self(URL_SAFE_NO_PAD.encode(format!("{CURSOR_VERSION}|{place}|{check}")))
     }
 
-    /// Where a cursor resumes, if it was made for this account and filter.
     pub fn read(
         text: &str,
         account: AccountId,

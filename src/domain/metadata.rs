@@ -7,15 +7,11 @@ use serde_json::value::RawValue;
 
 use super::json::{Entries, JsonValue, JsonValueError, MAX_JSON_DEPTH, nests_deeper_than};
 
-/// At most this many keys in `metadata`.
 pub const MAX_METADATA_KEYS: usize = 50;
-/// At most this many characters in a `metadata` key.
 pub const MAX_METADATA_KEY_CHARS: usize = 64;
-/// At most this many bytes of `metadata` as compact JSON (nested keys and values included): what
-/// is stored.
+/// Counted as the compact JSON that is stored, nested keys and values included.
 pub const MAX_METADATA_BYTES: usize = 16_384;
 
-/// Why a value is not acceptable as `metadata`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {
     #[error("metadata must be an object")]
@@ -43,7 +39,6 @@ pub enum MetadataError {
 }
 
 impl MetadataError {
-    /// The field the problem is reported on: `metadata`, or `metadata.<key>` for one value.
     pub fn field(&self) -> String {
         match self {
             Self::RepeatedKey(key)
@@ -55,12 +50,8 @@ impl MetadataError {
     }
 }
 
-/// The `metadata` object of an event: custom field values and any extra keys, kept as sent;
-/// at most [`MAX_METADATA_KEYS`] non-empty keys of at most [`MAX_METADATA_KEY_CHARS`]
-/// characters, numbers a double can hold, [`MAX_METADATA_BYTES`] in all.
-///
-/// The members are kept in one vector sorted by key (at most 50: a binary search finds one):
-/// a tree would cost an allocation a node to build, copy and drop.
+/// Custom field values and any extra keys, kept as sent, in one vector sorted by key (at most 50,
+/// found by binary search): a tree would cost an allocation a node to build, copy and drop.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Metadata(Vec<(String, JsonValue)>);
 
@@ -110,7 +101,6 @@ impl Metadata {
         counter.0
     }
 
-    /// Reads `metadata` from the request's raw JSON value.
     pub fn from_raw(raw: &RawValue) -> Result<Self, MetadataError> {
         if !raw.get().starts_with('{') {
             return Err(MetadataError::NotAnObject);
@@ -154,19 +144,16 @@ impl Metadata {
         self.0.is_empty()
     }
 
-    /// The members, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsonValue)> {
         self.0.iter().map(|(key, value)| (key, value))
     }
 
-    /// Compact JSON text with keys in order: how the store keeps it.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a JSON value always serialises")
     }
 
-    /// Reads back what [`Metadata::to_json`] wrote. What was stored is taken as it is: the limits
-    /// apply to requests (an earlier or later version may have had others), and nesting is
-    /// bounded only by the JSON parser's own limit (128 levels).
+    /// Stored metadata is taken as it is: the limits apply to requests (other versions may have
+    /// had others), and nesting is bounded only by the JSON parser's own limit (128 levels).
     pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
         match JsonValue::from_raw_at(raw, 0, usize::MAX).map_err(|e| e.to_string())? {

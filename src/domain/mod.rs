@@ -1,9 +1,7 @@
-//! Validated domain types. The values (ids, keys, amounts, currencies, instants, metadata, notes,
-//! cursors) keep their fields private and check their rule in every constructor, so each is
-//! valid by construction ("parse, don't validate"). The records built of them (a conversion
-//! type, a lead, a run, a request, an event) are plain structs with public fields: their parts
-//! are valid already, and the rules across parts are functions here
-//! ([`NewConversion::resolve`], [`ConversionType::check_limits`]).
+//! Validated domain types. Values (ids, amounts, currencies, instants, metadata, cursors) keep
+//! their fields private and check their rule in every constructor ("parse, don't validate").
+//! Records built of them are plain structs with public fields; rules across parts are functions
+//! here ([`NewConversion::resolve`], [`ConversionType::check_limits`]).
 
 mod account;
 mod amount;
@@ -47,13 +45,11 @@ pub use metadata::{
 pub use notes::{MAX_NOTES_CHARS, Notes, NotesTooLong};
 pub use timestamp::{MAX_FUTURE_SKEW_SECONDS, Timestamp, TimestampError};
 
-/// One problem with one field of a request: the field's name and the message the client sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
-    /// The error body's `message` when this is the first problem, where that is a documented
-    /// sentence and `message` the detail (where and what).
+    /// A documented sentence for the error body's `message`; `message` then holds the detail.
     headline: Option<&'static str>,
 }
 
@@ -66,7 +62,6 @@ impl FieldError {
         }
     }
 
-    /// A problem summed up by a documented sentence, its own message saying where and what.
     pub fn with_headline(
         headline: &'static str,
         field: impl Into<String>,
@@ -78,7 +73,6 @@ impl FieldError {
         }
     }
 
-    /// What the error body's `message` says when this is the first problem.
     pub fn headline(&self) -> &str {
         self.headline.unwrap_or(&self.message)
     }

@@ -2,15 +2,13 @@
 
 use std::fmt;
 
-/// At most this many characters (not bytes) in `notes`.
 pub const MAX_NOTES_CHARS: usize = 5000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("notes must be at most {MAX_NOTES_CHARS} characters")]
 pub struct NotesTooLong;
 
-/// Free text about one conversion, at most [`MAX_NOTES_CHARS`] characters. Personal data may be
-/// in it: it is stored and returned, never logged.
+/// Personal data may be in it: it is stored and returned, never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Notes(String);
 

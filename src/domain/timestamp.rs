@@ -7,29 +7,24 @@ use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 /// How far past the server's clock `converted_at` may lie (clients' clocks drift).
 pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
 
-/// Why a text is not an acceptable `converted_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampError {
     #[error(
         "converted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
     )]
     Malformed,
-    /// Second 60: RFC 3339 allows it, but JavaScript's `Date` and Python's `datetime` cannot
-    /// read it back.
+    /// RFC 3339 allows second 60, but JavaScript's `Date` and Python's `datetime` cannot read it.
     #[error("converted_at cannot be a leap second (second 60)")]
     LeapSecond,
     #[error("converted_at cannot be in the future")]
     InFuture,
 }
 
-/// A UTC instant with nanosecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
-    /// Accepts an RFC 3339 date-time (the ISO 8601 profile the web uses): a date, a time and a
-    /// zone, `Z` or an offset such as `+02:00`. The instant is converted to UTC. A leap second
-    /// (`23:59:60`) is refused: most clients cannot read it back.
+    /// RFC 3339 (the ISO 8601 profile the web uses), `Z` or an offset, converted to UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let at = Self::from_stored(text)?.0;
         // Years 1 to 9999 in UTC: what the four-digit form can write back (an offset can push
@@ -44,8 +39,7 @@ impl Timestamp {
         Ok(Self(at))
     }
 
-    /// Re-reads an instant this service stored: [`Timestamp::parse`]'s form, leap seconds
-    /// included (earlier versions accepted them; what was stored still means something).
+    /// Leap seconds included: earlier versions accepted them, and stored ones still mean something.
     pub fn from_stored(text: &str) -> Result<Self, TimestampError> {
         DateTime::parse_from_rfc3339(text)
             .map(|at| Self(at.with_timezone(&Utc)))
@@ -59,8 +53,7 @@ impl Timestamp {
         Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
     }
 
-    /// The instant, unless it lies more than [`MAX_FUTURE_SKEW_SECONDS`] after `now`: a
-    /// conversion has happened. Backdating has no limit.
+    /// A conversion has happened: at most [`MAX_FUTURE_SKEW_SECONDS`] past `now`. Any past is fine.
     pub fn not_in_future(self, now: Timestamp) -> Result<Self, TimestampError> {
         if self.0 > now.0 + chrono::Duration::seconds(MAX_FUTURE_SKEW_SECONDS) {
             Err(TimestampError::InFuture)
@@ -73,15 +66,13 @@ impl Timestamp {
         self.0
     }
 
-    /// Fixed-width form (`2026-02-01T15:30:00.000000000Z`) whose text order is time order: for
-    /// sort keys.
+    /// Fixed width (`2026-02-01T15:30:00.000000000Z`), so text order is time order: for sort keys.
     pub fn sortable(&self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Nanos, true)
     }
 }
 
 impl fmt::Display for Timestamp {
-    /// `2026-02-01T15:30:00Z`, with a fraction only when there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
     }

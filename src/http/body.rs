@@ -1,10 +1,7 @@
-//! The request body: JSON bytes in, a [`NewConversion`], or every problem found.
-//!
-//! The body is read once, as the members of a JSON object kept as raw JSON fragments, so
-//! `amount` and metadata numbers are never turned into binary floats, a member written twice is
-//! refused rather than read either way, and each field is checked on its own. Unknown top-level
-//! fields are ignored. `null` counts as absent for every field. A UTF-8 byte order mark before
-//! the JSON is ignored.
+//! The request body: JSON bytes in, a [`NewConversion`] or every problem found. Read once as raw
+//! member fragments, so `amount` and metadata numbers never become binary floats, a member
+//! written twice is refused rather than read either way, and each field is checked on its own.
+//! Unknown top-level fields are ignored; `null` is absent; a leading UTF-8 BOM is ignored.
 
 use serde_json::value::RawValue;
 
@@ -29,10 +26,8 @@ pub(super) const FIELDS: [&str; 8] = [
     "notes",
 ];
 
-/// A member as the body has it.
 #[derive(Clone, Copy)]
 enum Member<'a> {
-    /// Absent or `null`.
     Absent,
     Given(&'a RawValue),
     /// Written more than once: reported, and read neither way.
@@ -126,8 +121,7 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion
     }
 }
 
-/// The body's members, or the one problem that keeps it from being a JSON object: where and
-/// what for invalid JSON, under the documented message.
+/// A body that is no JSON object gets one problem: the documented message, then where and what.
 fn read_object(body: &[u8]) -> Result<Members<'_>, Vec<FieldError>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let not_an_object =
@@ -170,7 +164,6 @@ fn invalid_json(err: &serde_json::Error) -> String {
     )
 }
 
-/// Keeps the value, or records the problem and yields nothing.
 fn record<T>(errors: &mut Vec<FieldError>, parsed: Result<T, FieldError>) -> Option<T> {
     parsed.map_err(|problem| errors.push(problem)).ok()
 }

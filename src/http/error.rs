@@ -1,5 +1,4 @@
-//! Every error the API answers with, and the one function that turns each into a status and a
-//! `{"error", "message"}` body.
+//! Every error the API answers with, and the one mapping to a status and `{"error", "message"}`.
 
 use http::StatusCode;
 use serde::Serialize;
@@ -10,26 +9,21 @@ use crate::domain::FieldError;
 use crate::service::{AuthError, CreateError};
 use crate::store::StoreError;
 
-/// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// An answer other than success. Causes (store failures) are logged where they are mapped and
-/// never reach the client.
+/// Causes (store failures) are logged where they are mapped and never reach the client.
 #[derive(Debug)]
 pub enum ApiError {
     MissingApiKey,
     InvalidApiKey,
     /// Every problem found; the first is the documented `message`.
     Validation(Vec<FieldError>),
-    /// The body is larger than [`MAX_BODY_BYTES`].
     PayloadTooLarge,
     /// The `Idempotency-Key` was used with another body.
     IdempotencyMismatch,
-    /// No route has this path.
     RouteNotFound,
     /// No event of the account has this id (or the id is not one).
     EventNotFound,
-    /// The route does not serve the method: what it allows, and the message that says so.
     MethodNotAllowed {
         allow: &'static str,
         message: &'static str,
@@ -38,7 +32,6 @@ pub enum ApiError {
     Internal,
 }
 
-/// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 65_536;
 // The 413 message states the limit.
 const _: () = assert!(MAX_BODY_BYTES == 65_536);
@@ -72,7 +65,6 @@ impl ApiError {
         }
     }
 
-    /// The body's `error`: the kind of error.
     pub fn error(&self) -> &'static str {
         match self {
             Self::MissingApiKey => "Missing API key",
@@ -87,7 +79,6 @@ impl ApiError {
         }
     }
 
-    /// The body's `message`: what went wrong, for people.
     pub fn message(&self) -> &str {
         match self {
             Self::MissingApiKey => "Please provide your API key in the X-API-Key header",
@@ -139,8 +130,7 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
-    /// Logs the cause (with the request's span, so with its request id) and keeps it from the
-    /// client.
+    /// Logs the cause (in the request's span, so with its request id), keeping it from the client.
     fn from(err: StoreError) -> Self {
         let chain = crate::telemetry::error_chain(&err);
         match err {

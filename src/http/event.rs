@@ -1,12 +1,8 @@
-//! The event Lambda hands the function, read softly: an API Gateway HTTP API (payload format
-//! 2.0) or Lambda function URL request becomes a [`Request`] whatever odd bytes its query,
-//! headers or body hold; any other event is recognised and refused, never a runtime failure.
-//!
-//! `lambda_http` builds an `http::Request` with `expect`/`unwrap` on the query string and on
-//! headers, so a query with a space or a quote, or an `x-forwarded-proto` that is not a scheme,
-//! panicked inside the runtime before any code of ours ran. Nothing here can panic or fail: every
-//! field is optional, every string is taken as it comes (an invalid escape becomes U+FFFD), and
-//! what matters is validated later, by the route that uses it.
+//! The event Lambda hands the function, read softly: an HTTP API (payload 2.0) or function URL
+//! request becomes a [`Request`] whatever odd bytes it holds; any other event is refused, never a
+//! runtime failure. `lambda_http` calls `expect`/`unwrap` on the query and headers, so a space or
+//! quote in a query, or an odd `x-forwarded-proto`, panicked before our code ran. Here every field
+//! is optional, every string taken as it comes (bad escapes become U+FFFD); routes validate later.
 
 use std::fmt;
 
@@ -15,28 +11,22 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// What Lambda delivered.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    /// An HTTP API (payload 2.0) or function URL request.
     Http(Request),
     /// Any other event: answered with this API's JSON 500 in a shape its sender understands.
     Unsupported(Unsupported),
 }
 
-/// An event this function does not serve, and its request id if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
     pub kind: EventKind,
     pub request_id: Option<String>,
 }
 
-/// What an event that is not an HTTP API request is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    /// An API Gateway REST API (payload format 1.0) event.
     RestApi,
-    /// An Application Load Balancer event.
     LoadBalancer,
     /// Not an HTTP event at all (a test invoke, another service's event), or unreadable.
     Other(String),
@@ -59,7 +49,6 @@ impl fmt::Display for EventKind {
 }
 
 impl Incoming {
-    /// Reads an event from its JSON text.
     pub fn from_json(text: &str) -> Self {
         match serde_json::from_str::<Envelope>(text) {
             Ok(envelope) => envelope.into_incoming(),
@@ -71,8 +60,7 @@ impl Incoming {
     }
 }
 
-/// The runtime hands over any JSON; what it holds is decided by [`Incoming::from_json`], so
-/// deserialising never fails for a JSON payload.
+/// Never fails for a JSON payload: [`Incoming::from_json`] decides what it holds.
 impl<'de> Deserialize<'de> for Incoming {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
@@ -80,14 +68,11 @@ impl<'de> Deserialize<'de> for Incoming {
     }
 }
 
-/// An HTTP request as API Gateway (or a function URL) delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     method: String,
-    /// The path of the route API Gateway matched (`/conversions` of `POST /conversions`), when it
-    /// matched one of the template's routes rather than `$default`.
+    /// The matched route's path (`/conversions` of `POST /conversions`); `None` under `$default`.
     route: Option<String>,
-    /// The path as sent, without a named stage's prefix.
     path: String,
     query: String,
     /// Names in lower case, in the order received; a name may appear more than once.
@@ -96,18 +81,14 @@ pub struct Request {
     request_id: Option<String>,
 }
 
-/// The body as API Gateway passed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     Text(String),
-    /// Decoded from base64 (`isBase64Encoded: true`).
     Binary(Vec<u8>),
-    /// Marked base64-encoded, but not valid base64.
     NotBase64,
 }
 
 impl Request {
-    /// A request with no headers, query or body.
     pub fn new(method: &str, path: &str) -> Self {
         Self {
             method: method.to_owned(),
@@ -120,7 +101,6 @@ impl Request {
         }
     }
 
-    /// Replaces every value of the header with this one.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         let name = name.to_ascii_lowercase();
         self.headers.retain(|(n, _)| *n != name);
@@ -147,18 +127,15 @@ impl Request {
         &self.method
     }
 
-    /// The path as sent, without a named stage's prefix (behind a custom domain, with the API
-    /// mapping's base path).
+    /// Without a named stage's prefix (behind a custom domain, with the API mapping's base path).
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    /// The path to route on: the matched route's, else the path sent.
     pub fn route_path(&self) -> &str {
         self.route.as_deref().unwrap_or(&self.path)
     }
 
-    /// The raw query string, percent-encoded as sent.
     pub fn query(&self) -> &str {
         &self.query
     }
@@ -176,14 +153,12 @@ impl Request {
         &self.body
     }
 
-    /// API Gateway's request id (or the function URL's).
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
     }
 }
 
 impl Body {
-    /// The bytes, or `None` for a body that could not be decoded.
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {
             Self::Text(text) => Some(text.as_bytes()),
@@ -312,8 +287,7 @@ fn without_stage(path: String, stage: Option<&str>) -> String {
     }
 }
 
-/// A JSON string taken as it comes: escapes that are not valid Unicode (a lone surrogate)
-/// become U+FFFD instead of failing the whole event.
+/// Escapes that are not valid Unicode (a lone surrogate) become U+FFFD, not a failed event.
 struct Text(String);
 
 impl Text {
@@ -342,7 +316,6 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// Header names (lower-cased) and values, every entry kept; `null` values are skipped.
 struct Headers(Vec<(String, String)>);
 
 impl<'de> Deserialize<'de> for Headers {

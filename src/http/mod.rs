@@ -1,10 +1,6 @@
 //! The HTTP adapter: an API Gateway (HTTP API payload 2.0) or function URL event in, a response
-//! out.
-//!
-//! [`App::invoke`] takes the event as Lambda delivered it ([`Incoming`], read softly in
-//! `event.rs`); routing, authentication, reading the request and the service call happen in
-//! [`App::handle`]; every failure becomes a response through [`ApiError`], so the function never
-//! returns `Err` and never panics on input.
+//! out. Every failure becomes a response through [`ApiError`]: the function never returns `Err`
+//! and never panics on input.
 
 mod body;
 mod error;
@@ -39,8 +35,7 @@ use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Ti
 use crate::service::{self, Caller, CreateRequest, Outcome};
 use crate::store::Store;
 
-/// The response header that carries the API Gateway request id (the Lambda request id where
-/// there is no API Gateway, as under `cargo lambda invoke` with a bare event).
+/// Carries API Gateway's request id, or Lambda's without one (a bare `cargo lambda invoke` event).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Set (to `true`) on a response that repeats an earlier one for the same `Idempotency-Key`.
@@ -49,26 +44,8 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const API_KEY_HEADER: &str = "x-api-key";
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
-/// How long a request may take in all, DynamoDB calls included, before it is answered 503:
-/// under the function's 10 s timeout, so the client always gets this API's answer.
+/// Time to a 503, DynamoDB calls included: under the function's 10 s timeout, so this API answers.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
-
-/// What Lambda says of an invocation, for the logs: its request id, and the X-Ray trace id when
-/// tracing is on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Invocation<'a> {
-    pub request_id: &'a str,
-    pub trace_id: Option<&'a str>,
-}
-
-impl<'a> From<&'a str> for Invocation<'a> {
-    fn from(request_id: &'a str) -> Self {
-        Self {
-            request_id,
-            trace_id: None,
-        }
-    }
-}
 
 /// The function's state: built once at start-up, shared by every request.
 pub struct App<S> {
@@ -95,25 +72,20 @@ impl<S: Store> App<S> {
         &self.store
     }
 
-    /// Answers one Lambda invocation. An event of another kind than an HTTP request (a REST API
-    /// or load balancer integration set up by mistake) is logged and answered with this API's
-    /// JSON 500, in the shape that integration reads.
-    pub async fn invoke<'a>(
-        &self,
-        event: Incoming,
-        invocation: impl Into<Invocation<'a>>,
-    ) -> Outgoing {
-        let invocation = invocation.into();
+    /// Answers one Lambda invocation. A non-HTTP event (a REST API or load balancer integration
+    /// set up by mistake) is logged and gets a JSON 500 in the shape that integration reads.
+    /// Lambda's request id stands in for an event without one of its own.
+    pub async fn invoke(&self, event: Incoming, lambda_request_id: &str) -> Outgoing {
         match event {
             Incoming::Http(request) => {
                 let request = match request.request_id() {
                     Some(_) => request,
-                    None => request.with_request_id(invocation.request_id),
+                    None => request.with_request_id(lambda_request_id),
                 };
-                Outgoing::http(self.serve(request, invocation).await)
+                Outgoing::http(self.handle(request).await)
             }
             Incoming::Unsupported(Unsupported { kind, request_id }) => {
-                let request_id = request_id.as_deref().unwrap_or(invocation.request_id);
+                let request_id = request_id.as_deref().unwrap_or(lambda_request_id);
                 let cold_start = self.cold_start();
                 let span = request_span(request_id, cold_start, "unsupported event");
                 let _entered = span.enter();
@@ -129,23 +101,12 @@ impl<S: Store> App<S> {
         }
     }
 
-    /// Answers one request (outside Lambda: no Lambda request id or trace id to log).
+    /// Answers one request and logs one line for it (request id, cold start, route, account,
+    /// status, time, a create's outcome and event, an error's `error` and `errors[]` field names),
+    /// never the API key, the body or a value from it. `RequestMetrics` in `template.yaml` counts
+    /// these lines. INFO ones carry no level (Lambda reads none as INFO): CloudWatch bills by size.
+    /// (The Lambda request id and trace id are on the runtime's own span, not on this line.)
     pub async fn handle(&self, request: Request) -> Response {
-        self.serve(request, Invocation::default()).await
-    }
-
-    /// Answers one request, and logs one line for it: the request's id (API Gateway's, the one
-    /// `X-Request-Id` echoes), whether it is the process's first, the route, the account (once
-    /// the key is recognised), the status and the time taken, what a create did and its event,
-    /// and for an error its `error` and the names of the fields in `errors[]`; never the API
-    /// key, the body or a value from it. The template's metric filters count its outcomes
-    /// from these lines (`template.yaml`, `RequestMetrics`); it is INFO, or WARN for a 503 and
-    /// ERROR for a 500, and carries no level when INFO (Lambda reads none as INFO) to stay
-    /// short: a line a request is what CloudWatch Logs bills.
-    async fn serve(&self, request: Request, invocation: Invocation<'_>) -> Response {
-        // (The Lambda request id and trace id are on the Lambda runtime's own span; the line
-        // leaves them out.)
-        let _ = invocation;
         let request_id = request.request_id().unwrap_or("-").to_owned();
         let cold_start = self.cold_start();
         let route = Route::of(&request);
@@ -157,9 +118,8 @@ impl<S: Store> App<S> {
         let span = request_span(&request_id, cold_start, &label);
         async {
             let started = Instant::now();
-            // Boxed where it is made: the route's future is deep (SDK calls inside), so the
-            // wrappers around it (the deadline, this future, the caller's: a test's stack, the
-            // runtime loop) move a pointer rather than copy its layout.
+            // Boxed: the route's future is large (SDK calls inside), so the wrappers around it
+            // (the deadline, this future, a test's stack, the runtime loop) move only a pointer.
             let route = Box::pin(self.route(&request, route));
             let answer = tokio::time::timeout(self.deadline, route)
                 .await
@@ -174,8 +134,7 @@ impl<S: Store> App<S> {
                 Ok(_) => (None, None),
                 Err(err) => {
                     let fields = match err {
-                        // Bounded names: a client's own member names and metadata keys are its
-                        // data.
+                        // Bounded names: a client's member names and metadata keys are its data.
                         ApiError::Validation(errors) => Some(
                             errors
                                 .iter()
@@ -203,7 +162,6 @@ impl<S: Store> App<S> {
         .await
     }
 
-    /// Whether this is the process's first request (and no other is).
     fn cold_start(&self) -> bool {
         !self.answered_before.swap(true, Ordering::Relaxed)
     }
@@ -249,10 +207,9 @@ impl<S: Store> App<S> {
         }
     }
 
-    /// `POST /conversions`. A key that names its account has its record read in the same round
-    /// trip as the request's records (one read, one write in all); any other key is looked up
-    /// first, as is every key of a request whose payload is refused, so that an unknown key is
-    /// always a 401 before anything else.
+    /// `POST /conversions`. A key that names its account is checked in the same read as the
+    /// request's records (one read, one write in all); any other key, or any key of a refused
+    /// payload, is looked up first, so an unknown key is always a 401 before anything else.
     async fn create_conversion(
         &self,
         request: &Request,
@@ -300,8 +257,7 @@ fn with_request_id(response: Response, id: &str) -> Response {
     }
 }
 
-/// The one value of a header that must not be repeated: `Err` when it was sent twice, whether
-/// as two headers or as the comma-joined value API Gateway makes of them.
+/// `Err` when the header was sent twice, as two headers or as API Gateway's comma-joined value.
 fn single_header<'a>(request: &'a Request, name: &'a str) -> Result<Option<&'a str>, ()> {
     let mut values = request.header_values(name);
     match (values.next(), values.next()) {
@@ -311,7 +267,6 @@ fn single_header<'a>(request: &'a Request, name: &'a str) -> Result<Option<&'a s
     }
 }
 
-/// The `X-API-Key` header as a well-formed key: missing or empty, or malformed or repeated.
 fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
     let presented = single_header(request, API_KEY_HEADER)
         .map_err(|()| ApiError::InvalidApiKey)?
@@ -322,8 +277,7 @@ fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
     })
 }
 
-/// Everything the request says on its own: the body, the `Idempotency-Key` header and the
-/// `dry_run` parameter, with every problem of the three listed together.
+/// The body, `Idempotency-Key` and `dry_run`, with every problem of the three reported together.
 fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateRequest, ApiError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let parsed = match request.body().bytes() {
@@ -356,7 +310,6 @@ fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateReques
     }
 }
 
-/// The optional `Idempotency-Key` header, sent once.
 fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldError> {
     let field = "Idempotency-Key";
     match single_header(request, IDEMPOTENCY_KEY_HEADER) {
@@ -371,8 +324,7 @@ fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldErr
     }
 }
 
-/// The optional `dry_run` query parameter: `true` or `false`, percent-decoded; repeated only
-/// with the same value.
+/// `true` or `false`, percent-decoded; it may repeat only with the same value.
 fn dry_run(request: &Request) -> Result<bool, FieldError> {
     match query::Query::parse(request.query()).one("dry_run")? {
         None | Some("false") => Ok(false),

@@ -1,8 +1,6 @@
-//! What a request leaves in the logs: its span, whose fields every line logged while it is
-//! answered carries, and the bounded names its line gives the fields a 400 names.
+//! What a request leaves in the logs: its span, and bounded names for the fields a 400 names.
 
-/// The span of one request: every line logged while it is answered carries its fields; the
-/// account, the event and what a create did are recorded once known.
+/// Every line logged while the request is answered carries these; empty ones are set once known.
 pub(super) fn request_span(request_id: &str, cold_start: bool, route: &str) -> tracing::Span {
     tracing::info_span!(
         "request",
@@ -30,9 +28,7 @@ const OTHER_FIELDS: [&str; 10] = [
     "converted_before",
 ];
 
-/// The name a log line gives a field `errors[]` names: bounded, so that a client's own member
-/// names and metadata keys stay out of the logs. An unknown body member is `other`; any
-/// metadata key is `metadata`.
+/// A bounded name for the logs, so a client's own member names and metadata keys stay out of them.
 pub fn field_name(field: &str) -> &'static str {
     let field = match field.split_once('.') {
         Some(("metadata", _)) => "metadata",

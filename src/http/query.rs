@@ -9,7 +9,6 @@ use crate::domain::{
     WorkflowRunId,
 };
 
-/// A request's query parameters, percent-decoded as browsers and curl encode them.
 pub struct Query<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Query<'a> {
@@ -17,7 +16,6 @@ impl<'a> Query<'a> {
         Self(form_urlencoded::parse(raw.as_bytes()).collect())
     }
 
-    /// The value of a parameter; an error when it is given twice with different values.
     pub fn one(&self, name: &str) -> Result<Option<&str>, FieldError> {
         let mut values = self
             .0
@@ -37,7 +35,6 @@ impl<'a> Query<'a> {
     }
 }
 
-/// Reads one parameter with `read`, collecting its problem into `errors`.
 fn param<T>(
     query: &Query<'_>,
     errors: &mut Vec<FieldError>,
@@ -56,7 +53,6 @@ fn param<T>(
     }
 }
 
-/// An id parameter: a UUID, or `<name> must be a valid UUID`.
 fn id_param<T>(
     query: &Query<'_>,
     errors: &mut Vec<FieldError>,
@@ -131,7 +127,7 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
         .map_err(|error| e.push(error))
         .ok()
         .flatten();
-    // A cursor is checked against the filter only once the filter is known to be the one asked for.
+    // The cursor is checked only once the filter is known to be the one asked for.
     let resume = match cursor {
         Some(text) if errors.is_empty() => Cursor::read(text, account, &filter)
             .map_err(|invalid| errors.push(FieldError::new("cursor", invalid)))

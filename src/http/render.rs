@@ -1,7 +1,6 @@
-//! The JSON bodies of successful answers. The conversion event object has exactly the reference
-//! page's keys, in its order, `null` where absent, `metadata` `{}` when empty, the amount as the
-//! exact decimal sent; read back, it also embeds its type (`conversion_types`). The conversion
-//! type object has the documented keys in the documented order.
+//! JSON bodies of successful answers. The event object has exactly the reference page's keys, in
+//! its order, `null` where absent, `metadata` `{}` when empty, the amount as the exact decimal
+//! sent; read back, it embeds its type (`conversion_types`). Types keep the documented key order.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -37,7 +36,6 @@ struct EventObject<'a> {
     conversion_types: Option<TypeEmbed<'a>>,
 }
 
-/// The type of a listed event, as the list endpoint embeds it.
 #[derive(Serialize)]
 struct TypeEmbed<'a> {
     name: &'a str,
@@ -89,7 +87,6 @@ struct Types<'a> {
     conversion_types: Vec<TypeObject<'a>>,
 }
 
-/// The 201 body: `{"success": true, "conversion_event": {...}}`.
 pub fn event_json(event: &ConversionEvent) -> String {
     to_json(&Created {
         success: true,
@@ -98,8 +95,7 @@ pub fn event_json(event: &ConversionEvent) -> String {
     })
 }
 
-/// The dry run's 200 body: `{"success": true, "dry_run": true, "conversion_event": {...}}`, the
-/// event as it would be stored but with `id` null, since none was taken.
+/// The dry run's 200 body: the event as it would be stored, `id` null since none was taken.
 pub fn dry_run_json(event: &ConversionEvent) -> String {
     to_json(&Created {
         success: true,
@@ -108,7 +104,6 @@ pub fn dry_run_json(event: &ConversionEvent) -> String {
     })
 }
 
-/// `GET /conversions/{id}`: `{"success": true, "conversion_event": {..., "conversion_types": {...}}}`.
 pub fn listed_json(listed: &EventWithType) -> String {
     to_json(&One {
         success: true,
@@ -120,12 +115,10 @@ pub fn listed_json(listed: &EventWithType) -> String {
 /// body is a JSON string there, escaped once more.
 pub const MAX_INVOCATION_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
-/// What a list page's events may take of it: the rest (status, headers, the body's other
-/// members) never comes near 64 KiB.
+/// A page's events' share: the rest (status, headers, the body's other members) is under 64 KiB.
 const EVENTS_BUDGET: usize = MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
 
-/// The length of `json` once written as a JSON string, as the invocation response carries a
-/// body (serde_json's escapes; other bytes as they are).
+/// The length of `json` written as a JSON string, as the invocation response carries a body.
 pub fn escaped_len(json: &str) -> usize {
     json.bytes()
         .map(|b| match b {
@@ -136,8 +129,7 @@ pub fn escaped_len(json: &str) -> usize {
         .sum()
 }
 
-/// Each listed event's JSON object, rendered once: measured by `events_that_fit`, then
-/// written by [`listing_json`].
+/// Rendered once: measured by `events_that_fit`, then written by [`listing_json`].
 pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
     events
         .iter()
@@ -148,7 +140,6 @@ pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
         .collect()
 }
 
-/// How many of the rendered events, in order, fit an answer Lambda can carry.
 pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
     let mut used = 0;
     for (n, event) in events.iter().enumerate() {
@@ -160,9 +151,6 @@ pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
     events.len()
 }
 
-/// `GET /conversions`: `{"success": true, "conversion_events": [...], "total": N,
-/// "total_at_least": N, "next_cursor": ..., "cut_short": false}`, with the page's events as
-/// [`render_events`] rendered them.
 pub fn listing_json(listing: &ListPage, events: &[Box<RawValue>]) -> String {
     to_json(&Events {
         success: true,
@@ -177,7 +165,6 @@ pub fn listing_json(listing: &ListPage, events: &[Box<RawValue>]) -> String {
     })
 }
 
-/// `GET /conversion-types`: `{"success": true, "conversion_types": [...]}`.
 pub fn conversion_types_json(types: &[ConversionType]) -> String {
     to_json(&Types {
         success: true,

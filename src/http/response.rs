@@ -8,7 +8,6 @@ use serde::ser::{SerializeStruct, Serializer};
 
 use super::event::EventKind;
 
-/// Status, headers and a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     status: StatusCode,
@@ -17,7 +16,6 @@ pub struct Response {
 }
 
 impl Response {
-    /// A JSON response.
     pub fn json(status: StatusCode, body: String) -> Self {
         let mut headers = BTreeMap::new();
         headers.insert("content-type", "application/json".to_owned());
@@ -50,8 +48,6 @@ impl Response {
     }
 }
 
-/// What the function returns to Lambda: the response, in the JSON shape of the integration that
-/// sent the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     shape: Shape,
@@ -62,7 +58,6 @@ pub struct Outgoing {
 enum Shape {
     /// HTTP API payload 2.0 and function URLs (also what anything else gets).
     HttpApi,
-    /// REST API payload 1.0.
     RestApi,
     /// Application Load Balancer: wants a status description too.
     LoadBalancer,
@@ -76,7 +71,6 @@ impl Outgoing {
         }
     }
 
-    /// The answer to an event of a kind this function does not serve.
     pub fn unsupported(kind: &EventKind, response: Response) -> Self {
         let shape = match kind {
             EventKind::RestApi => Shape::RestApi,

@@ -1,24 +1,19 @@
-//! The routes the function serves, and how a request finds its own: by the route API Gateway
-//! matched, wherever the API is mapped, or by the path sent.
+//! The routes the function serves, and how a request finds its own.
 
 use super::{ApiError, Request};
 
-/// The routes this function serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Route {
-    /// `/conversions`
     Conversions,
     /// `/conversions/{id}`, with the id as sent.
     Conversion(String),
-    /// `/conversion-types`
     ConversionTypes,
 }
 
 impl Route {
-    /// The route of a request: by the path of the route API Gateway matched, or else by the path
-    /// sent (under `$default`, a function URL, `cargo lambda`). A trailing slash is the same
-    /// route. A matched `/conversions/{id}` takes its id from the end of the path sent, wherever
-    /// the API is mapped.
+    /// By the route API Gateway matched, else by the path sent (under `$default`, a function URL,
+    /// `cargo lambda`); a trailing slash is the same route. A matched `/conversions/{id}` takes its
+    /// id from the end of the path sent, wherever the API is mapped.
     pub(super) fn of(request: &Request) -> Option<Self> {
         let trimmed =
             |path: &'_ str| -> String { path.strip_suffix('/').unwrap_or(path).to_owned() };
@@ -47,7 +42,6 @@ impl Route {
         }
     }
 
-    /// `Ok` when the route serves `method`; else its 405, with the `Allow` header's value.
     pub(super) fn check_method(&self, method: &str) -> Result<(), ApiError> {
         let (methods, allow, message): (&[&str], _, _) = match self {
             Self::Conversions => (

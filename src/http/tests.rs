@@ -6,7 +6,10 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::*;
-use crate::domain::{AccountId, ConversionType, ConversionTypeId, EventId, Page, PageRequest};
+use crate::domain::{
+    AccountId, ConversionType, ConversionTypeId, EventId, IdempotencyKeyError, Page, PageRequest,
+    ReferenceError,
+};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use crate::store::{Context, Insert, Lookup, MemoryStore, NewEvent, StoreError, StoredEvent};
 
@@ -41,6 +44,12 @@ async fn demo_app() -> App<MemoryStore> {
 
 fn json(response: &Response) -> serde_json::Value {
     serde_json::from_str(response.body()).unwrap()
+}
+
+/// The response is this error's: its status, `error` and `message`, and no other member.
+fn assert_api_error(response: &Response, expected: ApiError) {
+    let (error, message) = (expected.error(), expected.message());
+    assert_error(response, expected.status(), error, message);
 }
 
 fn assert_error(response: &Response, status: StatusCode, error: &str, message: &str) {
@@ -91,12 +100,7 @@ async fn a_base64_encoded_body_is_read_like_a_text_body() {
 async fn the_api_key_is_checked_before_the_body() {
     let app = demo_app().await;
     let missing = request("POST", "/conversions", None, Body::Text("not json".into()));
-    assert_error(
-        &app.handle(missing).await,
-        StatusCode::UNAUTHORIZED,
-        "Missing API key",
-        "Please provide your API key in the X-API-Key header",
-    );
+    assert_api_error(&app.handle(missing).await, ApiError::MissingApiKey);
     for key in ["nxr_live_unknown", "sk_live_abc", "nxr_live_\u{e9}"] {
         let invalid = request(
             "POST",
@@ -104,12 +108,7 @@ async fn the_api_key_is_checked_before_the_body() {
             Some(key),
             Body::Text("not json".into()),
         );
-        assert_error(
-            &app.handle(invalid).await,
-            StatusCode::UNAUTHORIZED,
-            "Invalid API key",
-            "The provided API key is not valid",
-        );
+        assert_api_error(&app.handle(invalid).await, ApiError::InvalidApiKey);
     }
 }
 
@@ -124,12 +123,7 @@ async fn an_empty_api_key_header_counts_as_missing() {
             Body::Text(minimal_body()),
         ))
         .await;
-    assert_error(
-        &response,
-        StatusCode::UNAUTHORIZED,
-        "Missing API key",
-        "Please provide your API key in the X-API-Key header",
-    );
+    assert_api_error(&response, ApiError::MissingApiKey);
 }
 
 #[tokio::test]
@@ -138,11 +132,9 @@ async fn a_revoked_key_is_invalid() {
     let app = demo_app().await;
     let key = crate::domain::ApiKey::parse(DEMO_API_KEY).unwrap();
     assert!(app.store().revoke_api_key(&key.hash()).await.unwrap());
-    assert_error(
+    assert_api_error(
         &app.handle(post(&minimal_body())).await,
-        StatusCode::UNAUTHORIZED,
-        "Invalid API key",
-        "The provided API key is not valid",
+        ApiError::InvalidApiKey,
     );
 }
 
@@ -164,12 +156,7 @@ async fn other_paths_are_404_and_other_methods_405_with_allow() {
                 Body::Text(String::new()),
             ))
             .await;
-        assert_error(
-            &response,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "Route not found",
-        );
+        assert_api_error(&response, ApiError::RouteNotFound);
     }
     let event = EventId::random();
     for (path, methods, allow, message) in [
@@ -259,12 +246,7 @@ fn assert_unavailable(response: &Response) {
         response.header("retry-after"),
         Some(RETRY_AFTER_SECONDS.to_string().as_str())
     );
-    assert_error(
-        response,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Service unavailable",
-        "The service is temporarily busy; please retry shortly",
-    );
+    assert_api_error(response, ApiError::Unavailable);
 }
 
 #[tokio::test]
@@ -377,12 +359,7 @@ async fn any_other_store_failure_is_a_500_without_detail() {
     ] {
         let app = App::new(FailingStore(failure));
         let response = app.handle(post(&minimal_body())).await;
-        assert_error(
-            &response,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error",
-            "An unexpected error occurred",
-        );
+        assert_api_error(&response, ApiError::Internal);
     }
 }
 
@@ -492,8 +469,8 @@ async fn a_repeated_idempotency_key_with_another_body_is_a_422() {
     assert_error(
         &app.handle(keyed("order-42", &other)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "Idempotency error",
-        "Idempotency-Key has already been used with a different request body",
+        ApiError::IdempotencyMismatch.error(),
+        ApiError::IdempotencyMismatch.message(),
     );
 }
 
@@ -536,7 +513,7 @@ async fn an_idempotency_key_must_be_1_to_255_printable_ascii_characters() {
             &response,
             StatusCode::BAD_REQUEST,
             "Validation error",
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+            &IdempotencyKeyError.to_string(),
         );
         assert_eq!(json(&response)["errors"][0]["field"], "Idempotency-Key");
     }
@@ -571,7 +548,7 @@ async fn a_dry_run_runs_the_lookups_and_reports_what_would_fail() {
         &app.handle(post(&body).with_query("dry_run=true")).await,
         StatusCode::BAD_REQUEST,
         "Validation error",
-        "lead_id not found or does not belong to your account",
+        &ReferenceError::Lead.to_string(),
     );
 }
 
@@ -580,29 +557,27 @@ async fn a_missing_reference_is_reported_on_its_own_field() {
     let app = demo_app().await;
     let unknown = "123e4567-e89b-12d3-a456-426614174999";
     let run = format!(r#","workflow_run_id":"{unknown}"}}"#);
-    for (body, field, message) in [
+    for (body, reference) in [
         (
             minimal_body().replace(DEMO_CONVERSION_TYPE_ID, unknown),
-            "conversion_type_id",
-            "conversion_type_id not found, inactive, or does not belong to your account",
+            ReferenceError::ConversionType,
         ),
         (
             minimal_body().replace(DEMO_LEAD_ID, unknown),
-            "lead_id",
-            "lead_id not found or does not belong to your account",
+            ReferenceError::Lead,
         ),
         (
             minimal_body().replacen('}', &run, 1),
-            "workflow_run_id",
-            "workflow_run_id not found or does not match the given workflow_id and lead_id",
+            ReferenceError::WorkflowRun,
         ),
     ] {
         let response = app.handle(post(&body)).await;
+        let (field, message) = (reference.field(), reference.to_string());
         assert_error(
             &response,
             StatusCode::BAD_REQUEST,
             "Validation error",
-            message,
+            &message,
         );
         assert_eq!(
             json(&response)["errors"],
@@ -631,12 +606,7 @@ async fn dry_run_must_be_true_or_false() {
 async fn a_body_over_64_kib_is_a_413() {
     let app = demo_app().await;
     let body = format!(r#"{{"notes":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
-    assert_error(
-        &app.handle(post(&body)).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "Payload too large",
-        "Request body must not exceed 65536 bytes",
-    );
+    assert_api_error(&app.handle(post(&body)).await, ApiError::PayloadTooLarge);
     let just_fits = minimal_body().replacen(
         '{',
         &format!(
@@ -732,12 +702,7 @@ async fn an_api_key_sent_twice_is_invalid_even_when_both_are_valid() {
     let app = demo_app().await;
     let twice =
         post(&minimal_body()).with_header("x-api-key", &format!("{DEMO_API_KEY}, {DEMO_API_KEY}"));
-    assert_error(
-        &app.handle(twice).await,
-        StatusCode::UNAUTHORIZED,
-        "Invalid API key",
-        "The provided API key is not valid",
-    );
+    assert_api_error(&app.handle(twice).await, ApiError::InvalidApiKey);
     let event = Incoming::from_json(&format!(
         r#"{{"version":"2.0","rawPath":"/conversions","body":{body},
             "headers":{{"x-api-key":"{DEMO_API_KEY}","X-Api-Key":"{DEMO_API_KEY}"}},
@@ -800,12 +765,7 @@ async fn a_key_that_names_its_account_is_checked_before_anything_else_is_used() 
     );
     for key in [&lying, &revoked, &unknown] {
         for body in [minimal_body(), "{".to_owned()] {
-            assert_error(
-                &app.handle(send(key, body)).await,
-                StatusCode::UNAUTHORIZED,
-                "Invalid API key",
-                "The provided API key is not valid",
-            );
+            assert_api_error(&app.handle(send(key, body)).await, ApiError::InvalidApiKey);
         }
     }
     // A valid key with a refused payload: the payload's 400.

@@ -1,12 +1,15 @@
-//! The storage port, in domain terms, and its adapters: [`DynamoStore`] for DynamoDB and
-//! [`MemoryStore`] for fast tests. Nothing outside `dynamodb/` sees an `AttributeValue`.
+//! The storage port, in domain terms, and its DynamoDB adapter; nothing outside `dynamodb/`
+//! sees an `AttributeValue`. The in-memory twin for fast tests is test code (`tests/support`).
 
 mod dynamodb;
+#[cfg(test)]
+#[path = "../../tests/support/memory.rs"]
 mod memory;
 
 use std::future::Future;
 
 pub use dynamodb::{DynamoStore, TableError, create_table};
+#[cfg(test)]
 pub use memory::MemoryStore;
 
 use crate::domain::{
@@ -23,15 +26,12 @@ pub enum StoreError {
     /// Still throttled after the SDK's own retries: worth retrying later.
     #[error("the store is throttling requests")]
     Throttled(#[source] BoxError),
-    /// Any other failure a retry later may fix, after the SDK's own retries: no connection, no
-    /// answer in time, a connection cut mid-answer, a server error.
+    /// Any other failure a later retry may fix: no connection, a timeout, a cut connection, a 5xx.
     #[error("the store is unavailable")]
     Unavailable(#[source] BoxError),
-    /// A failure no retry can fix: a request of ours the store refuses, access denied, a
-    /// missing table.
+    /// A failure no retry fixes: a request the store refuses, access denied, a missing table.
     #[error("the store request failed")]
     Failed(#[source] BoxError),
-    /// A stored record could not be read back into a domain type.
     #[error("stored record {key} is malformed: {reason}")]
     Corrupt { key: String, reason: String },
 }
@@ -40,12 +40,11 @@ pub enum StoreError {
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvent<'a> {
     pub event: &'a ConversionEvent,
-    /// The fingerprint of the keyed request that creates it.
+    /// `None` for a request without an `Idempotency-Key`.
     pub fingerprint: Option<&'a RequestFingerprint>,
     pub write_token: WriteToken,
 }
 
-/// What the conditional write of an event did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Insert {
     Written,
@@ -53,8 +52,7 @@ pub enum Insert {
     Exists(Box<StoredEvent>),
 }
 
-/// A recorded event, the fingerprint of the keyed request that created it, and the token of
-/// the request's write.
+/// A recorded event, with its keyed request's fingerprint and the token of its write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub event: ConversionEvent,
@@ -62,12 +60,10 @@ pub struct StoredEvent {
     pub write_token: Option<WriteToken>,
 }
 
-/// What the store holds, in the caller's account, for one request: its references and, when
-/// asked, the event an `Idempotency-Key` already created and the account of the API key.
+/// The records of a [`Lookup`] that exist in the caller's account.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
-    /// The account of the active key with the hash asked for; `None` for an unknown or revoked
-    /// key, or when none was asked for.
+    /// The active key's account; `None` for an unknown or revoked key, or when none was asked for.
     pub key_account: Option<AccountId>,
     pub conversion_type: Option<ConversionType>,
     pub lead: Option<Lead>,
@@ -78,8 +74,7 @@ pub struct Context {
 /// The records one request refers to, read together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lookup<'a> {
-    /// The caller's API key, when its record is read with the rest (a key that names its
-    /// account).
+    /// Read with the rest for a key that names its account.
     pub api_key: Option<&'a ApiKeyHash>,
     pub conversion_type: ConversionTypeId,
     pub lead: LeadId,
@@ -88,7 +83,6 @@ pub struct Lookup<'a> {
     pub event: Option<EventId>,
 }
 
-/// What the API needs from storage.
 pub trait Store: Send + Sync {
     /// The account of an active key with this hash; `None` for unknown or revoked keys.
     fn account_for_key(
@@ -103,15 +97,14 @@ pub trait Store: Send + Sync {
         lookup: Lookup<'_>,
     ) -> impl Future<Output = Result<Context, StoreError>> + Send;
 
-    /// Writes the event unless one with the same id exists in the account, in which case that
-    /// one is returned.
+    /// Writes the event unless its id exists in the account; then returns the existing one.
     fn insert_event(
         &self,
         account: AccountId,
         new: NewEvent<'_>,
     ) -> impl Future<Output = Result<Insert, StoreError>> + Send;
 
-    /// Reads one event back.
+    /// One event of the account; `None` if it has no event with this id.
     fn get_event(
         &self,
         account: AccountId,
@@ -131,10 +124,9 @@ pub trait Store: Send + Sync {
         id: ConversionTypeId,
     ) -> impl Future<Output = Result<Option<ConversionType>, StoreError>> + Send;
 
-    /// One page of the account's events that the filter matches, in list order
-    /// ([`crate::domain::Position`]), with their conversion types, and how many the filter
-    /// matches: within [`crate::domain::MAX_ENTRIES_READ`] index entries for the page and
-    /// [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
+    /// One page of the matching events in list order ([`crate::domain::Position`]), with their
+    /// types, and how many match: within [`crate::domain::MAX_ENTRIES_READ`] index entries for
+    /// the page and [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
     fn list_events(
         &self,
         account: AccountId,
@@ -151,8 +143,7 @@ pub trait Provisioning: Send + Sync {
         &self,
         id: AccountId,
     ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
-    /// Stores an active key, findable by its hash (as requests find it) and listed under its
-    /// account (as [`Provisioning::api_keys`] lists it).
+    /// Stores an active key, found by its hash and listed under its account ([`Self::api_keys`]).
     fn put_api_key(
         &self,
         key: &ApiKeyHash,

@@ -1,18 +1,11 @@
-//! Log lines in Lambda's structured JSON format: one flat object a line, with `timestamp`
-//! (RFC 3339, UTC), `level` and `message` first, then the fields of every span of this crate
-//! the line was logged in (outermost first), then the line's own fields; a key given twice is
-//! written once, where and as the innermost gives it. Other crates' spans add nothing (the
-//! Lambda runtime's carries its request and trace ids: the request's line has its own id).
-//!
-//! Lambda reads `level` and `timestamp` to filter an application's lines by level
-//! (`ApplicationLogLevel`), and files a line without a `level` as INFO: an INFO line carries
-//! none, and a line without a message (the request's own) carries no `message`, since
-//! CloudWatch Logs bills every byte. Flat keys (no nested `span` or `fields` objects, as
-//! `tracing-subscriber`'s JSON format writes) keep CloudWatch Logs Insights queries short:
-//! `filter status >= 500`.
-//!
-//! A span's fields are encoded once, when they are recorded; a line is written into one buffer,
-//! without an intermediate JSON tree.
+//! Log lines in Lambda's structured JSON format: one flat object a line, `timestamp` (RFC 3339,
+//! UTC), `level` and `message` first, then the fields of this crate's spans (outermost first),
+//! then the line's own; a key given twice is written once, as the innermost gives it. Other
+//! crates' spans add nothing (the runtime's carries request and trace ids; the request's line has
+//! its own). Lambda filters by `level` (`ApplicationLogLevel`) and files a line without one as
+//! INFO, so INFO lines carry none, and a line without a message has no `message`: CloudWatch
+//! bills every byte. Flat keys (unlike `tracing-subscriber`'s nested JSON) keep Logs Insights
+//! queries short (`filter status >= 500`). Span fields are encoded once; a line is one buffer.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -24,7 +17,6 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-/// The layer: writes each event as one JSON line to `writer`.
 pub struct JsonLines<W> {
     writer: W,
 }
@@ -35,8 +27,6 @@ impl<W> JsonLines<W> {
     }
 }
 
-/// Fields as (name, value encoded as JSON), in the order recorded; a field recorded again
-/// replaces its value.
 #[derive(Default)]
 struct Fields(Vec<(&'static str, String)>);
 
@@ -50,13 +40,10 @@ impl Fields {
     }
 }
 
-/// A string as a JSON string.
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-/// Records `tracing` field values as JSON: numbers and booleans as themselves, anything else as
-/// its text.
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
         let json = if value.is_finite() {

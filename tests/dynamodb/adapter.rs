@@ -1,7 +1,7 @@
 //! The DynamoDB adapter against dynalite and moto: table creation, exact round trips, the
 //! conditional put, tenant isolation, key revocation.
 
-use crate::helpers::backends;
+use crate::helpers::on_each_backend;
 use conversions::domain::{
     Account, AccountId, Amount, ApiKey, ConversionEvent, ConversionTypeId, Currency, EventId,
     LeadId, Metadata, Notes, Timestamp, WorkflowRunId, WriteToken,
@@ -57,17 +57,18 @@ fn event(amount: &str) -> ConversionEvent {
 
 #[tokio::test]
 async fn creating_the_table_twice_is_harmless() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         create_table(&table.client, &table.name)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         let account = AccountId::random();
@@ -94,12 +95,13 @@ async fn an_event_reads_back_exactly_and_its_amount_is_a_dynamodb_number() {
                 backend.name
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_second_insert_with_the_same_id_is_refused_and_changes_nothing() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let account = AccountId::random();
         let first = event("10");
@@ -132,12 +134,13 @@ async fn a_second_insert_with_the_same_id_is_refused_and_changes_nothing() {
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn records_of_one_account_are_invisible_to_another() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let demo = seed_demo(&store).await.unwrap();
         let owner = demo.account.id;
@@ -189,12 +192,13 @@ async fn records_of_one_account_are_invisible_to_another() {
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn missing_records_come_back_as_none_in_one_round_trip() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let demo = seed_demo(&store).await.unwrap();
         let context = store
@@ -222,12 +226,13 @@ async fn missing_records_come_back_as_none_in_one_round_trip() {
             backend.name
         );
         assert_eq!(without_run.workflow_run, None, "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn api_keys_are_stored_hashed_and_stop_working_when_revoked() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         let account = Account {
@@ -279,12 +284,13 @@ async fn api_keys_are_stored_hashed_and_stop_working_when_revoked() {
             "{}: unknown key",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_missing_table_is_a_store_failure_not_a_panic() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = DynamoStore::new(backend.client(), "no-such-table");
         let result = store.account_for_key(&ApiKey::generate().hash()).await;
         assert!(
@@ -292,5 +298,6 @@ async fn a_missing_table_is_a_store_failure_not_a_panic() {
             "{}: {result:?}",
             backend.name
         );
-    }
+    })
+    .await;
 }

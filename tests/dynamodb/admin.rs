@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::helpers::{Backend, backends, body_json, fixture};
+use crate::helpers::{Backend, backends, body_json, fixture, on_each_backend};
 use conversions::http::App;
 use conversions::store::DynamoStore;
 use serde_json::Value;
@@ -109,7 +109,7 @@ async fn post(app: &App<DynamoStore>, key: &str, body: String) -> (u16, Value) {
 
 #[tokio::test]
 async fn the_commands_provision_everything_a_conversion_needs() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         assert_eq!(text(&admin.ok(&["create-tables"]), "status"), "ACTIVE");
         admin.ok(&["create-tables"]);
@@ -205,13 +205,14 @@ async fn the_commands_provision_everything_a_conversion_needs() {
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_list_commands_show_what_the_api_lists() {
     use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_LEAD_ID};
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         admin.ok(&["create-tables"]);
         admin.ok(&["seed-demo"]);
@@ -280,12 +281,13 @@ async fn the_list_commands_show_what_the_api_lists() {
             refused.contains("limit must be an integer between 1 and 200"),
             "{refused}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn seed_demo_is_idempotent_and_gives_a_working_key() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         admin.ok(&["create-tables"]);
         let first = admin.ok(&["seed-demo"]);
@@ -305,7 +307,8 @@ async fn seed_demo_is_idempotent_and_gives_a_working_key() {
             .handle(fixture("create-with-workflow-run"))
             .await;
         assert_eq!(response.status(), 201, "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[test]
@@ -397,7 +400,7 @@ fn bad_input_exits_2_with_one_line_on_stderr() {
 
 #[tokio::test]
 async fn references_to_missing_records_are_refused() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         admin.ok(&["create-tables"]);
         let stranger = uuid::Uuid::new_v4().to_string();
@@ -440,7 +443,8 @@ async fn references_to_missing_records_are_refused() {
                 ])
                 .contains("no conversion type")
         );
-    }
+    })
+    .await;
 }
 
 #[test]
@@ -520,7 +524,7 @@ fn every_command_has_help() {
 /// A table an earlier version made: create-tables names the indexes it lacks.
 #[tokio::test]
 async fn a_table_without_the_indexes_is_named() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         // Keys only, no index.
         let old = Admin::new(&backend);
         backend.keys_only_table(&old.table).await;
@@ -532,14 +536,15 @@ async fn a_table_without_the_indexes_is_named() {
             "{}: {stderr}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 /// One rule for every create: the same record again is reported as existing (exit 0), another
 /// with the same id is refused (exit 2) unless --replace, and nothing is merged silently.
 #[tokio::test]
 async fn a_create_of_an_existing_id_is_reported_refused_or_replaced() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         admin.ok(&["create-tables"]);
         let name = &backend.name;
@@ -651,14 +656,15 @@ async fn a_create_of_an_existing_id_is_reported_refused_or_replaced() {
         assert_eq!(ok(create_run(&workflow))["status"], "exists", "{name}");
         let other = uuid::Uuid::new_v4().to_string();
         assert_eq!(create_run(&other).status.code(), Some(2), "{name}");
-    }
+    })
+    .await;
 }
 
 /// Keys are listed and revoked by id, or all of an account's at once, from the account's own
 /// records: the key itself is needed only to revoke it from standard input.
 #[tokio::test]
 async fn api_keys_are_listed_and_revoked_by_id_or_all_at_once() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let admin = Admin::new(&backend);
         admin.ok(&["create-tables"]);
         let name = &backend.name;
@@ -728,5 +734,6 @@ async fn api_keys_are_listed_and_revoked_by_id_or_all_at_once() {
             works(&theirs).await,
             "{name}: another account's key is untouched"
         );
-    }
+    })
+    .await;
 }

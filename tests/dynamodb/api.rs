@@ -1,17 +1,17 @@
 //! Whole requests through the handler against dynalite and moto: what is answered is what is
 //! stored, scope rules, tenant isolation, failures.
 
-use crate::helpers::{backends, body_json, fixture, post_as, tenant};
+use crate::helpers::{body_json, fixture, on_each_backend, post_as, tenant};
 use conversions::domain::{
-    AccountId, ApiKey, EventId, FieldDefinition, FieldType, Lead, LeadId, Timestamp,
+    AccountId, ApiKey, EventId, FieldDefinition, FieldType, Lead, LeadId, ReferenceError, Timestamp,
 };
-use conversions::http::App;
+use conversions::http::{ApiError, App};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, Store};
 
 #[tokio::test]
 async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         seed_demo(&store).await.unwrap();
         let app = App::new(store);
@@ -54,12 +54,13 @@ async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_currency() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let t = tenant(&store).await;
         let app = App::new(store);
@@ -112,12 +113,13 @@ async fn a_master_workflow_type_attributes_the_runs_workflow_and_inherits_its_cu
         let id = EventId::parse(event["id"].as_str().unwrap()).unwrap();
         let stored = app.store().get_event(t.account, id).await.unwrap();
         assert!(stored.is_some(), "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let demo = seed_demo(&store).await.unwrap();
         let other_lead = Lead {
@@ -133,27 +135,29 @@ async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
         let response = app.handle(post_as(demo.api_key.expose(), body)).await;
         assert_eq!(
             body_json(&response)["message"],
-            "workflow_run_id not found or does not match the given workflow_id and lead_id",
+            ReferenceError::WorkflowRun.to_string(),
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_store_failure_is_a_500_that_reveals_nothing() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let app = App::new(DynamoStore::new(backend.client(), "missing-table"));
         let response = app.handle(fixture("create-minimal")).await;
         assert_eq!(response.status(), 500, "{}", backend.name);
         crate::helpers::assert_error_body(
             &body_json(&response),
-            "Internal server error",
-            "An unexpected error occurred",
+            ApiError::Internal.error(),
+            ApiError::Internal.message(),
             &backend.name,
         );
         assert_eq!(response.header("x-request-id"), Some("evt-create-minimal"));
-    }
+    })
+    .await;
 }
 
 /// A key that names its account (what `conversions-admin create-api-key` makes): its record is
@@ -162,7 +166,7 @@ async fn a_store_failure_is_a_500_that_reveals_nothing() {
 #[tokio::test]
 async fn with_a_key_that_names_its_account_a_create_is_one_read_round_trip_and_one_write() {
     use conversions::seed::DEMO_CONVERSION_TYPE_ID;
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, table) = backend.counted_demo_app().await;
         let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
         let store = table.store();
@@ -247,12 +251,13 @@ async fn with_a_key_that_names_its_account_a_create_is_one_read_round_trip_and_o
         assert_eq!(operations.take(), ["GetItem"]);
         assert_eq!(app.handle(send(&unknown, bad)).await.status(), 401);
         assert_eq!(operations.take(), ["GetItem"]);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, _) = backend.counted_demo_app().await;
         for name in ["create-minimal", "create-with-workflow-run"] {
             assert_eq!(
@@ -292,12 +297,13 @@ async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
             "{}: an invalid payload never reaches the lookups",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let demo = seed_demo(&store).await.unwrap();
         let mut newer = demo.conversion_type.clone();
@@ -337,7 +343,8 @@ async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
             backend.name,
             response.body()
         );
-    }
+    })
+    .await;
 }
 
 /// Keys are looked up by their hash only: a key one character off makes the same single lookup
@@ -346,7 +353,7 @@ async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
 /// not (characters after its `nxr_live_` prefix: a key without it is refused before any read).
 #[tokio::test]
 async fn a_key_one_character_off_is_refused_after_the_same_lookup() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, table) = backend.counted_demo_app().await;
         let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
         let claimed = ApiKey::generate_for(demo);
@@ -381,5 +388,6 @@ async fn a_key_one_character_off_is_refused_after_the_same_lookup() {
                 assert_eq!(operations.take(), *lookup, "{}: {off}", backend.name);
             }
         }
-    }
+    })
+    .await;
 }

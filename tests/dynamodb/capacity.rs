@@ -15,7 +15,7 @@ use conversions::store::DynamoStore;
 use crate::helpers::metering::{
     Consumed, billed_size, index_writes, indexes, read_units, write_units,
 };
-use crate::helpers::{Backend, backends, body_json, fixture, post_as, tenant};
+use crate::helpers::{Backend, body_json, fixture, on_each_backend, post_as, tenant};
 
 /// The largest body the limits allow: metadata of 16 KiB, notes of 5,000 of the character
 /// given, every optional field given.
@@ -97,7 +97,7 @@ fn calls(measured: &[(&'static str, f64)]) -> Vec<&'static str> {
 
 #[tokio::test]
 async fn a_write_costs_its_item_size_in_kilobytes_and_a_replay_reads_it_back() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let measured = measure(&backend).await;
         println!("{}:", backend.name);
         for m in &measured {
@@ -154,7 +154,8 @@ async fn a_write_costs_its_item_size_in_kilobytes_and_a_replay_reads_it_back() {
             largest_ascii.size,
             largest.size
         );
-    }
+    })
+    .await;
 }
 
 /// The write units of a create, counted from the stored item and the table's indexes as
@@ -166,7 +167,7 @@ async fn a_create_is_its_item_and_two_index_entries_under_a_kilobyte_each() {
     use conversions::seed::{
         DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID,
     };
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         seed_demo(&store).await.unwrap();
@@ -246,7 +247,8 @@ async fn a_create_is_its_item_and_two_index_entries_under_a_kilobyte_each() {
                 );
             }
         }
-    }
+    })
+    .await;
 }
 
 /// One operation's calls in a request: its name, how many, their capacity units in all.
@@ -279,7 +281,7 @@ async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index
     use conversions::store::{NewEvent, Store};
 
     const EVENTS: usize = 600;
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         seed_demo(&store).await.unwrap();
@@ -429,5 +431,6 @@ async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index
             // A narrower filter counts fewer entries.
             assert!(units(&cost("GET /conversions?lead_id= (")) < units(&list));
         }
-    }
+    })
+    .await;
 }

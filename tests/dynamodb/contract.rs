@@ -9,7 +9,7 @@ use conversions::seed::{
 use conversions::store::{DynamoStore, Store};
 
 use crate::helpers::openapi::assert_documented;
-use crate::helpers::{backends, body_json, function_client};
+use crate::helpers::{body_json, function_client, on_each_backend};
 
 fn request(method: &str, path: &str, query: &str, body: &str) -> Request {
     Request::new(method, path)
@@ -47,7 +47,7 @@ async fn check<S: Store>(
 
 #[tokio::test]
 async fn every_answer_of_every_operation_matches_the_document() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         seed_demo(&store).await.unwrap();
@@ -217,9 +217,10 @@ async fn every_answer_of_every_operation_matches_the_document() {
         ] {
             check(&broken, request(method, path, "", &body), 500, b).await;
         }
-    }
+    })
+    .await;
     // 500 from the list's own query: a table (of an earlier version) without the indexes.
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = format!("no-indexes-{}", uuid::Uuid::new_v4().simple());
         backend.keys_only_table(&table).await;
         let client = backend.client();
@@ -240,7 +241,8 @@ async fn every_answer_of_every_operation_matches_the_document() {
             &backend.name,
         )
         .await;
-    }
+    })
+    .await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);

@@ -2,14 +2,14 @@
 //! answer on both local DynamoDB servers (on the in-memory store: `tests/offline/fixtures.rs`).
 
 use crate::helpers::{
-    LAMBDA_REQUEST_ID, assert_fixture_response, backends, fixture_event, fixture_names,
+    LAMBDA_REQUEST_ID, assert_fixture_response, fixture_event, fixture_names, on_each_backend,
 };
 use conversions::http::App;
 use conversions::seed::seed_demo;
 
 #[tokio::test]
 async fn every_fixture_gets_its_documented_answer_on_dynalite_and_moto() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         seed_demo(&store).await.unwrap();
         let app = App::new(store);
@@ -17,5 +17,6 @@ async fn every_fixture_gets_its_documented_answer_on_dynalite_and_moto() {
             let answer = app.invoke(fixture_event(&name), LAMBDA_REQUEST_ID).await;
             assert_fixture_response(&backend.name, &name, answer.response());
         }
-    }
+    })
+    .await;
 }

@@ -5,7 +5,7 @@
 //! are 500s.
 
 use conversions::domain::{AccountId, ApiKey};
-use conversions::http::{App, Response};
+use conversions::http::{ApiError, App, Response};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 use conversions::store::{DynamoStore, Provisioning, StoreError};
 use std::sync::Arc;
@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::helpers::proxy::{Fault, FaultProxy};
-use crate::helpers::{Backend, Table, backends, body_json, fixture, function_client};
+use crate::helpers::{
+    Backend, Table, backends, body_json, fixture, function_client, on_each_backend,
+};
 
 /// The demo app on a fresh table, its DynamoDB calls going through a fault proxy.
 async fn app_behind_proxy(backend: &Backend) -> (App<DynamoStore>, FaultProxy, Table) {
@@ -34,7 +36,7 @@ fn demo_account() -> AccountId {
 
 #[tokio::test]
 async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_stored_once() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         for key in [None, Some("lost-answer-1")] {
             let context = format!("{} with key {key:?}", backend.name);
             let (app, proxy, table) = app_behind_proxy(&backend).await;
@@ -64,7 +66,8 @@ async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_store
             let stored = table.event_item(demo_account(), id.parse().unwrap()).await;
             assert_eq!(stored["id"].as_s().unwrap(), &id, "{context}");
         }
-    }
+    })
+    .await;
 }
 
 /// One class of failure of the API-key read, on every attempt.
@@ -149,16 +152,14 @@ fn assert_answer(response: &Response, case: &Case, context: &str) {
         "{context}: {}",
         response.body()
     );
-    let (error, message) = if case.status == 503 {
+    let expected = if case.status == 503 {
         assert_eq!(response.header("retry-after"), Some("1"), "{context}");
-        (
-            "Service unavailable",
-            "The service is temporarily busy; please retry shortly",
-        )
+        ApiError::Unavailable
     } else {
         assert_eq!(response.header("retry-after"), None, "{context}");
-        ("Internal server error", "An unexpected error occurred")
+        ApiError::Internal
     };
+    let (error, message) = (expected.error(), expected.message());
     crate::helpers::assert_error_body(&body_json(response), error, message, context);
 }
 

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::helpers::{Table, backends, body_text, fixture};
-use conversions::domain::AccountId;
-use conversions::http::App;
-use conversions::http::{Body, Request};
+use crate::helpers::{Table, body_text, fixture, on_each_backend};
+use conversions::domain::{AccountId, ReferenceError};
+use conversions::http::{ApiError, App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
 
 /// The number of conversion events stored in the demo account.
@@ -22,7 +21,7 @@ fn with_key(name: &str, key: &str) -> Request {
 
 #[tokio::test]
 async fn a_replay_returns_the_identical_body_and_costs_no_write() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, seeded) = backend.counted_demo_app().await;
 
         let first = app.handle(fixture("create-idempotent")).await;
@@ -55,12 +54,13 @@ async fn a_replay_returns_the_identical_body_and_costs_no_write() {
             backend.name
         );
         assert_eq!(stored_events(&seeded).await, 1, "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_used_key_with_a_different_body_is_refused_with_422() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         seed_demo(&table.store()).await.unwrap();
         let app = App::new(table.store());
@@ -72,17 +72,18 @@ async fn a_used_key_with_a_different_body_is_refused_with_422() {
         assert_eq!(response.status(), 422, "{}", backend.name);
         crate::helpers::assert_error_body(
             &crate::helpers::body_json(&response),
-            "Idempotency error",
-            "Idempotency-Key has already been used with a different request body",
+            ApiError::IdempotencyMismatch.error(),
+            ApiError::IdempotencyMismatch.message(),
             &backend.name,
         );
         assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         seed_demo(&table.store()).await.unwrap();
         let app = Arc::new(App::new(table.store()));
@@ -122,12 +123,13 @@ async fn twenty_concurrent_requests_with_one_key_store_exactly_one_event() {
             backend.name
         );
         assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_dry_run_runs_the_reads_and_writes_nothing() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, seeded) = backend.counted_demo_app().await;
         let response = app.handle(with_key("dry-run", "dry-1")).await;
         assert_eq!(
@@ -154,11 +156,12 @@ async fn a_dry_run_runs_the_reads_and_writes_nothing() {
         assert_eq!(response.status(), 400, "{}", backend.name);
         assert_eq!(
             crate::helpers::body_json(&response)["message"],
-            "conversion_type_id not found, inactive, or does not belong to your account",
+            ReferenceError::ConversionType.to_string(),
             "{}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -170,7 +173,7 @@ async fn a_retry_spelled_differently_is_a_replay_not_a_422() {
         "converted_at": "2026-01-28T10:00:00Z", "crm_ref": "ignored",
         "lead_id": "123e4567-e89b-12d3-a456-426614174200",
         "conversion_type_id": "123e4567-e89b-12d3-a456-426614174100"}"#;
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         seed_demo(&table.store()).await.unwrap();
         let app = App::new(table.store());
@@ -199,5 +202,6 @@ async fn a_retry_spelled_differently_is_a_replay_not_a_422() {
         let other_digits = app.handle(keyed(&retry.replace("10.50", "10.5"))).await;
         assert_eq!(other_digits.status(), 422, "{}", backend.name);
         assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
-    }
+    })
+    .await;
 }

@@ -14,7 +14,7 @@ use conversions::seed::{
 };
 use conversions::store::{DynamoStore, Provisioning};
 
-use crate::helpers::{Operations, backends, body_json, tenant};
+use crate::helpers::{Operations, body_json, on_each_backend, tenant};
 
 /// One account's view: its key and the ids of its records.
 struct Side {
@@ -64,7 +64,7 @@ fn comparable(response: &Response) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, operations, table): (App<DynamoStore>, Operations, _) =
             backend.counted_demo_app().await;
         let store = table.store();
@@ -281,5 +281,6 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
         // records (4, and the master workflow of the one with a master-workflow type), its
         // cursor and its idempotency key; its own lists and types; and a lead id both hold.
         assert_eq!(cases, 38, "{}", backend.name);
-    }
+    })
+    .await;
 }

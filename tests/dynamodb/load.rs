@@ -20,7 +20,7 @@ use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, 
 use conversions::store::{DynamoStore, Provisioning};
 use tokio::sync::Semaphore;
 
-use crate::helpers::{Tenant, backends, body_json, tenant};
+use crate::helpers::{Tenant, body_json, on_each_backend, tenant};
 
 /// How many requests may be in flight at once.
 const IN_FLIGHT: usize = 64;
@@ -90,7 +90,7 @@ fn request(i: usize, account: usize, accounts: &[(ApiKey, String, String); 2]) -
 
 /// Runs `requests` requests on each server and checks the table afterwards.
 pub async fn run(requests: usize) {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         let store = table.store();
         seed_demo(&store).await.unwrap();
@@ -245,7 +245,8 @@ pub async fn run(requests: usize) {
             "{}: fewer than 50 requests were ever in flight at once",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

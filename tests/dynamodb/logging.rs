@@ -5,14 +5,16 @@
 //! any request or fault. The failure is real: a missing table on the local DynamoDB.
 
 use conversions::domain::{AccountId, ApiKey};
-use conversions::http::{App, Body, Invocation, Request};
+use conversions::http::{App, Body, Request};
 
 use crate::helpers::captured::{Captured, objects};
 use crate::helpers::fixture;
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo,
 };
-use conversions::store::{DynamoStore, MemoryStore, Provisioning};
+use conversions::store::{DynamoStore, Provisioning};
+
+use crate::memory::MemoryStore;
 
 fn request_with_private_data() -> Request {
     let body = format!(
@@ -43,10 +45,7 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     let response = app
         .invoke(
             crate::helpers::fixture_event("create-minimal"),
-            Invocation {
-                request_id: "lambda-request-1",
-                trace_id: Some("Root=1-6763a7b2-0123456789abcdef01234567;Sampled=1"),
-            },
+            "lambda-request-1",
         )
         .await;
     assert_eq!(response_status(&response), 201);

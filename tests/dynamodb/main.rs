@@ -14,6 +14,8 @@ mod idempotency;
 mod isolation;
 mod load;
 mod logging;
+#[path = "../support/memory.rs"]
+mod memory;
 mod metrics;
 mod reads;
 mod secrets;

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::helpers::captured::{Captured, objects};
 use crate::helpers::proxy::{Fault, FaultProxy};
-use crate::helpers::{backends, fixture, fixture_event, function_client};
+use crate::helpers::{fixture, fixture_event, function_client, on_each_backend};
 
 /// The most bytes a request's line may take (its newline included): what a minimal create's
 /// cost allows for logs (docs/architecture.md, docs/BENCHMARKS.md).
@@ -126,9 +126,9 @@ type Step = (
 #[tokio::test]
 async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line() {
     // The test runtime runs every task of the test on this thread.
-    let captured = Captured::start();
-    let filters = metric_filters();
-    for backend in backends() {
+    let captured = &Captured::start();
+    let filters = &metric_filters();
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         seed_demo(&table.store()).await.unwrap();
         let proxy = FaultProxy::start(&backend.endpoint).await;
@@ -302,7 +302,7 @@ async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line(
             assert_eq!(response.status(), status, "{context}: {}", response.body());
             let text = captured.take();
             assert_eq!(
-                counted(&filters, &objects(&text)),
+                counted(filters, &objects(&text)),
                 expected,
                 "{context}: {text}"
             );
@@ -336,12 +336,13 @@ async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line(
             .await;
         let text = captured.take();
         assert_eq!(
-            counted(&filters, &objects(&text)),
+            counted(filters, &objects(&text)),
             expect(&["InternalErrors"]),
             "{}: {text}",
             backend.name
         );
-    }
+    })
+    .await;
 }
 
 #[test]

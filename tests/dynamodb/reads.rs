@@ -10,9 +10,11 @@ use conversions::domain::{
     PageRequest, Resume, Scope, Timestamp, Total, Window, WorkflowId, WorkflowRun, WorkflowRunId,
     WriteToken,
 };
-use conversions::store::{DynamoStore, MemoryStore, NewEvent, Provisioning, Store};
+use conversions::store::{DynamoStore, NewEvent, Provisioning, Store};
 
-use crate::helpers::backends;
+use crate::memory::MemoryStore;
+
+use crate::helpers::on_each_backend;
 
 /// The ids events are drawn from: two of each, so that every filter splits the events.
 struct Ids {
@@ -269,7 +271,7 @@ async fn seeded(backend_store: &DynamoStore) -> (AccountId, Ids, MemoryStore, Ac
 
 #[tokio::test]
 async fn every_filter_lists_and_counts_what_the_model_does_page_by_page() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let (account, ids, model, _) = seeded(&store).await;
         for filter in filters(&ids) {
@@ -290,12 +292,13 @@ async fn every_filter_lists_and_counts_what_the_model_does_page_by_page() {
                 backend.name
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn offset_skips_matching_events_and_limit_bounds_the_page() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let (account, ids, model, _) = seeded(&store).await;
         let filter = EventFilter {
@@ -330,12 +333,13 @@ async fn offset_skips_matching_events_and_limit_bounds_the_page() {
                 backend.name
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn cursor_paging_loses_and_repeats_nothing_while_new_events_arrive() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let (account, ids, _, _) = seeded(&store).await;
         let filter = EventFilter::default();
@@ -373,12 +377,13 @@ async fn cursor_paging_loses_and_repeats_nothing_while_new_events_arrive() {
         for id in &before {
             assert!(unique.contains(id), "{}: {id} was lost", backend.name);
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_cursor_resumes_exactly_after_its_event_among_ties() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let account = AccountId::random();
         let ids = Ids::random();
@@ -411,7 +416,8 @@ async fn a_cursor_resumes_exactly_after_its_event_among_ties() {
             }
         );
         assert_eq!(next.after.id, expected[3]);
-    }
+    })
+    .await;
 }
 
 /// Through the function: requests at once, then every page of the list and its `total`.
@@ -424,7 +430,7 @@ async fn total_equals_the_events_listed_after_concurrent_writes() {
     use std::sync::Arc;
 
     const WRITES: usize = 40;
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, _, _) = backend.counted_demo_app().await;
         let app = Arc::new(app);
         let writes = (0..WRITES).map(|i| {
@@ -482,7 +488,8 @@ async fn total_equals_the_events_listed_after_concurrent_writes() {
             }
             assert_eq!(listed.len(), expected, "{}: {filter}", backend.name);
         }
-    }
+    })
+    .await;
 }
 
 /// A combination that matches few of many entries: the page query reads on past what its
@@ -490,7 +497,7 @@ async fn total_equals_the_events_listed_after_concurrent_writes() {
 /// cursor with an offset skips from the cursor's place.
 #[tokio::test]
 async fn a_sparse_combination_pages_through_a_large_partition() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let store = backend.fresh_store().await;
         let account = AccountId::random();
         let ids = Ids::random();
@@ -591,5 +598,6 @@ async fn a_sparse_combination_pages_through_a_large_partition() {
                 }
             }
         }
-    }
+    })
+    .await;
 }

@@ -13,7 +13,7 @@ use conversions::domain::{AccountId, IdempotencyKey};
 use conversions::http::{Body, Request, Response};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, seed_demo};
 
-use crate::helpers::{Table, backends, body_json, body_text, fixture, post_as};
+use crate::helpers::{Table, body_json, body_text, fixture, on_each_backend, post_as};
 
 /// A DynamoDB JSON attribute value (`{"S": ...}`, `{"N": ...}`, ...), as the SDK holds it.
 fn attribute(json: &serde_json::Value) -> AttributeValue {
@@ -66,9 +66,9 @@ fn status(response: &Response) -> u16 {
 
 #[tokio::test]
 async fn items_of_every_format_read_by_id_in_lists_and_by_replay() {
-    let fixtures = stored_items();
+    let fixtures = &stored_items();
     let replay_body = fixtures["replay_body"].as_str().unwrap();
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let (app, _, table) = backend.counted_demo_app().await;
         let name = &backend.name;
         for (_, stored) in fixtures["items"].as_object().unwrap() {
@@ -149,7 +149,8 @@ async fn items_of_every_format_read_by_id_in_lists_and_by_replay() {
             3,
             "{name}: nothing written"
         );
-    }
+    })
+    .await;
 }
 
 fn demo() -> AccountId {
@@ -158,7 +159,7 @@ fn demo() -> AccountId {
 
 #[tokio::test]
 async fn a_forged_key_is_refused_before_an_unreadable_item_is_parsed() {
-    for backend in backends() {
+    on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
         seed_demo(&table.store()).await.unwrap();
         let name = &backend.name;
@@ -193,5 +194,6 @@ async fn a_forged_key_is_refused_before_an_unreadable_item_is_parsed() {
             .handle(keyed(idempotency_key, DEMO_API_KEY, &body))
             .await;
         assert_eq!(status(&response), 500, "{name}: {:?}", response.body());
-    }
+    })
+    .await;
 }

@@ -2,9 +2,9 @@
 //! documented answer (on both servers: `tests/dynamodb/events.rs`); and `openapi.yaml`'s messages
 //! against the code's.
 
+use crate::memory::MemoryStore;
 use conversions::http::App;
 use conversions::seed::seed_demo;
-use conversions::store::MemoryStore;
 
 use crate::events::{
     LAMBDA_REQUEST_ID, assert_fixture_response, expectations, fixture_event, fixture_names,

@@ -9,10 +9,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::memory::MemoryStore;
 use base64::Engine;
 use conversions::http::{App, Incoming};
 use conversions::seed::seed_demo;
-use conversions::store::MemoryStore;
 
 /// The system allocator, counting the bytes in use and their peak.
 struct Counting;

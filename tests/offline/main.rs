@@ -11,5 +11,7 @@ mod startup;
 // The `events/` fixtures and `openapi.yaml` as an oracle, shared with the server tests.
 #[path = "../dynamodb/helpers/fixtures.rs"]
 mod events;
+#[path = "../support/memory.rs"]
+mod memory;
 #[path = "../dynamodb/helpers/openapi.rs"]
 mod openapi;

@@ -2,10 +2,10 @@
 //! without panicking, and a function that answers every event Lambda can hand it with one of its
 //! documented answers.
 
+use crate::memory::MemoryStore;
 use conversions::domain::{Amount, Timestamp};
 use conversions::http::{App, Incoming, parse_new_conversion};
 use conversions::seed::{DEMO_API_KEY, seed_demo};
-use conversions::store::MemoryStore;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 

@@ -1,10 +1,6 @@
-//! SDK errors as [`StoreError`]s: a failure that a later retry may fix (the SDK's own retries
-//! already spent) is [`StoreError::Throttled`] or [`StoreError::Unavailable`]; one that no retry
-//! can fix (our own mistake, access denied, a missing table) is [`StoreError::Failed`].
-//!
-//! The classification is the SDK's own, applied to the final error: the retry classifiers of
-//! the standard retry strategy (`aws-runtime`'s error codes, `aws-smithy-runtime`'s transient
-//! errors and status codes, and errors modelled as retryable).
+//! SDK errors as [`StoreError`]s: [`StoreError::Throttled`] or [`StoreError::Unavailable`] when a
+//! later retry may help (the SDK's own are spent), [`StoreError::Failed`] when none can (our
+//! mistake, access denied, no table), as the SDK's standard retry classifiers judge a final error.
 
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -16,7 +12,6 @@ use crate::store::{BoxError, StoreError};
 /// The HTTP statuses the SDK's `HttpStatusCodeClassifier` retries.
 const TRANSIENT_STATUS_CODES: [u16; 4] = [500, 502, 503, 504];
 
-/// What a retry later could do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Throttling,

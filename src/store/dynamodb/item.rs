@@ -1,8 +1,6 @@
-//! Records as DynamoDB items and back. Every attribute name is defined once, in [`attr`], and
-//! used both to write and to read it.
-//!
-//! Over 400 lines on purpose: every record's layout is here, written beside its reading, so
-//! that a change of format (and the `format` every item carries) is made in one file.
+//! Records as DynamoDB items and back; every attribute name is defined once, in [`attr`].
+//! Over 400 lines on purpose: each record's layout sits beside its reading, so a change of format
+//! (and the `format` every item carries) is made in one file.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -20,17 +18,12 @@ use crate::store::{NewEvent, StoreError, StoredEvent};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-/// Attribute names.
 pub(super) mod attr {
     pub const PK: &str = "pk";
     pub const SK: &str = "sk";
-    /// The sort key of the events indexes.
     pub const CONVERTED_SK: &str = "converted_sk";
-    /// The partition key of the lead index (see `keys.rs`).
     pub const LEAD_KEY: &str = "lead_key";
-    /// What kind of record an item is (see [`super::entity`]).
     pub const ENTITY: &str = "entity";
-    /// The layout of the item ([`super::FORMAT`]): a number, on every item.
     pub const FORMAT: &str = "format";
     pub const ID: &str = "id";
     pub const NAME: &str = "name";
@@ -63,15 +56,12 @@ pub(super) mod attr {
     pub const REQUEST_FINGERPRINT: &str = "request_fingerprint";
     /// When DynamoDB's time to live deletes the event (seconds since the epoch), if ever.
     pub const EXPIRES_AT: &str = "expires_at";
-    /// The random token of the request that wrote the event.
     pub const WRITE_TOKEN: &str = "write_token";
 }
 
-/// The item layout this version writes. A later layout writes 2 and still reads 1; an item
-/// without the attribute reads as 1.
+/// A later layout writes 2 and still reads 1, as does an item without the attribute.
 pub(super) const FORMAT: u32 = 1;
 
-/// Values of [`attr::ENTITY`].
 pub(super) mod entity {
     pub const ACCOUNT: &str = "account";
     pub const API_KEY: &str = "api_key";
@@ -82,18 +72,15 @@ pub(super) mod entity {
     pub const CONVERSION_EVENT: &str = "conversion_event";
 }
 
-/// Values of [`attr::STATUS`] on an API key.
 pub(super) mod status {
     pub const ACTIVE: &str = "active";
     pub const REVOKED: &str = "revoked";
 }
 
-/// A string attribute value.
 pub(super) fn string(value: impl Display) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
 
-/// Builds an item attribute by attribute.
 struct Writer(Item);
 
 impl Writer {
@@ -116,7 +103,6 @@ impl Writer {
         self.set(name, string(value))
     }
 
-    /// Leaves the attribute out when there is no value.
     fn optional(self, name: &str, value: Option<impl Display>) -> Self {
         match value {
             Some(value) => self.text(name, value),
@@ -129,8 +115,7 @@ impl Writer {
     }
 }
 
-/// Reads an item's attributes into domain types; anything that cannot mean anything is
-/// [`StoreError::Corrupt`], named by the item's key.
+/// Anything that cannot mean anything is [`StoreError::Corrupt`], named by the item's key.
 pub(super) struct Reader<'a>(pub &'a Item);
 
 impl<'a> Reader<'a> {
@@ -215,7 +200,6 @@ pub(super) fn api_key_item(key: &ApiKeyHash, account: AccountId, created_at: Tim
         .build()
 }
 
-/// An API key listed under its account: the record an operator lists and revokes it by.
 pub(super) fn api_key_entry_item(
     key: &ApiKeyHash,
     account: AccountId,
@@ -229,8 +213,7 @@ pub(super) fn api_key_entry_item(
         .build()
 }
 
-/// Either record of an API key: found by its hash (which its key holds), or listed under its
-/// account (which holds the hash).
+/// Either record of a key: under its hash (in the key), or listed under its account (`key_hash`).
 pub(super) fn api_key_record_from(item: &Item) -> Result<ApiKeyRecord, StoreError> {
     let r = Reader(item);
     let hash = match item.get(attr::KEY_HASH) {
@@ -252,7 +235,6 @@ pub(super) fn api_key_record_from(item: &Item) -> Result<ApiKeyRecord, StoreErro
     })
 }
 
-/// The account of an API key's item, if the key is active.
 pub(super) fn active_key_account(item: &Item) -> Result<Option<AccountId>, StoreError> {
     let r = Reader(item);
     if r.string(attr::STATUS)? != status::ACTIVE {

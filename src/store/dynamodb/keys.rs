@@ -1,10 +1,7 @@
-//! The key scheme: which partition and sort key each record lives under.
-//!
-//! One table, every record under a partition key that starts with its account, so an id from
-//! another account builds another key and can never be found (tenant isolation by
-//! construction). API keys are the exception: they are looked up by their hash, before the
-//! account is known; each is also listed under its account, by its id (its hash's first 16
-//! hex digits), so an operator lists and revokes an account's keys without a scan.
+//! The key scheme. One table; every record's partition key starts with its account, so an id
+//! from another account builds another key and is never found (tenant isolation by
+//! construction). API keys are looked up by their hash, before the account is known; each is also
+//! listed under its account by its id, so an operator lists and revokes keys without a scan.
 //!
 //! | record           | pk                    | sk                         |
 //! |------------------|-----------------------|----------------------------|
@@ -16,19 +13,17 @@
 //! | workflow run     | `ACCOUNT#<account>`   | `WORKFLOW_RUN#<id>`        |
 //! | conversion event | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<id>`    |
 //!
-//! Events also carry `converted_sk` = `<converted_at, fixed width>#<id>`, whose text order is
-//! list order (newest first when read backwards). Two sparse global secondary indexes share
-//! that sort key ([`EVENT_INDEXES`]): every event has one entry in each, and no other
-//! (the cost model in `docs/architecture.md` says why two):
+//! Events also carry `converted_sk` (`<converted_at, fixed width>#<id>`: text order is list
+//! order), the sort key of two sparse GSIs that each hold every event ([`EVENT_INDEXES`]; why
+//! two: `docs/architecture.md`):
 //!
 //! | index               | partition key | value                          | also holds |
 //! |---------------------|---------------|--------------------------------|------------|
 //! | `events_by_account` | `pk`          | `ACCOUNT#<account>`            | type, workflow, master workflow |
 //! | `events_by_lead`    | `lead_key`    | `ACCOUNT#<account>#LEAD#<id>`  | the same and the run |
 //!
-//! A list by lead reads its lead's partition; by run, the partition of the run's lead (a run is
-//! one lead's); by anything else, the account's. The other filters are checked on the
-//! attributes the index holds, within the bound a list request reads (`list.rs`).
+//! A list by lead (or by run: a run is one lead's) reads that lead's partition, else the
+//! account's. Other filters are checked on the attributes the index holds, within the read bound.
 
 use std::collections::HashMap;
 
@@ -40,17 +35,14 @@ use crate::domain::{
     WorkflowRunId,
 };
 
-/// A global secondary index listing events by `converted_sk`, under one partition attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct EventIndex {
     pub name: &'static str,
-    /// The attribute that holds the index's partition key.
     pub partition: &'static str,
-    /// The attributes it holds besides the keys (the filters it can check).
+    /// The attributes it holds besides the keys: the filters it can check.
     pub projected: &'static [&'static str],
 }
 
-/// An account's events.
 pub(super) const EVENTS_BY_ACCOUNT: EventIndex = EventIndex {
     name: "events_by_account",
     partition: attr::PK,
@@ -61,7 +53,6 @@ pub(super) const EVENTS_BY_ACCOUNT: EventIndex = EventIndex {
     ],
 };
 
-/// An account's events with one lead (its runs' included).
 pub(super) const EVENTS_BY_LEAD: EventIndex = EventIndex {
     name: "events_by_lead",
     partition: attr::LEAD_KEY,
@@ -73,7 +64,6 @@ pub(super) const EVENTS_BY_LEAD: EventIndex = EventIndex {
     ],
 };
 
-/// Every index of the table.
 pub(super) const EVENT_INDEXES: [EventIndex; 2] = [EVENTS_BY_ACCOUNT, EVENTS_BY_LEAD];
 
 pub(super) const API_KEY_SK: &str = "APIKEY";
@@ -87,7 +77,6 @@ pub(super) fn account_pk(account: AccountId) -> String {
     format!("ACCOUNT#{account}")
 }
 
-/// What the sort key of every conversion type starts with.
 pub(super) const CONVERSION_TYPE_SK_PREFIX: &str = "CONVERSION_TYPE#";
 
 pub(super) fn conversion_type_sk(id: ConversionTypeId) -> String {
@@ -106,13 +95,11 @@ pub(super) fn event_sk(id: EventId) -> String {
     format!("CONVERSION_EVENT#{id}")
 }
 
-/// The partition key of an account's events with one lead.
 pub(super) fn lead_key(account: AccountId, id: LeadId) -> String {
     format!("{}#LEAD#{id}", account_pk(account))
 }
 
-/// The index and partition of a filter's events: its lead's (for a run, `lead` is the run's
-/// lead, which the caller has read), else the whole account's.
+/// For a run, `lead` is the run's lead, which the caller has read.
 pub(super) fn index_for(account: AccountId, lead: Option<LeadId>) -> (EventIndex, String) {
     match lead {
         Some(lead) => (EVENTS_BY_LEAD, lead_key(account, lead)),
@@ -120,8 +107,7 @@ pub(super) fn index_for(account: AccountId, lead: Option<LeadId>) -> (EventIndex
     }
 }
 
-/// The conditions of a filter on the attributes an index holds, as (attribute, value): all but
-/// the lead, which the index's partition guarantees where it is one.
+/// All but the lead, which the index's partition guarantees where it is one.
 pub(super) fn remaining_conditions(filter: &EventFilter) -> Vec<(&'static str, String)> {
     [
         (
@@ -143,13 +129,11 @@ pub(super) fn remaining_conditions(filter: &EventFilter) -> Vec<(&'static str, S
     .collect()
 }
 
-/// The lowest `converted_sk` of an instant's events: every one of them sorts after it, every
-/// earlier instant's before it.
+/// Sorts after every `converted_sk` of earlier instants, before every one of this instant.
 pub(super) fn converted_sk_bound(at: Timestamp) -> String {
     at.sortable()
 }
 
-/// The list position of an index entry's `converted_sk`.
 pub(super) fn position(converted_sk: &str) -> Option<Position> {
     let (at, id) = converted_sk.rsplit_once('#')?;
     Some(Position {
@@ -158,13 +142,10 @@ pub(super) fn position(converted_sk: &str) -> Option<Position> {
     })
 }
 
-/// The index sort key of an event: its conversion time in a fixed-width form whose text order
-/// is time order, then its id to break ties.
 pub(super) fn converted_sk(converted_at: Timestamp, id: EventId) -> String {
     format!("{}#{id}", converted_at.sortable())
 }
 
-/// The primary key of a record of an account.
 pub(super) fn key(account: AccountId, sk: String) -> Item {
     HashMap::from([
         (attr::PK.to_owned(), AttributeValue::S(account_pk(account))),
@@ -172,11 +153,8 @@ pub(super) fn key(account: AccountId, sk: String) -> Item {
     ])
 }
 
-/// The primary key of an API key's record.
-/// What the sort key of every API key listed under its account starts with.
 pub(super) const API_KEY_ENTRY_SK_PREFIX: &str = "APIKEY#";
 
-/// An API key listed under its account, by its id.
 pub(super) fn api_key_entry(account: AccountId, key: &ApiKeyHash) -> Item {
     self::key(account, format!("{API_KEY_ENTRY_SK_PREFIX}{}", key.id()))
 }

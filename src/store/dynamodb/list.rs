@@ -1,7 +1,6 @@
-//! The `Query` behind a list of events: which index and partition (see `keys.rs`), the window
-//! as a condition on the sort key, the other filters as a filter expression on attributes the
-//! index holds, newest first; and the two reads of a list request, its page and its count, each
-//! of at most a bound of index entries (`MAX_ENTRIES_READ`).
+//! The `Query` behind a list of events: the index and partition (`keys.rs`), the window as a sort
+//! key condition, other filters as a filter expression, newest first; and a list's two reads, its
+//! page and its count, each bounded in index entries (`MAX_ENTRIES_READ`).
 
 use std::collections::HashMap;
 
@@ -19,13 +18,11 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
-/// Index entries a filtered page query reads in its first call, at the least. Each further
-/// call reads twice as many as the one before (DynamoDB still stops at 1 MB a call): a filter
-/// that drops most entries costs a few round trips, not one per event, and a page that is found
-/// early reads little more than it shows.
+/// Index entries a filtered page query reads in its first call, at least; each further call reads
+/// twice as many (DynamoDB still stops at 1 MB a call). A filter that drops most entries costs a
+/// few round trips, not one per event, and a page found early reads little more than it shows.
 const FILTERED_QUERY_BATCH: u32 = 100;
 
-/// One filter's query, built once and sent for a page and for the count.
 pub(super) struct EventQuery {
     index: EventIndex,
     partition: String,
@@ -35,7 +32,6 @@ pub(super) struct EventQuery {
     values: HashMap<String, AttributeValue>,
 }
 
-/// The index entries of a page: those that matched, in list order, and where the read stopped.
 pub(super) struct Entries {
     pub matched: Vec<Item>,
     pub next: Option<Resume>,
@@ -43,8 +39,6 @@ pub(super) struct Entries {
 }
 
 impl EventQuery {
-    /// The query of a filter's events in the partition of `lead` (the filter's own, or its
-    /// run's), else of the account.
     pub fn new(account: AccountId, filter: &EventFilter, lead: Option<LeadId>) -> Self {
         let (index, partition) = keys::index_for(account, lead);
         let mut names = HashMap::from([("#partition".to_owned(), index.partition.to_owned())]);
@@ -89,7 +83,6 @@ impl EventQuery {
         }
     }
 
-    /// The query, newest first; the caller adds what is left (a limit, a start, a count).
     fn request(&self, client: &Client, table: &str) -> QueryFluentBuilder {
         client
             .query()
@@ -102,8 +95,7 @@ impl EventQuery {
             .scan_index_forward(false)
     }
 
-    /// The `ExclusiveStartKey` that resumes the query after a position: the index entry of the
-    /// event there (the index's keys and the table's).
+    /// The `ExclusiveStartKey` is the event's full index entry: the index's keys and the table's.
     fn start_after(&self, account: AccountId, position: Position) -> Item {
         let mut key = keys::key(account, keys::event_sk(position.id));
         key.insert(self.index.partition.to_owned(), string(&self.partition));
@@ -114,8 +106,7 @@ impl EventQuery {
         key
     }
 
-    /// The entries of a page: from its start, until `skip + limit + 1` match (the one more
-    /// tells whether there is a next page), or `bound` entries have been read.
+    /// Reads until `skip + limit + 1` match (one more shows a next page exists) or `bound` read.
     pub async fn page(
         &self,
         client: &Client,
@@ -182,8 +173,7 @@ impl EventQuery {
         })
     }
 
-    /// How many entries match, with `Select=COUNT`: read (and paid for), not returned; at most
-    /// `bound` of them read.
+    /// `Select=COUNT`: entries are read (and paid for) but not returned.
     pub async fn count(
         &self,
         client: &Client,
@@ -213,7 +203,6 @@ impl EventQuery {
     }
 }
 
-/// The list position of an index entry (or of a query's last evaluated key).
 fn position_of(entry: &Item) -> Result<Position, StoreError> {
     Reader(entry).parse(attr::CONVERTED_SK, |sk| {
         keys::position(sk).ok_or("not a time and an id")
@@ -221,13 +210,9 @@ fn position_of(entry: &Item) -> Result<Position, StoreError> {
 }
 
 impl DynamoStore {
-    /// The events of index entries, in the entries' order, each with its conversion type, read
-    /// from the table by key in one `BatchGetItem` (several, at once, past 100 keys).
-    ///
-    /// Eventually consistent, at half the price: an event never changes once written, and a type
-    /// exists before any event of it. The index is updated after the table, so its entries name
-    /// items that exist; a replica that has not seen an item yet can still miss it, and those
-    /// few are read again strongly consistent.
+    /// The entries' events, in order, each with its type, by key in `BatchGetItem`s (100 keys each,
+    /// at once), eventually consistent at half the price: an event never changes and its type
+    /// exists before it. A replica may still miss a new item: those few are read again strongly.
     pub(super) async fn listed(
         &self,
         account: AccountId,
@@ -263,8 +248,7 @@ impl DynamoStore {
         let mut listed = Vec::with_capacity(wanted.len());
         for (event_sk, type_sk) in wanted {
             let Some(event) = found.remove(&event_sk) else {
-                // An index entry outlives its item only while a deletion (a TTL's) reaches the
-                // index.
+                // An index entry outlives its item only until a (TTL) deletion reaches the index.
                 tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
                 continue;
             };
@@ -291,9 +275,8 @@ impl DynamoStore {
         Ok(listed)
     }
 
-    /// The lead whose index partition holds a filter's events: the filter's own, or its run's
-    /// (read); `Some(None)` for the account's partition, and `None` when no event can match (no
-    /// such run, or a run of another lead than the filter's).
+    /// The lead whose partition holds a filter's events (the filter's, or its run's): `Some(None)`
+    /// for the account's, `None` when no event can match (no such run, or another lead's run).
     pub(super) async fn partition_lead(
         &self,
         account: AccountId,

@@ -1,6 +1,5 @@
-//! The DynamoDB adapter: the one place that knows the table layout ([`keys`]), the item mapping
-//! ([`item`]), how SDK errors are classified ([`error`]) and the table's definition
-//! ([`schema`]). This file holds the operations.
+//! The DynamoDB adapter: the only code that knows the table layout ([`keys`]), the item mapping
+//! ([`item`]), error classification ([`error`]) and the table ([`schema`]). Here: the operations.
 
 mod error;
 mod item;
@@ -31,22 +30,17 @@ use crate::domain::{
 /// The most keys one `BatchGetItem` may ask for.
 const BATCH_GET_MAX_KEYS: usize = 100;
 
-/// How often unprocessed keys of a `BatchGetItem` are asked for again before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
 
-/// DynamoDB, through one SDK client built at start-up.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// The most index entries a list reads for its page, and for its count.
     read_bound: u32,
-    /// Days after which DynamoDB's time to live deletes an event, if any.
     retention_days: Option<u32>,
 }
 
 impl DynamoStore {
-    /// The store on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -56,7 +50,6 @@ impl DynamoStore {
         }
     }
 
-    /// The store that has DynamoDB delete events `days` after they are recorded.
     pub fn with_retention(self, days: Option<u32>) -> Self {
         Self {
             retention_days: days,
@@ -64,15 +57,13 @@ impl DynamoStore {
         }
     }
 
-    /// The store with another bound on the index entries a list reads for its page, and for
-    /// its count when lower than [`MAX_ENTRIES_COUNTED`] (tests reach them with a few events).
+    /// A lower read bound (the count's never above [`MAX_ENTRIES_COUNTED`]) lets tests reach it.
     pub fn with_read_bound(self, read_bound: u32) -> Self {
         Self { read_bound, ..self }
     }
 
-    /// Opens the connection the requests will use (DNS, TCP, TLS, the credentials' first
-    /// signature) with one eventually consistent read of a key no item has: half a read unit.
-    /// Called during init, so that the first request does not pay for the handshake.
+    /// Opens the connection (DNS, TCP, TLS, the first signature) during init, so the first request
+    /// does not pay for it: one eventually consistent read of a missing key, half a read unit.
     pub async fn warm_up(&self) -> Result<(), StoreError> {
         let nothing = Item::from([
             (attr::PK.to_owned(), string("WARM_UP")),
@@ -81,12 +72,10 @@ impl DynamoStore {
         self.read(nothing, false).await.map(|_| ())
     }
 
-    /// A strongly consistent read of one item.
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         self.read(key, true).await
     }
 
-    /// [`Self::get`], the item read into a record.
     async fn get_as<T>(
         &self,
         key: Item,
@@ -108,8 +97,6 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// The account's records whose sort keys start with `prefix`: strongly consistent
-    /// `Query`s of its partition, page after page.
     async fn account_records(
         &self,
         account: AccountId,
@@ -143,8 +130,6 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One `BatchGetItem`, asking again for unprocessed keys with a short backoff. Returns the
-    /// items found, keyed by their sort key.
     async fn batch_get(
         &self,
         keys: Vec<Item>,
@@ -190,7 +175,6 @@ impl DynamoStore {
         ))
     }
 
-    /// The items of these keys, at most [`BATCH_GET_MAX_KEYS`] a call, the calls at once.
     async fn batch_get_all(
         &self,
         keys: Vec<Item>,
@@ -215,12 +199,11 @@ impl Store for DynamoStore {
         }
     }
 
-    /// The key's record read strongly (a revocation takes effect at once), beside one
-    /// eventually consistent `BatchGetItem` of the rest, at half the price: a record a replica
-    /// has not seen yet (one written in the last second or so) is read again strongly before it
-    /// is called missing, so a client never gets a 400 for a lead or run it has just made. A
-    /// type deactivated in that second can still be used. Nothing of the account is parsed
-    /// before the key's record says the key is its own.
+    /// The key's record read strongly (a revocation takes effect at once), beside one eventually
+    /// consistent `BatchGetItem` of the rest, at half the price. A record a replica has not seen
+    /// (written in the last second or so) is read again strongly before it is called missing, so
+    /// a client never gets a 400 for a lead or run it just made; a type deactivated in that second
+    /// can still be used. Nothing of the account is parsed before the key's record confirms it.
     async fn load_context(
         &self,
         account: AccountId,
@@ -278,9 +261,8 @@ impl Store for DynamoStore {
         })
     }
 
-    /// One `PutItem` conditioned on the item not existing. When it exists, the item comes back
-    /// with the refusal (`ReturnValuesOnConditionCheckFailure`), or, from a server that does not
-    /// send it back (dynalite), by a consistent read.
+    /// A `PutItem` conditioned on no item. An existing one comes back with the refusal
+    /// (`ReturnValuesOnConditionCheckFailure`), or by a consistent read (dynalite sends none).
     async fn insert_event(
         &self,
         account: AccountId,
@@ -303,11 +285,10 @@ impl Store for DynamoStore {
         let Some(PutItemError::ConditionalCheckFailedException(refused)) = err.as_service_error()
         else {
             let failure = store_error(err);
-            // A put that ended without an answer (a connection cut, a time-out, a server error
-            // on every attempt) may have been written all the same. Read it back before
-            // answering 503: the service tells this request's own write by its token (a 201),
-            // so a client that retries without an idempotency key does not store it twice. Best
-            // effort: a read that fails, or a write that lands after it, still answers 503.
+            // A put without an answer (a cut connection, a time-out, server errors) may have been
+            // written: read it back before answering 503. The service tells its own write by its
+            // token (a 201), so a client retrying without an idempotency key does not store it
+            // twice. Best effort: a failed read, or a write landing after it, still answers 503.
             if matches!(failure, StoreError::Unavailable(_))
                 && let Ok(Some(found)) = self.get_event(account, new.event.id).await
             {
@@ -344,7 +325,6 @@ impl Store for DynamoStore {
         .await
     }
 
-    /// One strongly consistent `Query` of the account's partition, on the sort keys of types only.
     async fn conversion_types(
         &self,
         account: AccountId,
@@ -368,8 +348,6 @@ impl Store for DynamoStore {
         .await
     }
 
-    /// The page's `Query` and the count's at once, each within the read bound; then the page's
-    /// events and their types by key.
     async fn list_events(
         &self,
         account: AccountId,

@@ -24,7 +24,7 @@ impl Provisioning for DynamoStore {
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        // EventWithType first: a key that works is always listed.
+        // The account's listing first: a key that works is always listed.
         self.put(item::api_key_entry_item(key, account, now))
             .await?;
         self.put(item::api_key_item(key, account, now)).await

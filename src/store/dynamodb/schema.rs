@@ -13,7 +13,6 @@ use aws_sdk_dynamodb::types::{
 use super::item::attr;
 use super::keys::EVENT_INDEXES;
 
-/// Why a table could not be created.
 #[derive(Debug, thiserror::Error)]
 #[error("table {table}: {reason}")]
 pub struct TableError {
@@ -21,8 +20,7 @@ pub struct TableError {
     reason: String,
 }
 
-/// Creates the table and its indexes as `template.yaml` declares them, and waits until it is
-/// active. A table that exists already is left as it is.
+/// Waits until the table is active. A table that exists already is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError> {
     let fail = |reason: String| TableError {
         table: table.to_owned(),

@@ -56,6 +56,15 @@ pub fn backends() -> Vec<Backend> {
     backends
 }
 
+/// Runs a check against each local server in turn. The server's name is printed first, so the
+/// output of a failing test says which one it failed on.
+pub async fn on_each_backend<F: std::future::Future<Output = ()>>(check: impl Fn(Backend) -> F) {
+    for backend in backends() {
+        eprintln!("on {}", backend.name);
+        check(backend).await;
+    }
+}
+
 impl Backend {
     /// A client for this server. (The function itself takes its endpoint from the SDK's
     /// standard environment; tests talk to two servers at once, so they set it here.)

@@ -1,15 +1,19 @@
-//! An in-memory store with the same semantics as the DynamoDB adapter, for fast unit tests.
+//! An in-memory store with the DynamoDB adapter's semantics, for fast tests. Included by the
+//! library (`crate::store::MemoryStore` under `cfg(test)`), the integration tests and the benches.
+#![allow(dead_code)]
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent};
-use crate::domain::{
+use conversions::domain::{
     Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
     ConversionTypeId, EventFilter, EventId, EventWithType, Lead, LeadId, MAX_ENTRIES_COUNTED,
     MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Timestamp, Total, WorkflowRun,
     WorkflowRunId,
+};
+use conversions::store::{
+    Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent,
 };
 
 #[derive(Default)]
@@ -19,8 +23,7 @@ struct Data {
     types: HashMap<(AccountId, ConversionTypeId), ConversionType>,
     leads: HashMap<(AccountId, LeadId), Lead>,
     runs: HashMap<(AccountId, WorkflowRunId), WorkflowRun>,
-    /// A tree, not a hash map: a growing hash map now and then moves every event at once
-    /// (a pause of tens of microseconds in one request of `make bench`).
+    /// Not a hash map: growing one now and then moves all events at once (a pause in `make bench`).
     events: BTreeMap<(AccountId, EventId), StoredEvent>,
 }
 
@@ -43,24 +46,22 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The store with another bound on the index entries a list reads for its page, and for
-    /// its count when lower than [`MAX_ENTRIES_COUNTED`] (tests reach them with a few events).
+    /// Another bound on the entries a list reads (for its count too, below
+    /// [`MAX_ENTRIES_COUNTED`]), so tests reach it with a few events.
     pub fn with_read_bound(self, read_bound: u32) -> Self {
         Self { read_bound, ..self }
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
-        // A panic while holding the lock cannot leave `Data` half-written: every write is one
-        // insert. So a poisoned lock is still safe to use.
+        // Every write is one insert, so a panic leaves no half-written `Data`: poison is harmless.
         self.data
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The index entries a filter's list reads, newest first, as the DynamoDB adapter's
-    /// `Query` does: the partition of the filter's lead (a run's lead for a run), else the
-    /// account's, within the window. `None` when no event can match (an unknown run, or a run
-    /// of another lead than the filter's).
+    /// The entries a filter's list reads, newest first, like the DynamoDB `Query`: the partition
+    /// of the filter's lead (a run's lead for a run), else the account's, within the window.
+    /// `None` when nothing can match (an unknown run, or a run of another lead).
     fn partition(&self, account: AccountId, filter: &EventFilter) -> Option<Vec<ConversionEvent>> {
         let data = self.data();
         let lead = match filter.workflow_run {
