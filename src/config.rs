@@ -1,7 +1,8 @@
 //! Typed configuration, read once from the environment at start-up.
 
-/// The DynamoDB endpoint, region and credentials are not here: the AWS SDK reads them from its
-/// standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+use tracing_subscriber::filter::Targets;
+
+/// No DynamoDB endpoint, region or credentials: the AWS SDK reads those from its own environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table_name: String,
@@ -14,8 +15,7 @@ pub struct Config {
     pub retention_days: Option<u32>,
 }
 
-/// From Lambda's logging controls (`LoggingConfig` in `template.yaml`): `AWS_LAMBDA_LOG_FORMAT`
-/// (default text) and `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+/// Lambda's logging controls (`LoggingConfig` in `template.yaml`), else `RUST_LOG`, else `info`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     pub format: LogFormat,
@@ -43,9 +43,8 @@ pub enum ConfigError {
     },
 }
 
-/// Removes every variable set to "", so it reads as unset to this code, the AWS SDK and the
-/// Lambda runtime alike: SAM's local runner and some CI systems set variables they have no value
-/// for to "" (an empty `AWS_ENDPOINT_URL_DYNAMODB` would panic in the SDK).
+/// Unsets each variable set to "" (as `sam local` and some CI do for ones they lack), so this code,
+/// the SDK and Lambda runtime see it unset; an empty `AWS_ENDPOINT_URL_DYNAMODB` panics the SDK.
 /// # Safety
 /// No other thread may use the environment meanwhile: call it first thing in `main`.
 pub unsafe fn unset_empty_variables() {
@@ -68,39 +67,44 @@ enum Rule {
     Bool,
     WholeNumber,
     Days,
-    OneOf(&'static str, &'static [&'static str]),
+    /// The values, as the message lists them: `a, b or c`.
+    OneOf(&'static str),
     Url,
     Region,
     RuntimeApi,
+    TableName,
+    Directives,
 }
 
 impl Rule {
     fn expected(self) -> &'static str {
         match self {
-            Self::Required(expected) => expected,
+            Self::Required(expected) | Self::OneOf(expected) => expected,
             Self::Bool => "true or false",
             Self::WholeNumber => "a whole number, 1 or more",
             Self::Days => "a number of days, 0 (keep) to 36500",
-            Self::OneOf(expected, _) => expected,
             Self::Url => "an http:// or https:// URL, such as http://127.0.0.1:8000",
             Self::Region => "an AWS region, such as us-east-1 (Lambda sets it)",
             Self::RuntimeApi => {
                 "the Lambda Runtime API's host:port (or URL), which Lambda, sam local and cargo \
                  lambda set (the function runs under one of them)"
             }
+            Self::TableName => "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
+            Self::Directives => "tracing filter directives, such as info or conversions=debug",
         }
     }
 
     fn accepts(self, value: &str) -> bool {
         match self {
             Self::Required(_) => true,
-            Self::Bool => ["true", "false"]
-                .iter()
-                .any(|b| value.eq_ignore_ascii_case(b)),
+            Self::Bool => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
             // The Lambda runtime reads its memory size as an `i32`.
             Self::WholeNumber => value.parse::<i32>().is_ok_and(|n| n >= 1),
             Self::Days => value.parse::<u32>().is_ok_and(|n| n <= 36_500),
-            Self::OneOf(_, values) => values.iter().any(|v| value.eq_ignore_ascii_case(v)),
+            Self::OneOf(values) => values
+                .split(" or ")
+                .flat_map(|part| part.split(", "))
+                .any(|v| value.eq_ignore_ascii_case(v)),
             Self::Url => value.parse::<http::Uri>().is_ok_and(|uri| {
                 matches!(uri.scheme_str(), Some("http" | "https"))
                     && uri.host().is_some_and(|host| !host.is_empty())
@@ -115,72 +119,59 @@ impl Rule {
                         .bytes()
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             }
-            // The runtime client's own reading of it (`host:port` from Lambda, a URL with a path
-            // from cargo lambda), which panics on what does not parse or names no host.
+            // The runtime client panics unless it has a host: `host:port`, or cargo lambda's URL.
             Self::RuntimeApi => value
                 .parse::<http::Uri>()
                 .is_ok_and(|uri| uri.host().is_some_and(|host| !host.is_empty())),
+            Self::TableName => {
+                (3..=255).contains(&value.len())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            }
+            Self::Directives => value.parse::<Targets>().is_ok(),
         }
     }
 }
 
 /// Read by the Lambda runtime with `expect` (a panic at start if missing or malformed), and the
 /// region every DynamoDB call is signed for. Lambda, `sam local` and `cargo lambda` set them all.
-const LAMBDA_VARIABLES: &[(&str, Rule, bool)] = &[
-    ("AWS_LAMBDA_RUNTIME_API", Rule::RuntimeApi, true),
+const LAMBDA_VARIABLES: &[(&str, Rule)] = &[
+    ("AWS_LAMBDA_RUNTIME_API", Rule::RuntimeApi),
     (
         "AWS_LAMBDA_FUNCTION_NAME",
         Rule::Required("the function's name (Lambda sets it)"),
-        true,
     ),
     (
         "AWS_LAMBDA_FUNCTION_VERSION",
         Rule::Required("the function's version (Lambda sets it)"),
-        true,
     ),
-    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Rule::WholeNumber, true),
-    ("AWS_REGION", Rule::Region, true),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Rule::WholeNumber),
+    ("AWS_REGION", Rule::Region),
 ];
 
-/// The AWS SDK's variables that change a DynamoDB call, checked before it loads: on some
-/// malformed values it panics (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`), on others every call fails
-/// (an endpoint) or it goes on without the setting (the switches). All optional.
-const SDK_VARIABLES: &[(&str, Rule, bool)] = &[
-    ("AWS_REGION", Rule::Region, false),
-    ("AWS_ENDPOINT_URL", Rule::Url, false),
-    ("AWS_ENDPOINT_URL_DYNAMODB", Rule::Url, false),
-    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", Rule::Bool, false),
-    ("AWS_USE_FIPS_ENDPOINT", Rule::Bool, false),
-    ("AWS_USE_DUALSTACK_ENDPOINT", Rule::Bool, false),
-    ("AWS_MAX_ATTEMPTS", Rule::WholeNumber, false),
-    (
-        "AWS_RETRY_MODE",
-        Rule::OneOf("standard or adaptive", &["standard", "adaptive"]),
-        false,
-    ),
+/// Optional SDK variables that change a DynamoDB call, checked before it loads: if malformed, some
+/// panic (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`), an endpoint fails every call, a switch is ignored.
+const SDK_VARIABLES: &[(&str, Rule)] = &[
+    ("AWS_REGION", Rule::Region),
+    ("AWS_ENDPOINT_URL", Rule::Url),
+    ("AWS_ENDPOINT_URL_DYNAMODB", Rule::Url),
+    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", Rule::Bool),
+    ("AWS_USE_FIPS_ENDPOINT", Rule::Bool),
+    ("AWS_USE_DUALSTACK_ENDPOINT", Rule::Bool),
+    ("AWS_MAX_ATTEMPTS", Rule::WholeNumber),
+    ("AWS_RETRY_MODE", Rule::OneOf("standard or adaptive")),
     (
         "AWS_ACCOUNT_ID_ENDPOINT_MODE",
-        Rule::OneOf(
-            "preferred, disabled or required",
-            &["preferred", "disabled", "required"],
-        ),
-        false,
+        Rule::OneOf("preferred, disabled or required"),
     ),
     (
         "AWS_REQUEST_CHECKSUM_CALCULATION",
-        Rule::OneOf(
-            "when_supported or when_required",
-            &["when_supported", "when_required"],
-        ),
-        false,
+        Rule::OneOf("when_supported or when_required"),
     ),
     (
         "AWS_RESPONSE_CHECKSUM_VALIDATION",
-        Rule::OneOf(
-            "when_supported or when_required",
-            &["when_supported", "when_required"],
-        ),
-        false,
+        Rule::OneOf("when_supported or when_required"),
     ),
 ];
 
@@ -200,14 +191,15 @@ fn read(
 }
 
 pub(crate) fn check_sdk_variables() -> Result<(), ConfigError> {
-    check(SDK_VARIABLES, &env_lookup)
+    check(SDK_VARIABLES, false, &env_lookup)
 }
 
 fn check(
-    variables: &[(&'static str, Rule, bool)],
+    variables: &[(&'static str, Rule)],
+    required: bool,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
-    for &(name, rule, required) in variables {
+    for &(name, rule) in variables {
         if read(lookup, name, rule)?.is_none() && required {
             return Err(ConfigError::Missing {
                 name,
@@ -220,28 +212,17 @@ fn check(
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        check(LAMBDA_VARIABLES, &env_lookup)?;
+        check(LAMBDA_VARIABLES, true, &env_lookup)?;
         Self::from_lookup(env_lookup)
     }
 
     /// Reads from any source of variables (for tests). An empty value is an unset one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let lookup = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing {
-            name: "TABLE_NAME",
-            expected: "the DynamoDB table's name (template.yaml sets it)",
-        })?;
-        if !(3..=255).contains(&table_name.len())
-            || !table_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        {
-            return Err(ConfigError::Invalid {
+        let table_name =
+            read(&lookup, "TABLE_NAME", Rule::TableName)?.ok_or(ConfigError::Missing {
                 name: "TABLE_NAME",
-                value: table_name,
-                expected: "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
-            });
-        }
+                expected: "the DynamoDB table's name (template.yaml sets it)",
+            })?;
         let max_concurrency = read(&lookup, "AWS_LAMBDA_MAX_CONCURRENCY", Rule::WholeNumber)?
             .map_or(1, |n| n.parse().unwrap_or(1));
         let warm_up = read(&lookup, "DYNAMODB_WARM_UP", Rule::Bool)?
@@ -263,51 +244,22 @@ impl LogSettings {
     /// Whether INFO lines, the request lines the template's metric filters count, are dropped.
     pub fn drops_info(&self) -> bool {
         self.filter
-            .parse::<tracing_subscriber::filter::Targets>()
+            .parse::<Targets>()
             .is_ok_and(|targets| !targets.would_enable("conversions", &tracing::Level::INFO))
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let set = |name| lookup(name).filter(|value| !value.trim().is_empty());
-        let format = match set("AWS_LAMBDA_LOG_FORMAT") {
-            None => LogFormat::Text,
-            Some(value) if value.eq_ignore_ascii_case("json") => LogFormat::Json,
-            Some(value) if value.eq_ignore_ascii_case("text") => LogFormat::Text,
-            Some(value) => {
-                return Err(ConfigError::Invalid {
-                    name: "AWS_LAMBDA_LOG_FORMAT",
-                    value,
-                    expected: "JSON or Text",
-                });
-            }
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let format = match read(&set, "AWS_LAMBDA_LOG_FORMAT", Rule::OneOf("JSON or Text"))? {
+            Some(format) if format.eq_ignore_ascii_case("json") => LogFormat::Json,
+            _ => LogFormat::Text,
         };
-        let filter = if let Some(level) = set("AWS_LAMBDA_LOG_LEVEL") {
-            match level.to_ascii_lowercase().as_str() {
-                level @ ("trace" | "debug" | "info" | "warn" | "error") => level.to_owned(),
-                // Lambda's most severe level; `tracing` has none above error.
-                "fatal" => "error".to_owned(),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "AWS_LAMBDA_LOG_LEVEL",
-                        value: level,
-                        expected: "TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
-                    });
-                }
-            }
-        } else if let Some(directives) = set("RUST_LOG") {
-            if directives
-                .parse::<tracing_subscriber::filter::Targets>()
-                .is_err()
-            {
-                return Err(ConfigError::Invalid {
-                    name: "RUST_LOG",
-                    value: directives,
-                    expected: "tracing filter directives, such as info or conversions=debug",
-                });
-            }
-            directives
-        } else {
-            "info".to_owned()
+        let levels = Rule::OneOf("TRACE, DEBUG, INFO, WARN, ERROR or FATAL");
+        let filter = match read(&set, "AWS_LAMBDA_LOG_LEVEL", levels)? {
+            // Lambda's most severe level; `tracing` has none above error.
+            Some(level) if level.eq_ignore_ascii_case("fatal") => "error".to_owned(),
+            Some(level) => level.to_ascii_lowercase(),
+            None => read(&set, "RUST_LOG", Rule::Directives)?.unwrap_or_else(|| "info".into()),
         };
         Ok(Self { format, filter })
     }

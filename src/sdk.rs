@@ -12,9 +12,8 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::config::{ConfigError, check_sdk_variables, env_lookup};
 
-/// A connection 1 s, an attempt 2 s, the whole operation with the SDK's standard retries (3
-/// attempts with backoff) 6 s: well inside the function's 10 s timeout, so a slow DynamoDB becomes
-/// a 503 the client can retry rather than a Lambda timeout.
+/// Connect 1 s, attempt 2 s, operation with the SDK's standard 3 attempts (backoff) 6 s: inside the
+/// function's 10 s timeout, so a slow DynamoDB is a 503 the client can retry, not a Lambda timeout.
 pub const DYNAMODB_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
@@ -67,9 +66,8 @@ pub fn is_local_endpoint(endpoint: &str) -> bool {
 /// Amazon Trust Services issues the certificates of every AWS endpoint (FIPS and VPC included).
 pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services.pem");
 
-/// Amazon Trust Services' roots, compiled in; or the PEM file `AWS_CA_BUNDLE` names (as for the AWS
-/// CLI, behind a proxy that re-signs TLS). The system store would cost each cold start a read of
-/// every file under `/etc/ssl/certs`, to trust a hundred authorities no AWS endpoint uses.
+/// Built-in roots, or `AWS_CA_BUNDLE`'s PEM file (as for the AWS CLI, behind a re-signing proxy):
+/// the system store costs each cold start a read of `/etc/ssl/certs`, for CAs AWS never uses.
 pub fn trusted_roots(bundle: Option<std::path::PathBuf>) -> Result<Vec<u8>, ConfigError> {
     let Some(path) = bundle else {
         return Ok(AMAZON_TRUST_SERVICES_ROOTS.to_vec());

@@ -6,7 +6,7 @@ use crate::domain::{
     FieldDefinition, FieldType, Lead, LeadId, Scope, Timestamp, WorkflowId, WorkflowRun,
     WorkflowRunId,
 };
-use crate::store::{Provisioning, StoreError};
+use crate::store::{Provisioning, Record, StoreError};
 
 /// The demo key. Local use only: it is public, in this repository.
 pub const DEMO_API_KEY: &str = "nxr_live_demo_local_only_key";
@@ -83,11 +83,8 @@ pub fn demo() -> Demo {
 pub async fn seed_demo<P: Provisioning>(store: &P) -> Result<Demo, StoreError> {
     let demo = demo();
     let account = demo.account.id;
-    store.put_account(&demo.account).await?;
+    store.put(&Record::Account(demo.account.clone())).await?;
     store.put_api_key(&demo.api_key.hash(), account).await?;
-    store
-        .put_conversion_type(account, &demo.conversion_type)
-        .await?;
     let inactive = ConversionType {
         id: id(ConversionTypeId::parse, DEMO_INACTIVE_CONVERSION_TYPE_ID),
         name: "Venta".into(),
@@ -98,8 +95,13 @@ pub async fn seed_demo<P: Provisioning>(store: &P) -> Result<Demo, StoreError> {
         active: false,
         ..demo.conversion_type.clone()
     };
-    store.put_conversion_type(account, &inactive).await?;
-    store.put_lead(account, &demo.lead).await?;
-    store.put_workflow_run(account, &demo.workflow_run).await?;
+    for record in [
+        Record::ConversionType(account, demo.conversion_type.clone()),
+        Record::ConversionType(account, inactive),
+        Record::Lead(account, demo.lead.clone()),
+        Record::WorkflowRun(account, demo.workflow_run.clone()),
+    ] {
+        store.put(&record).await?;
+    }
     Ok(demo)
 }

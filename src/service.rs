@@ -225,22 +225,14 @@ pub async fn get_conversion<S: Store>(
         return Ok(None);
     };
     let event = stored.event;
-    match store
+    let conversion_type = store
         .conversion_type(account, event.conversion_type_id)
-        .await?
-    {
-        Some(conversion_type) => Ok(Some(EventWithType {
-            event,
-            conversion_type,
-        })),
-        None => Err(StoreError::Corrupt {
-            key: format!("conversion event {}", event.id),
-            reason: format!(
-                "its conversion type {} is missing",
-                event.conversion_type_id
-            ),
-        }),
-    }
+        .await?;
+    let conversion_type = conversion_type.ok_or_else(|| StoreError::missing_type(&event))?;
+    Ok(Some(EventWithType {
+        event,
+        conversion_type,
+    }))
 }
 
 /// The stored event if `conversion` is its request ([`RequestFingerprint::matches`]).

@@ -25,25 +25,21 @@ where
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     let filter = asked.and(others_at_most_info());
+    let registry = tracing_subscriber::registry();
     match settings.format {
-        LogFormat::Json => Box::new(
-            tracing_subscriber::registry().with(JsonLines::new(writer).with_filter(filter)),
-        ),
-        LogFormat::Text => Box::new(
-            tracing_subscriber::registry().with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(false)
-                    .with_writer(writer)
-                    .with_ansi(false)
-                    .with_filter(filter),
-            ),
-        ),
+        LogFormat::Json => Box::new(registry.with(JsonLines::new(writer).with_filter(filter))),
+        LogFormat::Text => {
+            let text = tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(writer)
+                .with_ansi(false);
+            Box::new(registry.with(text.with_filter(filter)))
+        }
     }
 }
 
-/// Other crates log at INFO at most, whatever is asked: below it the Lambda runtime prints each raw
-/// event (API keys, bodies) and the SDK each request (`notes`, `metadata`) and what it signs (the
-/// session token). This crate's own lines never carry them, at any level.
+/// Other crates stop at INFO, whatever is asked: below, the runtime prints raw events (API keys,
+/// bodies), the SDK requests (`notes`, `metadata`) and signed data (session token). Ours have none.
 fn others_at_most_info() -> Targets {
     Targets::new()
         .with_target(env!("CARGO_CRATE_NAME"), LevelFilter::TRACE)
@@ -57,14 +53,10 @@ pub fn init(settings: &LogSettings) -> Result<(), tracing::subscriber::SetGlobal
 
 /// `outer: inner: innermost` on one line, for logs and the admin CLI's stderr; never for responses.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace('\n', " ")
+    let chain: Vec<String> = std::iter::successors(Some(err), |e| e.source())
+        .map(ToString::to_string)
+        .collect();
+    chain.join(": ").replace('\n', " ")
 }
 
 #[cfg(test)]

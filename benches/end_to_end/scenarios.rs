@@ -19,11 +19,11 @@ use conversions::domain::{
     Currency, EventId, Lead, LeadId, Metadata, Scope, Timestamp, WorkflowId, WorkflowRun,
     WorkflowRunId, WriteToken,
 };
-use conversions::http::{App, Body, Outgoing, Request};
+use conversions::http::{App, Body, Request};
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID,
 };
-use conversions::store::{DynamoStore, NewEvent, Provisioning, Store};
+use conversions::store::{DynamoStore, NewEvent, Provisioning, Record, Store};
 
 use crate::config_for;
 use crate::metering::{Consumed, Item, billed_size, index_entries, index_writes, indexes};
@@ -147,7 +147,7 @@ fn logged_bytes() -> usize {
 /// The bytes of an answer as it goes out: API Gateway's status line and headers, the
 /// function's headers, the body.
 fn response_bytes(response: &conversions::http::Response) -> usize {
-    let outgoing = serde_json::to_value(Outgoing::http(response.clone())).expect("JSON");
+    let outgoing = serde_json::to_value(response).expect("JSON");
     let headers: usize = outgoing["headers"]
         .as_object()
         .map(|h| {
@@ -296,10 +296,19 @@ async fn history(
         created_at: Timestamp::now(),
     };
     for t in [&other, &rare] {
-        store.put_conversion_type(account, t).await.unwrap();
+        store
+            .put(&Record::ConversionType(account, t.clone()))
+            .await
+            .unwrap();
     }
-    store.put_lead(account, &busy).await.unwrap();
-    store.put_workflow_run(account, &run).await.unwrap();
+    store
+        .put(&Record::Lead(account, busy.clone()))
+        .await
+        .unwrap();
+    store
+        .put(&Record::WorkflowRun(account, run.clone()))
+        .await
+        .unwrap();
     let history = History {
         events,
         usual,

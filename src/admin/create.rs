@@ -1,90 +1,55 @@
-//! The one rule of every create command: a new id is written; an existing record that holds the
-//! same values is reported as it is; one that holds others is refused, unless `--replace`.
+//! The one rule of every create, for the create commands and `import` alike: a free id is written;
+//! a record holding it with the same values is reported as it is; one with other values is a
+//! conflict, overwritten only when asked (`--replace`, which keeps its first `created_at`).
 
 use serde_json::Value;
 
-use super::AdminError;
-use crate::domain::{Account, ConversionType, Lead, Timestamp, WorkflowRun};
-use crate::store::StoreError;
+use super::{AdminError, record_json};
+use crate::store::{Provisioning, Record, StoreError};
 
-/// A record the create commands write, compared by the fields an operator gives.
-pub(super) trait Record: Sized {
-    const KIND: &'static str;
-    fn id(&self) -> String;
-    fn created_at(&mut self) -> &mut Timestamp;
-
-    /// The same record, but for when it was created.
-    fn same(&self, other: &Self) -> bool;
+pub(super) enum Created {
+    New,
+    Exists(Record),
+    Conflict(Record),
 }
 
-macro_rules! record {
-    ($type:ty, $kind:literal) => {
-        impl Record for $type {
-            const KIND: &'static str = $kind;
-            fn id(&self) -> String {
-                self.id.to_string()
-            }
-            fn created_at(&mut self) -> &mut Timestamp {
-                &mut self.created_at
-            }
-            fn same(&self, other: &Self) -> bool {
-                let mut other = other.clone();
-                other.created_at = self.created_at;
-                *self == other
-            }
+pub(super) async fn create<P: Provisioning>(
+    store: &P,
+    record: &Record,
+) -> Result<Created, StoreError> {
+    Ok(match store.create(record).await? {
+        None => Created::New,
+        Some(found) if found.same(record) => Created::Exists(found),
+        Some(found) => Created::Conflict(found),
+    })
+}
+
+/// [`create`] for a command: the record as it now stands, and what was done (`status`).
+pub(super) async fn create_command<P: Provisioning>(
+    store: &P,
+    mut record: Record,
+    replace: bool,
+) -> Result<Value, AdminError> {
+    let status = match create(store, &record).await? {
+        Created::New => "created",
+        Created::Exists(found) => {
+            record = found;
+            "exists"
+        }
+        Created::Conflict(mut found) if replace => {
+            *record.created_at() = *found.created_at();
+            store.put(&record).await?;
+            "replaced"
+        }
+        Created::Conflict(_) => {
+            return Err(AdminError::Invalid(format!(
+                "{} {} exists with other values: --replace overwrites it",
+                record.kind(),
+                record.id()
+            )));
         }
     };
-}
-
-record!(Account, "account");
-record!(ConversionType, "conversion type");
-record!(Lead, "lead");
-record!(WorkflowRun, "workflow run");
-
-enum Decision<T> {
-    /// Nothing: the record exists and holds the same values.
-    Exists(T),
-    /// Writes the record: `created`, or `replaced` (keeping the first `created_at`).
-    Write(T, &'static str),
-}
-
-fn decide<T: Record>(
-    existing: Option<T>,
-    mut new: T,
-    replace: bool,
-) -> Result<Decision<T>, AdminError> {
-    match existing {
-        None => Ok(Decision::Write(new, "created")),
-        Some(existing) if existing.same(&new) => Ok(Decision::Exists(existing)),
-        Some(mut existing) if replace => {
-            *new.created_at() = *existing.created_at();
-            Ok(Decision::Write(new, "replaced"))
-        }
-        Some(_) => Err(AdminError::Invalid(format!(
-            "{} {} exists with other values: --replace overwrites it",
-            T::KIND,
-            new.id()
-        ))),
-    }
-}
-
-/// [`decide`], then the write it calls for (`put`): the record as it now stands, and what was done.
-pub(super) async fn create<T: Record>(
-    existing: Option<T>,
-    new: T,
-    replace: bool,
-    put: impl AsyncFnOnce(&T) -> Result<(), StoreError>,
-) -> Result<(T, &'static str), AdminError> {
-    match decide(existing, new, replace)? {
-        Decision::Exists(existing) => Ok((existing, "exists")),
-        Decision::Write(record, status) => {
-            put(&record).await?;
-            Ok((record, status))
-        }
-    }
-}
-
-pub(super) fn with_status(mut record: Value, status: &str) -> Value {
-    record["status"] = status.into();
-    record
+    let mut json = record_json(&record);
+    json["status"] = status.into();
+    Ok(json)
 }

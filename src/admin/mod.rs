@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use cli::read_secret_line;
 pub use cli::{Cli, Command, one_line};
-use create::{create, with_status};
+use create::create_command;
 
 use crate::config::Config;
 use crate::domain::{
@@ -17,7 +17,9 @@ use crate::domain::{
 };
 use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
-use crate::store::{DynamoStore, Provisioning, Store, StoreError, TableError, create_table};
+use crate::store::{
+    DynamoStore, Provisioning, Record, Store, StoreError, TableError, create_table,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -48,10 +50,7 @@ pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Val
     let table = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
         .map_err(|e| AdminError::Invalid(e.to_string()))?
         .table_name;
-    if let Command::SeedDemo {
-        allow_remote: false,
-    } = cli.command
-    {
+    if matches!(cli.command, Command::SeedDemo { allow_remote } if !allow_remote) {
         let endpoint = dynamodb_endpoint(sdk_config);
         if !endpoint.as_deref().is_some_and(is_local_endpoint) {
             return Err(AdminError::Invalid(format!(
@@ -88,15 +87,7 @@ pub async fn run<P: Provisioning + Store>(
                 name,
                 created_at: now,
             };
-            let existing = match id {
-                Some(id) => store.get_account(id).await?,
-                None => None,
-            };
-            let (account, status) = create(existing, account, replace, async |record| {
-                store.put_account(record).await
-            })
-            .await?;
-            Ok(with_status(account_json(&account), status))
+            create_command(store, Record::Account(account), replace).await
         }
         Command::CreateApiKey { account } => {
             require_account(store, account).await?;
@@ -132,25 +123,18 @@ pub async fn run<P: Provisioning + Store>(
             } else {
                 let account = account.expect("clap requires --account without --stdin");
                 require_account(store, account).await?;
-                let keys = store.api_keys(account).await?;
-                match key_id {
-                    Some(id) => {
-                        let key =
-                            keys.into_iter()
-                                .find(|k| k.hash.id() == id)
-                                .ok_or_else(|| {
-                                    AdminError::Invalid(format!(
-                                        "no API key {id} in account {account}"
-                                    ))
-                                })?;
-                        vec![key.hash]
-                    }
-                    None => keys
-                        .into_iter()
-                        .filter(|k| k.active)
-                        .map(|k| k.hash)
-                        .collect(),
+                let keys = store.api_keys(account).await?.into_iter();
+                // The key with the id asked for, else every active key.
+                let chosen: Vec<_> = keys
+                    .filter(|k| key_id.as_ref().map_or(k.active, |id| k.hash.id() == *id))
+                    .map(|k| k.hash)
+                    .collect();
+                if let Some(id) = key_id.filter(|_| chosen.is_empty()) {
+                    return Err(AdminError::Invalid(format!(
+                        "no API key {id} in account {account}"
+                    )));
                 }
+                chosen
             };
             let mut revoked = Vec::new();
             for hash in hashes {
@@ -199,20 +183,17 @@ pub async fn run<P: Provisioning + Store>(
                 .check_limits()
                 .map_err(AdminError::Invalid)?;
             let types = store.conversion_types(account).await?;
-            let existing = types.iter().find(|t| t.id == conversion_type.id).cloned();
-            if existing.is_none() && types.len() >= MAX_TYPES_PER_ACCOUNT {
+            if types.len() >= MAX_TYPES_PER_ACCOUNT
+                && types.iter().all(|t| t.id != conversion_type.id)
+            {
                 return Err(AdminError::Invalid(format!(
                     "account {account} has {MAX_TYPES_PER_ACCOUNT} conversion types, the most it \
                      may have: deactivate-conversion-type does not free a place, \
                      create-conversion-type --replace reuses one"
                 )));
             }
-            let (conversion_type, status) =
-                create(existing, conversion_type, replace, async |record| {
-                    store.put_conversion_type(account, record).await
-                })
-                .await?;
-            Ok(with_status(conversion_type_json(&conversion_type), status))
+            let record = Record::ConversionType(account, conversion_type);
+            create_command(store, record, replace).await
         }
         Command::DeactivateConversionType { account, id } => {
             set_active(store, account, id, false).await
@@ -226,20 +207,7 @@ pub async fn run<P: Provisioning + Store>(
                 id: id.unwrap_or_else(LeadId::random),
                 created_at: now,
             };
-            let existing = match id {
-                Some(id) => store.get_lead(account, id).await?,
-                None => None,
-            };
-            let (lead, status) = create(existing, lead, false, async |record| {
-                store.put_lead(account, record).await
-            })
-            .await?;
-            Ok(json!({
-                "id": lead.id.to_string(),
-                "account_id": account.to_string(),
-                "created_at": lead.created_at.to_string(),
-                "status": status,
-            }))
+            create_command(store, Record::Lead(account, lead), false).await
         }
         Command::CreateWorkflowRun {
             account,
@@ -262,29 +230,15 @@ pub async fn run<P: Provisioning + Store>(
                 master_workflow_id,
                 created_at: now,
             };
-            let existing = match id {
-                Some(id) => store.get_workflow_run(account, id).await?,
-                None => None,
-            };
-            let (run, status) = create(existing, run, replace, async |record| {
-                store.put_workflow_run(account, record).await
-            })
-            .await?;
-            Ok(json!({
-                "id": run.id.to_string(),
-                "lead_id": run.lead_id.to_string(),
-                "workflow_id": run.workflow_id.to_string(),
-                "master_workflow_id": run.master_workflow_id.map(|id| id.to_string()),
-                "created_at": run.created_at.to_string(),
-                "status": status,
-            }))
+            create_command(store, Record::WorkflowRun(account, run), replace).await
         }
         Command::SeedDemo { .. } => {
             let demo = seed_demo(store).await?;
+            let conversion_type = Record::ConversionType(demo.account.id, demo.conversion_type);
             Ok(json!({
-                "account": account_json(&demo.account),
+                "account": record_json(&Record::Account(demo.account)),
                 "api_key": demo.api_key.expose(),
-                "conversion_type": conversion_type_json(&demo.conversion_type),
+                "conversion_type": record_json(&conversion_type),
                 "lead_id": demo.lead.id.to_string(),
                 "workflow_run_id": demo.workflow_run.id.to_string(),
             }))
@@ -293,7 +247,10 @@ pub async fn run<P: Provisioning + Store>(
             require_account(store, account).await?;
             let types = crate::service::conversion_types(store, account).await?;
             Ok(json!({
-                "conversion_types": types.iter().map(conversion_type_json).collect::<Vec<_>>()
+                "conversion_types": types
+                    .into_iter()
+                    .map(|t| record_json(&Record::ConversionType(account, t)))
+                    .collect::<Vec<_>>()
             }))
         }
         Command::ListConversions { account, query } => {
@@ -306,10 +263,8 @@ pub async fn run<P: Provisioning + Store>(
             let listing =
                 crate::service::list_conversions(store, account, page, <[_]>::len).await?;
             let events = crate::http::render_events(&listing.events);
-            Ok(
-                serde_json::from_str(&crate::http::listing_json(&listing, &events))
-                    .expect("the list body is JSON"),
-            )
+            let body = crate::http::listing_json(&listing, &events);
+            Ok(serde_json::from_str(&body).expect("the list body is JSON"))
         }
     }
 }
@@ -324,8 +279,9 @@ async fn set_active<S: Provisioning + Store>(
         AdminError::Invalid(format!("no conversion type {id} in account {account}"))
     })?;
     conversion_type.active = active;
-    store.put_conversion_type(account, &conversion_type).await?;
-    Ok(conversion_type_json(&conversion_type))
+    let record = Record::ConversionType(account, conversion_type);
+    store.put(&record).await?;
+    Ok(record_json(&record))
 }
 
 fn api_key_json(key: &ApiKeyRecord) -> Value {
@@ -347,15 +303,31 @@ async fn require_account<P: Provisioning>(store: &P, account: AccountId) -> Resu
     }
 }
 
-fn account_json(account: &Account) -> Value {
-    json!({ "id": account.id.to_string(), "name": account.name, "created_at": account.created_at.to_string() })
-}
-
-/// The shape of `GET /conversion-types` items, plus `active`.
-fn conversion_type_json(t: &ConversionType) -> Value {
-    let mut value = crate::http::conversion_type_value(t);
-    value["active"] = t.active.into();
-    value
+/// A record as the commands print it; a conversion type as `GET /conversion-types` lists it, plus
+/// `active`.
+fn record_json(record: &Record) -> Value {
+    match record {
+        Record::Account(a) => {
+            json!({ "id": a.id.to_string(), "name": a.name, "created_at": a.created_at.to_string() })
+        }
+        Record::ConversionType(_, t) => {
+            let mut value = crate::http::conversion_type_value(t);
+            value["active"] = t.active.into();
+            value
+        }
+        Record::Lead(account, lead) => json!({
+            "id": lead.id.to_string(),
+            "account_id": account.to_string(),
+            "created_at": lead.created_at.to_string(),
+        }),
+        Record::WorkflowRun(_, run) => json!({
+            "id": run.id.to_string(),
+            "lead_id": run.lead_id.to_string(),
+            "workflow_id": run.workflow_id.to_string(),
+            "master_workflow_id": run.master_workflow_id.map(|id| id.to_string()),
+            "created_at": run.created_at.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -26,33 +26,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
+        .build();
+    let done = runtime
+        .map_err(|err| (1, err.to_string()))
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let sdk_config = conversions::sdk::load_sdk_config().await;
+                let sdk_config = sdk_config.map_err(|err| (2, err.to_string()))?;
+                let output = execute(cli, &sdk_config).await;
+                output.map_err(|err| (err.exit_code(), error_chain(&err)))
+            })
+        });
+    match done {
+        Ok(output) => {
+            println!("{output:#}");
+            ExitCode::SUCCESS
         }
-    };
-    runtime.block_on(async {
-        let sdk_config = match conversions::sdk::load_sdk_config().await {
-            Ok(sdk_config) => sdk_config,
-            Err(err) => {
-                eprintln!("error: {err}");
-                return ExitCode::from(2);
-            }
-        };
-        match execute(cli, &sdk_config).await {
-            Ok(output) => {
-                println!("{output:#}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("error: {}", error_chain(&err));
-                ExitCode::from(err.exit_code())
-            }
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
-    })
+    }
 }

@@ -4,8 +4,8 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use super::digest::Sha256Hex;
-use super::{AccountId, Timestamp};
+use super::digest::{Sha256Hex, is_lower_hex};
+use super::{AccountId, Timestamp, is_token_byte};
 
 pub const API_KEY_PREFIX: &str = "nxr_live_";
 
@@ -27,23 +27,11 @@ impl ApiKey {
         if text.is_empty() {
             return Err(ApiKeyError::Missing);
         }
-        let secret = text
-            .strip_prefix(API_KEY_PREFIX)
-            .ok_or(ApiKeyError::Malformed)?;
-        let well_formed = !secret.is_empty()
-            && secret.len() <= 200
-            && secret
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if well_formed {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(ApiKeyError::Malformed)
+        let secret = text.strip_prefix(API_KEY_PREFIX);
+        if !secret.is_some_and(|s| (1..=200).contains(&s.len()) && s.bytes().all(is_token_byte)) {
+            return Err(ApiKeyError::Malformed);
         }
-    }
-
-    pub fn generate() -> Self {
-        Self(format!("{API_KEY_PREFIX}{}", Uuid::new_v4().simple()))
+        Ok(Self(text.to_owned()))
     }
 
     /// `nxr_live_<account hex>_<random hex>`: naming the account lets the function read the key's
@@ -56,17 +44,14 @@ impl ApiKey {
         ))
     }
 
-    /// The account a [`ApiKey::generate_for`] key names. A claim, not a fact: nothing read under
-    /// it may be used before the key's own record confirms it.
+    /// A claim, not a fact: nothing read under it is used until the key's own record confirms it.
     pub fn claimed_account(&self) -> Option<AccountId> {
         let rest = self.0.strip_prefix(API_KEY_PREFIX)?;
         let (account, secret) = rest.split_once('_')?;
-        let hex = |text: &str| {
-            text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        };
-        (hex(account) && hex(secret))
-            .then(|| AccountId::parse(account).ok())
-            .flatten()
+        if !(is_lower_hex(account, 32) && is_lower_hex(secret, 32)) {
+            return None;
+        }
+        AccountId::parse(account).ok()
     }
 
     /// The plaintext, for the one moment it is shown to the operator who created it.
@@ -108,7 +93,7 @@ pub struct ApiKeyId(String);
 
 impl ApiKeyId {
     pub fn parse(text: &str) -> Result<Self, String> {
-        if text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if is_lower_hex(text, 16) {
             Ok(Self(text.to_owned()))
         } else {
             Err("a key id is 16 hex digits, as create-api-key and list-api-keys print it".into())
@@ -139,9 +124,14 @@ pub struct ApiKeyRecord {
 mod tests {
     use super::*;
 
+    /// A key that names no account, like the demo key.
+    fn unnamed_key() -> ApiKey {
+        ApiKey::parse(&format!("{API_KEY_PREFIX}{}", Uuid::new_v4().simple())).unwrap()
+    }
+
     #[test]
     fn a_key_never_shows_in_debug_output() {
-        let key = ApiKey::generate();
+        let key = unnamed_key();
         assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
         assert!(!format!("{:?}", Some(&key)).contains(key.expose()));
     }
@@ -189,7 +179,7 @@ mod tests {
         assert_eq!(key.claimed_account(), Some(account));
         assert_ne!(key, ApiKey::generate_for(account));
         for other in [
-            ApiKey::generate().expose().to_owned(),
+            unnamed_key().expose().to_owned(),
             "nxr_live_demo_local_only_key".to_owned(),
             format!("nxr_live_{}_short", account.as_uuid().simple()),
             format!("nxr_live_{}_{}", account.as_uuid().simple(), "G".repeat(32)),
@@ -205,7 +195,7 @@ mod tests {
 
     #[test]
     fn generated_keys_are_valid_and_distinct() {
-        let (a, b) = (ApiKey::generate(), ApiKey::generate());
+        let (a, b) = (unnamed_key(), unnamed_key());
         assert_ne!(a, b);
         assert_eq!(ApiKey::parse(a.expose()), Ok(a));
     }

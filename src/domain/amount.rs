@@ -84,8 +84,7 @@ impl Amount {
         self.0
     }
 
-    /// Checks the amount against the currency's ISO 4217 minor unit. Trailing zeros do not
-    /// count: `5.0` CLP and `85000.00` USD are fine, `10.5` CLP and `1.005` USD are not.
+    /// Against the ISO 4217 minor unit, trailing zeros aside: `5.0` CLP passes, `1.005` USD fails.
     pub fn check_minor_unit(&self, currency: Currency) -> Result<(), AmountError> {
         match currency.minor_unit() {
             Some(places) if self.0.normalize().scale() > u32::from(places) => {
@@ -108,10 +107,8 @@ struct JsonDecimal<'a> {
 
 impl<'a> JsonDecimal<'a> {
     fn read(text: &'a str) -> Self {
-        let (negative, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
+        let negative = text.starts_with('-');
+        let unsigned = text.strip_prefix('-').unwrap_or(text);
         let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
             Some((mantissa, exponent)) => (mantissa, Some(exponent)),
             None => (unsigned, None),

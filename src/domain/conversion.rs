@@ -1,11 +1,10 @@
 //! Conversion types, leads, runs and events, and the rule that turns a request into an event.
 
-use std::fmt;
 use std::str::FromStr;
 
 use super::{
     Amount, ConversionTypeId, Currency, EventId, FieldError, JsonValue, LeadId, MasterWorkflowId,
-    Metadata, Notes, Timestamp, WorkflowId, WorkflowRunId,
+    Metadata, Notes, Timestamp, WorkflowId, WorkflowRunId, is_token_byte,
 };
 
 /// `intermediary` (a reservation, a deposit) or `final` (a closed sale).
@@ -30,8 +29,8 @@ impl FromStr for Category {
         match text {
             "intermediary" => Ok(Self::Intermediary),
             "final" => Ok(Self::Final),
-            other => Err(format!(
-                "category must be \"intermediary\" or \"final\", not {other:?}"
+            _ => Err(format!(
+                "category must be \"intermediary\" or \"final\", not {text:?}"
             )),
         }
     }
@@ -66,8 +65,8 @@ impl FromStr for FieldType {
         match text {
             "text" => Ok(Self::Text),
             "number" => Ok(Self::Number),
-            other => Err(format!(
-                "field type must be \"text\" or \"number\", not {other:?}"
+            _ => Err(format!(
+                "field type must be \"text\" or \"number\", not {text:?}"
             )),
         }
     }
@@ -103,8 +102,7 @@ impl Scope {
     }
 }
 
-/// Checked on write, so that list answers (which embed a type in each event) and
-/// `GET /conversion-types` (which lists all) fit a Lambda response, whatever the account holds.
+/// Checked on write, so list answers (a type per event) and `GET /conversion-types` fit in 6 MiB.
 pub const MAX_TYPES_PER_ACCOUNT: usize = 100;
 pub const MAX_FIELDS_PER_TYPE: usize = 20;
 pub const MAX_TYPE_NAME_CHARS: usize = 100;
@@ -135,11 +133,8 @@ impl ConversionType {
                 "the name must be 1 to {MAX_TYPE_NAME_CHARS} characters"
             ));
         }
-        if self
-            .description
-            .as_ref()
-            .is_some_and(|d| chars(d) > MAX_TYPE_DESCRIPTION_CHARS)
-        {
+        let description = self.description.as_deref().unwrap_or_default();
+        if chars(description) > MAX_TYPE_DESCRIPTION_CHARS {
             return Err(format!(
                 "the description must be at most {MAX_TYPE_DESCRIPTION_CHARS} characters"
             ));
@@ -148,12 +143,8 @@ impl ConversionType {
             return Err(format!("at most {MAX_FIELDS_PER_TYPE} fields"));
         }
         for (i, field) in self.fields.iter().enumerate() {
-            let key_ok = !field.key.is_empty()
-                && field.key.len() <= MAX_FIELD_KEY_CHARS
-                && field
-                    .key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let key_ok = (1..=MAX_FIELD_KEY_CHARS).contains(&field.key.len())
+                && field.key.bytes().all(is_token_byte);
             if !key_ok {
                 return Err(format!(
                     "field key {:?} must be 1 to {MAX_FIELD_KEY_CHARS} of a-z A-Z 0-9 _ -",
@@ -219,10 +210,13 @@ pub struct ConversionEvent {
 }
 
 /// A referenced record that cannot be used. The messages are the API reference's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
+    #[error("conversion_type_id not found, inactive, or does not belong to your account")]
     ConversionType,
+    #[error("lead_id not found or does not belong to your account")]
     Lead,
+    #[error("workflow_run_id not found or does not match the given workflow_id and lead_id")]
     WorkflowRun,
 }
 
@@ -236,22 +230,6 @@ impl ReferenceError {
     }
 }
 
-impl fmt::Display for ReferenceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ConversionType => {
-                "conversion_type_id not found, inactive, or does not belong to your account"
-            }
-            Self::Lead => "lead_id not found or does not belong to your account",
-            Self::WorkflowRun => {
-                "workflow_run_id not found or does not match the given workflow_id and lead_id"
-            }
-        })
-    }
-}
-
-impl std::error::Error for ReferenceError {}
-
 impl From<ReferenceError> for FieldError {
     fn from(err: ReferenceError) -> Self {
         FieldError::new(err.field(), err)
@@ -259,13 +237,12 @@ impl From<ReferenceError> for FieldError {
 }
 
 impl NewConversion {
-    /// Builds the event from the request and the records found in the caller's account, or lists
-    /// every problem, references first: the type must exist and be active, the lead exist, a run
-    /// belong to the lead and lie in the type's scope (its workflow, or a workflow of its master
-    /// workflow); the type's fields have their JSON type (`null` is no value; other keys are kept
-    /// as sent); the amount fits the minor unit of the type's currency (a request's currency was
-    /// checked with the payload). A master-workflow type with a run takes the run's `workflow_id`
-    /// (granular attribution); `currency` defaults to the type's, `converted_at` to `created_at`.
+    /// The event from the caller's records, or every problem, references first: an active type, an
+    /// existing lead, a run of the lead within the type's scope (its workflow, or one of its master
+    /// workflow's); field values of their JSON type (`null` is no value; other keys kept as sent);
+    /// an amount fitting the type's currency's minor unit (a sent currency was checked with the
+    /// payload). A master-workflow type with a run takes the run's `workflow_id` (granular
+    /// attribution); `currency` defaults to the type's, `converted_at` to `created_at`.
     pub fn resolve(
         self,
         id: EventId,
@@ -335,17 +312,13 @@ fn field_type_errors(metadata: &Metadata, fields: &[FieldDefinition]) -> Vec<Fie
                 (_, JsonValue::Null)
                 | (FieldType::Other(_), _)
                 | (FieldType::Text, JsonValue::String(_))
-                | (FieldType::Number, JsonValue::Number(_)) => {
-                    return None;
-                }
+                | (FieldType::Number, JsonValue::Number(_)) => return None,
                 (FieldType::Text, _) => "a string",
                 (FieldType::Number, _) => "a number",
             };
             let name = format!("metadata.{}", field.key);
-            Some(FieldError::new(
-                name.clone(),
-                format!("{name} must be {wrong}"),
-            ))
+            let message = format!("{name} must be {wrong}");
+            Some(FieldError::new(name, message))
         })
         .collect()
 }

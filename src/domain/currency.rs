@@ -14,12 +14,10 @@ pub struct Currency(iso_currency::Currency);
 impl Currency {
     pub fn parse(text: &str) -> Result<Self, CurrencyError> {
         // ISO 4217's table knows only three-letter codes: anything else is not in it.
-        let currency =
-            iso_currency::Currency::from_code(&text.to_ascii_uppercase()).ok_or(CurrencyError)?;
-        if currency.exponent().is_none() {
-            return Err(CurrencyError);
-        }
-        Ok(Self(currency))
+        iso_currency::Currency::from_code(&text.to_ascii_uppercase())
+            .filter(|currency| currency.exponent().is_some())
+            .map(Self)
+            .ok_or(CurrencyError)
     }
 
     pub fn code(&self) -> &'static str {

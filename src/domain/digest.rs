@@ -8,9 +8,8 @@ pub struct Sha256Hex(String);
 impl Sha256Hex {
     pub fn of(bytes: &[u8]) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = Sha256::digest(bytes);
         let mut hex = String::with_capacity(64);
-        for byte in digest.iter() {
+        for byte in Sha256::digest(bytes).iter() {
             hex.push(char::from(HEX[usize::from(byte >> 4)]));
             hex.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
@@ -18,13 +17,17 @@ impl Sha256Hex {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(text.to_owned()))
+        is_lower_hex(text, 64).then(|| Self(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Exactly `len` digits of `0-9 a-f`.
+pub(super) fn is_lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]

@@ -2,9 +2,8 @@
 
 use std::fmt;
 
-use uuid::Uuid;
-
 use serde::Serialize;
+use uuid::Uuid;
 
 use super::digest::Sha256Hex;
 use super::{AccountId, ConversionEvent, Currency, EventId, Metadata, NewConversion, Timestamp};
@@ -13,8 +12,7 @@ use super::{AccountId, ConversionEvent, Currency, EventId, Metadata, NewConversi
 #[error("Idempotency-Key must be 1 to 255 printable ASCII characters")]
 pub struct IdempotencyKeyError;
 
-/// 1 to 255 printable ASCII characters but the comma, which API Gateway uses to join a header sent
-/// twice. Scoped to the account: two accounts may use the same key.
+/// 1-255 printable ASCII, no comma (API Gateway joins a repeated header with it); per account.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -22,13 +20,11 @@ impl IdempotencyKey {
     pub fn parse(text: &[u8]) -> Result<Self, IdempotencyKeyError> {
         let printable = (1..=255).contains(&text.len())
             && text.iter().all(|b| (0x20..=0x7e).contains(b) && *b != b',');
-        if !printable {
-            return Err(IdempotencyKeyError);
-        }
         // Printable ASCII is valid UTF-8.
-        String::from_utf8(text.to_vec())
-            .map(Self)
-            .map_err(|_| IdempotencyKeyError)
+        match std::str::from_utf8(text) {
+            Ok(text) if printable => Ok(Self(text.to_owned())),
+            _ => Err(IdempotencyKeyError),
+        }
     }
 
     /// A v5 (name-based) UUID in the account's namespace: every retry addresses the same item, so
@@ -44,8 +40,7 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
-/// A random token stored on the event. If the SDK retries a put whose first attempt committed,
-/// the token tells this request's own item from another request's.
+/// Random, on the event: if the SDK retries a committed put, it tells our item from another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteToken(Uuid);
 
@@ -65,9 +60,8 @@ impl fmt::Display for WriteToken {
     }
 }
 
-/// The SHA-256 of a request as it would be stored, not as spelled (ids lower-case hyphenated,
-/// currency upper-case, `converted_at` in UTC, metadata keys sorted, `null` as absent): the amount
-/// keeps its digits (`1.50` is not `1.5`) and unknown fields are left out, as in the stored item.
+/// SHA-256 of the request as stored, not as spelled (ids lowercase hyphenated, currency uppercase,
+/// UTC `converted_at`, sorted metadata keys, no `null`s or unknown fields; `1.50` is not `1.5`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFingerprint(Sha256Hex);
 
@@ -113,10 +107,9 @@ impl RequestFingerprint {
         Self(Sha256Hex::of(text.as_bytes()))
     }
 
-    /// The one rule for "the same request": whether `conversion` would store `stored`. A missing
-    /// `currency` matches the one it would inherit (`inherited`, if the type still exists), a
-    /// missing `converted_at` the server-filled one. The stored fingerprint may be of either
-    /// form, so each is tried.
+    /// The one rule for "the same request": would `conversion` store `stored`? A missing `currency`
+    /// matches the inherited one (`inherited`, if the type still exists), a missing `converted_at`
+    /// the server's; the stored fingerprint may be of either form, so both are tried.
     pub fn matches(
         &self,
         conversion: &NewConversion,
@@ -124,11 +117,8 @@ impl RequestFingerprint {
         inherited: Option<Currency>,
     ) -> bool {
         let currency = conversion.currency.or(inherited).unwrap_or(stored.currency);
-        if currency != stored.currency
-            || conversion
-                .converted_at
-                .is_some_and(|at| at != stored.converted_at)
-        {
+        let converted_at = conversion.converted_at.unwrap_or(stored.converted_at);
+        if currency != stored.currency || converted_at != stored.converted_at {
             return false;
         }
         [Some(stored.currency), None].into_iter().any(|currency| {

@@ -52,8 +52,7 @@ pub struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    /// Reads a JSON object's members without deciding between repeated ones: a body read two
-    /// ways by two parsers is refused rather than read either way.
+    /// An object's members, repeats undecided: a body two parsers read two ways is refused.
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
     }
@@ -147,9 +146,8 @@ pub fn json_string(raw: &RawValue) -> Result<Option<String>, JsonValueError> {
 }
 
 impl JsonValue {
-    /// A fragment the JSON parser produced fails only by nesting too deep (checked before
-    /// recursing: the parser captures fragments of any depth, which could exhaust the stack), by
-    /// repeating a key, or by holding a string that is not Unicode.
+    /// A parsed fragment fails only by a repeated key, a non-Unicode string, or nesting too deep
+    /// (checked before recursing: the parser captures any depth, which could exhaust the stack).
     pub fn from_raw(raw: &RawValue) -> Result<Self, JsonValueError> {
         Self::from_raw_at(raw, 0, MAX_JSON_DEPTH)
     }

@@ -14,8 +14,7 @@ use super::{
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
-/// The deepest `offset` served: every skipped event is read and thrown away, so a deeper page
-/// is reached with `cursor`, whose cost does not grow with depth.
+/// Every event `offset` skips is read and discarded: deeper, use `cursor`, whose cost stays flat.
 pub const MAX_OFFSET: u32 = 10_000;
 
 /// Entries a page reads at most: the deepest offset, a full page and one more, so an unfiltered
@@ -31,10 +30,8 @@ pub struct Limit(u32);
 
 /// Decimal digits only: no sign, no space (`u32`'s own parser takes `+5`).
 fn whole_number(text: &str) -> Option<u32> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
+    let digits_only = text.bytes().all(|b| b.is_ascii_digit());
+    text.parse().ok().filter(|_| digits_only)
 }
 
 impl Limit {
@@ -141,8 +138,7 @@ impl EventFilter {
     }
 }
 
-/// A place in list order: newest `converted_at` first, ties by id descending. That is the
-/// descending order of `(converted_at, id)`, also the order of the index keys serving the lists.
+/// A place in list order, `(converted_at, id)` descending: the order of the lists' index keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
     pub converted_at: Timestamp,
@@ -215,9 +211,8 @@ pub struct Page {
     pub total: Total,
 }
 
-/// The opaque `next_cursor`: a [`Resume`] bound to an account and a filter by a checksum. It holds
-/// only a place (a page shows the caller's own events matching the request's own filter), so no
-/// cursor widens what a caller sees; one from elsewhere, or edited, is an error, not a wrong page.
+/// The opaque `next_cursor`: a [`Resume`] checksum-bound to an account and filter (a foreign or
+/// edited one is an error, not a wrong page); only a place, it never widens what the caller sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor(String);
 
@@ -247,15 +242,8 @@ impl Cursor {
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         let decoded = String::from_utf8(bytes).map_err(|_| CursorError)?;
-        let mut parts = decoded.split('|');
-        let (Some(CURSOR_VERSION), Some(at), Some(id), Some(skip), Some(check), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let [CURSOR_VERSION, at, id, skip, check] = decoded.split('|').collect::<Vec<_>>()[..]
+        else {
             return Err(CursorError);
         };
         let resume = Resume {
@@ -263,9 +251,7 @@ impl Cursor {
                 converted_at: Timestamp::from_stored(at).map_err(|_| CursorError)?,
                 id: EventId::parse(id).map_err(|_| CursorError)?,
             },
-            skip: whole_number(skip)
-                .filter(|n| *n <= MAX_OFFSET)
-                .ok_or(CursorError)?,
+            skip: Offset::parse(skip).ok_or(CursorError)?.get(),
         };
         // Re-printed, so that only the one spelling this service writes is accepted.
         let place = place(resume);
@@ -289,10 +275,8 @@ fn place(resume: Resume) -> String {
 }
 
 fn checksum(account: AccountId, filter: &EventFilter, place: &str) -> String {
-    let text = format!(
-        "{CURSOR_VERSION}\n{account}\n{}\n{place}",
-        filter.canonical()
-    );
+    let filter = filter.canonical();
+    let text = format!("{CURSOR_VERSION}\n{account}\n{filter}\n{place}");
     Sha256Hex::of(text.as_bytes()).as_str()[..CHECKSUM_HEX].to_owned()
 }
 

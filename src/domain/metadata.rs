@@ -105,8 +105,7 @@ impl Metadata {
         if !raw.get().starts_with('{') {
             return Err(MetadataError::NotAnObject);
         }
-        // One pass over the text finds what converting level by level would find only after
-        // reading the deepest value once per level.
+        // One pass, not a conversion per level that reads the deepest value once per level.
         if nests_deeper_than(raw.get(), MAX_JSON_DEPTH) {
             return Err(MetadataError::TooDeep);
         }
@@ -130,10 +129,8 @@ impl Metadata {
     }
 
     pub fn get(&self, key: &str) -> Option<&JsonValue> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|at| &self.0[at].1)
+        let at = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        Some(&self.0[at].1)
     }
 
     pub fn len(&self) -> usize {

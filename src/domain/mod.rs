@@ -53,6 +53,11 @@ pub struct FieldError {
     headline: Option<&'static str>,
 }
 
+/// The bytes of a field key or of an API key's secret: `a-z A-Z 0-9 _ -`.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl ToString) -> Self {
         Self {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, Utc};
 
 /// How far past the server's clock `converted_at` may lie (clients' clocks drift).
 pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
@@ -27,8 +27,7 @@ impl Timestamp {
     /// RFC 3339 (the ISO 8601 profile the web uses), `Z` or an offset, converted to UTC.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let at = Self::from_stored(text)?.0;
-        // Years 1 to 9999 in UTC: what the four-digit form can write back (an offset can push
-        // `0000-01-01T00:00:00+01:00` into year -1).
+        // Years 1-9999 UTC, as four digits write back (`0000-01-01T00:00:00+01:00` is in year -1).
         if !(1..=9999).contains(&at.year()) {
             return Err(TimestampError::Malformed);
         }
@@ -48,9 +47,7 @@ impl Timestamp {
 
     /// Now, truncated to milliseconds so that it prints the way clients expect.
     pub fn now() -> Self {
-        let now = Utc::now();
-        let millis = now.timestamp_millis();
-        Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
+        Self(Utc::now().trunc_subsecs(3))
     }
 
     /// A conversion has happened: at most [`MAX_FUTURE_SKEW_SECONDS`] past `now`. Any past is fine.

@@ -1,7 +1,6 @@
-//! The request body: JSON bytes in, a [`NewConversion`] or every problem found. Read once as raw
-//! member fragments, so `amount` and metadata numbers never become binary floats, a member
-//! written twice is refused rather than read either way, and each field is checked on its own.
-//! Unknown top-level fields are ignored; `null` is absent; a leading UTF-8 BOM is ignored.
+//! The request body: JSON in, a [`NewConversion`] or every problem out. Read once as raw member
+//! fragments: numbers never become floats, a repeated member is refused, not read either way, each
+//! field is checked alone. Unknown top-level fields, `null`s and a leading BOM are ignored.
 
 use serde_json::value::RawValue;
 
@@ -34,29 +33,18 @@ enum Member<'a> {
     Repeated,
 }
 
-/// Parses the body, reporting every problem in field order (the first is the one the
-/// documented `message` shows). `now` bounds `converted_at`.
+/// Every problem in field order (the first is the documented `message`). `now` caps `converted_at`.
 pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion, Vec<FieldError>> {
     let members = read_object(body)?;
-    let member = |name: &str| {
-        if members.repeated.iter().any(|r| r == name) {
-            Member::Repeated
-        } else {
-            match members.get(name) {
-                Some(raw) if raw.get() != "null" => Member::Given(raw),
-                _ => Member::Absent,
-            }
-        }
+    let member = |name: &str| match members.get(name) {
+        _ if members.repeated.iter().any(|r| r == name) => Member::Repeated,
+        Some(raw) if raw.get() != "null" => Member::Given(raw),
+        _ => Member::Absent,
     };
     let mut errors: Vec<FieldError> = members
         .repeated
         .iter()
-        .map(|name| {
-            FieldError::new(
-                name.clone(),
-                format!("{name} must not appear more than once"),
-            )
-        })
+        .map(|name| FieldError::new(name, format!("{name} must not appear more than once")))
         .collect();
 
     for missing in ["conversion_type_id", "lead_id", "amount"] {
@@ -68,37 +56,31 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion
         Member::Given(raw) => Some(raw),
         Member::Absent | Member::Repeated => None,
     };
-    let conversion_type_id = given("conversion_type_id").and_then(|raw| {
-        record(
-            &mut errors,
-            uuid(raw, "conversion_type_id", ConversionTypeId::parse),
-        )
-    });
-    let lead_id =
-        given("lead_id").and_then(|raw| record(&mut errors, uuid(raw, "lead_id", LeadId::parse)));
-    let amount = given("amount").and_then(|raw| record(&mut errors, parse_amount(raw)));
-    let workflow_run_id = given("workflow_run_id").and_then(|raw| {
-        record(
-            &mut errors,
-            uuid(raw, "workflow_run_id", WorkflowRunId::parse),
-        )
-    });
-    let currency = given("currency").and_then(|raw| record(&mut errors, parse_currency(raw)));
+    let e = &mut errors;
+    let conversion_type_id = given("conversion_type_id")
+        .and_then(|raw| record(e, uuid(raw, "conversion_type_id", ConversionTypeId::parse)));
+    let lead_id = given("lead_id").and_then(|raw| record(e, uuid(raw, "lead_id", LeadId::parse)));
+    let amount = given("amount").and_then(|raw| record(e, parse_amount(raw)));
+    let workflow_run_id = given("workflow_run_id")
+        .and_then(|raw| record(e, uuid(raw, "workflow_run_id", WorkflowRunId::parse)));
+    let currency = given("currency").and_then(|raw| record(e, parse_currency(raw)));
     let converted_at =
-        given("converted_at").and_then(|raw| record(&mut errors, parse_converted_at(raw, now)));
+        given("converted_at").and_then(|raw| record(e, parse_converted_at(raw, now)));
     let metadata = match member("metadata") {
         Member::Absent => Some(Metadata::default()),
         Member::Given(raw) => record(
-            &mut errors,
-            Metadata::from_raw(raw).map_err(|e| FieldError::new(e.field(), e)),
+            e,
+            Metadata::from_raw(raw).map_err(|m| FieldError::new(m.field(), m)),
         ),
         Member::Repeated => None,
     };
-    let notes = given("notes").and_then(|raw| record(&mut errors, parse_notes(raw)));
+    let notes = given("notes").and_then(|raw| record(e, parse_notes(raw)));
     // Unknown fields are ignored, but none may nest deeper than the known ones may.
     for (name, raw) in &members.members {
         if !FIELDS.contains(&name.as_str()) && nests_deeper_than(raw.get(), MAX_JSON_DEPTH) {
-            errors.push(FieldError::new(name.clone(), too_deep(name)));
+            let message =
+                format!("{name} must not be nested more than {MAX_JSON_DEPTH} levels deep");
+            errors.push(FieldError::new(name, message));
         }
     }
 
@@ -124,44 +106,38 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion
 /// A body that is no JSON object gets one problem: the documented message, then where and what.
 fn read_object(body: &[u8]) -> Result<Members<'_>, Vec<FieldError>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let not_an_object =
-        |detail: String| vec![FieldError::with_headline(NOT_AN_OBJECT, "body", detail)];
-    let text = std::str::from_utf8(body).map_err(|e| {
-        not_an_object(format!(
+    let detail = match std::str::from_utf8(body) {
+        Err(e) => format!(
             "invalid JSON at byte {}: the body is not UTF-8 text",
             e.valid_up_to()
-        ))
-    })?;
-    if text.trim().is_empty() {
-        return Err(not_an_object("the body is empty".to_owned()));
-    }
-    Members::parse(text).map_err(|e| {
-        if e.is_data() {
+        ),
+        Ok(text) if text.trim().is_empty() => "the body is empty".to_owned(),
+        Ok(text) => match Members::parse(text) {
+            Ok(members) => return Ok(members),
             // Valid JSON of another kind.
-            let kind = match text.trim_start().as_bytes().first() {
-                Some(b'[') => "an array",
-                Some(b'"') => "a string",
-                Some(b'n') => "null",
-                Some(b't' | b'f') => "a boolean",
-                _ => "a number",
-            };
-            not_an_object(format!("the body is {kind}, not an object"))
-        } else {
-            not_an_object(invalid_json(&e))
-        }
-    })
+            Err(e) if e.is_data() => {
+                let kind = match text.trim_start().as_bytes().first() {
+                    Some(b'[') => "an array",
+                    Some(b'"') => "a string",
+                    Some(b'n') => "null",
+                    Some(b't' | b'f') => "a boolean",
+                    _ => "a number",
+                };
+                format!("the body is {kind}, not an object")
+            }
+            Err(e) => invalid_json(&e),
+        },
+    };
+    let problem = FieldError::with_headline(NOT_AN_OBJECT, "body", detail);
+    Err(vec![problem])
 }
 
 /// `invalid JSON at line 1 column 40: trailing comma`.
 fn invalid_json(err: &serde_json::Error) -> String {
     let text = err.to_string();
-    let position = format!(" at line {} column {}", err.line(), err.column());
-    let what = text.strip_suffix(&position).unwrap_or(&text);
-    format!(
-        "invalid JSON at line {} column {}: {what}",
-        err.line(),
-        err.column()
-    )
+    let at_position = format!(" at line {} column {}", err.line(), err.column());
+    let what = text.strip_suffix(&at_position).unwrap_or(&text);
+    format!("invalid JSON{at_position}: {what}")
 }
 
 fn record<T>(errors: &mut Vec<FieldError>, parsed: Result<T, FieldError>) -> Option<T> {
@@ -185,18 +161,12 @@ fn parse_converted_at(raw: &RawValue, now: Timestamp) -> Result<Timestamp, Field
 }
 
 fn parse_notes(raw: &RawValue) -> Result<Notes, FieldError> {
-    let problem = |message: String| FieldError::new("notes", message);
-    match json_string(raw) {
-        Ok(Some(text)) => Notes::parse(text).map_err(|e| problem(e.to_string())),
-        Ok(None) => Err(problem("notes must be a string".to_owned())),
-        Err(_) => Err(problem(
-            "notes must be valid Unicode (it contains an unpaired surrogate)".to_owned(),
-        )),
-    }
-}
-
-fn too_deep(field: &str) -> String {
-    format!("{field} must not be nested more than {MAX_JSON_DEPTH} levels deep")
+    let message = match json_string(raw) {
+        Ok(Some(text)) => return Notes::parse(text).map_err(|e| FieldError::new("notes", e)),
+        Ok(None) => "notes must be a string",
+        Err(_) => "notes must be valid Unicode (it contains an unpaired surrogate)",
+    };
+    Err(FieldError::new("notes", message))
 }
 
 fn uuid<T>(

@@ -99,7 +99,6 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
-        let (error, message) = (self.error(), self.message());
         let errors = match &self {
             Self::Validation(errors) => Some(
                 errors
@@ -112,12 +111,12 @@ impl ApiError {
             ),
             _ => None,
         };
-        let body = serde_json::to_string(&ErrorBody {
-            error,
-            message,
+        let body = ErrorBody {
+            error: self.error(),
+            message: self.message(),
             errors,
-        })
-        .expect("strings always serialise");
+        };
+        let body = serde_json::to_string(&body).expect("strings always serialise");
         let response = Response::json(self.status(), body);
         match self {
             Self::MethodNotAllowed { allow, .. } => response.with_header("allow", allow),

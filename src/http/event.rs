@@ -1,8 +1,7 @@
-//! The event Lambda hands the function, read softly: an HTTP API (payload 2.0) or function URL
-//! request becomes a [`Request`] whatever odd bytes it holds; any other event is refused, never a
-//! runtime failure. `lambda_http` calls `expect`/`unwrap` on the query and headers, so a space or
-//! quote in a query, or an odd `x-forwarded-proto`, panicked before our code ran. Here every field
-//! is optional, every string taken as it comes (bad escapes become U+FFFD); routes validate later.
+//! The Lambda event, read softly: an HTTP API (payload 2.0) or function URL request becomes a
+//! [`Request`] whatever bytes it holds, any other event is refused, never a runtime failure
+//! (`lambda_http` `unwrap`s query and headers: a space in a query or odd `x-forwarded-proto`
+//! panicked). Every field is optional, strings as sent (bad escapes: U+FFFD); routes validate them.
 
 use std::fmt;
 
@@ -14,14 +13,11 @@ use serde_json::value::RawValue;
 #[derive(Debug, Clone)]
 pub enum Incoming {
     Http(Request),
-    /// Any other event: answered with this API's JSON 500 in a shape its sender understands.
-    Unsupported(Unsupported),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsupported {
-    pub kind: EventKind,
-    pub request_id: Option<String>,
+    /// Any other event: logged and answered with this API's JSON 500.
+    Unsupported {
+        kind: EventKind,
+        request_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +48,10 @@ impl Incoming {
     pub fn from_json(text: &str) -> Self {
         match serde_json::from_str::<Envelope>(text) {
             Ok(envelope) => envelope.into_incoming(),
-            Err(err) => Self::Unsupported(Unsupported {
+            Err(err) => Self::Unsupported {
                 kind: EventKind::Other(err.to_string()),
                 request_id: None,
-            }),
+            },
         }
     }
 }
@@ -140,8 +136,7 @@ impl Request {
         &self.query
     }
 
-    /// Every value of a header, in order. API Gateway joins repeated headers into one value
-    /// with commas; an event may also carry the name twice.
+    /// Every value of a header in order (API Gateway comma-joins repeats; a name may recur).
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers
             .iter()
@@ -204,17 +199,14 @@ struct HttpContext {
 impl Envelope {
     fn into_incoming(self) -> Incoming {
         let context = self.request_context.unwrap_or_default();
-        // An id that cannot be a header value (API Gateway's never is) is no id: the Lambda
-        // request id stands in for it, so that every answer carries `X-Request-Id`.
+        // An id unfit for a header (API Gateway's never is) yields to Lambda's, for `X-Request-Id`.
         let request_id = context
             .request_id
-            .map(Text::into_string)
+            .map(|t| t.0)
             .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()));
-        let unsupported = |kind| {
-            Incoming::Unsupported(Unsupported {
-                kind,
-                request_id: request_id.clone(),
-            })
+        let unsupported = |kind| Incoming::Unsupported {
+            kind,
+            request_id: request_id.clone(),
         };
         if context.elb.is_some() {
             return unsupported(EventKind::LoadBalancer);
@@ -222,13 +214,11 @@ impl Envelope {
         // Payload 2.0 has `requestContext.http.method`. (Events serialised by some tools carry
         // a top-level `httpMethod` too, so that alone does not make a REST API event.)
         let http = context.http.unwrap_or_default();
-        let Some(method) = http.method.map(Text::into_string) else {
+        let Some(method) = http.method.map(|t| t.0) else {
             if self.http_method.is_some() {
                 return unsupported(EventKind::RestApi);
             }
-            let version = self
-                .version
-                .map_or_else(|| "absent".to_owned(), Text::into_string);
+            let version = self.version.map_or_else(|| "absent".to_owned(), |t| t.0);
             return unsupported(EventKind::Other(format!(
                 "no requestContext.http.method (version {version})"
             )));
@@ -236,11 +226,11 @@ impl Envelope {
         let path = self
             .raw_path
             .or(http.path)
-            .map_or_else(|| "/".to_owned(), Text::into_string);
-        let stage = context.stage.map(Text::into_string);
+            .map_or_else(|| "/".to_owned(), |t| t.0);
+        let stage = context.stage.map(|t| t.0);
         let body = match (self.body, self.is_base64_encoded.unwrap_or(false)) {
             (None, _) => Body::Text(String::new()),
-            (Some(text), false) => Body::Text(text.into_string()),
+            (Some(text), false) => Body::Text(text.0),
             (Some(text), true) => base64::engine::general_purpose::STANDARD
                 .decode(text.0.as_bytes())
                 .map_or(Body::NotBase64, Body::Binary),
@@ -251,10 +241,7 @@ impl Envelope {
                 .route_key
                 .and_then(|key| route_path(&key.0).map(str::to_owned)),
             path: without_stage(path, stage.as_deref()),
-            query: self
-                .raw_query_string
-                .map(Text::into_string)
-                .unwrap_or_default(),
+            query: self.raw_query_string.map(|t| t.0).unwrap_or_default(),
             headers: self.headers.map(|h| h.0).unwrap_or_default(),
             body,
             request_id,
@@ -262,8 +249,7 @@ impl Envelope {
     }
 }
 
-/// The path of a route key (`POST /conversions`, `ANY /conversions/{id}`); none for `$default`,
-/// and none for a greedy route (`ANY /{proxy+}`), which says nothing of the path sent.
+/// A route key's path; none for `$default` or a greedy `/{proxy+}`: neither tells the path sent.
 fn route_path(route_key: &str) -> Option<&str> {
     let (_, path) = route_key.split_once(' ')?;
     (path.starts_with('/') && !path.contains("+}")).then_some(path)
@@ -289,12 +275,6 @@ fn without_stage(path: String, stage: Option<&str>) -> String {
 
 /// Escapes that are not valid Unicode (a lone surrogate) become U+FFFD, not a failed event.
 struct Text(String);
-
-impl Text {
-    fn into_string(self) -> String {
-        self.0
-    }
-}
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -354,7 +334,7 @@ mod tests {
             ),
         ] {
             match Incoming::from_json(event) {
-                Incoming::Unsupported(Unsupported { kind, .. }) => {
+                Incoming::Unsupported { kind, .. } => {
                     assert!(kind.to_string().contains(expected), "{kind}")
                 }
                 Incoming::Http(_) => panic!("{event} read as a request"),
@@ -383,7 +363,7 @@ mod tests {
     fn http(json: &str) -> Request {
         match Incoming::from_json(json) {
             Incoming::Http(request) => request,
-            Incoming::Unsupported(why) => panic!("{}", why.kind),
+            Incoming::Unsupported { kind, .. } => panic!("{kind}"),
         }
     }
 
@@ -450,7 +430,7 @@ mod tests {
         assert_eq!(request.request_id(), None);
         // A context given as an array is read by position: its first item is the request id.
         match Incoming::from_json(r#"{"requestContext":["¡"]}"#) {
-            Incoming::Unsupported(event) => assert_eq!(event.request_id, None),
+            Incoming::Unsupported { request_id, .. } => assert_eq!(request_id, None),
             Incoming::Http(_) => panic!("not an HTTP request"),
         }
     }
@@ -483,7 +463,7 @@ mod tests {
     #[test]
     fn rest_api_load_balancer_and_other_events_are_recognised() {
         let kind = |json: &str| match Incoming::from_json(json) {
-            Incoming::Unsupported(unsupported) => unsupported.kind,
+            Incoming::Unsupported { kind, .. } => kind,
             Incoming::Http(request) => panic!("read as HTTP: {request:?}"),
         };
         assert_eq!(

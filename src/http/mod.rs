@@ -19,14 +19,14 @@ use tracing::Instrument;
 
 pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
-pub use event::{Body, EventKind, Incoming, Request, Unsupported};
+pub use event::{Body, EventKind, Incoming, Request};
 pub use observe::field_name;
 pub use query::page_request;
 pub use render::{
     MAX_INVOCATION_RESPONSE_BYTES, conversion_type_value, conversion_types_json, dry_run_json,
     event_json, listed_json, listing_json, render_events,
 };
-pub use response::{Outgoing, Response};
+pub use response::Response;
 
 use observe::request_span;
 use route::Route;
@@ -73,18 +73,18 @@ impl<S: Store> App<S> {
     }
 
     /// Answers one Lambda invocation. A non-HTTP event (a REST API or load balancer integration
-    /// set up by mistake) is logged and gets a JSON 500 in the shape that integration reads.
+    /// set up by mistake) is logged, naming the mistake, and gets a JSON 500.
     /// Lambda's request id stands in for an event without one of its own.
-    pub async fn invoke(&self, event: Incoming, lambda_request_id: &str) -> Outgoing {
+    pub async fn invoke(&self, event: Incoming, lambda_request_id: &str) -> Response {
         match event {
             Incoming::Http(request) => {
                 let request = match request.request_id() {
                     Some(_) => request,
                     None => request.with_request_id(lambda_request_id),
                 };
-                Outgoing::http(self.handle(request).await)
+                self.handle(request).await
             }
-            Incoming::Unsupported(Unsupported { kind, request_id }) => {
+            Incoming::Unsupported { kind, request_id } => {
                 let request_id = request_id.as_deref().unwrap_or(lambda_request_id);
                 let cold_start = self.cold_start();
                 let span = request_span(request_id, cold_start, "unsupported event");
@@ -95,8 +95,7 @@ impl<S: Store> App<S> {
                 );
                 let error = ApiError::Internal.error();
                 tracing::error!(status = 500, ms = 0, error);
-                let response = with_request_id(ApiError::Internal.into_response(), request_id);
-                Outgoing::unsupported(&kind, response)
+                with_request_id(ApiError::Internal.into_response(), request_id)
             }
         }
     }
@@ -224,27 +223,21 @@ impl<S: Store> App<S> {
         let outcome = service::create_conversion(&self.store, caller, create?, now).await?;
         // What it did, and its event, go on the request's line (one line a request, not two).
         let span = tracing::Span::current();
-        let (did, response) = match outcome {
-            Outcome::Created(event) => {
-                span.record("event", tracing::field::display(event.id));
-                (
-                    "created",
-                    Response::json(StatusCode::CREATED, event_json(&event)),
-                )
+        let (did, event) = match &outcome {
+            Outcome::DryRun(event) => {
+                span.record("outcome", "dry_run");
+                return Ok(Response::json(StatusCode::OK, dry_run_json(event)));
             }
-            Outcome::Replayed(event) => {
-                span.record("event", tracing::field::display(event.id));
-                let response = Response::json(StatusCode::CREATED, event_json(&event))
-                    .with_header(REPLAYED_HEADER, "true");
-                ("replayed", response)
-            }
-            Outcome::DryRun(event) => (
-                "dry_run",
-                Response::json(StatusCode::OK, dry_run_json(&event)),
-            ),
+            Outcome::Created(event) => ("created", event),
+            Outcome::Replayed(event) => ("replayed", event),
         };
+        span.record("event", tracing::field::display(event.id));
         span.record("outcome", did);
-        Ok(response)
+        let response = Response::json(StatusCode::CREATED, event_json(event));
+        Ok(match outcome {
+            Outcome::Replayed(_) => response.with_header(REPLAYED_HEADER, "true"),
+            _ => response,
+        })
     }
 }
 

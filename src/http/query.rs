@@ -41,16 +41,10 @@ fn param<T>(
     name: &str,
     read: impl FnOnce(&str) -> Result<T, String>,
 ) -> Option<T> {
-    match query.one(name) {
-        Ok(None) => None,
-        Ok(Some(text)) => read(text)
-            .map_err(|message| errors.push(FieldError::new(name, message)))
-            .ok(),
-        Err(error) => {
-            errors.push(error);
-            None
-        }
-    }
+    let found = query.one(name).map_err(|error| errors.push(error));
+    read(found.ok().flatten()?)
+        .map_err(|message| errors.push(FieldError::new(name, message)))
+        .ok()
 }
 
 fn id_param<T>(
@@ -64,21 +58,18 @@ fn id_param<T>(
     })
 }
 
-/// An instant, with the `+` of a zone offset typed unencoded in a URL (where `+` reads as a
-/// space) put back: `2026-01-28T10:00:00 02:00` is `2026-01-28T10:00:00+02:00`.
+/// An instant; an offset's unencoded `+` (a URL space) is restored: `10:00 02:00` is `10:00+02:00`.
 fn instant(name: &str) -> impl FnOnce(&str) -> Result<Timestamp, String> {
     move |text| {
-        let restored;
         let text = match text.rsplit_once(' ') {
             Some((at, zone))
                 if zone.len() == 5 && zone.as_bytes()[2] == b':' && !at.contains(' ') =>
             {
-                restored = format!("{at}+{zone}");
-                restored.as_str()
+                Cow::Owned(format!("{at}+{zone}"))
             }
-            _ => text,
+            _ => Cow::Borrowed(text),
         };
-        Timestamp::parse(text).map_err(|_| {
+        Timestamp::parse(&text).map_err(|_| {
             format!(
                 "{name} must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
             )
@@ -122,22 +113,16 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
         conversion_type,
         window,
     };
-    let cursor = query
-        .one("cursor")
-        .map_err(|error| e.push(error))
-        .ok()
-        .flatten();
+    let cursor = query.one("cursor").map_err(|error| e.push(error));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     // The cursor is checked only once the filter is known to be the one asked for.
-    let resume = match cursor {
-        Some(text) if errors.is_empty() => Cursor::read(text, account, &filter)
-            .map_err(|invalid| errors.push(FieldError::new("cursor", invalid)))
-            .ok(),
-        _ => None,
-    };
-    if errors.is_empty() {
-        Ok(PageRequest::new(filter, resume, offset, limit))
-    } else {
-        Err(errors)
+    let cursor = cursor.ok().flatten();
+    let resume = cursor.map(|text| Cursor::read(text, account, &filter));
+    match resume.transpose() {
+        Ok(resume) => Ok(PageRequest::new(filter, resume, offset, limit)),
+        Err(invalid) => Err(vec![FieldError::new("cursor", invalid)]),
     }
 }
 

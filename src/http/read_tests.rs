@@ -13,7 +13,7 @@ use crate::seed::{
     DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID, DEMO_LEAD_ID,
     DEMO_WORKFLOW_RUN_ID, seed_demo,
 };
-use crate::store::{MemoryStore, Provisioning};
+use crate::store::{MemoryStore, Provisioning, Record};
 
 async fn demo_app() -> App<MemoryStore> {
     bounded_demo_app(crate::domain::MAX_ENTRIES_READ).await
@@ -102,7 +102,7 @@ async fn conversion_types_lists_the_active_ones_in_the_documented_shape_oldest_f
         created_at: Timestamp::parse("2026-03-01T00:00:00Z").unwrap(),
     };
     app.store()
-        .put_conversion_type(account, &newer)
+        .put(&Record::ConversionType(account, newer.clone()))
         .await
         .unwrap();
     let response = app.handle(get("/conversion-types", "")).await;
@@ -466,7 +466,7 @@ async fn a_page_of_the_largest_events_fits_what_lambda_carries() {
     let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
     let conversion_type = largest_type(0);
     app.store()
-        .put_conversion_type(account, &conversion_type)
+        .put(&Record::ConversionType(account, conversion_type.clone()))
         .await
         .unwrap();
     let quotes = r#"\""#.repeat((crate::domain::MAX_METADATA_BYTES - 8) / 2);
@@ -534,7 +534,7 @@ async fn an_account_with_the_most_types_lists_them_within_what_lambda_carries() 
     for n in held..crate::domain::MAX_TYPES_PER_ACCOUNT {
         let conversion_type = largest_type(n);
         app.store()
-            .put_conversion_type(account, &conversion_type)
+            .put(&Record::ConversionType(account, conversion_type.clone()))
             .await
             .unwrap();
     }

@@ -1,6 +1,5 @@
-//! JSON bodies of successful answers. The event object has exactly the reference page's keys, in
-//! its order, `null` where absent, `metadata` `{}` when empty, the amount as the exact decimal
-//! sent; read back, it embeds its type (`conversion_types`). Types keep the documented key order.
+//! Success bodies, keys in documented order: an event has exactly the reference page's (`null` if
+//! absent, `metadata` `{}` if empty, the amount's exact digits; read back, its type too).
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -65,12 +64,6 @@ struct TypeObject<'a> {
 }
 
 #[derive(Serialize)]
-struct One<'a> {
-    success: bool,
-    conversion_event: EventObject<'a>,
-}
-
-#[derive(Serialize)]
 struct Events<'a> {
     success: bool,
     conversion_events: &'a [Box<RawValue>],
@@ -88,31 +81,27 @@ struct Types<'a> {
 }
 
 pub fn event_json(event: &ConversionEvent) -> String {
-    to_json(&Created {
-        success: true,
-        dry_run: false,
-        conversion_event: event_object(event, false, None),
-    })
+    created_json(false, event_object(event, false, None))
 }
 
 /// The dry run's 200 body: the event as it would be stored, `id` null since none was taken.
 pub fn dry_run_json(event: &ConversionEvent) -> String {
-    to_json(&Created {
-        success: true,
-        dry_run: true,
-        conversion_event: event_object(event, true, None),
-    })
+    created_json(true, event_object(event, true, None))
 }
 
 pub fn listed_json(listed: &EventWithType) -> String {
-    to_json(&One {
+    created_json(false, listed_object(listed))
+}
+
+fn created_json(dry_run: bool, conversion_event: EventObject<'_>) -> String {
+    to_json(&Created {
         success: true,
-        conversion_event: listed_object(listed),
+        dry_run,
+        conversion_event,
     })
 }
 
-/// Lambda refuses an invocation response over 6 MiB, counted on the serialised response: the
-/// body is a JSON string there, escaped once more.
+/// Lambda's invocation response limit, counted with the body escaped once more as a JSON string.
 pub const MAX_INVOCATION_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 /// A page's events' share: the rest (status, headers, the body's other members) is under 64 KiB.

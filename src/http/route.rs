@@ -15,15 +15,14 @@ impl Route {
     /// `cargo lambda`); a trailing slash is the same route. A matched `/conversions/{id}` takes its
     /// id from the end of the path sent, wherever the API is mapped.
     pub(super) fn of(request: &Request) -> Option<Self> {
-        let trimmed =
-            |path: &'_ str| -> String { path.strip_suffix('/').unwrap_or(path).to_owned() };
-        let path = trimmed(request.route_path());
-        match path.as_str() {
+        fn trimmed(path: &str) -> &str {
+            path.strip_suffix('/').unwrap_or(path)
+        }
+        match trimmed(request.route_path()) {
             "/conversions" => Some(Self::Conversions),
             "/conversion-types" => Some(Self::ConversionTypes),
             "/conversions/{id}" => {
-                let sent = trimmed(request.path());
-                let (_, id) = sent.rsplit_once('/')?;
+                let (_, id) = trimmed(request.path()).rsplit_once('/')?;
                 Some(Self::Conversion(id.to_owned()))
             }
             other => {
@@ -43,24 +42,15 @@ impl Route {
     }
 
     pub(super) fn check_method(&self, method: &str) -> Result<(), ApiError> {
-        let (methods, allow, message): (&[&str], _, _) = match self {
+        let (allow, message) = match self {
             Self::Conversions => (
-                &["GET", "POST"],
                 "GET, POST",
                 "Only GET and POST are supported on /conversions",
             ),
-            Self::Conversion(_) => (
-                &["GET"],
-                "GET",
-                "Only GET is supported on /conversions/{id}",
-            ),
-            Self::ConversionTypes => (
-                &["GET"],
-                "GET",
-                "Only GET is supported on /conversion-types",
-            ),
+            Self::Conversion(_) => ("GET", "Only GET is supported on /conversions/{id}"),
+            Self::ConversionTypes => ("GET", "Only GET is supported on /conversion-types"),
         };
-        if methods.contains(&method) {
+        if allow.split(", ").any(|allowed| allowed == method) {
             Ok(())
         } else {
             Err(ApiError::MethodNotAllowed { allow, message })

@@ -6,16 +6,14 @@ mod dynamodb;
 #[path = "../../tests/support/memory.rs"]
 mod memory;
 
-use std::future::Future;
-
 pub use dynamodb::{DynamoStore, TableError, create_table};
 #[cfg(test)]
 pub use memory::MemoryStore;
 
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, WorkflowRun,
-    WorkflowRunId, WriteToken,
+    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, Timestamp,
+    WorkflowRun, WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -34,6 +32,19 @@ pub enum StoreError {
     Failed(#[source] BoxError),
     #[error("stored record {key} is malformed: {reason}")]
     Corrupt { key: String, reason: String },
+}
+
+impl StoreError {
+    /// An event whose conversion type is not there: types are never deleted.
+    pub fn missing_type(event: &ConversionEvent) -> Self {
+        Self::Corrupt {
+            key: format!("conversion event {}", event.id),
+            reason: format!(
+                "its conversion type {} is missing",
+                event.conversion_type_id
+            ),
+        }
+    }
 }
 
 /// An event to write, and what tells its request apart.
@@ -83,105 +94,110 @@ pub struct Lookup<'a> {
     pub event: Option<EventId>,
 }
 
+// Async functions: every caller's future is of a concrete store, whose `Send` the compiler sees.
+#[allow(async_fn_in_trait)]
 pub trait Store: Send + Sync {
     /// The account of an active key with this hash; `None` for unknown or revoked keys.
-    fn account_for_key(
-        &self,
-        key: &ApiKeyHash,
-    ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
+    async fn account_for_key(&self, key: &ApiKeyHash) -> Result<Option<AccountId>, StoreError>;
 
     /// The records of the lookup that exist in this account, in one round trip.
-    fn load_context(
+    async fn load_context(
         &self,
         account: AccountId,
         lookup: Lookup<'_>,
-    ) -> impl Future<Output = Result<Context, StoreError>> + Send;
+    ) -> Result<Context, StoreError>;
 
     /// Writes the event unless its id exists in the account; then returns the existing one.
-    fn insert_event(
+    async fn insert_event(
         &self,
         account: AccountId,
         new: NewEvent<'_>,
-    ) -> impl Future<Output = Result<Insert, StoreError>> + Send;
+    ) -> Result<Insert, StoreError>;
 
     /// One event of the account; `None` if it has no event with this id.
-    fn get_event(
+    async fn get_event(
         &self,
         account: AccountId,
         id: EventId,
-    ) -> impl Future<Output = Result<Option<StoredEvent>, StoreError>> + Send;
+    ) -> Result<Option<StoredEvent>, StoreError>;
 
     /// Every conversion type of the account, active or not, in no particular order.
-    fn conversion_types(
-        &self,
-        account: AccountId,
-    ) -> impl Future<Output = Result<Vec<ConversionType>, StoreError>> + Send;
+    async fn conversion_types(&self, account: AccountId)
+    -> Result<Vec<ConversionType>, StoreError>;
 
     /// One conversion type of the account, active or not.
-    fn conversion_type(
+    async fn conversion_type(
         &self,
         account: AccountId,
         id: ConversionTypeId,
-    ) -> impl Future<Output = Result<Option<ConversionType>, StoreError>> + Send;
+    ) -> Result<Option<ConversionType>, StoreError>;
 
     /// One page of the matching events in list order ([`crate::domain::Position`]), with their
     /// types, and how many match: within [`crate::domain::MAX_ENTRIES_READ`] index entries for
     /// the page and [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
-    fn list_events(
-        &self,
-        account: AccountId,
-        page: &PageRequest,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    async fn list_events(&self, account: AccountId, page: &PageRequest)
+    -> Result<Page, StoreError>;
 }
 
-/// What operators (the admin CLI, the demo seed, tests) need to set up an account's data.
-/// Every write replaces the record with the same id, so provisioning can be re-run.
+/// A record an operator writes under its own id: an account, or one of an account's conversion
+/// types, leads and workflow runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Account(Account),
+    ConversionType(AccountId, ConversionType),
+    Lead(AccountId, Lead),
+    WorkflowRun(AccountId, WorkflowRun),
+}
+
+impl Record {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Account(_) => "account",
+            Self::ConversionType(..) => "conversion type",
+            Self::Lead(..) => "lead",
+            Self::WorkflowRun(..) => "workflow run",
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self {
+            Self::Account(a) => a.id.to_string(),
+            Self::ConversionType(_, t) => t.id.to_string(),
+            Self::Lead(_, l) => l.id.to_string(),
+            Self::WorkflowRun(_, r) => r.id.to_string(),
+        }
+    }
+
+    pub fn created_at(&mut self) -> &mut Timestamp {
+        match self {
+            Self::Account(a) => &mut a.created_at,
+            Self::ConversionType(_, t) => &mut t.created_at,
+            Self::Lead(_, l) => &mut l.created_at,
+            Self::WorkflowRun(_, r) => &mut r.created_at,
+        }
+    }
+
+    /// The same values, whenever each was created.
+    pub fn same(&self, other: &Record) -> bool {
+        let (mut this, mut other) = (self.clone(), other.clone());
+        *other.created_at() = *this.created_at();
+        this == other
+    }
+}
+
+/// What operators (the admin CLI, the demo seed, the importer, tests) need to set up accounts.
+#[allow(async_fn_in_trait)]
 pub trait Provisioning: Send + Sync {
-    fn put_account(&self, account: &Account)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_account(
-        &self,
-        id: AccountId,
-    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+    /// Writes the record if its id is free (`None`); else returns, untouched, the one holding it.
+    async fn create(&self, record: &Record) -> Result<Option<Record>, StoreError>;
+    /// Writes the record over any with its id.
+    async fn put(&self, record: &Record) -> Result<(), StoreError>;
+    async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError>;
     /// Stores an active key, found by its hash and listed under its account ([`Self::api_keys`]).
-    fn put_api_key(
-        &self,
-        key: &ApiKeyHash,
-        account: AccountId,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError>;
     /// The account's keys, active and revoked, read from its own partition (no scan).
-    fn api_keys(
-        &self,
-        account: AccountId,
-    ) -> impl Future<Output = Result<Vec<ApiKeyRecord>, StoreError>> + Send;
+    async fn api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Marks the key revoked, in both places; `false` if no such key exists.
-    fn revoke_api_key(
-        &self,
-        key: &ApiKeyHash,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    fn put_conversion_type(
-        &self,
-        account: AccountId,
-        conversion_type: &ConversionType,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn put_lead(
-        &self,
-        account: AccountId,
-        lead: &Lead,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_lead(
-        &self,
-        account: AccountId,
-        id: LeadId,
-    ) -> impl Future<Output = Result<Option<Lead>, StoreError>> + Send;
-    fn put_workflow_run(
-        &self,
-        account: AccountId,
-        run: &WorkflowRun,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn get_workflow_run(
-        &self,
-        account: AccountId,
-        id: WorkflowRunId,
-    ) -> impl Future<Output = Result<Option<WorkflowRun>, StoreError>> + Send;
+    async fn revoke_api_key(&self, key: &ApiKeyHash) -> Result<bool, StoreError>;
 }

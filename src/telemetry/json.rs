@@ -1,11 +1,9 @@
-//! Log lines in Lambda's structured JSON format: one flat object a line, `timestamp` (RFC 3339,
-//! UTC), `level` and `message` first, then the fields of this crate's spans (outermost first),
-//! then the line's own; a key given twice is written once, as the innermost gives it. Other
-//! crates' spans add nothing (the runtime's carries request and trace ids; the request's line has
-//! its own). Lambda filters by `level` (`ApplicationLogLevel`) and files a line without one as
-//! INFO, so INFO lines carry none, and a line without a message has no `message`: CloudWatch
-//! bills every byte. Flat keys (unlike `tracing-subscriber`'s nested JSON) keep Logs Insights
-//! queries short (`filter status >= 500`). Span fields are encoded once; a line is one buffer.
+//! Lambda's structured JSON logs, one flat object a line (for short Logs Insights queries):
+//! `timestamp` (RFC 3339, UTC), `level`, `message`, this crate's span fields (outermost first), the
+//! line's own; a repeated key keeps the innermost value. Other crates' spans add nothing (the
+//! runtime's carries request and trace ids; ours, the request id). Lambda filters by `level`,
+//! reading none as INFO (`ApplicationLogLevel`), so INFO lines omit it, as message-less lines omit
+//! `message`: CloudWatch bills every byte. Span fields are encoded once; one buffer a line.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -46,11 +44,8 @@ fn quoted(text: &str) -> String {
 
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let json = if value.is_finite() {
-            value.to_string()
-        } else {
-            "null".to_owned()
-        };
+        // JSON has no NaN or infinity.
+        let json = serde_json::Number::from_f64(value).map_or("null".into(), |n| n.to_string());
         self.set(field, json);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -101,13 +96,10 @@ where
             .event_scope(event)
             .map(|scope| scope.from_root().collect())
             .unwrap_or_default();
+        let this_crate = env!("CARGO_CRATE_NAME");
         let extensions: Vec<_> = spans
             .iter()
-            .filter(|span| {
-                span.metadata()
-                    .target()
-                    .starts_with(env!("CARGO_CRATE_NAME"))
-            })
+            .filter(|span| span.metadata().target().starts_with(this_crate))
             .map(|span| span.extensions())
             .collect();
         // Outermost first, the line's own last: a later value of a key wins.
@@ -137,8 +129,7 @@ where
             let _ = write!(line, r#","{key}":{value}"#);
         }
         line.push_str("}\n");
-        // One write a line, so that lines from concurrent invocations never interleave. A
-        // log line that cannot be written is dropped: logging never fails a request.
+        // One write a line, so concurrent lines never interleave; logging never fails a request.
         let _ = self
             .writer
             .make_writer_for(event.metadata())

@@ -521,25 +521,6 @@ fn every_command_has_help() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("create-conversion-type"));
 }
 
-/// A table an earlier version made: create-tables names the indexes it lacks.
-#[tokio::test]
-async fn a_table_without_the_indexes_is_named() {
-    on_each_backend(|backend| async move {
-        // Keys only, no index.
-        let old = Admin::new(&backend);
-        backend.keys_only_table(&old.table).await;
-        let output = old.run(&["create-tables"]);
-        assert_eq!(output.status.code(), Some(1), "{}", backend.name);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("without the indexes events_by_account, events_by_lead"),
-            "{}: {stderr}",
-            backend.name
-        );
-    })
-    .await;
-}
-
 /// One rule for every create: the same record again is reported as existing (exit 0), another
 /// with the same id is refused (exit 2) unless --replace, and nothing is merged silently.
 #[tokio::test]

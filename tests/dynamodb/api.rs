@@ -7,7 +7,7 @@ use conversions::domain::{
 };
 use conversions::http::{ApiError, App};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
-use conversions::store::{DynamoStore, Provisioning, Store};
+use conversions::store::{DynamoStore, Provisioning, Record, Store};
 
 #[tokio::test]
 async fn the_answered_event_is_the_stored_event_and_converted_at_defaults_to_now() {
@@ -126,7 +126,10 @@ async fn a_run_of_another_lead_in_the_same_account_does_not_match() {
             id: LeadId::random(),
             created_at: Timestamp::now(),
         };
-        store.put_lead(demo.account.id, &other_lead).await.unwrap();
+        store
+            .put(&Record::Lead(demo.account.id, other_lead.clone()))
+            .await
+            .unwrap();
         let app = App::new(store);
         let body = format!(
             r#"{{"conversion_type_id":"{}","lead_id":"{}","amount":1,"workflow_run_id":"{}"}}"#,
@@ -313,7 +316,7 @@ async fn a_field_type_this_version_does_not_know_leaves_its_values_unchecked() {
             field_type: FieldType::from_stored("date"),
         });
         store
-            .put_conversion_type(demo.account.id, &newer)
+            .put(&Record::ConversionType(demo.account.id, newer.clone()))
             .await
             .unwrap();
         let app = App::new(store);

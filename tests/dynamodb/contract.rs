@@ -219,7 +219,7 @@ async fn every_answer_of_every_operation_matches_the_document() {
         }
     })
     .await;
-    // 500 from the list's own query: a table (of an earlier version) without the indexes.
+    // 500 from the list's own query: a table without the indexes.
     on_each_backend(|backend| async move {
         let table = format!("no-indexes-{}", uuid::Uuid::new_v4().simple());
         backend.keys_only_table(&table).await;

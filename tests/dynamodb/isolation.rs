@@ -12,7 +12,7 @@ use conversions::http::{App, Body, Request, Response};
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, DEMO_WORKFLOW_ID, DEMO_WORKFLOW_RUN_ID,
 };
-use conversions::store::{DynamoStore, Provisioning};
+use conversions::store::{DynamoStore, Provisioning, Record};
 
 use crate::helpers::{Operations, body_json, on_each_backend, tenant};
 
@@ -271,7 +271,10 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
             id: conversions::domain::LeadId::parse(DEMO_LEAD_ID).unwrap(),
             created_at: Timestamp::now(),
         };
-        store.put_lead(other.account, &shared).await.unwrap();
+        store
+            .put(&Record::Lead(other.account, shared.clone()))
+            .await
+            .unwrap();
         let query = format!("lead_id={DEMO_LEAD_ID}");
         let listed = body_json(&app.handle(get(&sides[1].key, "/conversions", &query)).await);
         assert_eq!(listed["total"], 0, "{}: {listed}", backend.name);

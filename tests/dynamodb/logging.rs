@@ -199,17 +199,12 @@ async fn json_lines_carry_the_request_id_and_status_but_never_the_key_or_the_bod
     }
 }
 
-fn response_body(outgoing: &conversions::http::Outgoing) -> String {
-    serde_json::to_value(outgoing).unwrap()["body"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+fn response_body(response: &conversions::http::Response) -> String {
+    response.body().to_owned()
 }
 
-fn response_status(outgoing: &conversions::http::Outgoing) -> u64 {
-    serde_json::to_value(outgoing).unwrap()["statusCode"]
-        .as_u64()
-        .unwrap()
+fn response_status(response: &conversions::http::Response) -> u64 {
+    u64::from(response.status().as_u16())
 }
 
 /// The values a fixture carries that must never be logged: its API key and idempotency key, its

@@ -10,7 +10,7 @@ use conversions::domain::{
     PageRequest, Resume, Scope, Timestamp, Total, Window, WorkflowId, WorkflowRun, WorkflowRunId,
     WriteToken,
 };
-use conversions::store::{DynamoStore, NewEvent, Provisioning, Store};
+use conversions::store::{DynamoStore, NewEvent, Provisioning, Record, Store};
 
 use crate::memory::MemoryStore;
 
@@ -97,7 +97,7 @@ async fn write<S: Store + Provisioning>(store: &S, account: AccountId, events: &
                 created_at: at(INSTANTS[0]),
             };
             store
-                .put_conversion_type(account, &conversion_type)
+                .put(&Record::ConversionType(account, conversion_type.clone()))
                 .await
                 .unwrap();
         }
@@ -109,7 +109,10 @@ async fn write<S: Store + Provisioning>(store: &S, account: AccountId, events: &
                 master_workflow_id: event.master_workflow_id,
                 created_at: Timestamp::now(),
             };
-            store.put_workflow_run(account, &run).await.unwrap();
+            store
+                .put(&Record::WorkflowRun(account, run.clone()))
+                .await
+                .unwrap();
         }
         store
             .insert_event(

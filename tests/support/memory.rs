@@ -13,7 +13,7 @@ use conversions::domain::{
     WorkflowRunId,
 };
 use conversions::store::{
-    Context, Insert, Lookup, NewEvent, Provisioning, Store, StoreError, StoredEvent,
+    Context, Insert, Lookup, NewEvent, Provisioning, Record, Store, StoreError, StoredEvent,
 };
 
 #[derive(Default)]
@@ -256,13 +256,7 @@ impl Store for MemoryStore {
                         conversion_type: t.clone(),
                         event,
                     }),
-                    None => Err(StoreError::Corrupt {
-                        key: format!("conversion event {}", event.id),
-                        reason: format!(
-                            "its conversion type {} is missing",
-                            event.conversion_type_id
-                        ),
-                    }),
+                    None => Err(StoreError::missing_type(&event)),
                 },
             )
             .collect::<Result<_, _>>()?;
@@ -275,14 +269,48 @@ impl Store for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// The record that holds `record`'s id, if any.
+    fn holding(&self, record: &Record) -> Option<Record> {
+        let data = self.data();
+        match record {
+            Record::Account(a) => data.accounts.get(&a.id).cloned().map(Record::Account),
+            Record::ConversionType(account, t) => (data.types.get(&(*account, t.id)).cloned())
+                .map(|t| Record::ConversionType(*account, t)),
+            Record::Lead(account, l) => {
+                (data.leads.get(&(*account, l.id)).cloned()).map(|l| Record::Lead(*account, l))
+            }
+            Record::WorkflowRun(account, r) => (data.runs.get(&(*account, r.id)).cloned())
+                .map(|r| Record::WorkflowRun(*account, r)),
+        }
+    }
+}
+
 impl Provisioning for MemoryStore {
-    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.data().accounts.insert(account.id, account.clone());
+    async fn create(&self, record: &Record) -> Result<Option<Record>, StoreError> {
+        if let Some(found) = self.holding(record) {
+            return Ok(Some(found));
+        }
+        self.put(record).await.map(|()| None)
+    }
+
+    async fn put(&self, record: &Record) -> Result<(), StoreError> {
+        let mut data = self.data();
+        match record.clone() {
+            Record::Account(a) => drop(data.accounts.insert(a.id, a)),
+            Record::ConversionType(account, t) => drop(data.types.insert((account, t.id), t)),
+            Record::Lead(account, l) => drop(data.leads.insert((account, l.id), l)),
+            Record::WorkflowRun(account, r) => drop(data.runs.insert((account, r.id), r)),
+        }
         Ok(())
     }
 
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         Ok(self.data().accounts.get(&id).cloned())
+    }
+
+    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        Ok(self.data().leads.get(&(account, id)).cloned())
     }
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
@@ -316,42 +344,5 @@ impl Provisioning for MemoryStore {
                 record.revoked_at = Some(Timestamp::now());
             })
             .is_some())
-    }
-
-    async fn put_conversion_type(
-        &self,
-        account: AccountId,
-        conversion_type: &ConversionType,
-    ) -> Result<(), StoreError> {
-        self.data()
-            .types
-            .insert((account, conversion_type.id), conversion_type.clone());
-        Ok(())
-    }
-
-    async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
-        self.data().leads.insert((account, lead.id), lead.clone());
-        Ok(())
-    }
-
-    async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        Ok(self.data().leads.get(&(account, id)).cloned())
-    }
-
-    async fn put_workflow_run(
-        &self,
-        account: AccountId,
-        run: &WorkflowRun,
-    ) -> Result<(), StoreError> {
-        self.data().runs.insert((account, run.id), run.clone());
-        Ok(())
-    }
-
-    async fn get_workflow_run(
-        &self,
-        account: AccountId,
-        id: WorkflowRunId,
-    ) -> Result<Option<WorkflowRun>, StoreError> {
-        Ok(self.data().runs.get(&(account, id)).cloned())
     }
 }

@@ -24,21 +24,15 @@ where
     E: ProvideErrorKind + ProvideErrorMetadata,
 {
     match err {
-        // No answer in time (an attempt or the whole operation).
-        SdkError::TimeoutError(_) => Class::Transient,
-        // An answer that could not be read: a connection cut mid-response.
-        SdkError::ResponseError(_) => Class::Transient,
-        SdkError::DispatchFailure(failure) => {
-            if failure.is_timeout() || failure.is_io() {
-                Class::Transient
-            } else {
-                match failure.as_other() {
-                    Some(ErrorKind::ThrottlingError) => Class::Throttling,
-                    Some(_) => Class::Transient,
-                    None => Class::Permanent,
-                }
-            }
-        }
+        // No answer in time (an attempt or the whole operation), or one that could not be read (a
+        // connection cut mid-response).
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Class::Transient,
+        SdkError::DispatchFailure(f) if f.is_timeout() || f.is_io() => Class::Transient,
+        SdkError::DispatchFailure(failure) => match failure.as_other() {
+            Some(ErrorKind::ThrottlingError) => Class::Throttling,
+            Some(_) => Class::Transient,
+            None => Class::Permanent,
+        },
         SdkError::ServiceError(context) => {
             let service = context.err();
             let code = ProvideErrorMetadata::code(service).unwrap_or_default();

@@ -1,8 +1,8 @@
-//! Records as DynamoDB items and back; every attribute name is defined once, in [`attr`].
-//! Over 400 lines on purpose: each record's layout sits beside its reading, so a change of format
-//! (and the `format` every item carries) is made in one file.
+//! Records as DynamoDB items and back, attribute names defined once in [`attr`]. Over 400 lines on
+//! purpose: each layout sits by its reading, so a format change (and `format` bump) is in one file.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::fmt::Display;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,7 +14,7 @@ use crate::domain::{
     MasterWorkflowId, Metadata, Notes, RequestFingerprint, Scope, Timestamp, WorkflowId,
     WorkflowRun, WorkflowRunId, WriteToken,
 };
-use crate::store::{NewEvent, StoreError, StoredEvent};
+use crate::store::{NewEvent, Record, StoreError, StoredEvent};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -85,17 +85,16 @@ struct Writer(Item);
 
 impl Writer {
     fn new(key: Item, entity: &str) -> Self {
-        let mut item = key;
-        item.insert(attr::ENTITY.to_owned(), string(entity));
-        item.insert(
-            attr::FORMAT.to_owned(),
-            AttributeValue::N(FORMAT.to_string()),
-        );
-        Self(item)
+        Self(key)
+            .text(attr::ENTITY, entity)
+            .set(attr::FORMAT, AttributeValue::N(FORMAT.to_string()))
     }
 
-    fn set(mut self, name: &str, value: AttributeValue) -> Self {
-        self.0.insert(name.to_owned(), value);
+    /// Sets the attribute; a `None` sets nothing.
+    fn set(mut self, name: &str, value: impl Into<Option<AttributeValue>>) -> Self {
+        if let Some(value) = value.into() {
+            self.0.insert(name.to_owned(), value);
+        }
         self
     }
 
@@ -104,10 +103,7 @@ impl Writer {
     }
 
     fn optional(self, name: &str, value: Option<impl Display>) -> Self {
-        match value {
-            Some(value) => self.text(name, value),
-            None => self,
-        }
+        self.set(name, value.map(string))
     }
 
     fn build(self) -> Item {
@@ -158,12 +154,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.optional(name, |text| {
-            Ok::<_, std::convert::Infallible>(text.to_owned())
-        })
-    }
-
     fn boolean(&self, name: &str) -> Result<bool, StoreError> {
         match self.0.get(name) {
             Some(AttributeValue::Bool(value)) => Ok(*value),
@@ -172,15 +162,34 @@ impl<'a> Reader<'a> {
     }
 }
 
+pub(super) fn record_item(record: &Record) -> Item {
+    match record {
+        Record::Account(account) => account_item(account),
+        Record::ConversionType(account, t) => conversion_type_item(*account, t),
+        Record::Lead(account, lead) => lead_item(*account, lead),
+        Record::WorkflowRun(account, run) => workflow_run_item(*account, run),
+    }
+}
+
+/// The item of a record of the same kind as `like`, in the same account.
+pub(super) fn record_from(like: &Record, item: &Item) -> Result<Record, StoreError> {
+    Ok(match like {
+        Record::Account(_) => Record::Account(account_from(item)?),
+        Record::ConversionType(account, _) => {
+            Record::ConversionType(*account, conversion_type_from(item)?)
+        }
+        Record::Lead(account, _) => Record::Lead(*account, lead_from(item)?),
+        Record::WorkflowRun(account, _) => Record::WorkflowRun(*account, workflow_run_from(item)?),
+    })
+}
+
 pub(super) fn account_item(account: &Account) -> Item {
-    Writer::new(
-        keys::key(account.id, keys::ACCOUNT_SK.to_owned()),
-        entity::ACCOUNT,
-    )
-    .text(attr::ID, account.id)
-    .text(attr::NAME, &account.name)
-    .text(attr::CREATED_AT, account.created_at)
-    .build()
+    let key = keys::key(account.id, keys::ACCOUNT_SK.to_owned());
+    Writer::new(key, entity::ACCOUNT)
+        .text(attr::ID, account.id)
+        .text(attr::NAME, &account.name)
+        .text(attr::CREATED_AT, account.created_at)
+        .build()
 }
 
 pub(super) fn account_from(item: &Item) -> Result<Account, StoreError> {
@@ -193,11 +202,7 @@ pub(super) fn account_from(item: &Item) -> Result<Account, StoreError> {
 }
 
 pub(super) fn api_key_item(key: &ApiKeyHash, account: AccountId, created_at: Timestamp) -> Item {
-    Writer::new(keys::api_key(key), entity::API_KEY)
-        .text(attr::ACCOUNT_ID, account)
-        .text(attr::STATUS, status::ACTIVE)
-        .text(attr::CREATED_AT, created_at)
-        .build()
+    active_key(keys::api_key(key), entity::API_KEY, account, created_at).build()
 }
 
 pub(super) fn api_key_entry_item(
@@ -205,12 +210,18 @@ pub(super) fn api_key_entry_item(
     account: AccountId,
     created_at: Timestamp,
 ) -> Item {
-    Writer::new(keys::api_key_entry(account, key), entity::API_KEY_ENTRY)
+    let listing = keys::api_key_entry(account, key);
+    active_key(listing, entity::API_KEY_ENTRY, account, created_at)
         .text(attr::KEY_HASH, key.as_str())
+        .build()
+}
+
+/// What both records of a new key hold.
+fn active_key(key: Item, entity: &str, account: AccountId, created_at: Timestamp) -> Writer {
+    Writer::new(key, entity)
         .text(attr::ACCOUNT_ID, account)
         .text(attr::STATUS, status::ACTIVE)
         .text(attr::CREATED_AT, created_at)
-        .build()
 }
 
 /// Either record of a key: under its hash (in the key), or listed under its account (`key_hash`).
@@ -244,32 +255,26 @@ pub(super) fn active_key_account(item: &Item) -> Result<Option<AccountId>, Store
 }
 
 pub(super) fn conversion_type_item(account: AccountId, t: &ConversionType) -> Item {
-    let fields = t
-        .fields
-        .iter()
-        .map(|f| {
-            AttributeValue::M(HashMap::from([
-                (attr::FIELD_KEY.to_owned(), string(&f.key)),
-                (attr::FIELD_LABEL.to_owned(), string(&f.label)),
-                (attr::FIELD_TYPE.to_owned(), string(f.field_type.as_str())),
-            ]))
-        })
-        .collect();
-    Writer::new(
-        keys::key(account, keys::conversion_type_sk(t.id)),
-        entity::CONVERSION_TYPE,
-    )
-    .text(attr::ID, t.id)
-    .text(attr::NAME, &t.name)
-    .optional(attr::DESCRIPTION, t.description.as_ref())
-    .text(attr::CATEGORY, t.category.as_str())
-    .text(attr::CURRENCY, t.currency)
-    .set(attr::FIELDS, AttributeValue::L(fields))
-    .optional(attr::WORKFLOW_ID, t.scope.workflow_id())
-    .optional(attr::MASTER_WORKFLOW_ID, t.scope.master_workflow_id())
-    .set(attr::ACTIVE, AttributeValue::Bool(t.active))
-    .text(attr::CREATED_AT, t.created_at)
-    .build()
+    let fields = t.fields.iter().map(|f| {
+        AttributeValue::M(HashMap::from([
+            (attr::FIELD_KEY.to_owned(), string(&f.key)),
+            (attr::FIELD_LABEL.to_owned(), string(&f.label)),
+            (attr::FIELD_TYPE.to_owned(), string(f.field_type.as_str())),
+        ]))
+    });
+    let key = keys::key(account, keys::conversion_type_sk(t.id));
+    Writer::new(key, entity::CONVERSION_TYPE)
+        .text(attr::ID, t.id)
+        .text(attr::NAME, &t.name)
+        .optional(attr::DESCRIPTION, t.description.as_ref())
+        .text(attr::CATEGORY, t.category.as_str())
+        .text(attr::CURRENCY, t.currency)
+        .set(attr::FIELDS, AttributeValue::L(fields.collect()))
+        .optional(attr::WORKFLOW_ID, t.scope.workflow_id())
+        .optional(attr::MASTER_WORKFLOW_ID, t.scope.master_workflow_id())
+        .set(attr::ACTIVE, AttributeValue::Bool(t.active))
+        .text(attr::CREATED_AT, t.created_at)
+        .build()
 }
 
 pub(super) fn conversion_type_from(item: &Item) -> Result<ConversionType, StoreError> {
@@ -309,7 +314,7 @@ pub(super) fn conversion_type_from(item: &Item) -> Result<ConversionType, StoreE
     Ok(ConversionType {
         id: r.parse(attr::ID, ConversionTypeId::parse)?,
         name: r.string(attr::NAME)?.to_owned(),
-        description: r.optional_text(attr::DESCRIPTION)?,
+        description: r.optional(attr::DESCRIPTION, |t| Ok::<_, Infallible>(t.to_owned()))?,
         category: r.parse(attr::CATEGORY, str::parse::<Category>)?,
         currency: r.parse(attr::CURRENCY, Currency::parse)?,
         fields,
@@ -335,16 +340,14 @@ pub(super) fn lead_from(item: &Item) -> Result<Lead, StoreError> {
 }
 
 pub(super) fn workflow_run_item(account: AccountId, run: &WorkflowRun) -> Item {
-    Writer::new(
-        keys::key(account, keys::workflow_run_sk(run.id)),
-        entity::WORKFLOW_RUN,
-    )
-    .text(attr::ID, run.id)
-    .text(attr::LEAD_ID, run.lead_id)
-    .text(attr::WORKFLOW_ID, run.workflow_id)
-    .optional(attr::MASTER_WORKFLOW_ID, run.master_workflow_id)
-    .text(attr::CREATED_AT, run.created_at)
-    .build()
+    let key = keys::key(account, keys::workflow_run_sk(run.id));
+    Writer::new(key, entity::WORKFLOW_RUN)
+        .text(attr::ID, run.id)
+        .text(attr::LEAD_ID, run.lead_id)
+        .text(attr::WORKFLOW_ID, run.workflow_id)
+        .optional(attr::MASTER_WORKFLOW_ID, run.master_workflow_id)
+        .text(attr::CREATED_AT, run.created_at)
+        .build()
 }
 
 pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> {
@@ -369,7 +372,8 @@ pub(super) fn event_item(
         let at = e.created_at.as_datetime().timestamp() + i64::from(days) * 86_400;
         AttributeValue::N(at.to_string())
     });
-    let writer = Writer::new(
+    let fingerprint = new.fingerprint.map(RequestFingerprint::to_stored);
+    Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
     )
@@ -384,21 +388,15 @@ pub(super) fn event_item(
     .set(attr::AMOUNT, AttributeValue::N(e.amount.to_string()))
     .text(attr::AMOUNT_TEXT, e.amount)
     .text(attr::CURRENCY, e.currency)
-    // Kept as JSON text: metadata numbers of any precision come back exactly as sent, which a
-    // DynamoDB number (38 digits, normalised) cannot promise.
+    // JSON text: any number comes back exactly as sent, unlike DynamoDB's (38 digits, normalised).
     .text(attr::METADATA, e.metadata.to_json())
     .optional(attr::NOTES, e.notes.as_ref())
     .text(attr::CONVERTED_AT, e.converted_at.sortable())
     .text(attr::CREATED_AT, e.created_at.sortable())
-    .optional(
-        attr::REQUEST_FINGERPRINT,
-        new.fingerprint.map(RequestFingerprint::to_stored),
-    )
-    .text(attr::WRITE_TOKEN, new.write_token);
-    match expires_at {
-        Some(at) => writer.set(attr::EXPIRES_AT, at).build(),
-        None => writer.build(),
-    }
+    .optional(attr::REQUEST_FINGERPRINT, fingerprint)
+    .text(attr::WRITE_TOKEN, new.write_token)
+    .set(attr::EXPIRES_AT, expires_at)
+    .build()
 }
 
 pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> {
@@ -427,7 +425,7 @@ fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
         currency: r.parse(attr::CURRENCY, Currency::parse)?,
         metadata: r.parse(attr::METADATA, Metadata::from_json)?,
         notes: r.optional(attr::NOTES, |text| {
-            Ok::<_, std::convert::Infallible>(Notes::from_stored(text.to_owned()))
+            Ok::<_, Infallible>(Notes::from_stored(text.to_owned()))
         })?,
         converted_at: r.parse(attr::CONVERTED_AT, Timestamp::from_stored)?,
         created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::item::{Item, attr};
+use super::item::{Item, attr, string};
 use crate::domain::{
     AccountId, ApiKeyHash, ConversionTypeId, EventFilter, EventId, LeadId, Position, Timestamp,
     WorkflowRunId,
@@ -109,20 +109,14 @@ pub(super) fn index_for(account: AccountId, lead: Option<LeadId>) -> (EventIndex
 
 /// All but the lead, which the index's partition guarantees where it is one.
 pub(super) fn remaining_conditions(filter: &EventFilter) -> Vec<(&'static str, String)> {
+    fn text(id: Option<impl std::fmt::Display>) -> Option<String> {
+        id.map(|id| id.to_string())
+    }
     [
-        (
-            attr::CONVERSION_TYPE_ID,
-            filter.conversion_type.map(|id| id.to_string()),
-        ),
-        (attr::WORKFLOW_ID, filter.workflow.map(|id| id.to_string())),
-        (
-            attr::MASTER_WORKFLOW_ID,
-            filter.master_workflow.map(|id| id.to_string()),
-        ),
-        (
-            attr::WORKFLOW_RUN_ID,
-            filter.workflow_run.map(|id| id.to_string()),
-        ),
+        (attr::CONVERSION_TYPE_ID, text(filter.conversion_type)),
+        (attr::WORKFLOW_ID, text(filter.workflow)),
+        (attr::MASTER_WORKFLOW_ID, text(filter.master_workflow)),
+        (attr::WORKFLOW_RUN_ID, text(filter.workflow_run)),
     ]
     .into_iter()
     .filter_map(|(name, value)| value.map(|v| (name, v)))
@@ -162,10 +156,7 @@ pub(super) fn api_key_entry(account: AccountId, key: &ApiKeyHash) -> Item {
 pub(super) fn api_key(key: &ApiKeyHash) -> Item {
     HashMap::from([
         (attr::PK.to_owned(), AttributeValue::S(api_key_pk(key))),
-        (
-            attr::SK.to_owned(),
-            AttributeValue::S(API_KEY_SK.to_owned()),
-        ),
+        (attr::SK.to_owned(), string(API_KEY_SK)),
     ])
 }
 

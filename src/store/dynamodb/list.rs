@@ -1,6 +1,5 @@
-//! The `Query` behind a list of events: the index and partition (`keys.rs`), the window as a sort
-//! key condition, other filters as a filter expression, newest first; and a list's two reads, its
-//! page and its count, each bounded in index entries (`MAX_ENTRIES_READ`).
+//! A list's `Query`: index and partition (`keys.rs`), the window as key condition, other filters as
+//! filter expression, newest first; and its page and count reads, bounded by `MAX_ENTRIES_READ`.
 
 use std::collections::HashMap;
 
@@ -18,9 +17,8 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
-/// Index entries a filtered page query reads in its first call, at least; each further call reads
-/// twice as many (DynamoDB still stops at 1 MB a call). A filter that drops most entries costs a
-/// few round trips, not one per event, and a page found early reads little more than it shows.
+/// Entries a filtered page's first call reads at least; each next call reads twice as many (still
+/// at most 1 MB): a sparse filter costs a few calls, not one per event; an early page, little more.
 const FILTERED_QUERY_BATCH: u32 = 100;
 
 pub(super) struct EventQuery {
@@ -43,27 +41,21 @@ impl EventQuery {
         let (index, partition) = keys::index_for(account, lead);
         let mut names = HashMap::from([("#partition".to_owned(), index.partition.to_owned())]);
         let mut values = HashMap::from([(":partition".to_owned(), string(&partition))]);
-        let window = filter.window;
-        let from = window.from().map(keys::converted_sk_bound);
-        let until = window.until().map(keys::converted_sk_bound);
+        let from = filter.window.from().map(keys::converted_sk_bound);
+        let until = filter.window.until().map(keys::converted_sk_bound);
         let range = match (&from, &until) {
             (None, None) => "",
             (Some(_), None) => " AND #position >= :from",
             (None, Some(_)) => " AND #position < :until",
-            // BETWEEN includes its ends, but no sort key equals the bare bound of `until`: an
-            // event converted at that instant sorts after it.
+            // BETWEEN is inclusive, but `until`'s bare bound sorts before any key at that instant.
             (Some(_), Some(_)) => " AND #position BETWEEN :from AND :until",
         };
         // DynamoDB refuses a name the expressions do not use.
         if !range.is_empty() {
             names.insert("#position".to_owned(), attr::CONVERTED_SK.to_owned());
         }
-        if let Some(from) = from {
-            values.insert(":from".to_owned(), string(from));
-        }
-        if let Some(until) = until {
-            values.insert(":until".to_owned(), string(until));
-        }
+        values.extend(from.map(|from| (":from".to_owned(), string(from))));
+        values.extend(until.map(|until| (":until".to_owned(), string(until))));
         let conditions: Vec<String> = keys::remaining_conditions(filter)
             .into_iter()
             .enumerate()
@@ -99,10 +91,8 @@ impl EventQuery {
     fn start_after(&self, account: AccountId, position: Position) -> Item {
         let mut key = keys::key(account, keys::event_sk(position.id));
         key.insert(self.index.partition.to_owned(), string(&self.partition));
-        key.insert(
-            attr::CONVERTED_SK.to_owned(),
-            string(keys::converted_sk(position.converted_at, position.id)),
-        );
+        let converted_sk = keys::converted_sk(position.converted_at, position.id);
+        key.insert(attr::CONVERTED_SK.to_owned(), string(converted_sk));
         key
     }
 
@@ -119,9 +109,7 @@ impl EventQuery {
         let wanted = skip + limit + 1;
         let mut matched: Vec<Item> = Vec::new();
         let mut read = 0u32;
-        let mut start = page
-            .after
-            .map(|position| self.start_after(account, position));
+        let mut start = page.after.map(|after| self.start_after(account, after));
         let mut filtered_batch = FILTERED_QUERY_BATCH;
         loop {
             let remaining = (wanted - matched.len()) as u32;
@@ -146,8 +134,7 @@ impl EventQuery {
                 break;
             }
         }
-        // Stopped by the bound, before it knew whether more match: the page continues after
-        // the last entry read, with what is left to skip.
+        // Bound hit, more may match: resume after the last entry read, with what is left to skip.
         let cut = matched.len() < wanted && start.is_some();
         let next = if let Some(last_read) = start.as_ref().filter(|_| cut) {
             Some(Resume {
@@ -223,9 +210,8 @@ impl DynamoStore {
         for entry in entries {
             let r = Reader(entry);
             let event_sk = r.string(attr::SK)?.to_owned();
-            let type_sk = keys::conversion_type_sk(
-                r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?,
-            );
+            let type_id = r.parse(attr::CONVERSION_TYPE_ID, ConversionTypeId::parse)?;
+            let type_sk = keys::conversion_type_sk(type_id);
             if !sort_keys.contains(&type_sk) {
                 sort_keys.push(type_sk.clone());
             }
@@ -258,10 +244,7 @@ impl DynamoStore {
                 None => {
                     let read = found
                         .remove(&type_sk)
-                        .ok_or_else(|| StoreError::Corrupt {
-                            key: event_sk.clone(),
-                            reason: format!("its conversion type ({type_sk}) is missing"),
-                        })
+                        .ok_or_else(|| StoreError::missing_type(&event))
                         .and_then(|i| item::conversion_type_from(&i))?;
                     types.insert(type_sk, read.clone());
                     read
@@ -285,10 +268,8 @@ impl DynamoStore {
         let Some(run) = filter.workflow_run else {
             return Ok(Some(filter.lead));
         };
-        let Some(found) = self
-            .get(keys::key(account, keys::workflow_run_sk(run)))
-            .await?
-        else {
+        let key = keys::key(account, keys::workflow_run_sk(run));
+        let Some(found) = self.get(key).await? else {
             return Ok(None);
         };
         let lead = item::workflow_run_from(&found)?.lead_id;

@@ -119,7 +119,7 @@ impl DynamoStore {
             .map_err(store_error)
     }
 
-    async fn put(&self, item: Item) -> Result<(), StoreError> {
+    async fn put_item(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -128,6 +128,48 @@ impl DynamoStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// A `PutItem` conditioned on no item with its key: `None` once written, else the key's holder,
+    /// as the refusal returns it (`ReturnValuesOnConditionCheckFailure`) or read consistently
+    /// (dynalite returns none). An unanswered put (cut connection, time-out, server error) may have
+    /// landed: its key is read back first, a write found returned as existing (the caller tells its
+    /// own from another's). Best effort: a failed read, or a later landing, still fails.
+    async fn put_new(&self, item: Item) -> Result<Option<Item>, StoreError> {
+        let key: Item = [attr::PK, attr::SK]
+            .into_iter()
+            .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
+            .collect();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(None),
+            Err(err) => err,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(refused)) = err.as_service_error()
+        else {
+            let failure = store_error(err);
+            if matches!(failure, StoreError::Unavailable(_))
+                && let Ok(Some(found)) = self.get(key).await
+            {
+                return Ok(Some(found));
+            }
+            return Err(failure);
+        };
+        match refused.item() {
+            Some(found) => Ok(Some(found.clone())),
+            None => self.get(key).await?.map(Some).ok_or_else(|| {
+                StoreError::Failed("an item refused as existing was then not found".into())
+            }),
+        }
     }
 
     async fn batch_get(
@@ -199,11 +241,10 @@ impl Store for DynamoStore {
         }
     }
 
-    /// The key's record read strongly (a revocation takes effect at once), beside one eventually
-    /// consistent `BatchGetItem` of the rest, at half the price. A record a replica has not seen
-    /// (written in the last second or so) is read again strongly before it is called missing, so
-    /// a client never gets a 400 for a lead or run it just made; a type deactivated in that second
-    /// can still be used. Nothing of the account is parsed before the key's record confirms it.
+    /// The key's record read strongly (revocation acts at once), beside one eventually consistent,
+    /// half-price `BatchGetItem` of the rest; what a replica lacks (just written) is reread
+    /// strongly before it is called missing (no 400 for a lead or run just made; a type deactivated
+    /// that second still works). The account is parsed only once the key's record confirms it.
     async fn load_context(
         &self,
         account: AccountId,
@@ -261,56 +302,16 @@ impl Store for DynamoStore {
         })
     }
 
-    /// A `PutItem` conditioned on no item. An existing one comes back with the refusal
-    /// (`ReturnValuesOnConditionCheckFailure`), or by a consistent read (dynalite sends none).
     async fn insert_event(
         &self,
         account: AccountId,
         new: NewEvent<'_>,
     ) -> Result<Insert, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item::event_item(account, &new, self.retention_days)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(Insert::Written),
-            Err(err) => err,
-        };
-        let Some(PutItemError::ConditionalCheckFailedException(refused)) = err.as_service_error()
-        else {
-            let failure = store_error(err);
-            // A put without an answer (a cut connection, a time-out, server errors) may have been
-            // written: read it back before answering 503. The service tells its own write by its
-            // token (a 201), so a client retrying without an idempotency key does not store it
-            // twice. Best effort: a failed read, or a write landing after it, still answers 503.
-            if matches!(failure, StoreError::Unavailable(_))
-                && let Ok(Some(found)) = self.get_event(account, new.event.id).await
-            {
-                return Ok(Insert::Exists(Box::new(found)));
-            }
-            return Err(failure);
-        };
-        let existing = match refused.item() {
-            Some(found) => Some(item::stored_event_from(found)?),
-            None => self.get_event(account, new.event.id).await?,
-        };
-        existing
-            .map(|found| Insert::Exists(Box::new(found)))
-            .ok_or_else(|| {
-                StoreError::Failed(
-                    format!(
-                        "event {} was refused as existing, then not found",
-                        new.event.id
-                    )
-                    .into(),
-                )
-            })
+        let item = item::event_item(account, &new, self.retention_days);
+        match self.put_new(item).await? {
+            None => Ok(Insert::Written),
+            Some(found) => Ok(Insert::Exists(Box::new(item::stored_event_from(&found)?))),
+        }
     }
 
     async fn get_event(

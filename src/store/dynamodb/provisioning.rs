@@ -3,31 +3,30 @@
 use super::error::store_error;
 use super::item::{self, attr, status, string};
 use super::{DynamoStore, keys};
-use crate::domain::{
-    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionType, Lead, LeadId, Timestamp,
-    WorkflowRun, WorkflowRunId,
-};
-use crate::store::{Provisioning, StoreError};
+use crate::domain::{Account, AccountId, ApiKeyHash, ApiKeyRecord, Lead, LeadId, Timestamp};
+use crate::store::{Provisioning, Record, StoreError};
 
 impl Provisioning for DynamoStore {
-    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.put(item::account_item(account)).await
+    async fn create(&self, record: &Record) -> Result<Option<Record>, StoreError> {
+        let found = self.put_new(item::record_item(record)).await?;
+        found.map(|i| item::record_from(record, &i)).transpose()
+    }
+
+    async fn put(&self, record: &Record) -> Result<(), StoreError> {
+        self.put_item(item::record_item(record)).await
     }
 
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.get_as(
-            keys::key(id, keys::ACCOUNT_SK.to_owned()),
-            item::account_from,
-        )
-        .await
+        let key = keys::key(id, keys::ACCOUNT_SK.to_owned());
+        self.get_as(key, item::account_from).await
     }
 
     async fn put_api_key(&self, key: &ApiKeyHash, account: AccountId) -> Result<(), StoreError> {
         let now = Timestamp::now();
         // The account's listing first: a key that works is always listed.
-        self.put(item::api_key_entry_item(key, account, now))
+        self.put_item(item::api_key_entry_item(key, account, now))
             .await?;
-        self.put(item::api_key_item(key, account, now)).await
+        self.put_item(item::api_key_item(key, account, now)).await
     }
 
     async fn api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -64,41 +63,8 @@ impl Provisioning for DynamoStore {
         Ok(true)
     }
 
-    async fn put_conversion_type(
-        &self,
-        account: AccountId,
-        conversion_type: &ConversionType,
-    ) -> Result<(), StoreError> {
-        self.put(item::conversion_type_item(account, conversion_type))
-            .await
-    }
-
-    async fn put_lead(&self, account: AccountId, lead: &Lead) -> Result<(), StoreError> {
-        self.put(item::lead_item(account, lead)).await
-    }
-
-    async fn get_workflow_run(
-        &self,
-        account: AccountId,
-        id: WorkflowRunId,
-    ) -> Result<Option<WorkflowRun>, StoreError> {
-        self.get_as(
-            keys::key(account, keys::workflow_run_sk(id)),
-            item::workflow_run_from,
-        )
-        .await
-    }
-
     async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError> {
         self.get_as(keys::key(account, keys::lead_sk(id)), item::lead_from)
             .await
-    }
-
-    async fn put_workflow_run(
-        &self,
-        account: AccountId,
-        run: &WorkflowRun,
-    ) -> Result<(), StoreError> {
-        self.put(item::workflow_run_item(account, run)).await
     }
 }

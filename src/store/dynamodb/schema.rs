@@ -53,11 +53,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
         if index.partition != attr::PK {
             request = request.attribute_definitions(attribute(index.partition)?);
         }
+        let projected = index.projected.iter().map(|a| a.to_string()).collect();
         let projection = Projection::builder()
             .projection_type(ProjectionType::Include)
-            .set_non_key_attributes(Some(
-                index.projected.iter().map(|a| a.to_string()).collect(),
-            ))
+            .set_non_key_attributes(Some(projected))
             .build();
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -69,8 +68,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
                 .map_err(|e| fail(e.to_string()))?,
         );
     }
-    let created = request.send().await;
-    match created {
+    match request.send().await {
         Ok(_) => {}
         Err(err)
             if err
@@ -86,28 +84,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), TableError
             .await
             .map_err(|e| fail(DisplayErrorContext(e).to_string()))?
             .table;
-        if described.as_ref().and_then(|t| t.table_status.as_ref()) == Some(&TableStatus::Active) {
-            // A table an earlier version made lacks indexes: say so, rather than answer every
-            // list with a 500 later.
-            let present: Vec<&str> = described
-                .as_ref()
-                .map(|t| t.global_secondary_indexes())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|index| index.index_name())
-                .collect();
-            let missing: Vec<&str> = EVENT_INDEXES
-                .iter()
-                .map(|index| index.name)
-                .filter(|name| !present.contains(name))
-                .collect();
-            if !missing.is_empty() {
-                return Err(fail(format!(
-                    "exists without the indexes {} (made by an earlier version): delete it \
-                     (for make run's table, `make clean` removes .local/)",
-                    missing.join(", ")
-                )));
-            }
+        if described.and_then(|t| t.table_status) == Some(TableStatus::Active) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -120,7 +120,7 @@ impl Backend {
         Table { client, name }
     }
 
-    /// A table named so, as a version before the list indexes made it: the keys, no index.
+    /// A table with the keys and no index: every list query on it fails.
     pub async fn keys_only_table(&self, name: &str) {
         use aws_sdk_dynamodb::types::{
             AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,

@@ -5,7 +5,7 @@ use conversions::domain::{
     Account, AccountId, ApiKey, Category, ConversionType, ConversionTypeId, Currency, Lead, LeadId,
     MasterWorkflowId, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
 };
-use conversions::store::{DynamoStore, Provisioning};
+use conversions::store::{DynamoStore, Provisioning, Record};
 
 /// A second account with its own key (one that names it), a master-workflow type, a lead and a
 /// run.
@@ -51,14 +51,20 @@ pub async fn tenant(store: &DynamoStore) -> Tenant {
         master_workflow_id: Some(master),
         created_at: now,
     };
-    store.put_account(&account).await.unwrap();
+    store.put(&Record::Account(account.clone())).await.unwrap();
     store.put_api_key(&key.hash(), account.id).await.unwrap();
     store
-        .put_conversion_type(account.id, &conversion_type)
+        .put(&Record::ConversionType(account.id, conversion_type.clone()))
         .await
         .unwrap();
-    store.put_lead(account.id, &lead).await.unwrap();
-    store.put_workflow_run(account.id, &run).await.unwrap();
+    store
+        .put(&Record::Lead(account.id, lead.clone()))
+        .await
+        .unwrap();
+    store
+        .put(&Record::WorkflowRun(account.id, run.clone()))
+        .await
+        .unwrap();
     Tenant {
         key,
         account: account.id,
