@@ -8,7 +8,7 @@ curl command and a ```json block with the response, whose status is written just
 it uses them, are set to them). The response must equal the
 documented one exactly, numbers compared as their exact text, except the values that differ on
 every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), of the
-one event or of each listed one, which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
+one event or of each listed one (or each event of a batch's results), which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
 answer must be the first, byte for byte, with `Idempotent-Replayed: true`.
 """
 
@@ -80,6 +80,10 @@ def check(example, base_url, key):
         pairs = []
         if isinstance(expected.get("conversion_event"), dict):
             pairs.append((expected["conversion_event"], actual.get("conversion_event") or {}))
+        if isinstance(expected.get("results"), list):
+            pairs.extend((documented["conversion_event"], answered.get("conversion_event") or {})
+                         for documented, answered in zip(expected["results"], actual.get("results") or [])
+                         if isinstance(documented.get("conversion_event"), dict))
         if isinstance(expected.get("conversion_events"), list):
             answered_events = actual.get("conversion_events") or []
             pairs.extend(zip(expected["conversion_events"], answered_events))

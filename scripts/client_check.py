@@ -111,6 +111,26 @@ def main(base_url, key, dynamodb_port=None):
     expect("a body too large", create_conversion.sync_detailed(
         client=client(), body=body(notes="n" * 70_000)), 413, Error)
 
+    from conversions_client.api.conversions import create_conversions
+    from conversions_client.models import BatchResults, NewConversionBatch
+
+    def rows(*amounts):
+        return NewConversionBatch.from_dict({"events": [
+            {"idempotency_key": f"client-batch-{uuid.uuid4()}", "conversion_type_id": DEMO_TYPE,
+             "lead_id": DEMO_LEAD, "amount": amount} for amount in amounts]})
+    batch = rows(1, 2)
+    done = expect("a batch", create_conversions.sync_detailed(client=client(), body=batch), 200,
+                  BatchResults)
+    assert [r.status for r in done.results] == ["created", "created"], done
+    again = expect("the batch again", create_conversions.sync_detailed(client=client(), body=batch),
+                   200, BatchResults)
+    assert [r.status for r in again.results] == ["replayed", "replayed"], again
+    partial = expect("a batch with an invalid row", create_conversions.sync_detailed(
+        client=client(), body=rows(3, -1)), 207, BatchResults)
+    assert [r.status for r in partial.results] == ["created", "invalid"], partial
+    expect("an empty batch", create_conversions.sync_detailed(
+        client=client(), body=NewConversionBatch.from_dict({"events": []})), 400, ValidationError)
+
     page = expect("list", list_conversions.sync_detailed(client=client(), limit=1), 200,
                   ConversionEventList)
     assert page.next_cursor, "more than one event: a cursor"

@@ -1,12 +1,16 @@
 //! The use cases (authenticate; record, list and read conversions; list conversion types),
 //! written against the [`Store`] port only, so they run the same on DynamoDB and in memory.
 
+mod batch;
+
+pub use batch::{BatchRow, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, create_batch};
+
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, EventWithType,
     FieldError, IdempotencyKey, NewConversion, PageRequest, Position, RequestFingerprint, Resume,
     Timestamp, Total, WriteToken,
 };
-use crate::store::{Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
+use crate::store::{Context, Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -99,43 +103,103 @@ pub async fn create_conversion<S: Store>(
     } = request;
     let keyed = idempotency_key
         .filter(|_| !dry_run)
-        .map(|key| (key.event_id(account), RequestFingerprint::of(&conversion)));
-    let lookup = Lookup {
-        api_key: key.as_ref(),
-        conversion_type: conversion.conversion_type_id,
-        lead: conversion.lead_id,
-        workflow_run: conversion.workflow_run_id,
-        event: keyed.as_ref().map(|(id, _)| *id),
-    };
-    let context = store.load_context(account, lookup).await?;
+        .map(|key| key.event_id(account));
+    let mut lookup = Lookup::of([&conversion], keyed);
+    lookup.api_key = key.as_ref();
+    let context = store.load_context(account, &lookup).await?;
     // Trust a claimed account only once its key's record confirms it, before using anything read.
     if key.is_some() && context.key_account != Some(account) {
         return Err(CreateError::Auth(AuthError::Invalid));
     }
     log_account(account);
-    let fingerprint = keyed.as_ref().map(|(_, fingerprint)| fingerprint);
-    let inherited = context.conversion_type.as_ref().map(|t| t.currency);
-    if let Some(existing) = context.existing_event {
-        return replay(existing, &conversion, inherited);
+    match prepare(&context, conversion, keyed, dry_run, now)? {
+        Prepared::Done(outcome) => Ok(outcome),
+        Prepared::Write(write) => write_event(store, account, write).await,
     }
-    // Kept to compare with what a concurrent request with the same key stored.
+}
+
+impl Lookup<'_> {
+    /// The records these conversions refer to, and the events of these idempotency keys.
+    fn of<'c>(
+        conversions: impl IntoIterator<Item = &'c NewConversion>,
+        events: impl IntoIterator<Item = EventId>,
+    ) -> Self {
+        let mut lookup = Self {
+            events: events.into_iter().collect(),
+            ..Self::default()
+        };
+        for c in conversions {
+            lookup.conversion_types.push(c.conversion_type_id);
+            lookup.leads.push(c.lead_id);
+            lookup.workflow_runs.extend(c.workflow_run_id);
+        }
+        lookup
+    }
+}
+
+/// What a valid conversion comes to, before any write.
+enum Prepared {
+    Done(Outcome),
+    Write(Write),
+}
+
+struct Write {
+    event: ConversionEvent,
+    fingerprint: Option<RequestFingerprint>,
+    /// The keyed request, kept to compare with what a concurrent request with its key stored.
+    sent: Option<NewConversion>,
+    inherited: Option<Currency>,
+}
+
+/// The rules of [`NewConversion::resolve`] on the records read, or the replay of the event its
+/// key already created. A dry run (`keyed` is then `None`) stops before the write.
+fn prepare(
+    context: &Context,
+    conversion: NewConversion,
+    keyed: Option<EventId>,
+    dry_run: bool,
+    now: Timestamp,
+) -> Result<Prepared, CreateError> {
+    let conversion_type = context.conversion_types.get(&conversion.conversion_type_id);
+    let inherited = conversion_type.map(|t| t.currency);
+    if let Some(existing) = keyed.and_then(|id| context.events.get(&id)) {
+        return replay(existing.clone(), &conversion, inherited).map(Prepared::Done);
+    }
+    let fingerprint = keyed.map(|_| RequestFingerprint::of(&conversion));
     let sent = keyed.is_some().then(|| conversion.clone());
-    let event = conversion
-        .resolve(
-            keyed.as_ref().map_or_else(EventId::random, |(id, _)| *id),
-            context.conversion_type.as_ref(),
-            context.lead.as_ref(),
-            context.workflow_run.as_ref(),
-            now,
-        )
-        .map_err(CreateError::Invalid)?;
+    let lead = context.leads.get(&conversion.lead_id);
+    let run = (conversion.workflow_run_id).and_then(|id| context.workflow_runs.get(&id));
+    let id = keyed.unwrap_or_else(EventId::random);
+    let event =
+        (conversion.resolve(id, conversion_type, lead, run, now)).map_err(CreateError::Invalid)?;
     if dry_run {
-        return Ok(Outcome::DryRun(event));
+        return Ok(Prepared::Done(Outcome::DryRun(event)));
     }
+    Ok(Prepared::Write(Write {
+        event,
+        fingerprint,
+        sent,
+        inherited,
+    }))
+}
+
+/// The conditional put of a prepared event, with a random [`WriteToken`]: an SDK retry of a put
+/// whose first attempt committed finds its own item by it.
+async fn write_event<S: Store>(
+    store: &S,
+    account: AccountId,
+    write: Write,
+) -> Result<Outcome, CreateError> {
+    let Write {
+        event,
+        fingerprint,
+        sent,
+        inherited,
+    } = write;
     let write_token = WriteToken::random();
     let new = NewEvent {
         event: &event,
-        fingerprint,
+        fingerprint: fingerprint.as_ref(),
         write_token,
     };
     match store.insert_event(account, new).await? {
@@ -276,7 +340,7 @@ mod tests {
         async fn load_context(
             &self,
             account: AccountId,
-            lookup: Lookup<'_>,
+            lookup: &Lookup<'_>,
         ) -> Result<Context, StoreError> {
             self.store.load_context(account, lookup).await
         }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Response;
 
 use crate::domain::FieldError;
-use crate::service::{AuthError, CreateError};
+use crate::service::{AuthError, CreateError, MAX_BATCH_ROWS};
 use crate::store::StoreError;
 
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -19,6 +19,8 @@ pub enum ApiError {
     /// Every problem found; the first is the documented `message`.
     Validation(Vec<FieldError>),
     PayloadTooLarge,
+    /// A batch of more than [`MAX_BATCH_ROWS`] rows or [`MAX_BATCH_BODY_BYTES`] bytes.
+    BatchTooLarge,
     /// The `Idempotency-Key` was used with another body.
     IdempotencyMismatch,
     RouteNotFound,
@@ -33,8 +35,11 @@ pub enum ApiError {
 }
 
 pub const MAX_BODY_BYTES: usize = 65_536;
+/// The largest batch body accepted, in bytes (1 MiB).
+pub const MAX_BATCH_BODY_BYTES: usize = 1_048_576;
 // The 413 message states the limit.
 const _: () = assert!(MAX_BODY_BYTES == 65_536);
+const _: () = assert!(MAX_BATCH_BODY_BYTES == 1_048_576 && MAX_BATCH_ROWS == 100);
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -46,9 +51,18 @@ struct ErrorBody<'a> {
 }
 
 #[derive(Serialize)]
-struct FieldErrorBody<'a> {
+pub(super) struct FieldErrorBody<'a> {
     field: &'a str,
     message: &'a str,
+}
+
+impl<'a> From<&'a FieldError> for FieldErrorBody<'a> {
+    fn from(e: &'a FieldError) -> Self {
+        Self {
+            field: &e.field,
+            message: &e.message,
+        }
+    }
 }
 
 impl ApiError {
@@ -56,7 +70,7 @@ impl ApiError {
         match self {
             Self::MissingApiKey | Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Self::Validation(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RouteNotFound | Self::EventNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -70,7 +84,7 @@ impl ApiError {
             Self::MissingApiKey => "Missing API key",
             Self::InvalidApiKey => "Invalid API key",
             Self::Validation(_) => "Validation error",
-            Self::PayloadTooLarge => "Payload too large",
+            Self::PayloadTooLarge | Self::BatchTooLarge => "Payload too large",
             Self::IdempotencyMismatch => "Idempotency error",
             Self::RouteNotFound | Self::EventNotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
@@ -87,6 +101,7 @@ impl ApiError {
                 .first()
                 .map_or("The request is invalid", FieldError::headline),
             Self::PayloadTooLarge => "Request body must not exceed 65536 bytes",
+            Self::BatchTooLarge => "A batch must not exceed 100 events or 1048576 bytes",
             Self::IdempotencyMismatch => {
                 "Idempotency-Key has already been used with a different request body"
             }
@@ -100,15 +115,7 @@ impl ApiError {
 
     pub fn into_response(self) -> Response {
         let errors = match &self {
-            Self::Validation(errors) => Some(
-                errors
-                    .iter()
-                    .map(|e| FieldErrorBody {
-                        field: &e.field,
-                        message: &e.message,
-                    })
-                    .collect(),
-            ),
+            Self::Validation(errors) => Some(errors.iter().map(FieldErrorBody::from).collect()),
             _ => None,
         };
         let body = ErrorBody {

@@ -2,6 +2,7 @@
 //! out. Every failure becomes a response through [`ApiError`]: the function never returns `Err`
 //! and never panics on input.
 
+mod batch;
 mod body;
 mod error;
 mod event;
@@ -17,8 +18,9 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tracing::Instrument;
 
+pub use batch::{EMPTY_BATCH, KEY_INVALID, KEY_REQUIRED, NOT_A_BATCH};
 pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
-pub use error::{ApiError, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
+pub use error::{ApiError, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request};
 pub use observe::field_name;
 pub use query::page_request;
@@ -31,7 +33,9 @@ pub use response::Response;
 use observe::request_span;
 use route::Route;
 
-use crate::domain::{ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp};
+use crate::domain::{
+    AccountId, ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp,
+};
 use crate::service::{self, Caller, CreateRequest, Outcome};
 use crate::store::Store;
 
@@ -196,6 +200,7 @@ impl<S: Store> App<S> {
                     .ok_or(ApiError::EventNotFound)?;
                 Ok(Response::json(StatusCode::OK, listed_json(&listed)))
             }
+            Route::Batch => self.create_batch(request, account).await,
             Route::ConversionTypes => {
                 let types = service::list_conversion_types(&self.store, account).await?;
                 Ok(Response::json(
@@ -204,6 +209,34 @@ impl<S: Store> App<S> {
                 ))
             }
         }
+    }
+
+    /// `POST /conversions/batch`: the rows' writes stop a second before the request's deadline,
+    /// so that the answer lists every row (the rest `retryable`) before it.
+    async fn create_batch(
+        &self,
+        request: &Request,
+        account: AccountId,
+    ) -> Result<Response, ApiError> {
+        let started = tokio::time::Instant::now();
+        let now = Timestamp::now();
+        let rows = batch::read_batch(request.body().bytes(), now)?;
+        let dry_run = dry_run(request).map_err(|e| ApiError::Validation(vec![e]))?;
+        let (keys, rows): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        let deadline = started + self.deadline.saturating_sub(Duration::from_secs(1));
+        let outcomes =
+            service::create_batch(&self.store, account, rows, dry_run, now, deadline).await?;
+        let (success, body, counts) = batch::answer(&keys, &outcomes);
+        let span = tracing::Span::current();
+        for (field, count) in counts.into_iter().filter(|(_, count)| *count > 0) {
+            span.record(field, count as u64);
+        }
+        let status = if success {
+            StatusCode::OK
+        } else {
+            StatusCode::MULTI_STATUS
+        };
+        Ok(Response::json(status, body))
     }
 
     /// `POST /conversions`. A key that names its account is checked in the same read as the
@@ -326,6 +359,8 @@ fn dry_run(request: &Request) -> Result<bool, FieldError> {
     }
 }
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod read_tests;
 #[cfg(test)]

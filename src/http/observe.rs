@@ -11,6 +11,12 @@ pub(super) fn request_span(request_id: &str, cold_start: bool, route: &str) -> t
         account = tracing::field::Empty,
         event = tracing::field::Empty,
         outcome = tracing::field::Empty,
+        // A batch's rows, by what became of them.
+        created = tracing::field::Empty,
+        replayed = tracing::field::Empty,
+        invalid = tracing::field::Empty,
+        conflict = tracing::field::Empty,
+        retryable = tracing::field::Empty,
     )
 }
 

@@ -204,6 +204,12 @@ fn fields(fields: &[FieldDefinition]) -> Vec<FieldObject<'_>> {
         .collect()
 }
 
+/// A batch row's event object, as the single create answers it.
+pub(super) fn event_raw(event: &ConversionEvent, dry_run: bool) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&event_object(event, dry_run, None))
+        .expect("the bodies always serialise")
+}
+
 fn event_object<'a>(
     event: &'a ConversionEvent,
     dry_run: bool,
@@ -227,7 +233,7 @@ fn event_object<'a>(
     }
 }
 
-fn to_json(body: &impl Serialize) -> String {
+pub(super) fn to_json(body: &impl Serialize) -> String {
     // Room for an event with some metadata from the start, rather than growing from 128 bytes.
     let mut out = Vec::with_capacity(1024);
     serde_json::to_writer(&mut out, body).expect("the bodies always serialise");

@@ -5,6 +5,8 @@ use super::{ApiError, Request};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Route {
     Conversions,
+    /// `/conversions/batch`, a route of its own (never an id).
+    Batch,
     /// `/conversions/{id}`, with the id as sent.
     Conversion(String),
     ConversionTypes,
@@ -20,6 +22,7 @@ impl Route {
         }
         match trimmed(request.route_path()) {
             "/conversions" => Some(Self::Conversions),
+            "/conversions/batch" => Some(Self::Batch),
             "/conversion-types" => Some(Self::ConversionTypes),
             "/conversions/{id}" => {
                 let (_, id) = trimmed(request.path()).rsplit_once('/')?;
@@ -36,6 +39,7 @@ impl Route {
     pub(super) fn template(&self) -> &'static str {
         match self {
             Self::Conversions => "/conversions",
+            Self::Batch => "/conversions/batch",
             Self::Conversion(_) => "/conversions/{id}",
             Self::ConversionTypes => "/conversion-types",
         }
@@ -47,6 +51,7 @@ impl Route {
                 "GET, POST",
                 "Only GET and POST are supported on /conversions",
             ),
+            Self::Batch => ("POST", "Only POST is supported on /conversions/batch"),
             Self::Conversion(_) => ("GET", "Only GET is supported on /conversions/{id}"),
             Self::ConversionTypes => ("GET", "Only GET is supported on /conversion-types"),
         };

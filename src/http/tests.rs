@@ -216,7 +216,7 @@ impl Store for FailingStore {
     ) -> Result<Option<AccountId>, StoreError> {
         Ok(Some(AccountId::random()))
     }
-    async fn load_context(&self, _: AccountId, _: Lookup<'_>) -> Result<Context, StoreError> {
+    async fn load_context(&self, _: AccountId, _: &Lookup<'_>) -> Result<Context, StoreError> {
         Err((self.0)())
     }
     async fn insert_event(&self, _: AccountId, _: NewEvent<'_>) -> Result<Insert, StoreError> {
@@ -265,7 +265,7 @@ async fn throttling_after_retries_or_an_unreachable_store_is_a_503_with_retry_af
 }
 
 /// The demo data, answered slowly.
-struct SlowStore(MemoryStore, Duration);
+pub(super) struct SlowStore(pub(super) MemoryStore, pub(super) Duration);
 
 impl Store for SlowStore {
     async fn account_for_key(
@@ -278,7 +278,7 @@ impl Store for SlowStore {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup<'_>,
+        lookup: &Lookup<'_>,
     ) -> Result<Context, StoreError> {
         tokio::time::sleep(self.1).await;
         self.0.load_context(account, lookup).await

@@ -6,6 +6,8 @@ mod dynamodb;
 #[path = "../../tests/support/memory.rs"]
 mod memory;
 
+use std::collections::HashMap;
+
 pub use dynamodb::{DynamoStore, TableError, create_table};
 #[cfg(test)]
 pub use memory::MemoryStore;
@@ -71,27 +73,27 @@ pub struct StoredEvent {
     pub write_token: Option<WriteToken>,
 }
 
-/// The records of a [`Lookup`] that exist in the caller's account.
+/// The records of a [`Lookup`] that exist in the caller's account, by id.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     /// The active key's account; `None` for an unknown or revoked key, or when none was asked for.
     pub key_account: Option<AccountId>,
-    pub conversion_type: Option<ConversionType>,
-    pub lead: Option<Lead>,
-    pub workflow_run: Option<WorkflowRun>,
-    pub existing_event: Option<StoredEvent>,
+    pub conversion_types: HashMap<ConversionTypeId, ConversionType>,
+    pub leads: HashMap<LeadId, Lead>,
+    pub workflow_runs: HashMap<WorkflowRunId, WorkflowRun>,
+    pub events: HashMap<EventId, StoredEvent>,
 }
 
-/// The records one request refers to, read together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The records requests refer to (one create's, or a batch's), read together, each once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lookup<'a> {
     /// Read with the rest for a key that names its account.
     pub api_key: Option<&'a ApiKeyHash>,
-    pub conversion_type: ConversionTypeId,
-    pub lead: LeadId,
-    pub workflow_run: Option<WorkflowRunId>,
-    /// The event an `Idempotency-Key` would create, to find a replay.
-    pub event: Option<EventId>,
+    pub conversion_types: Vec<ConversionTypeId>,
+    pub leads: Vec<LeadId>,
+    pub workflow_runs: Vec<WorkflowRunId>,
+    /// The events idempotency keys would create, to find replays.
+    pub events: Vec<EventId>,
 }
 
 // Async functions: every caller's future is of a concrete store, whose `Send` the compiler sees.
@@ -104,7 +106,7 @@ pub trait Store: Send + Sync {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup<'_>,
+        lookup: &Lookup<'_>,
     ) -> Result<Context, StoreError>;
 
     /// Writes the event unless its id exists in the account; then returns the existing one.

@@ -17,11 +17,10 @@ fn lookup(
     workflow_run: Option<WorkflowRunId>,
 ) -> Lookup<'static> {
     Lookup {
-        api_key: None,
-        conversion_type,
-        lead,
-        workflow_run,
-        event: None,
+        conversion_types: vec![conversion_type],
+        leads: vec![lead],
+        workflow_runs: workflow_run.into_iter().collect(),
+        ..Lookup::default()
     }
 }
 
@@ -148,18 +147,23 @@ async fn records_of_one_account_are_invisible_to_another() {
             (demo.conversion_type.id, demo.lead.id, demo.workflow_run.id);
 
         let mine = store
-            .load_context(owner, lookup(type_id, lead_id, Some(run_id)))
+            .load_context(owner, &lookup(type_id, lead_id, Some(run_id)))
             .await
             .unwrap();
         assert_eq!(
-            mine.conversion_type.as_ref(),
+            mine.conversion_types.get(&type_id),
             Some(&demo.conversion_type),
             "{}",
             backend.name
         );
-        assert_eq!(mine.lead.as_ref(), Some(&demo.lead), "{}", backend.name);
         assert_eq!(
-            mine.workflow_run.as_ref(),
+            mine.leads.get(&lead_id),
+            Some(&demo.lead),
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            mine.workflow_runs.get(&run_id),
             Some(&demo.workflow_run),
             "{}",
             backend.name
@@ -167,7 +171,7 @@ async fn records_of_one_account_are_invisible_to_another() {
 
         let stranger = AccountId::random();
         let theirs = store
-            .load_context(stranger, lookup(type_id, lead_id, Some(run_id)))
+            .load_context(stranger, &lookup(type_id, lead_id, Some(run_id)))
             .await
             .unwrap();
         assert_eq!(
@@ -204,7 +208,7 @@ async fn missing_records_come_back_as_none_in_one_round_trip() {
         let context = store
             .load_context(
                 demo.account.id,
-                lookup(
+                &lookup(
                     ConversionTypeId::random(),
                     LeadId::random(),
                     Some(WorkflowRunId::random()),
@@ -216,16 +220,16 @@ async fn missing_records_come_back_as_none_in_one_round_trip() {
         let without_run = store
             .load_context(
                 demo.account.id,
-                lookup(demo.conversion_type.id, demo.lead.id, None),
+                &lookup(demo.conversion_type.id, demo.lead.id, None),
             )
             .await
             .unwrap();
         assert!(
-            without_run.conversion_type.is_some() && without_run.lead.is_some(),
+            without_run.conversion_types.len() == 1 && without_run.leads.len() == 1,
             "{}",
             backend.name
         );
-        assert_eq!(without_run.workflow_run, None, "{}", backend.name);
+        assert!(without_run.workflow_runs.is_empty(), "{}", backend.name);
     })
     .await;
 }

@@ -240,7 +240,7 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
 }
 
 /// Every way a call can fail that a retry may fix, each on every attempt the SDK makes.
-const RETRYABLE_FAULTS: [(&str, Fault); 7] = [
+pub(crate) const RETRYABLE_FAULTS: [(&str, Fault); 7] = [
     ("throttling", error(400, "ThrottlingException")),
     ("a server error", error(500, "InternalServerError")),
     ("a reset before the request", Fault::ResetBeforeRequest),

@@ -4,6 +4,7 @@
 mod adapter;
 mod admin;
 mod api;
+mod batch;
 mod capacity;
 mod contract;
 mod events;

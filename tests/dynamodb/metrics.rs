@@ -23,16 +23,19 @@ use crate::helpers::{fixture, fixture_event, function_client, on_each_backend};
 const MAX_LINE_BYTES: usize = 260;
 
 /// A JSON metric filter pattern of the forms the template uses: `{ $.field = "text" }`,
-/// `{ $.field = 400 }`, `{ $.field IS TRUE }`.
+/// `{ $.field = 400 }`, `{ $.field > 0 }`, `{ $.field IS TRUE }`; and the value a matching line
+/// adds to the metric: `1`, or a field's number (`MetricValue: $.field`).
 #[derive(Debug)]
 struct Pattern {
     field: String,
-    /// The value the field must equal; `true` for `IS TRUE`.
+    /// The value the field must equal (`true` for `IS TRUE`), or exceed (`greater`).
     wanted: Value,
+    greater: bool,
+    value: Option<String>,
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Self {
+    fn parse(text: &str, value: &str) -> Self {
         let inner = text
             .trim()
             .strip_prefix('{')
@@ -43,28 +46,45 @@ impl Pattern {
             .strip_prefix("$.")
             .and_then(|rest| rest.split_once(' '))
             .unwrap_or_else(|| panic!("one selector: {text}"));
-        let wanted = match test.trim() {
-            "IS TRUE" => Value::Bool(true),
+        let (wanted, greater) = match test.trim() {
+            "IS TRUE" => (Value::Bool(true), false),
             test => {
-                let value = test
-                    .strip_prefix("= ")
-                    .unwrap_or_else(|| panic!("an equality: {text}"));
-                serde_json::from_str(value).unwrap_or_else(|_| panic!("a JSON value: {text}"))
+                let (value, greater) = match (test.strip_prefix("= "), test.strip_prefix("> ")) {
+                    (Some(value), _) => (value, false),
+                    (_, Some(value)) => (value, true),
+                    _ => panic!("an equality or a comparison: {text}"),
+                };
+                let value = serde_json::from_str(value).unwrap_or_else(|_| panic!("JSON: {text}"));
+                (value, greater)
             }
+        };
+        let value = match value {
+            "1" => None,
+            field => Some(field.strip_prefix("$.").expect("1 or $.field").to_owned()),
         };
         Self {
             field: field.to_owned(),
             wanted,
+            greater,
+            value,
         }
     }
 
-    /// As CloudWatch Logs reads it: a number compares as a number, a string exactly, `IS TRUE`
-    /// only the boolean; a line without the field does not match.
-    fn matches(&self, line: &Value) -> bool {
-        match (line.get(&self.field), &self.wanted) {
+    /// What a line adds to the metric, as CloudWatch Logs reads it: a number compares as a
+    /// number, a string exactly, `IS TRUE` only the boolean; a line without the field adds none.
+    fn counts(&self, line: &Value) -> u64 {
+        let matched = match (line.get(&self.field), &self.wanted) {
+            (Some(Value::Number(got)), Value::Number(wanted)) if self.greater => {
+                got.as_f64() > wanted.as_f64()
+            }
             (Some(Value::Number(got)), Value::Number(wanted)) => got.as_f64() == wanted.as_f64(),
-            (Some(got), wanted) => got == wanted,
+            (Some(got), wanted) => !self.greater && got == wanted,
             (None, _) => false,
+        };
+        match (&self.value, matched) {
+            (_, false) => 0,
+            (None, true) => 1,
+            (Some(field), true) => line[field].as_u64().expect("a count"),
         }
     }
 }
@@ -80,11 +100,11 @@ fn metric_filters() -> Vec<(String, Pattern)> {
             continue;
         }
         let properties = &resource["Properties"];
-        let name = properties["MetricTransformations"][0]["MetricName"]
-            .as_str()
-            .unwrap();
+        let transformation = &properties["MetricTransformations"][0];
+        let name = transformation["MetricName"].as_str().unwrap();
+        let value = transformation["MetricValue"].as_str().unwrap();
         let pattern = properties["FilterPattern"].as_str().unwrap();
-        filters.push((name.to_owned(), Pattern::parse(pattern)));
+        filters.push((name.to_owned(), Pattern::parse(pattern, value)));
     }
     assert!(filters.len() >= 9, "the template's filters: {filters:?}");
     filters
@@ -95,8 +115,9 @@ fn counted(filters: &[(String, Pattern)], lines: &[Value]) -> BTreeMap<String, u
     let mut counts = BTreeMap::new();
     for line in lines {
         for (metric, pattern) in filters {
-            if pattern.matches(line) {
-                *counts.entry(metric.clone()).or_default() += 1;
+            let n = pattern.counts(line);
+            if n > 0 {
+                *counts.entry(metric.clone()).or_default() += n;
             }
         }
     }
@@ -257,6 +278,26 @@ async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line(
                 true,
             ),
             (
+                "a batch: two rows recorded, one invalid, one replayed",
+                Box::new(move |_| {
+                    let row = |key: &str, amount: &str| {
+                        format!(
+                            r#"{{"idempotency_key":"{key}","conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":{amount}}}"#
+                        )
+                    };
+                    let rows = [row("m-1", "1"), row("m-2", "2"), row("m-3", "-1"), row("metrics-key", "1")];
+                    Request::new("POST", "/conversions/batch")
+                        .with_header("x-api-key", DEMO_API_KEY)
+                        .with_body(Body::Text(format!(r#"{{"events":[{}]}}"#, rows.join(","))))
+                }),
+                207,
+                [("ConversionsRecorded", 2), ("ValidationErrors", 1), ("Replays", 1)]
+                    .into_iter()
+                    .map(|(metric, n)| (metric.to_owned(), n))
+                    .collect(),
+                true,
+            ),
+            (
                 "one throttled read, retried",
                 Box::new(move |proxy| {
                     proxy.fail("BatchGetItem", throttled(), 1);
@@ -347,11 +388,16 @@ async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line(
 
 #[test]
 fn a_pattern_reads_as_cloudwatch_reads_it() {
-    let line: Value = serde_json::json!({"status": 400, "outcome": "created", "cold_start": true});
-    assert!(Pattern::parse("{ $.status = 400 }").matches(&line));
-    assert!(!Pattern::parse("{ $.status = 401 }").matches(&line));
-    assert!(Pattern::parse(r#"{ $.outcome = "created" }"#).matches(&line));
-    assert!(!Pattern::parse(r#"{ $.outcome = "replayed" }"#).matches(&line));
-    assert!(Pattern::parse("{ $.cold_start IS TRUE }").matches(&line));
-    assert!(!Pattern::parse("{ $.absent IS TRUE }").matches(&line));
+    let line: Value =
+        serde_json::json!({"status": 400, "outcome": "created", "cold_start": true, "created": 7});
+    let counts = |pattern: &str, value: &str| Pattern::parse(pattern, value).counts(&line);
+    assert_eq!(counts("{ $.status = 400 }", "1"), 1);
+    assert_eq!(counts("{ $.status = 401 }", "1"), 0);
+    assert_eq!(counts(r#"{ $.outcome = "created" }"#, "1"), 1);
+    assert_eq!(counts(r#"{ $.outcome = "replayed" }"#, "1"), 0);
+    assert_eq!(counts("{ $.cold_start IS TRUE }", "1"), 1);
+    assert_eq!(counts("{ $.absent IS TRUE }", "1"), 0);
+    assert_eq!(counts("{ $.created > 0 }", "$.created"), 7);
+    assert_eq!(counts("{ $.created > 7 }", "$.created"), 0);
+    assert_eq!(counts("{ $.replayed > 0 }", "$.replayed"), 0);
 }

@@ -284,7 +284,13 @@ fn filtered_metrics(template: &Value) -> BTreeSet<String> {
                 OURS,
                 "{id}"
             );
-            assert_eq!(transformation["MetricValue"], "1", "{id}: counts lines");
+            // A line counts 1, or (a batch's) the number of its rows in a field the pattern names.
+            let value = transformation["MetricValue"].as_str().unwrap();
+            let pattern = properties["FilterPattern"].as_str().unwrap();
+            assert!(
+                value == "1" || pattern == format!("{{ {value} > 0 }}"),
+                "{id}: counts lines, or the rows of the field it filters on"
+            );
             assert!(transformation.get("Dimensions").is_none(), "{id}");
             names.insert(transformation["MetricName"].as_str().unwrap().to_owned());
         }

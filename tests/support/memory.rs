@@ -112,7 +112,7 @@ impl Store for MemoryStore {
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup<'_>,
+        lookup: &Lookup<'_>,
     ) -> Result<Context, StoreError> {
         let data = self.data();
         Ok(Context {
@@ -121,14 +121,12 @@ impl Store for MemoryStore {
                 .and_then(|key| data.keys.get(key))
                 .filter(|record| record.active)
                 .map(|record| record.account),
-            conversion_type: data.types.get(&(account, lookup.conversion_type)).cloned(),
-            lead: data.leads.get(&(account, lookup.lead)).cloned(),
-            workflow_run: lookup
-                .workflow_run
-                .and_then(|run| data.runs.get(&(account, run)).cloned()),
-            existing_event: lookup
-                .event
-                .and_then(|id| data.events.get(&(account, id)).cloned()),
+            conversion_types: found(&data.types, account, &lookup.conversion_types),
+            leads: found(&data.leads, account, &lookup.leads),
+            workflow_runs: found(&data.runs, account, &lookup.workflow_runs),
+            events: (lookup.events.iter())
+                .filter_map(|id| Some((*id, data.events.get(&(account, *id))?.clone())))
+                .collect(),
         })
     }
 
@@ -345,4 +343,15 @@ impl Provisioning for MemoryStore {
             })
             .is_some())
     }
+}
+
+/// The account's records with these ids, by id.
+fn found<K: Copy + Eq + std::hash::Hash, V: Clone>(
+    records: &HashMap<(AccountId, K), V>,
+    account: AccountId,
+    ids: &[K],
+) -> HashMap<K, V> {
+    (ids.iter())
+        .filter_map(|id| Some((*id, records.get(&(account, *id))?.clone())))
+        .collect()
 }

@@ -78,17 +78,19 @@ pub(super) fn account_pk(account: AccountId) -> String {
 }
 
 pub(super) const CONVERSION_TYPE_SK_PREFIX: &str = "CONVERSION_TYPE#";
+pub(super) const LEAD_SK_PREFIX: &str = "LEAD#";
+pub(super) const WORKFLOW_RUN_SK_PREFIX: &str = "WORKFLOW_RUN#";
 
 pub(super) fn conversion_type_sk(id: ConversionTypeId) -> String {
     format!("{CONVERSION_TYPE_SK_PREFIX}{id}")
 }
 
 pub(super) fn lead_sk(id: LeadId) -> String {
-    format!("LEAD#{id}")
+    format!("{LEAD_SK_PREFIX}{id}")
 }
 
 pub(super) fn workflow_run_sk(id: WorkflowRunId) -> String {
-    format!("WORKFLOW_RUN#{id}")
+    format!("{WORKFLOW_RUN_SK_PREFIX}{id}")
 }
 
 pub(super) fn event_sk(id: EventId) -> String {

@@ -241,25 +241,33 @@ impl Store for DynamoStore {
         }
     }
 
-    /// The key's record read strongly (revocation acts at once), beside one eventually consistent,
-    /// half-price `BatchGetItem` of the rest; what a replica lacks (just written) is reread
-    /// strongly before it is called missing (no 400 for a lead or run just made; a type deactivated
-    /// that second still works). The account is parsed only once the key's record confirms it.
+    /// The key's record read strongly (revocation acts at once), beside eventually consistent,
+    /// half-price `BatchGetItem`s of the rest; a referenced record a replica lacks (just written)
+    /// is reread strongly before it is called missing (no 400 for a lead or run just made; a type
+    /// deactivated that second still works). Nothing is parsed before the key's record confirms
+    /// the account. An event a replica lacks is not reread: its conditional put finds it.
     async fn load_context(
         &self,
         account: AccountId,
-        lookup: Lookup<'_>,
+        lookup: &Lookup<'_>,
     ) -> Result<Context, StoreError> {
-        let type_sk = keys::conversion_type_sk(lookup.conversion_type);
-        let lead_sk = keys::lead_sk(lookup.lead);
-        let run_sk = lookup.workflow_run.map(keys::workflow_run_sk);
-        let event_sk = lookup.event.map(keys::event_sk);
-        let references = [Some(&type_sk), Some(&lead_sk), run_sk.as_ref()];
-        let wanted: Vec<Item> = references
-            .into_iter()
-            .chain([event_sk.as_ref()])
-            .flatten()
-            .map(|sk| keys::key(account, sk.clone()))
+        let mut references: Vec<String> = (lookup.conversion_types.iter())
+            .map(|id| keys::conversion_type_sk(*id))
+            .chain(lookup.leads.iter().map(|id| keys::lead_sk(*id)))
+            .chain(
+                lookup
+                    .workflow_runs
+                    .iter()
+                    .map(|id| keys::workflow_run_sk(*id)),
+            )
+            .collect();
+        references.sort_unstable();
+        references.dedup();
+        let mut events: Vec<String> = lookup.events.iter().map(|id| keys::event_sk(*id)).collect();
+        events.sort_unstable();
+        events.dedup();
+        let wanted: Vec<Item> = (events.into_iter().chain(references.iter().cloned()))
+            .map(|sk| keys::key(account, sk))
             .collect();
         let key_record = async {
             match lookup.api_key {
@@ -267,39 +275,43 @@ impl Store for DynamoStore {
                 None => Ok(None),
             }
         };
-        let (key_record, mut found) = tokio::try_join!(key_record, self.batch_get(wanted, false))?;
-        let key_account = match key_record {
-            Some(record) => item::active_key_account(&record)?,
-            None => None,
-        };
+        let everything = self.batch_get_all(wanted, false);
+        let (key_record, mut found) = tokio::try_join!(key_record, everything)?;
+        let key_account = key_record
+            .map(|r| item::active_key_account(&r))
+            .transpose()?
+            .flatten();
         if lookup.api_key.is_some() && key_account != Some(account) {
             return Ok(Context::default());
         }
         let missed: Vec<Item> = references
             .into_iter()
-            .flatten()
-            .filter(|sk| !found.contains_key(*sk))
-            .map(|sk| keys::key(account, sk.clone()))
+            .filter(|sk| !found.contains_key(sk))
+            .map(|sk| keys::key(account, sk))
             .collect();
         if !missed.is_empty() {
-            found.extend(self.batch_get(missed, true).await?);
+            found.extend(self.batch_get_all(missed, true).await?);
         }
-        let mut take = |sk: Option<&String>| sk.and_then(|sk| found.remove(sk));
-        Ok(Context {
+        let mut context = Context {
             key_account,
-            conversion_type: take(Some(&type_sk))
-                .map(|i| item::conversion_type_from(&i))
-                .transpose()?,
-            lead: take(Some(&lead_sk))
-                .map(|i| item::lead_from(&i))
-                .transpose()?,
-            workflow_run: take(run_sk.as_ref())
-                .map(|i| item::workflow_run_from(&i))
-                .transpose()?,
-            existing_event: take(event_sk.as_ref())
-                .map(|i| item::stored_event_from(&i))
-                .transpose()?,
-        })
+            ..Context::default()
+        };
+        for (sk, item) in found {
+            if sk.starts_with(keys::CONVERSION_TYPE_SK_PREFIX) {
+                let t = item::conversion_type_from(&item)?;
+                context.conversion_types.insert(t.id, t);
+            } else if sk.starts_with(keys::LEAD_SK_PREFIX) {
+                let lead = item::lead_from(&item)?;
+                context.leads.insert(lead.id, lead);
+            } else if sk.starts_with(keys::WORKFLOW_RUN_SK_PREFIX) {
+                let run = item::workflow_run_from(&item)?;
+                context.workflow_runs.insert(run.id, run);
+            } else {
+                let stored = item::stored_event_from(&item)?;
+                context.events.insert(stored.event.id, stored);
+            }
+        }
+        Ok(context)
     }
 
     async fn insert_event(
@@ -441,11 +453,9 @@ mod tests {
 
     fn demo_lookup(demo: &crate::seed::Demo) -> Lookup<'static> {
         Lookup {
-            api_key: None,
-            conversion_type: demo.conversion_type.id,
-            lead: demo.lead.id,
-            workflow_run: None,
-            event: None,
+            conversion_types: vec![demo.conversion_type.id],
+            leads: vec![demo.lead.id],
+            ..Lookup::default()
         }
     }
 
@@ -467,11 +477,12 @@ mod tests {
             serde_json::json!({ "Responses": { "t": [conversion_type] }, "UnprocessedKeys": {} }),
         ]);
         let context = store
-            .load_context(account, demo_lookup(&demo))
+            .load_context(account, &demo_lookup(&demo))
             .await
             .unwrap();
-        assert_eq!(context.lead, Some(demo.lead));
-        assert_eq!(context.conversion_type, Some(demo.conversion_type));
+        assert_eq!(context.leads.get(&demo.lead.id), Some(&demo.lead));
+        let conversion_type = context.conversion_types.get(&demo.conversion_type.id);
+        assert_eq!(conversion_type, Some(&demo.conversion_type));
     }
 
     #[tokio::test]
@@ -561,7 +572,7 @@ mod tests {
         });
         // One more answer than it may ask for: the replay would serve it, were it asked.
         let store = replaying(vec![unprocessed; BATCH_GET_ATTEMPTS as usize + 1]);
-        let result = store.load_context(account, demo_lookup(&demo)).await;
+        let result = store.load_context(account, &demo_lookup(&demo)).await;
         assert!(
             matches!(result, Err(StoreError::Throttled(_))),
             "{result:?}"

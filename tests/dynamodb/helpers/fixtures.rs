@@ -258,6 +258,38 @@ fn assert_read_response(context: &str, name: &str, body: &serde_json::Value) {
     }
 }
 
+/// A batch's answer: a result for every row sent, in order, each with its row's key; a created
+/// row's event is its row's.
+fn assert_batch_response(context: &str, name: &str, body: &serde_json::Value) {
+    let context = format!("{context}: {name}");
+    let rows = fixture_body(name)["events"].as_array().unwrap().clone();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), rows.len(), "{context}");
+    let mut created = 0;
+    for (i, (row, result)) in rows.iter().zip(results).enumerate() {
+        assert_eq!(result["index"], i, "{context}");
+        assert_eq!(
+            result["idempotency_key"], row["idempotency_key"],
+            "{context}"
+        );
+        if result["status"] == "created" {
+            created += 1;
+            let event = &result["conversion_event"];
+            assert_eq!(event["lead_id"], row["lead_id"], "{context}");
+            assert_eq!(
+                event["amount"].to_string(),
+                row["amount"].to_string(),
+                "{context}"
+            );
+        } else {
+            assert_eq!(result["status"], "invalid", "{context}: {result}");
+            assert!(result["errors"][0]["message"].is_string(), "{context}");
+        }
+    }
+    assert_eq!(body["counts"]["created"], created, "{context}");
+    assert_eq!(body["success"], created == rows.len(), "{context}");
+}
+
 /// The event `create-idempotent` records (its id derives from the demo account and its key).
 pub const GET_CONVERSION_ID: &str = "003303be-b209-5f04-b110-1d8b7e142c9a";
 
@@ -309,6 +341,10 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
     );
     if status >= 300 {
         assert_error_body(&body, &error, &message, &format!("{context}: {name}"));
+        return;
+    }
+    if name.starts_with("batch-") {
+        assert_batch_response(context, name, &body);
         return;
     }
     if name.starts_with("list-") || name.starts_with("get-") {

@@ -25,6 +25,8 @@ fn template(path: &str) -> Option<&'static str> {
     let path = path.strip_suffix('/').unwrap_or(path);
     if path.ends_with("/conversion-types") {
         Some("/conversion-types")
+    } else if path.ends_with("/conversions/batch") {
+        Some("/conversions/batch")
     } else if path.ends_with("/conversions") {
         Some("/conversions")
     } else if path.rsplit_once('/')?.0.ends_with("/conversions") {

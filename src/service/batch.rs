@@ -1,0 +1,125 @@
+//! Many conversions in one call (`POST /conversions/batch`, `conversions-admin import`): every row
+//! is checked and written on its own, by the single create's rules and its exactly-once write;
+//! the records the rows name are read once for all; a bounded number of writes run at once.
+
+use std::collections::HashSet;
+
+use futures_util::stream::{self, StreamExt};
+use tokio::time::Instant;
+
+use super::{CreateError, Outcome, Prepared, log_account, prepare, write_event};
+use crate::domain::{AccountId, FieldError, IdempotencyKey, NewConversion, Timestamp};
+use crate::store::{Lookup, Store, StoreError};
+
+/// The most rows one batch holds.
+pub const MAX_BATCH_ROWS: usize = 100;
+/// Conditional puts in flight at once: DynamoDB takes more, a Lambda's one connection pool and a
+/// batch's deadline take about this many well.
+const WRITES_AT_ONCE: usize = 16;
+
+pub const KEY_REPEATED: &str = "idempotency_key is used by an earlier event of this batch";
+
+/// One row, valid on its own: its idempotency key (required in a batch) and its conversion.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    pub key: IdempotencyKey,
+    pub conversion: NewConversion,
+}
+
+/// What became of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    /// Created, replayed or (under `dry_run`) valid: [`Outcome`] says which.
+    Done(Outcome),
+    Invalid(Vec<FieldError>),
+    /// The key was used with another request.
+    Conflict,
+    /// Throttled, unavailable, or not written before the deadline: sending it again is safe.
+    Retryable,
+}
+
+/// Every row's outcome, in order. A store failure no retry can fix fails the whole batch (the
+/// rows written before it are replayed when it is sent again).
+pub async fn create_batch<S: Store>(
+    store: &S,
+    account: AccountId,
+    rows: Vec<Result<BatchRow, Vec<FieldError>>>,
+    dry_run: bool,
+    now: Timestamp,
+    deadline: Instant,
+) -> Result<Vec<RowOutcome>, StoreError> {
+    log_account(account);
+    let mut keys = HashSet::new();
+    let rows: Vec<_> = (rows.into_iter())
+        .map(|row| {
+            let row = row?;
+            let id = row.key.event_id(account);
+            match keys.insert(id) {
+                true => Ok((id, row.conversion)),
+                false => Err(vec![FieldError::new("idempotency_key", KEY_REPEATED)]),
+            }
+        })
+        .collect();
+    let valid = rows.iter().filter_map(|row| row.as_ref().ok());
+    let events = valid.clone().map(|(id, _)| *id).filter(|_| !dry_run);
+    let lookup = Lookup::of(valid.map(|(_, conversion)| conversion), events);
+    let context = store.load_context(account, &lookup).await?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut writes = Vec::new();
+    for (index, row) in rows.into_iter().enumerate() {
+        let outcome = match row {
+            Err(errors) => RowOutcome::Invalid(errors),
+            Ok((id, conversion)) => {
+                match prepare(
+                    &context,
+                    conversion,
+                    Some(id).filter(|_| !dry_run),
+                    dry_run,
+                    now,
+                ) {
+                    Ok(Prepared::Done(outcome)) => RowOutcome::Done(outcome),
+                    Ok(Prepared::Write(write)) => {
+                        writes.push((index, write));
+                        RowOutcome::Retryable
+                    }
+                    Err(err) => row_outcome(Err(err))?,
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    let written: Vec<_> = stream::iter(writes)
+        .map(|(index, write)| async move {
+            // A write not started by the deadline is not started at all.
+            if Instant::now() >= deadline {
+                return (index, Ok(RowOutcome::Retryable));
+            }
+            match tokio::time::timeout_at(deadline, write_event(store, account, write)).await {
+                Ok(result) => (index, row_outcome(result)),
+                Err(_) => (index, Ok(RowOutcome::Retryable)),
+            }
+        })
+        .buffer_unordered(WRITES_AT_ONCE)
+        .collect()
+        .await;
+    for (index, outcome) in written {
+        outcomes[index] = outcome?;
+    }
+    Ok(outcomes)
+}
+
+fn row_outcome(result: Result<Outcome, CreateError>) -> Result<RowOutcome, StoreError> {
+    match result {
+        Ok(outcome) => Ok(RowOutcome::Done(outcome)),
+        Err(CreateError::Invalid(errors)) => Ok(RowOutcome::Invalid(errors)),
+        Err(CreateError::IdempotencyMismatch) => Ok(RowOutcome::Conflict),
+        Err(CreateError::Store(err @ (StoreError::Throttled(_) | StoreError::Unavailable(_)))) => {
+            let error = crate::telemetry::error_chain(&err);
+            tracing::warn!(error, "a batch row's write is left to a retry");
+            Ok(RowOutcome::Retryable)
+        }
+        Err(CreateError::Store(err)) => Err(err),
+        // Only a single create authenticates through its records.
+        Err(CreateError::Auth(_)) => Err(StoreError::Failed("a batch row failed auth".into())),
+    }
+}
