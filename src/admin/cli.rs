@@ -156,6 +156,11 @@ pub enum Command {
         #[arg(long)]
         account: AccountId,
     },
+    /// Import a CSV (header row) or JSON Lines file of conversion-types, leads, workflow-runs or
+    /// conversions (in that order of dependency), with the API's field names. Bad rows go to
+    /// FILE.rejects.csv|jsonl; a checkpoint beside the file lets a re-run resume. Exit 0, 3 when
+    /// rows were rejected, 1 when stopped (checkpoint kept), 2 on bad usage.
+    Import(super::import::ImportArgs),
     /// List an account's conversion events, newest first: the body GET /conversions answers.
     ListConversions {
         #[arg(long)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod create;
+mod import;
 
 use serde_json::{Value, json};
 
@@ -12,8 +13,9 @@ use create::create_command;
 
 use crate::config::Config;
 use crate::domain::{
-    Account, AccountId, ApiKey, ApiKeyRecord, ConversionType, ConversionTypeId, Lead, LeadId,
-    MAX_TYPES_PER_ACCOUNT, Scope, Timestamp, WorkflowRun, WorkflowRunId,
+    Account, AccountId, ApiKey, ApiKeyRecord, Category, ConversionType, ConversionTypeId, Currency,
+    FieldDefinition, Lead, LeadId, MAX_TYPES_PER_ACCOUNT, MasterWorkflowId, Scope, Timestamp,
+    WorkflowId, WorkflowRun, WorkflowRunId,
 };
 use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
@@ -42,7 +44,10 @@ impl AdminError {
 }
 
 /// Runs one command against the table `sdk_config` points at, and returns what to print.
-pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Value, AdminError> {
+pub async fn execute(
+    cli: Cli,
+    sdk_config: &aws_config::SdkConfig,
+) -> Result<(Value, u8), AdminError> {
     let table = cli
         .table
         .ok_or_else(|| AdminError::Invalid("no table: pass --table or set TABLE_NAME".into()))?;
@@ -65,18 +70,65 @@ pub async fn execute(cli: Cli, sdk_config: &aws_config::SdkConfig) -> Result<Val
     match cli.command {
         Command::CreateTables => {
             create_table(&client, &table).await?;
-            Ok(json!({ "table": table, "status": "ACTIVE" }))
+            Ok((json!({ "table": table, "status": "ACTIVE" }), 0))
         }
         command => run(command, &DynamoStore::new(client, table)).await,
     }
 }
 
+/// Runs one command: what to print, and the exit code (an import's is 3 when rows were rejected).
 pub async fn run<P: Provisioning + Store>(
+    command: Command,
+    store: &P,
+) -> Result<(Value, u8), AdminError> {
+    match command {
+        Command::Import(args) => import::run(args, store).await,
+        command => Ok((run_command(command, store).await?, 0)),
+    }
+}
+
+/// A conversion type from an operator's values (a command's options, an imported row), every
+/// limit checked but the number of types an account holds.
+#[allow(clippy::too_many_arguments)]
+fn conversion_type(
+    id: ConversionTypeId,
+    name: String,
+    description: Option<String>,
+    category: Category,
+    currency: Currency,
+    fields: Vec<FieldDefinition>,
+    workflow_id: Option<WorkflowId>,
+    master_workflow_id: Option<MasterWorkflowId>,
+    active: bool,
+    created_at: Timestamp,
+) -> Result<ConversionType, String> {
+    let scope = match (workflow_id, master_workflow_id) {
+        (Some(workflow), None) => Scope::Workflow(workflow),
+        (None, Some(master)) => Scope::MasterWorkflow(master),
+        _ => return Err("give exactly one of workflow_id and master_workflow_id".into()),
+    };
+    let conversion_type = ConversionType {
+        id,
+        name,
+        description,
+        category,
+        currency,
+        fields,
+        scope,
+        active,
+        created_at,
+    };
+    conversion_type.check_limits()?;
+    Ok(conversion_type)
+}
+
+async fn run_command<P: Provisioning + Store>(
     command: Command,
     store: &P,
 ) -> Result<Value, AdminError> {
     let now = Timestamp::now();
     match command {
+        Command::Import(_) => unreachable!("run answers it"),
         Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
         Command::CreateAccount { name, id, replace } => {
             if name.trim().is_empty() {
@@ -159,29 +211,19 @@ pub async fn run<P: Provisioning + Store>(
             replace,
         } => {
             require_account(store, account).await?;
-            let scope = match (workflow_id, master_workflow_id) {
-                (Some(workflow), None) => Scope::Workflow(workflow),
-                (None, Some(master)) => Scope::MasterWorkflow(master),
-                _ => {
-                    return Err(AdminError::Invalid(
-                        "give exactly one of --workflow-id and --master-workflow-id".into(),
-                    ));
-                }
-            };
-            let conversion_type = ConversionType {
-                id: id.unwrap_or_else(ConversionTypeId::random),
+            let conversion_type = conversion_type(
+                id.unwrap_or_else(ConversionTypeId::random),
                 name,
                 description,
                 category,
                 currency,
                 fields,
-                scope,
-                active: !inactive,
-                created_at: now,
-            };
-            conversion_type
-                .check_limits()
-                .map_err(AdminError::Invalid)?;
+                workflow_id,
+                master_workflow_id,
+                !inactive,
+                now,
+            )
+            .map_err(AdminError::Invalid)?;
             let types = store.conversion_types(account).await?;
             if types.len() >= MAX_TYPES_PER_ACCOUNT
                 && types.iter().all(|t| t.id != conversion_type.id)
@@ -294,7 +336,10 @@ fn api_key_json(key: &ApiKeyRecord) -> Value {
     })
 }
 
-async fn require_account<P: Provisioning>(store: &P, account: AccountId) -> Result<(), AdminError> {
+pub(super) async fn require_account<P: Provisioning>(
+    store: &P,
+    account: AccountId,
+) -> Result<(), AdminError> {
     match store.get_account(account).await? {
         Some(_) => Ok(()),
         None => Err(AdminError::Invalid(format!(
@@ -366,7 +411,7 @@ mod tests {
             all.extend_from_slice(args);
             Cli::try_parse_from(all).unwrap().command
         };
-        let account = run(command(&["create-account", "--name", "A"]), &store)
+        let account = run_command(command(&["create-account", "--name", "A"]), &store)
             .await
             .unwrap();
         let account = account["id"].as_str().unwrap().to_owned();
@@ -395,16 +440,18 @@ mod tests {
         let too_long = "n".repeat(crate::domain::MAX_TYPE_NAME_CHARS + 1);
         let args = create(too_long, &[]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        assert!(refused(run(command(&args), &store).await).contains("name"));
+        assert!(refused(run_command(command(&args), &store).await).contains("name"));
         for n in 0..MAX_TYPES_PER_ACCOUNT {
             let extra: &[&str] = if n == 0 { &["--inactive"] } else { &[] };
             let args = create(format!("T{n}"), extra);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run(command(&args), &store).await.unwrap();
+            run_command(command(&args), &store).await.unwrap();
         }
         let args = create("One more".into(), &[]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        assert!(refused(run(command(&args), &store).await).contains("the most it may have"));
+        assert!(
+            refused(run_command(command(&args), &store).await).contains("the most it may have")
+        );
     }
 
     #[test]

@@ -40,9 +40,9 @@ fn main() -> ExitCode {
             })
         });
     match done {
-        Ok(output) => {
+        Ok((output, code)) => {
             println!("{output:#}");
-            ExitCode::SUCCESS
+            ExitCode::from(code)
         }
         Err((code, message)) => {
             eprintln!("error: {message}");

@@ -49,8 +49,11 @@ pub(super) fn read_batch(body: Option<&[u8]>, now: Timestamp) -> Result<Rows, Ap
     Ok(rows.into_iter().map(|row| read_row(row, now)).collect())
 }
 
-/// A row: the single create's checks, then its key's.
-fn read_row(row: &RawValue, now: Timestamp) -> (Option<String>, Result<BatchRow, Vec<FieldError>>) {
+/// A row: the single create's checks, then its key's (with the key as sent, if a string).
+pub fn read_row(
+    row: &RawValue,
+    now: Timestamp,
+) -> (Option<String>, Result<BatchRow, Vec<FieldError>>) {
     let parsed = parse_new_conversion(row.get().as_bytes(), now);
     let key = Members::parse(row.get())
         .ok()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tracing::Instrument;
 
-pub use batch::{EMPTY_BATCH, KEY_INVALID, KEY_REQUIRED, NOT_A_BATCH};
+pub use batch::{EMPTY_BATCH, KEY_INVALID, KEY_REQUIRED, NOT_A_BATCH, read_row};
 pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
 pub use error::{ApiError, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request};
@@ -225,7 +225,8 @@ impl<S: Store> App<S> {
         let (keys, rows): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
         let deadline = started + self.deadline.saturating_sub(Duration::from_secs(1));
         let outcomes =
-            service::create_batch(&self.store, account, rows, dry_run, now, deadline).await?;
+            service::create_batch(&self.store, account, rows, dry_run, now, deadline, false)
+                .await?;
         let (success, body, counts) = batch::answer(&keys, &outcomes);
         let span = tracing::Span::current();
         for (field, count) in counts.into_iter().filter(|(_, count)| *count > 0) {

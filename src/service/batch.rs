@@ -39,7 +39,9 @@ pub enum RowOutcome {
 }
 
 /// Every row's outcome, in order. A store failure no retry can fix fails the whole batch (the
-/// rows written before it are replayed when it is sent again).
+/// rows written before it are replayed when it is sent again). With `history` (an import of
+/// past conversions), a deactivated conversion type is used as if active: it was when they
+/// happened.
 pub async fn create_batch<S: Store>(
     store: &S,
     account: AccountId,
@@ -47,6 +49,7 @@ pub async fn create_batch<S: Store>(
     dry_run: bool,
     now: Timestamp,
     deadline: Instant,
+    history: bool,
 ) -> Result<Vec<RowOutcome>, StoreError> {
     log_account(account);
     let mut keys = HashSet::new();
@@ -63,7 +66,13 @@ pub async fn create_batch<S: Store>(
     let valid = rows.iter().filter_map(|row| row.as_ref().ok());
     let events = valid.clone().map(|(id, _)| *id).filter(|_| !dry_run);
     let lookup = Lookup::of(valid.map(|(_, conversion)| conversion), events);
-    let context = store.load_context(account, &lookup).await?;
+    let mut context = store.load_context(account, &lookup).await?;
+    if history {
+        context
+            .conversion_types
+            .values_mut()
+            .for_each(|t| t.active = true);
+    }
     let mut outcomes = Vec::with_capacity(rows.len());
     let mut writes = Vec::new();
     for (index, row) in rows.into_iter().enumerate() {

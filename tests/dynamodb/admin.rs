@@ -8,20 +8,20 @@ use conversions::http::App;
 use conversions::store::DynamoStore;
 use serde_json::Value;
 
-struct Admin<'a> {
+pub(crate) struct Admin<'a> {
     backend: &'a Backend,
-    table: String,
+    pub(crate) table: String,
 }
 
 impl<'a> Admin<'a> {
-    fn new(backend: &'a Backend) -> Self {
+    pub(crate) fn new(backend: &'a Backend) -> Self {
         Self {
             backend,
             table: format!("admin-test-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_at(&self.backend.endpoint, args)
     }
 
@@ -31,7 +31,7 @@ impl<'a> Admin<'a> {
             .expect("the admin binary runs")
     }
 
-    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, endpoint: &str, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_conversions-admin"));
         command
             .args(args)

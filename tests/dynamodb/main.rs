@@ -12,6 +12,7 @@ mod faults;
 mod helpers;
 mod iam;
 mod idempotency;
+mod import;
 mod isolation;
 mod load;
 mod logging;

@@ -1,0 +1,225 @@
+//! `conversions-admin import` on both local servers: a 10,000-row file with bad rows in it,
+//! stopped halfway (SIGKILL, then Ctrl-C's SIGINT) and run again, stores every good row once and
+//! puts every bad row in the rejects file; reference data is created, found or refused by the
+//! create rule; a deactivated type's history is imported.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use conversions::domain::AccountId;
+use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
+use serde_json::Value;
+
+use crate::admin::Admin;
+use crate::helpers::{Backend, on_each_backend};
+
+const ROWS: usize = 10_000;
+
+/// A folder of its own, removed afterwards.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("import-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&path).unwrap();
+        Self(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+/// Every this many rows, one that the API refuses.
+const BAD_EVERY: usize = 97;
+
+fn summary(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "one JSON document: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn write_file(path: &Path) -> BTreeSet<String> {
+    let mut text =
+        String::from("idempotency_key,conversion_type_id,lead_id,amount,metadata.broker\n");
+    let mut good = BTreeSet::new();
+    for i in 0..ROWS {
+        let amount = if i % BAD_EVERY == 0 {
+            "-1".to_owned()
+        } else {
+            format!("{i}.25")
+        };
+        if i % BAD_EVERY != 0 {
+            good.insert(format!("row-{i}"));
+        }
+        text +=
+            &format!("row-{i},{DEMO_CONVERSION_TYPE_ID},{DEMO_LEAD_ID},{amount},\"Broker, {i}\"\n");
+    }
+    std::fs::write(path, text).unwrap();
+    good
+}
+
+async fn stored(backend: &Backend, table: &str) -> Vec<usize> {
+    let table = crate::helpers::Table {
+        client: backend.client(),
+        name: table.to_owned(),
+    };
+    let ids = table
+        .stored_event_ids(AccountId::parse(DEMO_ACCOUNT_ID).unwrap())
+        .await;
+    ids.into_values().collect()
+}
+
+#[tokio::test]
+async fn an_import_stopped_halfway_resumes_and_stores_every_good_row_once() {
+    on_each_backend(|backend| async move {
+        for signal in ["KILL", "INT"] {
+            let context = format!("{}: SIG{signal}", backend.name);
+            let admin = Admin::new(&backend);
+            for setup in [&["create-tables"][..], &["seed-demo"]] {
+                assert!(admin.run(setup).status.success(), "{context}");
+            }
+            let dir = ScratchDir::new();
+            let file = dir.path().join("history.csv");
+            let good = write_file(&file);
+            let args = [
+                "import",
+                "conversions",
+                file.to_str().unwrap(),
+                "--account",
+                DEMO_ACCOUNT_ID,
+                "--max-errors",
+                "1000",
+            ];
+            let mut child = admin
+                .command(&backend.endpoint, &args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let checkpoint = dir.path().join("history.csv.checkpoint.json");
+            // Halfway: once the checkpoint has passed row 4,000.
+            loop {
+                let line = std::fs::read(&checkpoint)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|c| c["line"].as_u64())
+                    .unwrap_or(0);
+                if line > 4_000 {
+                    break;
+                }
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "{context}: finished before halfway"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let pid = child.id().to_string();
+            std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status()
+                .unwrap();
+            let stopped = child.wait_with_output().unwrap();
+            if signal == "INT" {
+                assert_eq!(stopped.status.code(), Some(1), "{context}");
+                assert_eq!(summary(&stopped)["stopped"], "interrupted", "{context}");
+            }
+            assert!(checkpoint.exists(), "{context}: the checkpoint is kept");
+            let resumed = admin.run(&args);
+            assert_eq!(
+                resumed.status.code(),
+                Some(3),
+                "{context}: finished with rejects"
+            );
+            let resumed = summary(&resumed);
+            assert!(
+                resumed["resumed_from_line"].as_u64().unwrap() > 4_000,
+                "{context}: {resumed}"
+            );
+            assert!(
+                !checkpoint.exists(),
+                "{context}: a finished import leaves no checkpoint"
+            );
+            // Every good row once; every bad row in the rejects, once, with its line.
+            let counts = stored(&backend, &admin.table).await;
+            assert_eq!(counts.len(), good.len(), "{context}");
+            assert!(counts.iter().all(|n| *n == 1), "{context}");
+            let rejects =
+                std::fs::read_to_string(dir.path().join("history.csv.rejects.csv")).unwrap();
+            let mut reader = csv::Reader::from_reader(rejects.as_bytes());
+            let lines: Vec<u64> = reader
+                .records()
+                .map(|r| r.unwrap()[0].parse().unwrap())
+                .collect();
+            let expected: Vec<u64> = (0..ROWS)
+                .filter(|i| i % BAD_EVERY == 0)
+                .map(|i| i as u64 + 2)
+                .collect();
+            assert_eq!(lines, expected, "{context}: each bad row once, by its line");
+            assert!(
+                rejects.contains("amount must be a non-negative number"),
+                "{context}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reference_data_is_created_found_or_refused_and_a_deactivated_types_history_imports() {
+    on_each_backend(|backend| async move {
+        let context = backend.name.clone();
+        let admin = Admin::new(&backend);
+        for setup in [&["create-tables"][..], &["seed-demo"]] {
+            assert!(admin.run(setup).status.success(), "{context}");
+        }
+        let dir = ScratchDir::new();
+        let import = |kind: &str, name: &str, text: &str| {
+            let file = dir.path().join(name);
+            std::fs::write(&file, text).unwrap();
+            admin.run(&["import", kind, file.to_str().unwrap(), "--account", DEMO_ACCOUNT_ID])
+        };
+        let old_type = "5f0c6d3e-0000-4000-8000-000000000001";
+        let types = format!(
+            "{{\"id\":\"{old_type}\",\"name\":\"Venta 2019\",\"category\":\"final\",\"currency\":\"CLP\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\",\"active\":false,\"fields\":[{{\"key\":\"broker\",\"label\":\"Broker\",\"type\":\"text\"}}]}}\n{{\"id\":\"{DEMO_CONVERSION_TYPE_ID}\",\"name\":\"Not Reserva\",\"category\":\"final\",\"currency\":\"USD\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\"}}\n"
+        );
+        let output = import("conversion-types", "types.jsonl", &types);
+        assert_eq!(output.status.code(), Some(3), "{context}: {}", String::from_utf8_lossy(&output.stderr));
+        let result = summary(&output);
+        assert_eq!((result["created"].as_u64(), result["rejected"].as_u64()), (Some(1), Some(1)), "{context}: {result}");
+        let rejects = std::fs::read_to_string(dir.path().join("types.jsonl.rejects.jsonl")).unwrap();
+        assert!(rejects.contains("exists with other values"), "{context}: {rejects}");
+
+        let lead = "5f0c6d3e-0000-4000-8000-0000000000aa";
+        let leads = format!("id,created_at\n{lead},2019-03-01T10:00:00Z\n{DEMO_LEAD_ID},\n");
+        let result = summary(&import("leads", "leads.csv", &leads));
+        assert_eq!((result["created"].as_u64(), result["existing"].as_u64()), (Some(1), Some(1)), "{context}: {result}");
+        let runs = format!(
+            "id,lead_id,workflow_id,master_workflow_id\n5f0c6d3e-0000-4000-8000-0000000000bb,{lead},123e4567-e89b-12d3-a456-426614174300,\n5f0c6d3e-0000-4000-8000-0000000000cc,5f0c6d3e-0000-4000-8000-0000000000dd,123e4567-e89b-12d3-a456-426614174300,\n"
+        );
+        let output = import("workflow-runs", "runs.csv", &runs);
+        assert_eq!(output.status.code(), Some(3), "{context}");
+        assert_eq!(summary(&output)["created"], 1, "{context}");
+
+        // A conversion of the deactivated type: an imported history is recorded as it happened.
+        let history = format!(
+            "idempotency_key,conversion_type_id,lead_id,amount,converted_at,metadata.broker\nsale-2019-1,{old_type},{lead},150000,2019-04-01T12:00:00Z,Ana\n"
+        );
+        let output = import("conversions", "history.csv", &history);
+        assert_eq!(output.status.code(), Some(0), "{context}: {}", String::from_utf8_lossy(&output.stdout));
+        assert_eq!(summary(&output)["created"], 1, "{context}");
+        let again = summary(&import("conversions", "history.csv", &history));
+        assert_eq!(again["existing"], 1, "{context}: the same rows again are replayed");
+    })
+    .await;
+}
