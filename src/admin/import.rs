@@ -112,6 +112,11 @@ pub async fn run<P: Provisioning + Store>(
         }
     };
     super::require_account(store, args.account).await?;
+    if args.derive_keys && args.kind == Kind::Conversions {
+        eprintln!(
+            "warning: --derive-keys: identical rows without an idempotency_key are one event"
+        );
+    }
     let sha256 =
         file_sha256(&args.file).map_err(|e| invalid(format!("{}: {e}", args.file.display())))?;
     let checkpoint_path = beside(&args.file, ".checkpoint.json");

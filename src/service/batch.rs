@@ -111,8 +111,20 @@ pub async fn create_batch<S: Store>(
         .buffer_unordered(WRITES_AT_ONCE)
         .collect()
         .await;
+    // One line for the batch, however many rows a busy or failing DynamoDB left to a retry.
+    let mut cause = None;
     for (index, outcome) in written {
-        outcomes[index] = outcome?;
+        outcomes[index] = match outcome {
+            Err(err @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
+                cause.get_or_insert(err);
+                RowOutcome::Retryable
+            }
+            outcome => outcome?,
+        };
+    }
+    if let Some(err) = cause {
+        let error = crate::telemetry::error_chain(&err);
+        tracing::warn!(error, "rows of the batch are left to a retry");
     }
     Ok(outcomes)
 }
@@ -122,11 +134,6 @@ fn row_outcome(result: Result<Outcome, CreateError>) -> Result<RowOutcome, Store
         Ok(outcome) => Ok(RowOutcome::Done(outcome)),
         Err(CreateError::Invalid(errors)) => Ok(RowOutcome::Invalid(errors)),
         Err(CreateError::IdempotencyMismatch) => Ok(RowOutcome::Conflict),
-        Err(CreateError::Store(err @ (StoreError::Throttled(_) | StoreError::Unavailable(_)))) => {
-            let error = crate::telemetry::error_chain(&err);
-            tracing::warn!(error, "a batch row's write is left to a retry");
-            Ok(RowOutcome::Retryable)
-        }
         Err(CreateError::Store(err)) => Err(err),
         // Only a single create authenticates through its records.
         Err(CreateError::Auth(_)) => Err(StoreError::Failed("a batch row failed auth".into())),
