@@ -1,0 +1,364 @@
+//! What the rows of a chunk come to: conversions through the batch endpoint's service, reference
+//! rows through the create commands' rule, each with back-off while DynamoDB throttles.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::files::Row;
+use super::{ImportArgs, Kind};
+use crate::admin::create::{Created, create};
+use crate::admin::{AdminError, conversion_type};
+use crate::domain::{
+    AccountId, FieldDefinition, FieldType, IdempotencyKey, Lead, LeadId, MAX_TYPES_PER_ACCOUNT,
+    MasterWorkflowId, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+};
+use crate::service::{self, BatchRow, Outcome, RowOutcome};
+use crate::store::{Provisioning, Record, Store, StoreError};
+
+/// Reference rows written at once.
+const WRITES_AT_ONCE: usize = 16;
+/// Attempts at a chunk's throttled or failing rows before the import stops (checkpoint kept).
+const ATTEMPTS: u32 = 8;
+
+pub(super) enum Done {
+    Created,
+    Existing,
+    Valid,
+}
+
+/// What a chunk's rows came to: done, or rejected with these errors.
+pub(super) type Outcomes = Vec<Result<Done, Vec<String>>>;
+
+pub(super) struct Importer<'a, P> {
+    store: &'a P,
+    kind: Kind,
+    account: AccountId,
+    dry_run: bool,
+    derive_keys: bool,
+    /// Leads known to exist (for runs).
+    leads: HashSet<LeadId>,
+    /// Conversion types of the account (for the limit on their number).
+    types: HashSet<String>,
+}
+
+impl<'a, P: Provisioning + Store> Importer<'a, P> {
+    pub(super) async fn new(store: &'a P, args: &ImportArgs) -> Result<Self, AdminError> {
+        let types = match args.kind {
+            Kind::ConversionTypes => (store.conversion_types(args.account).await?.iter())
+                .map(|t| t.id.to_string())
+                .collect(),
+            _ => HashSet::new(),
+        };
+        Ok(Self {
+            store,
+            kind: args.kind,
+            account: args.account,
+            dry_run: args.dry_run,
+            derive_keys: args.derive_keys,
+            leads: HashSet::new(),
+            types,
+        })
+    }
+
+    pub(super) async fn import(&mut self, chunk: &[Row]) -> Result<Outcomes, AdminError> {
+        match self.kind {
+            Kind::Conversions => self.conversions(chunk).await,
+            _ => {
+                let mut records = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    records.push(self.record(row).await?);
+                }
+                Ok(self.write_records(records).await?)
+            }
+        }
+    }
+
+    /// The batch endpoint's service, throttled or failing rows sent again after a back-off.
+    async fn conversions(&self, chunk: &[Row]) -> Result<Outcomes, AdminError> {
+        let now = Timestamp::now();
+        let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> =
+            (0..chunk.len()).map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            let rows = pending
+                .iter()
+                .map(|&i| self.conversion(&chunk[i], now))
+                .collect();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let results = service::create_batch(
+                self.store,
+                self.account,
+                rows,
+                self.dry_run,
+                now,
+                deadline,
+                true,
+            )
+            .await
+            .map_err(AdminError::Store)?;
+            let mut retry = Vec::new();
+            for (i, result) in pending.into_iter().zip(results) {
+                outcomes[i] = match result {
+                    RowOutcome::Done(Outcome::Created(_)) => Some(Ok(Done::Created)),
+                    RowOutcome::Done(Outcome::Replayed(_)) => Some(Ok(Done::Existing)),
+                    RowOutcome::Done(Outcome::DryRun(_)) => Some(Ok(Done::Valid)),
+                    RowOutcome::Invalid(errors) => {
+                        Some(Err(errors.into_iter().map(|e| e.message).collect()))
+                    }
+                    RowOutcome::Conflict => Some(Err(vec![
+                        crate::http::ApiError::IdempotencyMismatch
+                            .message()
+                            .to_owned(),
+                    ])),
+                    RowOutcome::Retryable => {
+                        retry.push(i);
+                        None
+                    }
+                };
+            }
+            if retry.is_empty() {
+                return Ok(outcomes
+                    .into_iter()
+                    .map(|o| o.expect("every row answered"))
+                    .collect());
+            }
+            pending = retry;
+        }
+        Err(AdminError::Store(StoreError::Throttled(
+            "rows still throttled or failing after every attempt".into(),
+        )))
+    }
+
+    fn conversion(
+        &self,
+        row: &Row,
+        now: Timestamp,
+    ) -> Result<BatchRow, Vec<crate::domain::FieldError>> {
+        let raw =
+            serde_json::value::RawValue::from_string(row.json.clone()).expect("rows are JSON");
+        let (key, parsed) = crate::http::read_row(&raw, now);
+        match parsed {
+            Err(errors)
+                if key.is_none()
+                    && self.derive_keys
+                    && errors.iter().all(|e| e.field == "idempotency_key") =>
+            {
+                let conversion = crate::http::parse_new_conversion(row.json.as_bytes(), now)?;
+                let digest = Sha256::digest(row.json.as_bytes());
+                let text: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let key = IdempotencyKey::parse(format!("derived-{text}").as_bytes())
+                    .expect("hex is printable");
+                Ok(BatchRow { key, conversion })
+            }
+            other => other,
+        }
+    }
+
+    /// A reference row as the record the create commands would write, or why it cannot be one.
+    async fn record(&mut self, row: &Row) -> Result<Result<Record, Vec<String>>, AdminError> {
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&row.json) else {
+            return Ok(Err(vec!["the row is not a JSON object".into()]));
+        };
+        let fields = Fields(fields);
+        let now = Timestamp::now();
+        let created_at = fields.parse("created_at", |t| {
+            Timestamp::parse(t).map_err(|e| e.to_string())
+        });
+        let created_at = match created_at {
+            Ok(at) => at.unwrap_or(now),
+            Err(e) => return Ok(Err(vec![e])),
+        };
+        let record = match self.kind {
+            Kind::Leads => fields
+                .required("id", LeadId::parse)
+                .map(|id| Record::Lead(self.account, Lead { id, created_at })),
+            Kind::WorkflowRuns => {
+                let run = (|| {
+                    Ok(WorkflowRun {
+                        id: fields.required("id", WorkflowRunId::parse)?,
+                        lead_id: fields.required("lead_id", LeadId::parse)?,
+                        workflow_id: fields.required("workflow_id", WorkflowId::parse)?,
+                        master_workflow_id: fields.parse("master_workflow_id", |t| {
+                            MasterWorkflowId::parse(t).map_err(|e| e.to_string())
+                        })?,
+                        created_at,
+                    })
+                })();
+                match run {
+                    Ok(run) if self.lead_exists(run.lead_id).await? => {
+                        Ok(Record::WorkflowRun(self.account, run))
+                    }
+                    Ok(run) => Err(format!(
+                        "no lead {} in account {}",
+                        run.lead_id, self.account
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            Kind::ConversionTypes => self.conversion_type(&fields, created_at),
+            Kind::Conversions => unreachable!("conversions are not reference rows"),
+        };
+        Ok(record.map_err(|e| vec![e]))
+    }
+
+    fn conversion_type(
+        &mut self,
+        fields: &Fields,
+        created_at: Timestamp,
+    ) -> Result<Record, String> {
+        let text = |name| fields.parse(name, |t| Ok(t.to_owned()));
+        let list: Vec<FieldDefinition> = match fields.0.get("fields") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(json)) => serde_json::from_str::<Value>(json)
+                .map_err(|e| format!("fields: {e}"))
+                .and_then(|v| field_list(&v))?,
+            Some(other) => field_list(other)?,
+        };
+        let active = match fields.0.get("active") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+            Some(_) => return Err("active must be true or false".into()),
+        };
+        let t = conversion_type(
+            fields.required("id", |t| t.parse())?,
+            text("name")?.unwrap_or_default(),
+            text("description")?,
+            fields.required("category", |t| t.parse())?,
+            fields.required("currency", |t| t.parse())?,
+            list,
+            fields.parse("workflow_id", |t| {
+                WorkflowId::parse(t).map_err(|e| e.to_string())
+            })?,
+            fields.parse("master_workflow_id", |t| {
+                MasterWorkflowId::parse(t).map_err(|e| e.to_string())
+            })?,
+            active,
+            created_at,
+        )
+        .map_err(|e| e.to_string())?;
+        let id = t.id.to_string();
+        if !self.types.contains(&id) && self.types.len() >= MAX_TYPES_PER_ACCOUNT {
+            return Err(format!(
+                "the account has {MAX_TYPES_PER_ACCOUNT} conversion types, the most it may have"
+            ));
+        }
+        self.types.insert(id);
+        Ok(Record::ConversionType(self.account, t))
+    }
+
+    async fn lead_exists(&mut self, lead: LeadId) -> Result<bool, AdminError> {
+        if self.leads.contains(&lead) {
+            return Ok(true);
+        }
+        let found = retrying(|| self.store.get_lead(self.account, lead))
+            .await?
+            .is_some();
+        if found {
+            self.leads.insert(lead);
+        }
+        Ok(found)
+    }
+
+    /// The create rule for each record, a bounded number at a time: a record with the same
+    /// values is `existing`, one with others a reject, never replaced.
+    async fn write_records(
+        &self,
+        records: Vec<Result<Record, Vec<String>>>,
+    ) -> Result<Outcomes, StoreError> {
+        let results: Vec<_> = stream::iter(records)
+            .map(|record| async move {
+                let record = match record {
+                    Ok(record) => record,
+                    Err(errors) => return Ok(Err(errors)),
+                };
+                if self.dry_run {
+                    return Ok(Ok(Done::Valid));
+                }
+                Ok(match retrying(|| create(self.store, &record)).await? {
+                    Created::New => Ok(Done::Created),
+                    Created::Exists(_) => Ok(Done::Existing),
+                    Created::Conflict(_) => Err(vec![format!(
+                        "{} {} exists with other values",
+                        record.kind(),
+                        record.id()
+                    )]),
+                })
+            })
+            .buffered(WRITES_AT_ONCE)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+}
+
+/// A store call, again after a back-off while it is throttled or failing for now.
+async fn retrying<T, F: Future<Output = Result<T, StoreError>>>(
+    call: impl Fn() -> F,
+) -> Result<T, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(StoreError::Throttled(_) | StoreError::Unavailable(_))
+                if attempt + 1 < ATTEMPTS =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn field_list(value: &Value) -> Result<Vec<FieldDefinition>, String> {
+    let Value::Array(items) = value else {
+        return Err("fields must be a JSON array of {\"key\", \"label\", \"type\"}".into());
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+            match (text("key"), text("label"), text("type")) {
+                (Some(key), Some(label), Some(kind)) => Ok(FieldDefinition {
+                    key,
+                    label,
+                    field_type: kind.parse::<FieldType>()?,
+                }),
+                _ => Err("each field needs a key, a label and a type".into()),
+            }
+        })
+        .collect()
+}
+
+/// A reference row's members.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn parse<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => read(text).map(Some).map_err(|e| format!("{name}: {e}")),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    }
+
+    fn required<T, E: ToString>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, String> {
+        self.parse(name, |t| read(t).map_err(|e| e.to_string()))?
+            .ok_or_else(|| format!("{name} is required"))
+    }
+}
