@@ -5,19 +5,18 @@
 //! crash or Ctrl-C stopped it (rows sent twice come back `replayed` or `exists`).
 
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use self::files::{Reader, Rejects};
 use self::rows::{Done, Importer};
 use super::AdminError;
-use crate::domain::AccountId;
+use crate::domain::{AccountId, Sha256Hex};
 use crate::service::MAX_BATCH_ROWS;
 use crate::store::{Provisioning, Store};
 
@@ -103,8 +102,11 @@ pub async fn run<P: Provisioning + Store>(
             "warning: --derive-keys: identical rows without an idempotency_key are one event"
         );
     }
-    let sha256 =
-        file_sha256(&args.file).map_err(|e| invalid(format!("{}: {e}", args.file.display())))?;
+    let sha256 = File::open(&args.file)
+        .and_then(Sha256Hex::of_reader)
+        .map_err(|e| invalid(format!("{}: {e}", args.file.display())))?
+        .as_str()
+        .to_owned();
     let checkpoint_path = beside(&args.file, ".checkpoint.json");
     let rejects_path = beside(
         &args.file,
@@ -288,24 +290,6 @@ fn beside(file: &Path, suffix: &str) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 16];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// Written to a temporary file, synced, then renamed over the old one: a crash leaves either.

@@ -7,9 +7,25 @@ pub struct Sha256Hex(String);
 
 impl Sha256Hex {
     pub fn of(bytes: &[u8]) -> Self {
+        Self::hex(&Sha256::digest(bytes))
+    }
+
+    /// The digest of everything the reader holds, read a block at a time (a file of any size).
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<Self> {
+        let mut hasher = Sha256::new();
+        let mut block = vec![0; 1 << 16];
+        loop {
+            match reader.read(&mut block)? {
+                0 => return Ok(Self::hex(&hasher.finalize())),
+                read => hasher.update(&block[..read]),
+            }
+        }
+    }
+
+    fn hex(digest: &[u8]) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut hex = String::with_capacity(64);
-        for byte in Sha256::digest(bytes).iter() {
+        for byte in digest {
             hex.push(char::from(HEX[usize::from(byte >> 4)]));
             hex.push(char::from(HEX[usize::from(byte & 0xf)]));
         }

@@ -26,6 +26,7 @@ pub use conversion::{
     MAX_TYPE_NAME_CHARS, MAX_TYPES_PER_ACCOUNT, NewConversion, ReferenceError, Scope, WorkflowRun,
 };
 pub use currency::{Currency, CurrencyError};
+pub use digest::Sha256Hex;
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint, WriteToken};
 pub use ids::{
     AccountId, ConversionTypeId, EventId, IdError, LeadId, MasterWorkflowId, WorkflowId,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::files::Row;
 use super::{ImportArgs, Kind};
@@ -14,7 +13,7 @@ use crate::admin::create::{Created, create};
 use crate::admin::{AdminError, conversion_type};
 use crate::domain::{
     AccountId, FieldDefinition, FieldType, IdempotencyKey, Lead, LeadId, MAX_TYPES_PER_ACCOUNT,
-    MasterWorkflowId, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    MasterWorkflowId, Sha256Hex, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
 };
 use crate::service::{self, BatchRow, Outcome, RowOutcome};
 use crate::store::{Provisioning, Record, Store, StoreError};
@@ -151,9 +150,8 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                     && errors.iter().all(|e| e.field == "idempotency_key") =>
             {
                 let conversion = crate::http::parse_new_conversion(row.json.as_bytes(), now)?;
-                let digest = Sha256::digest(row.json.as_bytes());
-                let text: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                let key = IdempotencyKey::parse(format!("derived-{text}").as_bytes())
+                let digest = Sha256Hex::of(row.json.as_bytes());
+                let key = IdempotencyKey::parse(format!("derived-{}", digest.as_str()).as_bytes())
                     .expect("hex is printable");
                 Ok(BatchRow { key, conversion })
             }
