@@ -3,7 +3,10 @@
 
 mod batch;
 
-pub use batch::{BatchRow, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, create_batch};
+pub use batch::{
+    BatchRow, CheckedBatch, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, Source, WRITES_AT_ONCE,
+    check_batch, create_batch, write_batch,
+};
 
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, EventWithType,

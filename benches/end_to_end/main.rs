@@ -2,7 +2,10 @@
 //! emulator (emulator.rs), against the local dynalite that `scripts/with-test-servers.sh` starts.
 //!
 //! - round trips and capacity per scenario, counted, and the cost of a million requests, all
-//!   in; the list pages by filter on a small and a large account (scenarios.rs);
+//!   in, a full batch's per event among them; the list pages by filter on a small and a large
+//!   account (scenarios.rs);
+//! - `conversions-admin import` rows/s beside a plain loop of the same conditional puts
+//!   (import.rs);
 //! - cold start: spawn to the first `/runtime/invocation/next`, median of 20 spawns, and the
 //!   first invocation beside a warm one, with and without opening the DynamoDB connection
 //!   during init;
@@ -20,6 +23,7 @@
 
 mod emulator;
 mod floor;
+mod import;
 #[path = "../../tests/dynamodb/helpers/metering.rs"]
 #[allow(dead_code)] // the tests' read-unit rule is not needed here
 mod metering;
@@ -195,6 +199,7 @@ async fn bench() {
     };
 
     let scenarios = scenarios::run(&endpoint, &table).await;
+    let imports = import::run(&client, &endpoint).await;
 
     // Cold start, without and with the warm-up read during init, and the floor's.
     let cold_without = cold_start(&launch(1, false), &event).await;
@@ -384,8 +389,8 @@ async fn bench() {
             parts[2],
             parts[3],
             parts[4],
-            // The floor is a create's.
-            if s.index_entries > 0 {
+            // The floor is a single create's.
+            if s.index_entries > 0 && s.rows == 1 {
                 format!("{:.2}", total / scenarios::FLOOR_PER_MILLION)
             } else {
                 String::new()
@@ -440,6 +445,35 @@ async fn bench() {
         minimal_create + unfiltered / 10.0,
         minimal_create + unfiltered / 100.0,
     );
+    let batch = scenarios
+        .iter()
+        .find(|s| s.rows > 1)
+        .expect("a batch scenario");
+    let _ = writeln!(
+        w,
+        "\n**Bulk.** Through full batches of {} (`POST /conversions/batch`), a million events cost ${:.2} all in, against ${minimal_create:.2} as single creates ({:.2}×): the HTTP API request, the Lambda request and the log line are shared by the batch's rows; the writes are the same. `conversions-admin import` of a CSV file of {} rows (the release binary, its chunks of {}, {} writes in flight), against a plain loop making the same conditional PutItems (the items an import stored, into a fresh table with the same indexes, as many in flight), the median of {} rounds taken in turn:\n",
+        batch.rows,
+        batch.total(memory_mb),
+        batch.total(memory_mb) / minimal_create,
+        thousands(import::ROWS),
+        conversions::service::MAX_BATCH_ROWS,
+        conversions::service::WRITES_AT_ONCE,
+        import::ROUNDS,
+    );
+    let _ = writeln!(
+        w,
+        "| import | rows/s | plain loop, rows/s | ratio |\n|---|---|---|---|"
+    );
+    for r in &imports {
+        let _ = writeln!(
+            w,
+            "| {} | {:.0} | {:.0} | {:.2}× |",
+            r.kind,
+            r.import,
+            r.plain,
+            r.import / r.plain
+        );
+    }
     let _ = writeln!(
         w,
         "\n**Storage** of a million minimal events a month: the item {item_bytes:.0} bytes and its index entries {entry_bytes:.0} bytes, each with DynamoDB's 100 bytes of overhead: {:.2} GB, ${storage:.2} a month with point-in-time recovery (on the items). It grows by that every million events unless the stack sets `EventRetentionDays`.",
@@ -593,7 +627,10 @@ async fn bench() {
         .iter()
         .map(|n| named(n).total(memory_mb))
         .fold(0.0, f64::max);
-    let max_entries = scenarios.iter().map(|s| s.index_entries).max().unwrap_or(0);
+    let max_entries = (scenarios.iter())
+        .map(|s| s.index_entries / s.rows)
+        .max()
+        .unwrap_or(0);
     let max_log = scenarios
         .iter()
         .filter(|s| s.status != 0 && s.status < 500)
@@ -666,6 +703,14 @@ async fn bench() {
                 cold_floor.first_answer
             ),
             cold_with.first_answer <= 1.3 * cold_floor.first_answer,
+        ),
+        (
+            "an import ≥ 0.8× a plain loop of its conditional puts".to_owned(),
+            (imports.iter())
+                .map(|r| format!("{} {:.2}×", r.kind, r.import / r.plain))
+                .collect::<Vec<_>>()
+                .join(", "),
+            imports.iter().all(|r| r.import >= 0.8 * r.plain),
         ),
         (
             "concurrency 1, 8, 32: every answer right".to_owned(),

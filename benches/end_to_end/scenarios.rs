@@ -63,7 +63,9 @@ pub struct Scenario {
     pub status: u16,
     /// Each DynamoDB call and the units the server reported for it.
     pub calls: Vec<(&'static str, f64)>,
-    /// A create's index entries: how many, and their write units.
+    /// The events the request created (a batch's rows), or 1: what its cost is shared by.
+    pub rows: usize,
+    /// The index entries its creates added: how many, and their write units.
     pub index_entries: usize,
     pub index_units: f64,
     /// What the function wrote to its log for the request.
@@ -95,18 +97,28 @@ impl Scenario {
             .sum()
     }
 
+    /// The calls in order, a run of the same one as `100 × PutItem`.
     pub fn calls_text(&self) -> String {
-        if self.calls.is_empty() {
-            return "none".to_owned();
+        let mut runs: Vec<(&str, usize)> = Vec::new();
+        for (op, _) in &self.calls {
+            match runs.last_mut() {
+                Some((last, n)) if last == op => *n += 1,
+                _ => runs.push((op, 1)),
+            }
         }
-        let names: Vec<&str> = self.calls.iter().map(|(op, _)| *op).collect();
-        names.join(" + ")
+        let runs: Vec<String> = (runs.iter())
+            .map(|(op, n)| match n {
+                1 => (*op).to_owned(),
+                n => format!("{n} × {op}"),
+            })
+            .collect();
+        runs.join(" + ")
     }
 
-    /// Dollars per million of these requests, by part: DynamoDB, HTTP API, Lambda, logs, data
-    /// transfer out.
+    /// Dollars per million events (of a batch, each its share of the request), by part:
+    /// DynamoDB, HTTP API, Lambda, logs, data transfer out.
     pub fn cost(&self, memory_mb: f64) -> [f64; 5] {
-        let million = 1e6;
+        let million = 1e6 / self.rows as f64;
         let gateway_units = self.request_bytes.div_ceil(512 * 1024).max(1) as f64;
         [
             (self.read_units() * prices::READ_UNIT + self.write_units() * prices::WRITE_UNIT)
@@ -160,7 +172,11 @@ fn response_bytes(response: &conversions::http::Response) -> usize {
 }
 
 fn post(key: &str, body: &str) -> Request {
-    Request::new("POST", "/conversions")
+    post_to("/conversions", key, body)
+}
+
+fn post_to(path: &str, key: &str, body: &str) -> Request {
+    Request::new("POST", path)
         .with_header("x-api-key", key)
         .with_header("content-type", "application/json")
         .with_request_id("JfR1pgxyoAMEbVQ=")
@@ -178,6 +194,31 @@ pub fn minimal_body() -> String {
     format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":85000.00}}"#
     )
+}
+
+/// A full batch of minimal rows, each with a key of its own.
+fn batch_body() -> String {
+    let rows: Vec<String> = (0..conversions::service::MAX_BATCH_ROWS)
+        .map(|_| {
+            let row = minimal_body();
+            format!(
+                r#"{{"idempotency_key":"bench-{}",{}"#,
+                uuid::Uuid::new_v4().simple(),
+                &row[1..]
+            )
+        })
+        .collect();
+    format!(r#"{{"events":[{}]}}"#, rows.join(","))
+}
+
+/// The ids of the events an answer shows: a create's, or each of a batch's rows'.
+fn event_ids(body: &str) -> Vec<String> {
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    let id = |v: &serde_json::Value| v["conversion_event"]["id"].as_str().map(str::to_owned);
+    match body["results"].as_array() {
+        Some(rows) => rows.iter().filter_map(id).collect(),
+        None => id(&body).into_iter().collect(),
+    }
 }
 
 fn metadata_body(keys: usize) -> String {
@@ -409,6 +450,7 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         name: "init: opening the connection (once per start)".into(),
         status: 0,
         calls: consumed.take(),
+        rows: 1,
         index_entries: 0,
         index_units: 0.0,
         log_bytes: 0,
@@ -464,6 +506,11 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         (
             "create, master-workflow type with a run",
             Box::new(|| post(tenant_key.expose(), &tenant_body)),
+            true,
+        ),
+        (
+            "batch of 100 minimal creates (units and bytes a request, $ an event)",
+            Box::new(|| post_to("/conversions/batch", key.expose(), &batch_body())),
             true,
         ),
         ("idempotent replay", Box::new(keyed), false),
@@ -541,32 +588,29 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
             last = Some((response, request_bytes, consumed.take(), logged_bytes()));
         }
         let (response, request_bytes, calls, log_bytes) = last.expect("a request");
-        let (index_entries, index_units) = if created {
-            let id = serde_json::from_str::<serde_json::Value>(response.body()).unwrap()
-                ["conversion_event"]["id"]
-                .as_str()
-                .map(str::to_owned);
-            // The account the request's key names, or the demo account's (the demo key).
-            let of = ApiKey::parse(make().header_values("x-api-key").next().unwrap_or(""))
-                .ok()
-                .and_then(|key| key.claimed_account())
-                .unwrap_or(account);
-            let item = match id {
-                Some(id) => item_of(of, id).await,
-                None => None,
-            };
-            item.map_or((0, 0.0), |item| {
-                let (n, units, _) = index_writes(&indexes, &item);
-                (n, units)
-            })
+        let ids = if created {
+            event_ids(response.body())
         } else {
-            (0, 0.0)
+            Vec::new()
         };
+        // The account the request's key names, or the demo account's (the demo key).
+        let of = ApiKey::parse(make().header_values("x-api-key").next().unwrap_or(""))
+            .ok()
+            .and_then(|key| key.claimed_account())
+            .unwrap_or(account);
+        let (mut index_entries, mut index_units) = (0, 0.0);
+        for id in &ids {
+            let item = item_of(of, id.clone()).await.expect("the created item");
+            let (n, units, _) = index_writes(&indexes, &item);
+            index_entries += n;
+            index_units += units;
+        }
         times.sort_by(f64::total_cmp);
         scenarios.push(Scenario {
             name,
             status: response.status().as_u16(),
             calls,
+            rows: ids.len().max(1),
             index_entries,
             index_units,
             log_bytes,

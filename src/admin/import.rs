@@ -156,18 +156,25 @@ pub async fn run<P: Provisioning + Store>(
             flag.store(true, Ordering::SeqCst);
         }
     });
-    let mut importer = Importer::new(store, &args).await?;
+    let importer = Importer::new(store, &args).await?;
     let mut progress = Progress::new(reader.size, reader.position());
     let started = Instant::now();
-    let stopped = loop {
-        let chunk = reader
-            .chunk(MAX_BATCH_ROWS)
+    let mut read = || {
+        let rows = (reader.chunk(MAX_BATCH_ROWS))
             .map_err(|e| invalid(format!("{}: {e}", args.file.display())))?;
+        Ok::<_, AdminError>((rows, reader.position(), reader.line))
+    };
+    let (mut chunk, mut position, mut line) = read()?;
+    let mut checked = importer.check(&chunk).await;
+    let stopped = loop {
         if chunk.is_empty() {
             break None;
         }
-        let outcomes = importer.import(&chunk).await?;
-        for (row, outcome) in chunk.iter().zip(outcomes) {
+        // The next chunk is read and checked while this one's writes run.
+        let next = read()?;
+        let (outcomes, next_checked) =
+            tokio::join!(importer.write(&chunk, checked?), importer.check(&next.0));
+        for (row, outcome) in chunk.iter().zip(outcomes?) {
             counts.rows += 1;
             match outcome {
                 Ok(Done::Created) => counts.created += 1,
@@ -185,8 +192,8 @@ pub async fn run<P: Provisioning + Store>(
             sha256: sha256.clone(),
             kind: args.kind,
             account: args.account.to_string(),
-            position: reader.position(),
-            line: reader.line,
+            position,
+            line,
             rejects_bytes: rejects.flush().map_err(|e| invalid(e.to_string()))?,
             counts: counts.clone(),
         };
@@ -195,13 +202,15 @@ pub async fn run<P: Provisioning + Store>(
             &serde_json::to_vec(&checkpoint).expect("JSON"),
         )
         .map_err(|e| invalid(format!("{}: {e}", checkpoint_path.display())))?;
-        progress.update(reader.position(), &counts, started);
+        progress.update(position, &counts, started);
         if counts.rejected > max_errors {
             break Some("more rows rejected than --max-errors allows");
         }
         if interrupted.load(Ordering::SeqCst) {
             break Some("interrupted");
         }
+        (chunk, position, line) = next;
+        checked = next_checked;
     };
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();

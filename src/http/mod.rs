@@ -36,7 +36,7 @@ use route::Route;
 use crate::domain::{
     AccountId, ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp,
 };
-use crate::service::{self, Caller, CreateRequest, Outcome};
+use crate::service::{self, Caller, CreateRequest, Outcome, Source};
 use crate::store::Store;
 
 /// Carries API Gateway's request id, or Lambda's without one (a bare `cargo lambda invoke` event).
@@ -224,9 +224,16 @@ impl<S: Store> App<S> {
         let dry_run = dry_run(request).map_err(|e| ApiError::Validation(vec![e]))?;
         let (keys, rows): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
         let deadline = started + self.deadline.saturating_sub(Duration::from_secs(1));
-        let outcomes =
-            service::create_batch(&self.store, account, rows, dry_run, now, deadline, false)
-                .await?;
+        let outcomes = service::create_batch(
+            &self.store,
+            account,
+            rows,
+            dry_run,
+            now,
+            deadline,
+            Source::Api,
+        )
+        .await?;
         let (success, body, counts) = batch::answer(&keys, &outcomes);
         let span = tracing::Span::current();
         for (field, count) in counts.into_iter().filter(|(_, count)| *count > 0) {

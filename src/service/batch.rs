@@ -7,15 +7,15 @@ use std::collections::HashSet;
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
-use super::{CreateError, Outcome, Prepared, log_account, prepare, write_event};
+use super::{CreateError, Outcome, Prepared, Write, log_account, prepare, write_event};
 use crate::domain::{AccountId, FieldError, IdempotencyKey, NewConversion, Timestamp};
 use crate::store::{Lookup, Store, StoreError};
 
 /// The most rows one batch holds.
 pub const MAX_BATCH_ROWS: usize = 100;
-/// Conditional puts in flight at once: DynamoDB takes more, a Lambda's one connection pool and a
-/// batch's deadline take about this many well.
-const WRITES_AT_ONCE: usize = 16;
+/// Conditional puts in flight at once (a batch's, an import's): DynamoDB takes more, a Lambda's
+/// one connection pool and a batch's deadline take about this many well.
+pub const WRITES_AT_ONCE: usize = 16;
 
 pub const KEY_REPEATED: &str = "idempotency_key is used by an earlier event of this batch";
 
@@ -38,10 +38,20 @@ pub enum RowOutcome {
     Retryable,
 }
 
+/// Where a batch comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `POST /conversions/batch`: a client may send a whole batch again, so the rows' events are
+    /// read with the records they name (a replay costs half a read unit, not a refused put).
+    Api,
+    /// `conversions-admin import` of past conversions: a deactivated conversion type is used as
+    /// if active (it was when they happened). Its rows are new but for the chunk a crash cut
+    /// short, so their events are not read first: a replay is found by its refused put.
+    Import,
+}
+
 /// Every row's outcome, in order. A store failure no retry can fix fails the whole batch (the
-/// rows written before it are replayed when it is sent again). With `history` (an import of
-/// past conversions), a deactivated conversion type is used as if active: it was when they
-/// happened.
+/// rows written before it are replayed when it is sent again).
 pub async fn create_batch<S: Store>(
     store: &S,
     account: AccountId,
@@ -49,8 +59,30 @@ pub async fn create_batch<S: Store>(
     dry_run: bool,
     now: Timestamp,
     deadline: Instant,
-    history: bool,
+    source: Source,
 ) -> Result<Vec<RowOutcome>, StoreError> {
+    let checked = check_batch(store, account, rows, dry_run, now, source).await?;
+    write_batch(store, checked, deadline).await
+}
+
+/// A batch read and checked, its writes not made yet: an importer checks its next chunk while
+/// this one's writes run.
+pub struct CheckedBatch {
+    account: AccountId,
+    /// Every row's outcome, `Retryable` where a write is pending.
+    outcomes: Vec<RowOutcome>,
+    writes: Vec<(usize, Write)>,
+}
+
+/// [`create_batch`]'s first half: the rows checked against the records they name, read once.
+pub async fn check_batch<S: Store>(
+    store: &S,
+    account: AccountId,
+    rows: Vec<Result<BatchRow, Vec<FieldError>>>,
+    dry_run: bool,
+    now: Timestamp,
+    source: Source,
+) -> Result<CheckedBatch, StoreError> {
     log_account(account);
     let mut keys = HashSet::new();
     let rows: Vec<_> = (rows.into_iter())
@@ -64,10 +96,10 @@ pub async fn create_batch<S: Store>(
         })
         .collect();
     let valid = rows.iter().filter_map(|row| row.as_ref().ok());
-    let events = valid.clone().map(|(id, _)| *id).filter(|_| !dry_run);
+    let events = (valid.clone().map(|(id, _)| *id)).filter(|_| !dry_run && source == Source::Api);
     let lookup = Lookup::of(valid.map(|(_, conversion)| conversion), events);
     let mut context = store.load_context(account, &lookup).await?;
-    if history {
+    if source == Source::Import {
         context
             .conversion_types
             .values_mut()
@@ -97,6 +129,25 @@ pub async fn create_batch<S: Store>(
         };
         outcomes.push(outcome);
     }
+    Ok(CheckedBatch {
+        account,
+        outcomes,
+        writes,
+    })
+}
+
+/// [`create_batch`]'s second half: the conditional puts, a bounded number at once, none started
+/// after the deadline.
+pub async fn write_batch<S: Store>(
+    store: &S,
+    checked: CheckedBatch,
+    deadline: Instant,
+) -> Result<Vec<RowOutcome>, StoreError> {
+    let CheckedBatch {
+        account,
+        mut outcomes,
+        writes,
+    } = checked;
     let written: Vec<_> = stream::iter(writes)
         .map(|(index, write)| async move {
             // A write not started by the deadline is not started at all.

@@ -1,7 +1,7 @@
 //! `conversions-admin import` on both local servers: a 10,000-row file with bad rows in it,
 //! stopped halfway (SIGKILL, then Ctrl-C's SIGINT) and run again, stores every good row once and
 //! puts every bad row in the rejects file; reference data is created, found or refused by the
-//! create rule; a deactivated type's history is imported.
+//! create rule; a deactivated type's history is imported; throttling is waited out.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,6 +13,7 @@ use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
 use serde_json::Value;
 
 use crate::admin::Admin;
+use crate::helpers::proxy::{Fault, FaultProxy};
 use crate::helpers::{Backend, on_each_backend};
 
 const ROWS: usize = 10_000;
@@ -37,6 +38,15 @@ impl Drop for ScratchDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+/// The admin CLI on a table of its own with the demo account.
+fn demo_admin(backend: &Backend) -> Admin<'_> {
+    let admin = Admin::new(backend);
+    for setup in [&["create-tables"][..], &["seed-demo"]] {
+        assert!(admin.run(setup).status.success(), "{}", backend.name);
+    }
+    admin
+}
+
 /// Every this many rows, one that the API refuses.
 const BAD_EVERY: usize = 97;
 
@@ -85,10 +95,7 @@ async fn an_import_stopped_halfway_resumes_and_stores_every_good_row_once() {
     on_each_backend(|backend| async move {
         for signal in ["KILL", "INT"] {
             let context = format!("{}: SIG{signal}", backend.name);
-            let admin = Admin::new(&backend);
-            for setup in [&["create-tables"][..], &["seed-demo"]] {
-                assert!(admin.run(setup).status.success(), "{context}");
-            }
+            let admin = demo_admin(&backend);
             let dir = ScratchDir::new();
             let file = dir.path().join("history.csv");
             let good = write_file(&file);
@@ -179,16 +186,15 @@ async fn an_import_stopped_halfway_resumes_and_stores_every_good_row_once() {
 async fn reference_data_is_created_found_or_refused_and_a_deactivated_types_history_imports() {
     on_each_backend(|backend| async move {
         let context = backend.name.clone();
-        let admin = Admin::new(&backend);
-        for setup in [&["create-tables"][..], &["seed-demo"]] {
-            assert!(admin.run(setup).status.success(), "{context}");
-        }
+        let admin = demo_admin(&backend);
         let dir = ScratchDir::new();
-        let import = |kind: &str, name: &str, text: &str| {
+        let run = |kind: &str, name: &str, text: &str, more: &[&str]| {
             let file = dir.path().join(name);
             std::fs::write(&file, text).unwrap();
-            admin.run(&["import", kind, file.to_str().unwrap(), "--account", DEMO_ACCOUNT_ID])
+            let args = ["import", kind, file.to_str().unwrap(), "--account", DEMO_ACCOUNT_ID];
+            admin.run(&[&args[..], more].concat())
         };
+        let import = |kind: &str, name: &str, text: &str| run(kind, name, text, &[]);
         let old_type = "5f0c6d3e-0000-4000-8000-000000000001";
         let types = format!(
             "{{\"id\":\"{old_type}\",\"name\":\"Venta 2019\",\"category\":\"final\",\"currency\":\"CLP\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\",\"active\":false,\"fields\":[{{\"key\":\"broker\",\"label\":\"Broker\",\"type\":\"text\"}}]}}\n{{\"id\":\"{DEMO_CONVERSION_TYPE_ID}\",\"name\":\"Not Reserva\",\"category\":\"final\",\"currency\":\"USD\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\"}}\n"
@@ -220,6 +226,62 @@ async fn reference_data_is_created_found_or_refused_and_a_deactivated_types_hist
         assert_eq!(summary(&output)["created"], 1, "{context}");
         let again = summary(&import("conversions", "history.csv", &history));
         assert_eq!(again["existing"], 1, "{context}: the same rows again are replayed");
+    })
+    .await;
+}
+
+/// Throttled puts and reads, more than the SDK's own attempts absorb: the importer backs off and
+/// sends the rows again until each is stored, once.
+#[tokio::test]
+async fn an_import_backs_off_while_dynamodb_throttles_and_stores_every_row_once() {
+    on_each_backend(|backend| async move {
+        let context = backend.name.clone();
+        let admin = demo_admin(&backend);
+        let dir = ScratchDir::new();
+        let leads = dir.path().join("leads.csv");
+        let lead = |i: usize| format!("00000000-0000-4000-8000-{i:012}");
+        let text: String = (0..150).map(|i| format!("{}\n", lead(i))).collect();
+        std::fs::write(&leads, format!("id\n{text}")).unwrap();
+        let events = dir.path().join("events.csv");
+        let text: String = (0..250)
+            .map(|i| {
+                format!(
+                    "throttled-{i},{DEMO_CONVERSION_TYPE_ID},{},{i}.25\n",
+                    lead(i % 150)
+                )
+            })
+            .collect();
+        std::fs::write(
+            &events,
+            format!("idempotency_key,conversion_type_id,lead_id,amount\n{text}"),
+        )
+        .unwrap();
+        let proxy = FaultProxy::start(&backend.endpoint).await;
+        let throttled = Fault::Error {
+            status: 400,
+            code: "ThrottlingException",
+        };
+        for (kind, file, rows) in [("leads", &leads, 150), ("conversions", &events, 250)] {
+            proxy.fail("PutItem", throttled, 40);
+            proxy.fail("BatchGetItem", throttled, 6);
+            let puts_before = proxy.count("PutItem");
+            let mut command = admin.command(&proxy.endpoint(), &["import", kind]);
+            command.arg(file).args(["--account", DEMO_ACCOUNT_ID]);
+            // Waited for off the runtime's thread, which serves the proxy meanwhile.
+            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            let result = summary(&output);
+            assert_eq!(output.status.code(), Some(0), "{context}: {kind}: {result}");
+            assert_eq!(result["created"], rows, "{context}: {kind}: {result}");
+            assert!(
+                proxy.count("PutItem") - puts_before >= rows + 40,
+                "{context}: {kind}: the throttled puts were sent again"
+            );
+        }
+        let counts = stored(&backend, &admin.table).await;
+        assert_eq!(counts.len(), 250, "{context}");
+        assert!(counts.iter().all(|n| *n == 1), "{context}");
     })
     .await;
 }

@@ -1,6 +1,9 @@
 //! What the rows of a chunk come to: conversions through the batch endpoint's service, reference
-//! rows through the create commands' rule, each with back-off while DynamoDB throttles.
+//! rows through the create commands' rule, each with back-off while DynamoDB throttles. A chunk
+//! is checked (its references read) in one step and written in another, so that the next chunk's
+//! check runs while this one's writes do.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -15,11 +18,9 @@ use crate::domain::{
     AccountId, FieldDefinition, FieldType, IdempotencyKey, Lead, LeadId, MAX_TYPES_PER_ACCOUNT,
     MasterWorkflowId, Sha256Hex, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
 };
-use crate::service::{self, BatchRow, Outcome, RowOutcome};
+use crate::service::{self, BatchRow, CheckedBatch, Outcome, RowOutcome, Source, WRITES_AT_ONCE};
 use crate::store::{Provisioning, Record, Store, StoreError};
 
-/// Reference rows written at once.
-const WRITES_AT_ONCE: usize = 16;
 /// Attempts at a chunk's throttled or failing rows before the import stops (checkpoint kept).
 const ATTEMPTS: u32 = 8;
 
@@ -32,6 +33,12 @@ pub(super) enum Done {
 /// What a chunk's rows came to: done, or rejected with these errors.
 pub(super) type Outcomes = Vec<Result<Done, Vec<String>>>;
 
+/// A chunk checked, its writes not made yet.
+pub(super) enum Checked {
+    Conversions(CheckedBatch, Timestamp),
+    Records(Vec<Result<Record, Vec<String>>>),
+}
+
 pub(super) struct Importer<'a, P> {
     store: &'a P,
     kind: Kind,
@@ -39,9 +46,9 @@ pub(super) struct Importer<'a, P> {
     dry_run: bool,
     derive_keys: bool,
     /// Leads known to exist (for runs).
-    leads: HashSet<LeadId>,
+    leads: RefCell<HashSet<LeadId>>,
     /// Conversion types of the account (for the limit on their number).
-    types: HashSet<String>,
+    types: RefCell<HashSet<String>>,
 }
 
 impl<'a, P: Provisioning + Store> Importer<'a, P> {
@@ -58,50 +65,61 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             account: args.account,
             dry_run: args.dry_run,
             derive_keys: args.derive_keys,
-            leads: HashSet::new(),
-            types,
+            leads: RefCell::default(),
+            types: RefCell::new(types),
         })
     }
 
-    pub(super) async fn import(&mut self, chunk: &[Row]) -> Result<Outcomes, AdminError> {
-        match self.kind {
-            Kind::Conversions => self.conversions(chunk).await,
-            _ => {
-                let mut records = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    records.push(self.record(row).await?);
-                }
-                Ok(self.write_records(records).await?)
-            }
+    /// The rows parsed and checked against the records they name.
+    pub(super) async fn check(&self, chunk: &[Row]) -> Result<Checked, AdminError> {
+        if self.kind == Kind::Conversions {
+            let now = Timestamp::now();
+            let rows: Vec<_> = chunk.iter().map(|row| self.conversion(row, now)).collect();
+            let checked = retrying(|| {
+                service::check_batch(
+                    self.store,
+                    self.account,
+                    rows.clone(),
+                    self.dry_run,
+                    now,
+                    Source::Import,
+                )
+            })
+            .await?;
+            return Ok(Checked::Conversions(checked, now));
+        }
+        let mut records = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            records.push(self.record(row).await?);
+        }
+        Ok(Checked::Records(records))
+    }
+
+    /// The checked chunk written: what each row came to.
+    pub(super) async fn write(
+        &self,
+        chunk: &[Row],
+        checked: Checked,
+    ) -> Result<Outcomes, AdminError> {
+        match checked {
+            Checked::Conversions(checked, now) => self.conversions(chunk, checked, now).await,
+            Checked::Records(records) => Ok(self.write_records(records).await?),
         }
     }
 
-    /// The batch endpoint's service, throttled or failing rows sent again after a back-off.
-    async fn conversions(&self, chunk: &[Row]) -> Result<Outcomes, AdminError> {
-        let now = Timestamp::now();
+    /// The batch endpoint's writes, throttled or failing rows sent again after a back-off.
+    async fn conversions(
+        &self,
+        chunk: &[Row],
+        checked: CheckedBatch,
+        now: Timestamp,
+    ) -> Result<Outcomes, AdminError> {
+        let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut results = service::write_batch(self.store, checked, deadline()).await?;
         let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> =
             (0..chunk.len()).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-            let rows = pending
-                .iter()
-                .map(|&i| self.conversion(&chunk[i], now))
-                .collect();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            let results = service::create_batch(
-                self.store,
-                self.account,
-                rows,
-                self.dry_run,
-                now,
-                deadline,
-                true,
-            )
-            .await
-            .map_err(AdminError::Store)?;
+        for attempt in 1..=ATTEMPTS {
             let mut retry = Vec::new();
             for (i, result) in pending.into_iter().zip(results) {
                 outcomes[i] = match result {
@@ -128,6 +146,22 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                     .map(|o| o.expect("every row answered"))
                     .collect());
             }
+            if attempt == ATTEMPTS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            let rows = retry.iter().map(|&i| self.conversion(&chunk[i], now));
+            let (store, account, dry_run) = (self.store, self.account, self.dry_run);
+            results = service::create_batch(
+                store,
+                account,
+                rows.collect(),
+                dry_run,
+                now,
+                deadline(),
+                Source::Import,
+            )
+            .await?;
             pending = retry;
         }
         Err(AdminError::Store(StoreError::Throttled(
@@ -160,7 +194,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     }
 
     /// A reference row as the record the create commands would write, or why it cannot be one.
-    async fn record(&mut self, row: &Row) -> Result<Result<Record, Vec<String>>, AdminError> {
+    async fn record(&self, row: &Row) -> Result<Result<Record, Vec<String>>, AdminError> {
         let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&row.json) else {
             return Ok(Err(vec!["the row is not a JSON object".into()]));
         };
@@ -206,11 +240,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         Ok(record.map_err(|e| vec![e]))
     }
 
-    fn conversion_type(
-        &mut self,
-        fields: &Fields,
-        created_at: Timestamp,
-    ) -> Result<Record, String> {
+    fn conversion_type(&self, fields: &Fields, created_at: Timestamp) -> Result<Record, String> {
         let text = |name| fields.parse(name, |t| Ok(t.to_owned()));
         let list: Vec<FieldDefinition> = match fields.0.get("fields") {
             None | Some(Value::Null) => Vec::new(),
@@ -243,24 +273,25 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         )
         .map_err(|e| e.to_string())?;
         let id = t.id.to_string();
-        if !self.types.contains(&id) && self.types.len() >= MAX_TYPES_PER_ACCOUNT {
+        let mut types = self.types.borrow_mut();
+        if !types.contains(&id) && types.len() >= MAX_TYPES_PER_ACCOUNT {
             return Err(format!(
                 "the account has {MAX_TYPES_PER_ACCOUNT} conversion types, the most it may have"
             ));
         }
-        self.types.insert(id);
+        types.insert(id);
         Ok(Record::ConversionType(self.account, t))
     }
 
-    async fn lead_exists(&mut self, lead: LeadId) -> Result<bool, AdminError> {
-        if self.leads.contains(&lead) {
+    async fn lead_exists(&self, lead: LeadId) -> Result<bool, AdminError> {
+        if self.leads.borrow().contains(&lead) {
             return Ok(true);
         }
         let found = retrying(|| self.store.get_lead(self.account, lead))
             .await?
             .is_some();
         if found {
-            self.leads.insert(lead);
+            self.leads.borrow_mut().insert(lead);
         }
         Ok(found)
     }
