@@ -17,11 +17,23 @@ pub(super) async fn create<P: Provisioning>(
     store: &P,
     record: &Record,
 ) -> Result<Created, StoreError> {
-    Ok(match store.create(record).await? {
+    Ok(came_to(store.create(record).await?, record))
+}
+
+/// What [`create`] would come to, written or not (`New`): nothing is written.
+pub(super) async fn would_create<P: Provisioning>(
+    store: &P,
+    record: &Record,
+) -> Result<Created, StoreError> {
+    Ok(came_to(store.holder(record).await?, record))
+}
+
+fn came_to(holder: Option<Record>, record: &Record) -> Created {
+    match holder {
         None => Created::New,
         Some(found) if found.same(record) => Created::Exists(found),
         Some(found) => Created::Conflict(found),
-    })
+    }
 }
 
 /// [`create`] for a command: the record as it now stands, and what was done (`status`).

@@ -194,6 +194,8 @@ pub trait Provisioning: Send + Sync {
     async fn create(&self, record: &Record) -> Result<Option<Record>, StoreError>;
     /// Writes the record over any with its id.
     async fn put(&self, record: &Record) -> Result<(), StoreError>;
+    /// The record holding this one's id, if any: what [`Self::create`] would find.
+    async fn holder(&self, record: &Record) -> Result<Option<Record>, StoreError>;
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
     async fn get_lead(&self, account: AccountId, id: LeadId) -> Result<Option<Lead>, StoreError>;
     /// Stores an active key, found by its hash and listed under its account ([`Self::api_keys`]).

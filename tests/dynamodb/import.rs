@@ -1,7 +1,8 @@
 //! `conversions-admin import` on both local servers: a 10,000-row file with bad rows in it,
 //! stopped halfway (SIGKILL, then Ctrl-C's SIGINT) and run again, stores every good row once and
 //! puts every bad row in the rejects file; reference data is created, found or refused by the
-//! create rule; a deactivated type's history is imported; throttling is waited out.
+//! create rule (a dry run finds what it would); a deactivated type's history is imported;
+//! throttling is waited out; on a terminal, progress is a bar.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -59,11 +60,12 @@ fn summary(output: &std::process::Output) -> Value {
     })
 }
 
-fn write_file(path: &Path) -> BTreeSet<String> {
+/// `rows` conversions of the demo lead, every `BAD_EVERY`th one refused by the API.
+fn write_file(path: &Path, rows: usize) -> BTreeSet<String> {
     let mut text =
         String::from("idempotency_key,conversion_type_id,lead_id,amount,metadata.broker\n");
     let mut good = BTreeSet::new();
-    for i in 0..ROWS {
+    for i in 0..rows {
         let amount = if i % BAD_EVERY == 0 {
             "-1".to_owned()
         } else {
@@ -98,7 +100,7 @@ async fn an_import_stopped_halfway_resumes_and_stores_every_good_row_once() {
             let admin = demo_admin(&backend);
             let dir = ScratchDir::new();
             let file = dir.path().join("history.csv");
-            let good = write_file(&file);
+            let good = write_file(&file, ROWS);
             let args = [
                 "import",
                 "conversions",
@@ -199,6 +201,10 @@ async fn reference_data_is_created_found_or_refused_and_a_deactivated_types_hist
         let types = format!(
             "{{\"id\":\"{old_type}\",\"name\":\"Venta 2019\",\"category\":\"final\",\"currency\":\"CLP\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\",\"active\":false,\"fields\":[{{\"key\":\"broker\",\"label\":\"Broker\",\"type\":\"text\"}}]}}\n{{\"id\":\"{DEMO_CONVERSION_TYPE_ID}\",\"name\":\"Not Reserva\",\"category\":\"final\",\"currency\":\"USD\",\"workflow_id\":\"123e4567-e89b-12d3-a456-426614174300\"}}\n"
         );
+        // A dry run finds what the create rule would, and writes nothing.
+        let output = run("conversion-types", "types.jsonl", &types, &["--dry-run"]);
+        let result = summary(&output);
+        assert_eq!((result["valid"].as_u64(), result["rejected"].as_u64()), (Some(1), Some(1)), "{context}: {result}");
         let output = import("conversion-types", "types.jsonl", &types);
         assert_eq!(output.status.code(), Some(3), "{context}: {}", String::from_utf8_lossy(&output.stderr));
         let result = summary(&output);
@@ -284,4 +290,35 @@ async fn an_import_backs_off_while_dynamodb_throttles_and_stores_every_row_once(
         assert!(counts.iter().all(|n| *n == 1), "{context}");
     })
     .await;
+}
+
+/// On a terminal (`script` gives the import one), progress is a bar with the counts, the rate
+/// and the time left; the summary still comes, on standard output.
+#[test]
+fn on_a_terminal_progress_is_a_bar_with_counts_rate_and_eta() {
+    let backend = crate::helpers::backends().remove(0);
+    let admin = demo_admin(&backend);
+    let dir = ScratchDir::new();
+    let file = dir.path().join("history.csv");
+    write_file(&file, 500);
+    let import = admin.command(&backend.endpoint, &[]);
+    let line = format!(
+        "{} import conversions {} --account {DEMO_ACCOUNT_ID} --max-errors 1000",
+        import.get_program().to_str().unwrap(),
+        file.display()
+    );
+    let mut script = std::process::Command::new("script");
+    script.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+    for (name, value) in import.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    let output = script.env("TERM", "xterm").output().unwrap();
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{terminal}");
+    for shown in ["created ", "rejected ", " rows/s)", "ETA ", "\"created\":"] {
+        assert!(terminal.contains(shown), "{shown:?} in {terminal}");
+    }
 }

@@ -303,6 +303,10 @@ impl Provisioning for MemoryStore {
         Ok(())
     }
 
+    async fn holder(&self, record: &Record) -> Result<Option<Record>, StoreError> {
+        Ok(self.holding(record))
+    }
+
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         Ok(self.data().accounts.get(&id).cloned())
     }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::files::Row;
 use super::{ImportArgs, Kind};
-use crate::admin::create::{Created, create};
+use crate::admin::create::{Created, create, would_create};
 use crate::admin::{AdminError, conversion_type};
 use crate::domain::{
     AccountId, FieldDefinition, FieldType, IdempotencyKey, Lead, LeadId, MAX_TYPES_PER_ACCOUNT,
@@ -297,7 +297,8 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     }
 
     /// The create rule for each record, a bounded number at a time: a record with the same
-    /// values is `existing`, one with others a reject, never replaced.
+    /// values is `existing`, one with others a reject, never replaced. A dry run reads what the
+    /// rule would find.
     async fn write_records(
         &self,
         records: Vec<Result<Record, Vec<String>>>,
@@ -308,10 +309,12 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                     Ok(record) => record,
                     Err(errors) => return Ok(Err(errors)),
                 };
-                if self.dry_run {
-                    return Ok(Ok(Done::Valid));
-                }
-                Ok(match retrying(|| create(self.store, &record)).await? {
+                let created = match self.dry_run {
+                    true => retrying(|| would_create(self.store, &record)).await?,
+                    false => retrying(|| create(self.store, &record)).await?,
+                };
+                Ok(match created {
+                    Created::New if self.dry_run => Ok(Done::Valid),
                     Created::New => Ok(Done::Created),
                     Created::Exists(_) => Ok(Done::Existing),
                     Created::Conflict(_) => Err(vec![format!(

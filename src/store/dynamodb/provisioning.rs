@@ -16,6 +16,13 @@ impl Provisioning for DynamoStore {
         self.put_item(item::record_item(record)).await
     }
 
+    async fn holder(&self, record: &Record) -> Result<Option<Record>, StoreError> {
+        let mut key = item::record_item(record);
+        key.retain(|name, _| name == attr::PK || name == attr::SK);
+        let found = self.get(key).await?;
+        found.map(|i| item::record_from(record, &i)).transpose()
+    }
+
     async fn get_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         let key = keys::key(id, keys::ACCOUNT_SK.to_owned());
         self.get_as(key, item::account_from).await
