@@ -233,9 +233,15 @@ pub async fn run<P: Provisioning + Store>(
             summary["checkpoint"] = checkpoint_path.display().to_string().into();
             1
         }
+        None if counts.rejected > 0 => {
+            let _ = std::fs::remove_file(&checkpoint_path);
+            3
+        }
+        // Finished clean: no checkpoint, no empty rejects file.
         None => {
             let _ = std::fs::remove_file(&checkpoint_path);
-            if counts.rejected > 0 { 3 } else { 0 }
+            let _ = std::fs::remove_file(&rejects_path);
+            0
         }
     };
     Ok((summary, code))

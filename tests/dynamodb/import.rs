@@ -280,6 +280,8 @@ async fn an_import_backs_off_while_dynamodb_throttles_and_stores_every_row_once(
             let result = summary(&output);
             assert_eq!(output.status.code(), Some(0), "{context}: {kind}: {result}");
             assert_eq!(result["created"], rows, "{context}: {kind}: {result}");
+            let rejects = format!("{}.rejects.csv", file.display());
+            assert!(!Path::new(&rejects).exists(), "{context}: none when none");
             assert!(
                 proxy.count("PutItem") - puts_before >= rows + 40,
                 "{context}: {kind}: the throttled puts were sent again"
