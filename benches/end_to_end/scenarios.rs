@@ -106,6 +106,9 @@ impl Scenario {
                 _ => runs.push((op, 1)),
             }
         }
+        if runs.is_empty() {
+            return "none".to_owned();
+        }
         let runs: Vec<String> = (runs.iter())
             .map(|(op, n)| match n {
                 1 => (*op).to_owned(),
@@ -594,10 +597,13 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
             Vec::new()
         };
         // The account the request's key names, or the demo account's (the demo key).
-        let of = ApiKey::parse(make().header_values("x-api-key").next().unwrap_or(""))
-            .ok()
-            .and_then(|key| key.claimed_account())
-            .unwrap_or(account);
+        let of = match ids.is_empty() {
+            true => account,
+            false => ApiKey::parse(make().header_values("x-api-key").next().unwrap_or(""))
+                .ok()
+                .and_then(|key| key.claimed_account())
+                .unwrap_or(account),
+        };
         let (mut index_entries, mut index_units) = (0, 0.0);
         for id in &ids {
             let item = item_of(of, id.clone()).await.expect("the created item");

@@ -170,10 +170,12 @@ pub async fn run<P: Provisioning + Store>(
         if chunk.is_empty() {
             break None;
         }
-        // The next chunk is read and checked while this one's writes run.
-        let next = read()?;
+        // The next chunk is checked while this one's writes run (a failure to read or check it
+        // stops the run once this one is accounted for).
+        let next = read();
+        let rows = next.as_ref().map_or(&[][..], |(rows, ..)| rows);
         let (outcomes, next_checked) =
-            tokio::join!(importer.write(&chunk, checked?), importer.check(&next.0));
+            tokio::join!(importer.write(&chunk, checked?), importer.check(rows));
         for (row, outcome) in chunk.iter().zip(outcomes?) {
             counts.rows += 1;
             match outcome {
@@ -209,7 +211,7 @@ pub async fn run<P: Provisioning + Store>(
         if interrupted.load(Ordering::SeqCst) {
             break Some("interrupted");
         }
-        (chunk, position, line) = next;
+        (chunk, position, line) = next?;
         checked = next_checked;
     };
     progress.finish();
@@ -233,15 +235,15 @@ pub async fn run<P: Provisioning + Store>(
             summary["checkpoint"] = checkpoint_path.display().to_string().into();
             1
         }
-        None if counts.rejected > 0 => {
-            let _ = std::fs::remove_file(&checkpoint_path);
-            3
-        }
-        // Finished clean: no checkpoint, no empty rejects file.
         None => {
             let _ = std::fs::remove_file(&checkpoint_path);
-            let _ = std::fs::remove_file(&rejects_path);
-            0
+            if counts.rejected > 0 {
+                3
+            } else {
+                // No empty rejects file.
+                let _ = std::fs::remove_file(&rejects_path);
+                0
+            }
         }
     };
     Ok((summary, code))

@@ -15,8 +15,9 @@ use super::{ImportArgs, Kind};
 use crate::admin::create::{Created, create, would_create};
 use crate::admin::{AdminError, conversion_type};
 use crate::domain::{
-    AccountId, FieldDefinition, FieldType, IdempotencyKey, Lead, LeadId, MAX_TYPES_PER_ACCOUNT,
-    MasterWorkflowId, Sha256Hex, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    AccountId, FieldDefinition, FieldError, FieldType, IdempotencyKey, Lead, LeadId,
+    MAX_TYPES_PER_ACCOUNT, MasterWorkflowId, Sha256Hex, Timestamp, WorkflowId, WorkflowRun,
+    WorkflowRunId,
 };
 use crate::service::{self, BatchRow, CheckedBatch, Outcome, RowOutcome, Source, WRITES_AT_ONCE};
 use crate::store::{Provisioning, Record, Store, StoreError};
@@ -74,18 +75,8 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     pub(super) async fn check(&self, chunk: &[Row]) -> Result<Checked, AdminError> {
         if self.kind == Kind::Conversions {
             let now = Timestamp::now();
-            let rows: Vec<_> = chunk.iter().map(|row| self.conversion(row, now)).collect();
-            let checked = retrying(|| {
-                service::check_batch(
-                    self.store,
-                    self.account,
-                    rows.clone(),
-                    self.dry_run,
-                    now,
-                    Source::Import,
-                )
-            })
-            .await?;
+            let rows = chunk.iter().map(|row| self.conversion(row, now));
+            let checked = self.check_conversions(rows.collect(), now).await?;
             return Ok(Checked::Conversions(checked, now));
         }
         let mut records = Vec::with_capacity(chunk.len());
@@ -93,6 +84,19 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             records.push(self.record(row).await?);
         }
         Ok(Checked::Records(records))
+    }
+
+    /// The batch endpoint's check of these rows, again after a back-off while it is throttled.
+    async fn check_conversions(
+        &self,
+        rows: Vec<Result<BatchRow, Vec<FieldError>>>,
+        now: Timestamp,
+    ) -> Result<CheckedBatch, StoreError> {
+        let (store, account, dry_run) = (self.store, self.account, self.dry_run);
+        retrying(|| {
+            service::check_batch(store, account, rows.clone(), dry_run, now, Source::Import)
+        })
+        .await
     }
 
     /// The checked chunk written: what each row came to.
@@ -151,17 +155,8 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             let rows = retry.iter().map(|&i| self.conversion(&chunk[i], now));
-            let (store, account, dry_run) = (self.store, self.account, self.dry_run);
-            results = service::create_batch(
-                store,
-                account,
-                rows.collect(),
-                dry_run,
-                now,
-                deadline(),
-                Source::Import,
-            )
-            .await?;
+            let checked = self.check_conversions(rows.collect(), now).await?;
+            results = service::write_batch(self.store, checked, deadline()).await?;
             pending = retry;
         }
         Err(AdminError::Store(StoreError::Throttled(
@@ -169,11 +164,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         )))
     }
 
-    fn conversion(
-        &self,
-        row: &Row,
-        now: Timestamp,
-    ) -> Result<BatchRow, Vec<crate::domain::FieldError>> {
+    fn conversion(&self, row: &Row, now: Timestamp) -> Result<BatchRow, Vec<FieldError>> {
         let raw =
             serde_json::value::RawValue::from_string(row.json.clone()).expect("rows are JSON");
         let (key, parsed) = crate::http::read_row(&raw, now);
