@@ -115,15 +115,15 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     async fn conversions(
         &self,
         chunk: &[Row],
-        checked: CheckedBatch,
+        mut checked: CheckedBatch,
         now: Timestamp,
     ) -> Result<Outcomes, AdminError> {
-        let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
-        let mut results = service::write_batch(self.store, checked, deadline()).await?;
         let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> =
             (0..chunk.len()).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         for attempt in 1..=ATTEMPTS {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let results = service::write_batch(self.store, checked, deadline).await?;
             let mut retry = Vec::new();
             for (i, result) in pending.into_iter().zip(results) {
                 outcomes[i] = match result {
@@ -155,8 +155,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             let rows = retry.iter().map(|&i| self.conversion(&chunk[i], now));
-            let checked = self.check_conversions(rows.collect(), now).await?;
-            results = service::write_batch(self.store, checked, deadline()).await?;
+            checked = self.check_conversions(rows.collect(), now).await?;
             pending = retry;
         }
         Err(AdminError::Store(StoreError::Throttled(
