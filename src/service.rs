@@ -9,9 +9,8 @@ pub use batch::{
 };
 
 use crate::domain::{
-    AccountId, ApiKey, ConversionEvent, ConversionType, Currency, Cursor, EventId, EventWithType,
-    FieldError, IdempotencyKey, NewConversion, PageRequest, Position, RequestFingerprint, Resume,
-    Timestamp, Total, WriteToken,
+    AccountId, ApiKey, ConversionEvent, ConversionType, Cursor, EventId, EventWithType, FieldError,
+    IdempotencyKey, NewConversion, PageRequest, Position, Resume, Timestamp, Total, WriteToken,
 };
 use crate::store::{Context, Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
@@ -87,7 +86,7 @@ fn log_account(account: AccountId) {
 /// `Idempotency-Key` would have created), the rules of [`NewConversion::resolve`], one conditional
 /// write. With a key, the event id derives from (account, key), so concurrent or repeated requests
 /// address one item: the conditional put lets one through; the others get its event back, or a 422
-/// if their request differs ([`RequestFingerprint`]). A dry run ignores the key. Every write's
+/// if their request differs ([`NewConversion::would_store`]). A dry run ignores the key. Every write's
 /// random [`WriteToken`] lets an SDK retry of a put that had committed find its own item.
 pub async fn create_conversion<S: Store>(
     store: &S,
@@ -148,10 +147,8 @@ enum Prepared {
 
 struct Write {
     event: ConversionEvent,
-    fingerprint: Option<RequestFingerprint>,
     /// The keyed request, kept to compare with what a concurrent request with its key stored.
     sent: Option<NewConversion>,
-    inherited: Option<Currency>,
 }
 
 /// The rules of [`NewConversion::resolve`] on the records read, or the replay of the event its
@@ -163,12 +160,10 @@ fn prepare(
     dry_run: bool,
     now: Timestamp,
 ) -> Result<Prepared, CreateError> {
-    let conversion_type = context.conversion_types.get(&conversion.conversion_type_id);
-    let inherited = conversion_type.map(|t| t.currency);
     if let Some(existing) = keyed.and_then(|id| context.events.get(&id)) {
-        return replay(existing.clone(), &conversion, inherited).map(Prepared::Done);
+        return replay(existing.clone(), &conversion).map(Prepared::Done);
     }
-    let fingerprint = keyed.map(|_| RequestFingerprint::of(&conversion));
+    let conversion_type = context.conversion_types.get(&conversion.conversion_type_id);
     let sent = keyed.is_some().then(|| conversion.clone());
     let lead = context.leads.get(&conversion.lead_id);
     let run = (conversion.workflow_run_id).and_then(|id| context.workflow_runs.get(&id));
@@ -178,12 +173,7 @@ fn prepare(
     if dry_run {
         return Ok(Prepared::Done(Outcome::DryRun(event)));
     }
-    Ok(Prepared::Write(Write {
-        event,
-        fingerprint,
-        sent,
-        inherited,
-    }))
+    Ok(Prepared::Write(Write { event, sent }))
 }
 
 /// The conditional put of a prepared event, with a random [`WriteToken`]: an SDK retry of a put
@@ -193,16 +183,10 @@ async fn write_event<S: Store>(
     account: AccountId,
     write: Write,
 ) -> Result<Outcome, CreateError> {
-    let Write {
-        event,
-        fingerprint,
-        sent,
-        inherited,
-    } = write;
+    let Write { event, sent } = write;
     let write_token = WriteToken::random();
     let new = NewEvent {
         event: &event,
-        fingerprint: fingerprint.as_ref(),
         write_token,
     };
     match store.insert_event(account, new).await? {
@@ -214,7 +198,7 @@ async fn write_event<S: Store>(
         }
         // Another request with the same key won the race: answer with what it stored.
         Insert::Exists(existing) => match sent {
-            Some(sent) => replay(*existing, &sent, inherited),
+            Some(sent) => replay(*existing, &sent),
             // A random id collided: nothing was overwritten, and it is not the client's doing.
             None => Err(
                 StoreError::Failed(format!("event id {} already exists", event.id).into()).into(),
@@ -302,17 +286,9 @@ pub async fn get_conversion<S: Store>(
     }))
 }
 
-/// The stored event if `conversion` is its request ([`RequestFingerprint::matches`]).
-fn replay(
-    existing: StoredEvent,
-    conversion: &NewConversion,
-    inherited: Option<Currency>,
-) -> Result<Outcome, CreateError> {
-    let same = existing
-        .fingerprint
-        .as_ref()
-        .is_some_and(|stored| stored.matches(conversion, &existing.event, inherited));
-    if same {
+/// The stored event if `conversion` is its request ([`NewConversion::would_store`]).
+fn replay(existing: StoredEvent, conversion: &NewConversion) -> Result<Outcome, CreateError> {
+    if conversion.would_store(&existing.event) {
         Ok(Outcome::Replayed(existing.event))
     } else {
         Err(CreateError::IdempotencyMismatch)

@@ -368,7 +368,6 @@ async fn history(
             for i in (stripe..events).step_by(16) {
                 let new = NewEvent {
                     event: &history.event(i),
-                    fingerprint: None,
                     write_token: WriteToken::random(),
                 };
                 store.insert_event(account, new).await.expect("an event");

@@ -1,19 +1,28 @@
 //! `conversions-admin import KIND FILE`: a CSV (header row) or JSON Lines file, streamed, written
 //! through the same code as the API: conversions by the batch endpoint's service, reference data
-//! by the create commands' rule. Bad rows go to `FILE.rejects.csv|jsonl`; a checkpoint beside the
-//! file, written atomically after each chunk is accounted for, lets a re-run continue where a
-//! crash or Ctrl-C stopped it (rows sent twice come back `replayed` or `exists`).
+//! by the create commands' rule.
+//!
+//! **Every row is accounted for, once.** Each row of the file (each line of JSON Lines, each
+//! record of CSV, quoted line breaks included; blank lines hold none) is exactly one of: written
+//! (or found there already, `existing`), or listed in `FILE.rejects.csv|jsonl` with its line and
+//! its errors, as it was written. Never skipped, shifted (a CSV row of another length than the
+//! header is a reject) or written twice (each conversion by its `idempotency_key`, each record
+//! by its id). A checkpoint beside the file, written atomically once a stretch of rows is
+//! accounted for, lets a re-run continue where a crash, Ctrl-C or `--max-errors` stopped it; rows
+//! sent again come back `existing`. A dry run writes no checkpoint and reads none: it never
+//! changes what a real run writes or resumes from (its rejects go to `FILE.dry-run.rejects.*`).
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use self::files::{Reader, Rejects};
+use self::files::{Lock, Rejects, beside, private_mode, write_atomically};
+pub use self::files::{Mark, Reader, Row};
 use self::rows::{Done, Importer};
 use super::AdminError;
 use crate::domain::{AccountId, Sha256Hex};
@@ -42,13 +51,14 @@ pub struct ImportArgs {
     pub file: PathBuf,
     #[arg(long)]
     pub account: AccountId,
-    /// Stop (exit 1, checkpoint kept) once more rows than this were rejected.
+    /// Stop (exit 1, checkpoint kept) at the rejected row that makes this run's rejects more
+    /// than this; no row after it is written.
     #[arg(long, default_value_t = 100)]
     pub max_errors: u64,
-    /// Stop at the first rejected row.
+    /// Stop at the first rejected row (`--max-errors 0`).
     #[arg(long)]
     pub fail_fast: bool,
-    /// Check every row, references included; write nothing.
+    /// Check every row, references included; write nothing (no checkpoint either).
     #[arg(long)]
     pub dry_run: bool,
     /// A conversion without an idempotency_key gets one derived from the row: identical rows
@@ -73,51 +83,44 @@ struct Checkpoint {
     sha256: String,
     kind: Kind,
     account: String,
-    /// The byte and line where the next row starts.
-    position: u64,
-    line: u64,
+    /// Where the next row starts.
+    next: Mark,
     rejects_bytes: u64,
     counts: Counts,
 }
 
-/// Runs an import: its summary, and its exit code (0 clean, 3 finished with rejects).
+/// Runs an import: its summary, and its exit code (0 clean, 3 finished with rejects, 1 stopped).
 pub async fn run<P: Provisioning + Store>(
     args: ImportArgs,
     store: &P,
 ) -> Result<(Value, u8), AdminError> {
     let invalid = |what: String| AdminError::Invalid(what);
+    let named = |e: std::io::Error| invalid(format!("{}: {e}", args.file.display()));
     let csv = match args.file.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,
         Some("jsonl") => false,
-        _ => {
-            return Err(invalid(format!(
-                "{}: not a .csv or .jsonl file",
-                args.file.display()
-            )));
-        }
+        _ => return Err(named(std::io::Error::other("not a .csv or .jsonl file"))),
     };
+    let source = File::open(&args.file).map_err(named)?;
+    let mode = private_mode(&source).map_err(named)?;
+    let _lock =
+        Lock::take(beside(&args.file, ".lock"), mode).map_err(|e| invalid(e.to_string()))?;
     super::require_account(store, args.account).await?;
     if args.derive_keys && args.kind == Kind::Conversions {
-        eprintln!(
-            "warning: --derive-keys: identical rows without an idempotency_key are one event"
-        );
+        say("warning: --derive-keys: identical rows without an idempotency_key are one event");
     }
-    let sha256 = File::open(&args.file)
-        .and_then(Sha256Hex::of_reader)
-        .map_err(|e| invalid(format!("{}: {e}", args.file.display())))?
+    let sha256 = Sha256Hex::of_reader(&source)
+        .map_err(named)?
         .as_str()
         .to_owned();
     let checkpoint_path = beside(&args.file, ".checkpoint.json");
-    let rejects_path = beside(
-        &args.file,
-        if csv {
-            ".rejects.csv"
-        } else {
-            ".rejects.jsonl"
-        },
-    );
+    let extension = if csv { "csv" } else { "jsonl" };
+    let rejects_path = match args.dry_run {
+        true => beside(&args.file, &format!(".dry-run.rejects.{extension}")),
+        false => beside(&args.file, &format!(".rejects.{extension}")),
+    };
     let resumed = match std::fs::read(&checkpoint_path) {
-        Ok(bytes) => {
+        Ok(bytes) if !args.dry_run => {
             let checkpoint: Checkpoint = serde_json::from_slice(&bytes)
                 .map_err(|e| invalid(format!("{}: {e}", checkpoint_path.display())))?;
             if checkpoint.sha256 != sha256
@@ -131,51 +134,80 @@ pub async fn run<P: Provisioning + Store>(
             }
             Some(checkpoint)
         }
-        Err(_) => None,
+        _ => None,
     };
-    let mut reader = Reader::open(
-        &args.file,
-        csv,
-        resumed.as_ref().map(|c| (c.position, c.line)),
-    )
-    .map_err(|e| invalid(format!("{}: {e}", args.file.display())))?;
+    let mut reader = Reader::new(File::open(&args.file).map_err(named)?, csv).map_err(named)?;
+    if let Some(checkpoint) = &resumed {
+        reader.skip_to(checkpoint.next).map_err(named)?;
+    }
     let mut rejects = Rejects::open(
         &rejects_path,
         csv,
-        &reader.header,
+        &reader.header_raw,
         resumed.as_ref().map(|c| c.rejects_bytes),
+        mode,
     )
-    .map_err(|e| AdminError::Invalid(format!("{}: {e}", rejects_path.display())))?;
-    let resumed_from = resumed.as_ref().map(|c| c.line);
+    .map_err(|e| invalid(format!("{}: {e}", rejects_path.display())))?;
+    let resumed_from = resumed.as_ref().map(|c| c.next.line);
     let mut counts = resumed.map(|c| c.counts).unwrap_or_default();
     let max_errors = if args.fail_fast { 0 } else { args.max_errors };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupted);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
+    let interrupted = on_interrupt(&checkpoint_path);
     let importer = Importer::new(store, &args).await?;
-    let mut progress = Progress::new(reader.size, reader.position());
+    let size = source.metadata().map_or(0, |m| m.len());
+    let mut progress = Progress::new(size, reader.mark().byte);
     let started = Instant::now();
+    let io = |e: std::io::Error| AdminError::Io(e.to_string());
     let mut read = || {
-        let rows = (reader.chunk(MAX_BATCH_ROWS))
-            .map_err(|e| invalid(format!("{}: {e}", args.file.display())))?;
-        Ok::<_, AdminError>((rows, reader.position(), reader.line))
+        let mut rows = Vec::with_capacity(MAX_BATCH_ROWS);
+        while rows.len() < MAX_BATCH_ROWS {
+            match reader.next_row().map_err(named)? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        Ok::<_, AdminError>(rows)
     };
-    let (mut chunk, mut position, mut line) = read()?;
-    let mut checked = importer.check(&chunk).await;
+    // This run's rejects, for --max-errors (a resumed run has its own).
+    let mut rejected = 0;
+    let mut chunk = read()?;
+    let mut checked = importer
+        .check(&chunk, chunk.len() as u64 > max_errors)
+        .await;
     let stopped = loop {
         if chunk.is_empty() {
             break None;
         }
-        // The next chunk is checked while this one's writes run (a failure to read or check it
-        // stops the run once this one is accounted for).
-        let next = read();
-        let rows = next.as_ref().map_or(&[][..], |(rows, ..)| rows);
-        let (outcomes, next_checked) =
-            tokio::join!(importer.write(&chunk, checked?), importer.check(rows));
+        let mut checked_now = checked?;
+        // The row that takes this run's rejects past --max-errors ends it: none after it is
+        // written. (A chunk that could reach it was checked against what is stored.)
+        let mut budget = max_errors.saturating_sub(rejected);
+        let mut cut = None;
+        for i in 0..chunk.len() {
+            if checked_now.rejected(i) {
+                if budget == 0 {
+                    cut = Some(i + 1);
+                    break;
+                }
+                budget -= 1;
+            }
+        }
+        if let Some(last) = cut {
+            checked_now.truncate(last);
+            chunk.truncate(last);
+        }
+        // The next chunk is checked while this one's writes run (a failure to read or check
+        // it stops the run once this one is accounted for).
+        let next = if cut.is_some() {
+            Ok(Vec::new())
+        } else {
+            read()
+        };
+        let rows = next.as_ref().map_or(&[][..], Vec::as_slice);
+        let tight = rows.len() as u64 > budget.saturating_sub(chunk.len() as u64);
+        let (outcomes, next_checked) = tokio::join!(
+            importer.write(&chunk, checked_now),
+            importer.check(rows, tight)
+        );
         for (row, outcome) in chunk.iter().zip(outcomes?) {
             counts.rows += 1;
             match outcome {
@@ -184,34 +216,32 @@ pub async fn run<P: Provisioning + Store>(
                 Ok(Done::Valid) => counts.valid += 1,
                 Err(errors) => {
                     counts.rejected += 1;
-                    rejects
-                        .write(row, &errors)
-                        .map_err(|e| invalid(format!("{}: {e}", rejects_path.display())))?;
+                    rejected += 1;
+                    rejects.write(row, &errors).map_err(io)?;
                 }
             }
         }
-        let checkpoint = Checkpoint {
-            sha256: sha256.clone(),
-            kind: args.kind,
-            account: args.account.to_string(),
-            position,
-            line,
-            rejects_bytes: rejects.flush().map_err(|e| invalid(e.to_string()))?,
-            counts: counts.clone(),
-        };
-        write_atomically(
-            &checkpoint_path,
-            &serde_json::to_vec(&checkpoint).expect("JSON"),
-        )
-        .map_err(|e| invalid(format!("{}: {e}", checkpoint_path.display())))?;
-        progress.update(position, &counts, started);
-        if counts.rejected > max_errors {
+        let end = chunk.last().map_or(Mark::START, |row| row.end);
+        if !args.dry_run {
+            let checkpoint = Checkpoint {
+                sha256: sha256.clone(),
+                kind: args.kind,
+                account: args.account.to_string(),
+                next: end,
+                rejects_bytes: rejects.flush().map_err(io)?,
+                counts: counts.clone(),
+            };
+            let bytes = serde_json::to_vec(&checkpoint).expect("a checkpoint serialises");
+            write_atomically(&checkpoint_path, &bytes, mode).map_err(io)?;
+        }
+        progress.update(end.byte, &counts, started);
+        if rejected > max_errors {
             break Some("more rows rejected than --max-errors allows");
         }
         if interrupted.load(Ordering::SeqCst) {
             break Some("interrupted");
         }
-        (chunk, position, line) = next?;
+        chunk = next?;
         checked = next_checked;
     };
     progress.finish();
@@ -232,7 +262,9 @@ pub async fn run<P: Provisioning + Store>(
     let code = match stopped {
         Some(why) => {
             summary["stopped"] = why.into();
-            summary["checkpoint"] = checkpoint_path.display().to_string().into();
+            if !args.dry_run {
+                summary["checkpoint"] = checkpoint_path.display().to_string().into();
+            }
             1
         }
         None => {
@@ -247,6 +279,32 @@ pub async fn run<P: Provisioning + Store>(
         }
     };
     Ok((summary, code))
+}
+
+/// Set at the first Ctrl-C: the run stops once the rows in hand are accounted for. A second one
+/// stops it at once (exit 1): the checkpoint is whole, as it always is, and resumes it.
+fn on_interrupt(checkpoint: &std::path::Path) -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    let checkpoint = checkpoint.display().to_string();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            say("interrupted: stopping once the rows in hand are accounted for (again: at once)");
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            say(&format!(
+                "interrupted again: stopped at once; {checkpoint} resumes the import"
+            ));
+            std::process::exit(1);
+        }
+    });
+    interrupted
+}
+
+/// A line on standard error, or none if it is closed.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Progress on standard error: a bar by bytes on a terminal, else a JSON line every 10 s.
@@ -287,10 +345,9 @@ impl Progress {
             }
             None if self.last.elapsed() >= Duration::from_secs(10) => {
                 self.last = Instant::now();
-                eprintln!(
-                    "{}",
-                    json!({"progress": counts, "bytes": at, "rows_per_second": rate.round()})
-                );
+                let line =
+                    json!({"progress": counts, "bytes": at, "rows_per_second": rate.round()});
+                say(&line.to_string());
             }
             None => {}
         }
@@ -301,19 +358,4 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-fn beside(file: &Path, suffix: &str) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Written to a temporary file, synced, then renamed over the old one: a crash leaves either.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = beside(path, ".tmp");
-    let mut file = File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }

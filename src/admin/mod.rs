@@ -3,7 +3,7 @@
 
 mod cli;
 mod create;
-mod import;
+pub mod import;
 
 use serde_json::{Value, json};
 
@@ -32,13 +32,16 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Table(#[from] TableError),
+    /// A file could not be read or written midway (exit code 1: an import's checkpoint resumes).
+    #[error("{0}")]
+    Io(String),
 }
 
 impl AdminError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Invalid(_) => 2,
-            Self::Store(_) | Self::Table(_) => 1,
+            Self::Store(_) | Self::Table(_) | Self::Io(_) => 1,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `conversions-admin`: wiring only; the commands live in `conversions::admin`.
 
+use std::fmt::Display;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            eprintln!("{}", one_line(&err));
+            say(std::io::stderr(), one_line(&err));
             return ExitCode::from(2);
         }
     };
@@ -41,12 +43,17 @@ fn main() -> ExitCode {
         });
     match done {
         Ok((output, code)) => {
-            println!("{output:#}");
+            say(std::io::stdout(), format_args!("{output:#}"));
             ExitCode::from(code)
         }
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            say(std::io::stderr(), format_args!("error: {message}"));
             ExitCode::from(code)
         }
     }
+}
+
+/// A line written, or not when the reader has gone (`| head`): never a panic on a closed pipe.
+fn say(mut to: impl Write, line: impl Display) {
+    let _ = writeln!(to, "{line}");
 }

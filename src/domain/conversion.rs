@@ -237,6 +237,21 @@ impl From<ReferenceError> for FieldError {
 }
 
 impl NewConversion {
+    /// The one rule for "the same request" (an `Idempotency-Key` sent again): would this request
+    /// have stored `stored`? Judged against the stored event, not the records of today: a left-out
+    /// `currency` or `converted_at` matches the one stored (whatever the type says now); every
+    /// other field must be equal, the amount to its digits (`1.50` is not `1.5`).
+    pub fn would_store(&self, stored: &ConversionEvent) -> bool {
+        self.conversion_type_id == stored.conversion_type_id
+            && self.lead_id == stored.lead_id
+            && self.workflow_run_id == stored.workflow_run_id
+            && self.amount.to_string() == stored.amount.to_string()
+            && self.currency.is_none_or(|c| c == stored.currency)
+            && self.converted_at.is_none_or(|at| at == stored.converted_at)
+            && self.metadata == stored.metadata
+            && self.notes == stored.notes
+    }
+
     /// The event from the caller's records, or every problem, references first: an active type, an
     /// existing lead, a run of the lead within the type's scope (its workflow, or one of its master
     /// workflow's); field values of their JSON type (`null` is no value; other keys kept as sent);
@@ -641,6 +656,53 @@ mod tests {
                 places("CLP", 0)
             ])
         );
+    }
+
+    #[test]
+    fn a_retry_is_the_same_request_when_it_would_store_the_stored_event() {
+        let w = world();
+        let at = |text| Some(ts(text));
+        let with = |currency: Option<&str>, converted_at: Option<Timestamp>| NewConversion {
+            currency: currency.map(|c| Currency::parse(c).unwrap()),
+            converted_at,
+            ..w.request.clone()
+        };
+        // Stored from a request that left both out: USD (the type's then) and now.
+        let stored = resolve(&w, with(None, None)).unwrap();
+        assert!(with(None, None).would_store(&stored));
+        assert!(
+            with(Some("usd"), None).would_store(&stored),
+            "sent as stored"
+        );
+        assert!(with(None, at(NOW)).would_store(&stored));
+        assert!(with(None, at("2026-02-01T12:30:00-03:00")).would_store(&stored));
+        assert!(!with(Some("EUR"), None).would_store(&stored));
+        assert!(!with(None, at("2026-02-01T15:30:01Z")).would_store(&stored));
+        let differ = [
+            NewConversion {
+                amount: Amount::parse_json_number("85000.0").unwrap(),
+                ..w.request.clone()
+            },
+            NewConversion {
+                lead_id: LeadId::random(),
+                ..w.request.clone()
+            },
+            NewConversion {
+                workflow_run_id: Some(w.run.id),
+                ..w.request.clone()
+            },
+            NewConversion {
+                metadata: Metadata::from_json(r#"{"a":1}"#).unwrap(),
+                ..w.request.clone()
+            },
+            NewConversion {
+                notes: Some(Notes::parse("x".into()).unwrap()),
+                ..w.request.clone()
+            },
+        ];
+        for other in differ {
+            assert!(!other.would_store(&stored), "{other:?}");
+        }
     }
 
     #[test]

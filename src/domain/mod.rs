@@ -27,7 +27,7 @@ pub use conversion::{
 };
 pub use currency::{Currency, CurrencyError};
 pub use digest::Sha256Hex;
-pub use idempotency::{IdempotencyKey, IdempotencyKeyError, RequestFingerprint, WriteToken};
+pub use idempotency::{IdempotencyKey, IdempotencyKeyError, WriteToken};
 pub use ids::{
     AccountId, ConversionTypeId, EventId, IdError, LeadId, MasterWorkflowId, WorkflowId,
     WorkflowRunId,

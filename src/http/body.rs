@@ -588,38 +588,72 @@ mod tests {
     }
 
     #[test]
-    fn the_fingerprint_is_of_the_request_not_its_spelling() {
-        let fp = |body: &str| crate::domain::RequestFingerprint::of(&parse(body).unwrap());
+    fn the_same_request_is_judged_by_what_it_stores_not_its_spelling() {
+        use crate::domain::{ConversionEvent, Currency, EventId, Timestamp};
+        let now = Timestamp::parse("2026-02-01T15:30:00Z").unwrap();
+        // What `first` stored: the type's USD and `now` where it left them out.
+        let same = |first: &str, retry: &str| {
+            let c = parse(first).unwrap();
+            let stored = ConversionEvent {
+                id: EventId::random(),
+                conversion_type_id: c.conversion_type_id,
+                lead_id: c.lead_id,
+                workflow_id: None,
+                master_workflow_id: None,
+                workflow_run_id: c.workflow_run_id,
+                amount: c.amount,
+                currency: c.currency.unwrap_or(Currency::parse("USD").unwrap()),
+                metadata: c.metadata,
+                notes: c.notes,
+                converted_at: c.converted_at.unwrap_or(now),
+                created_at: now,
+            };
+            parse(retry).unwrap().would_store(&stored)
+        };
         let compact = with(r#","metadata":{"a":1,"b":"x"}"#);
         let spaced = format!(
             "{{ \"metadata\": {{\"b\": \"x\", \"a\": 1}},\n \"amount\": 10, \"lead_id\": \"{LEAD}\", \"conversion_type_id\": \"{CT}\" }}"
         );
-        assert_eq!(fp(&compact), fp(&spaced));
-        assert_ne!(fp(&compact), fp(&with(r#","metadata":{"a":2,"b":"x"}"#)));
-        assert_eq!(
-            fp(&with(r#","notes":null,"currency":null,"metadata":null"#)),
-            fp(&with("")),
+        assert!(same(&compact, &spaced));
+        assert!(!same(&compact, &with(r#","metadata":{"a":2,"b":"x"}"#)));
+        let nulls = with(r#","notes":null,"currency":null,"metadata":null"#);
+        assert!(
+            same(&nulls, &with("")) && same(&with(""), &nulls),
             "null is absent"
         );
-        assert_eq!(
-            fp(&with(r#","currency":"usd""#)),
-            fp(&with(r#","currency":"USD""#))
+        assert!(same(
+            &with(r#","currency":"usd""#),
+            &with(r#","currency":"USD""#)
+        ));
+        assert!(
+            same(&with(""), &with(r#","currency":"USD""#)),
+            "as inherited"
         );
-        assert_eq!(
-            fp(&with(r#","source":"crm""#)),
-            fp(&with("")),
-            "unknown fields are not stored, so not part of it"
+        assert!(!same(&with(""), &with(r#","currency":"EUR""#)));
+        assert!(
+            same(&with(r#","source":"crm""#), &with("")),
+            "unknown fields are not stored, so not compared"
         );
         let upper = format!(
             r#"{{"conversion_type_id":"{}","lead_id":"{LEAD}","amount":10}}"#,
             CT.to_uppercase()
         );
-        assert_eq!(fp(&upper), fp(&with("")), "any UUID spelling");
-        assert_ne!(
-            fp(&with("").replace(":10", ":10.0")),
-            fp(&with("")),
+        assert!(same(&upper, &with("")), "any UUID spelling");
+        assert!(
+            !same(&with(""), &with("").replace(":10", ":10.0")),
             "the digits of the amount are stored"
         );
+        assert!(same(&with("").replace(":10", ":1.0e1"), &with("")));
+        let at = |text: &str| with(&format!(r#","converted_at":"{text}""#));
+        assert!(same(
+            &at("2026-01-28T07:00:00-03:00"),
+            &at("2026-01-28T10:00:00Z")
+        ));
+        assert!(
+            same(&at("2026-01-28T10:00:00Z"), &with("")),
+            "left out: as stored"
+        );
+        assert!(!same(&with(""), &at("2026-01-28T10:00:00Z")));
     }
 
     #[test]

@@ -121,10 +121,11 @@ impl<S: Store> App<S> {
         let span = request_span(&request_id, cold_start, &label);
         async {
             let started = Instant::now();
+            let deadline = tokio::time::Instant::now() + self.deadline;
             // Boxed: the route's future is large (SDK calls inside), so the wrappers around it
             // (the deadline, this future, a test's stack, the runtime loop) move only a pointer.
-            let route = Box::pin(self.route(&request, route));
-            let answer = tokio::time::timeout(self.deadline, route)
+            let route = Box::pin(self.route(&request, route, deadline));
+            let answer = tokio::time::timeout_at(deadline, route)
                 .await
                 .unwrap_or_else(|_| {
                     tracing::warn!(
@@ -169,7 +170,12 @@ impl<S: Store> App<S> {
         !self.answered_before.swap(true, Ordering::Relaxed)
     }
 
-    async fn route(&self, request: &Request, route: Option<Route>) -> Result<Response, ApiError> {
+    async fn route(
+        &self,
+        request: &Request,
+        route: Option<Route>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, ApiError> {
         let route = route.ok_or(ApiError::RouteNotFound)?;
         route.check_method(request.method())?;
         let key = api_key(request)?;
@@ -200,7 +206,7 @@ impl<S: Store> App<S> {
                     .ok_or(ApiError::EventNotFound)?;
                 Ok(Response::json(StatusCode::OK, listed_json(&listed)))
             }
-            Route::Batch => self.create_batch(request, account).await,
+            Route::Batch => self.create_batch(request, account, deadline).await,
             Route::ConversionTypes => {
                 let types = service::list_conversion_types(&self.store, account).await?;
                 Ok(Response::json(
@@ -211,19 +217,20 @@ impl<S: Store> App<S> {
         }
     }
 
-    /// `POST /conversions/batch`: the rows' writes stop a second before the request's deadline,
-    /// so that the answer lists every row (the rest `retryable`) before it.
+    /// `POST /conversions/batch`: the rows' writes stop a second before the request's deadline
+    /// (counted from its arrival, the key's read included), so that the answer lists every row
+    /// (the rest `retryable`) before it.
     async fn create_batch(
         &self,
         request: &Request,
         account: AccountId,
+        deadline: tokio::time::Instant,
     ) -> Result<Response, ApiError> {
-        let started = tokio::time::Instant::now();
         let now = Timestamp::now();
         let rows = batch::read_batch(request.body().bytes(), now)?;
         let dry_run = dry_run(request).map_err(|e| ApiError::Validation(vec![e]))?;
         let (keys, rows): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
-        let deadline = started + self.deadline.saturating_sub(Duration::from_secs(1));
+        let deadline = deadline - Duration::from_secs(1).min(self.deadline / 2);
         let outcomes = service::create_batch(
             &self.store,
             account,

@@ -34,7 +34,8 @@ pub enum RowOutcome {
     Invalid(Vec<FieldError>),
     /// The key was used with another request.
     Conflict,
-    /// Throttled, unavailable, or not written before the deadline: sending it again is safe.
+    /// Not written before the deadline, or its write failed (throttled, unavailable, any store
+    /// error): sending it again is safe.
     Retryable,
 }
 
@@ -46,12 +47,13 @@ pub enum Source {
     Api,
     /// `conversions-admin import` of past conversions: a deactivated conversion type is used as
     /// if active (it was when they happened). Its rows are new but for the chunk a crash cut
-    /// short, so their events are not read first: a replay is found by its refused put.
-    Import,
+    /// short, so their events are read first only when a rejected row must be known before any
+    /// write (`read_events`, near `--max-errors`); else a replay is found by its refused put.
+    Import { read_events: bool },
 }
 
-/// Every row's outcome, in order. A store failure no retry can fix fails the whole batch (the
-/// rows written before it are replayed when it is sent again).
+/// Every row's outcome, in order. A failure before the writes (the rows' records unread) fails
+/// the whole batch, with nothing written; once writes start, every row gets its own outcome.
 pub async fn create_batch<S: Store>(
     store: &S,
     account: AccountId,
@@ -62,7 +64,7 @@ pub async fn create_batch<S: Store>(
     source: Source,
 ) -> Result<Vec<RowOutcome>, StoreError> {
     let checked = check_batch(store, account, rows, dry_run, now, source).await?;
-    write_batch(store, checked, deadline).await
+    Ok(write_batch(store, checked, deadline).await)
 }
 
 /// A batch read and checked, its writes not made yet: an importer checks its next chunk while
@@ -72,6 +74,22 @@ pub struct CheckedBatch {
     /// Every row's outcome, `Retryable` where a write is pending.
     outcomes: Vec<RowOutcome>,
     writes: Vec<(usize, Write)>,
+}
+
+impl CheckedBatch {
+    /// Whether the row is refused already (invalid, or its key used by another request).
+    pub fn refused(&self, row: usize) -> bool {
+        matches!(
+            self.outcomes[row],
+            RowOutcome::Invalid(_) | RowOutcome::Conflict
+        )
+    }
+
+    /// The first `rows` rows only: the others are not written.
+    pub fn truncate(&mut self, rows: usize) {
+        self.outcomes.truncate(rows);
+        self.writes.retain(|(index, _)| *index < rows);
+    }
 }
 
 /// [`create_batch`]'s first half: the rows checked against the records they name, read once.
@@ -96,10 +114,12 @@ pub async fn check_batch<S: Store>(
         })
         .collect();
     let valid = rows.iter().filter_map(|row| row.as_ref().ok());
-    let events = (valid.clone().map(|(id, _)| *id)).filter(|_| !dry_run && source == Source::Api);
+    let read_events =
+        !dry_run && matches!(source, Source::Api | Source::Import { read_events: true });
+    let events = (valid.clone().map(|(id, _)| *id)).filter(|_| read_events);
     let lookup = Lookup::of(valid.map(|(_, conversion)| conversion), events);
     let mut context = store.load_context(account, &lookup).await?;
-    if source == Source::Import {
+    if matches!(source, Source::Import { .. }) {
         context
             .conversion_types
             .values_mut()
@@ -137,12 +157,12 @@ pub async fn check_batch<S: Store>(
 }
 
 /// [`create_batch`]'s second half: the conditional puts, a bounded number at once, none started
-/// after the deadline.
+/// after the deadline. A row whose write failed is `Retryable`: the others may be written.
 pub async fn write_batch<S: Store>(
     store: &S,
     checked: CheckedBatch,
     deadline: Instant,
-) -> Result<Vec<RowOutcome>, StoreError> {
+) -> Vec<RowOutcome> {
     let CheckedBatch {
         account,
         mut outcomes,
@@ -165,19 +185,23 @@ pub async fn write_batch<S: Store>(
     // One line for the batch, however many rows a busy or failing DynamoDB left to a retry.
     let mut cause = None;
     for (index, outcome) in written {
-        outcomes[index] = match outcome {
-            Err(err @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
-                cause.get_or_insert(err);
-                RowOutcome::Retryable
-            }
-            outcome => outcome?,
-        };
+        outcomes[index] = outcome.unwrap_or_else(|err| {
+            cause.get_or_insert(err);
+            RowOutcome::Retryable
+        });
     }
-    if let Some(err) = cause {
-        let error = crate::telemetry::error_chain(&err);
-        tracing::warn!(error, "rows of the batch are left to a retry");
+    match cause {
+        Some(err @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
+            let error = crate::telemetry::error_chain(&err);
+            tracing::warn!(error, "rows of the batch are left to a retry");
+        }
+        Some(err) => {
+            let error = crate::telemetry::error_chain(&err);
+            tracing::error!(error, "rows of the batch failed and are left to a retry");
+        }
+        None => {}
     }
-    Ok(outcomes)
+    outcomes
 }
 
 fn row_outcome(result: Result<Outcome, CreateError>) -> Result<RowOutcome, StoreError> {

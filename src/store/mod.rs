@@ -14,8 +14,8 @@ pub use memory::MemoryStore;
 
 use crate::domain::{
     Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, RequestFingerprint, Timestamp,
-    WorkflowRun, WorkflowRunId, WriteToken,
+    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, Timestamp, WorkflowRun,
+    WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -49,12 +49,10 @@ impl StoreError {
     }
 }
 
-/// An event to write, and what tells its request apart.
+/// An event to write, and the token that tells this write's item from another's.
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvent<'a> {
     pub event: &'a ConversionEvent,
-    /// `None` for a request without an `Idempotency-Key`.
-    pub fingerprint: Option<&'a RequestFingerprint>,
     pub write_token: WriteToken,
 }
 
@@ -65,11 +63,10 @@ pub enum Insert {
     Exists(Box<StoredEvent>),
 }
 
-/// A recorded event, with its keyed request's fingerprint and the token of its write.
+/// A recorded event, and the token of its write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub event: ConversionEvent,
-    pub fingerprint: Option<RequestFingerprint>,
     pub write_token: Option<WriteToken>,
 }
 

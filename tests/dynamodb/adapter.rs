@@ -28,7 +28,6 @@ fn lookup(
 fn new(event: &ConversionEvent) -> NewEvent<'_> {
     NewEvent {
         event,
-        fingerprint: None,
         write_token: WriteToken::random(),
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::faults::RETRYABLE_FAULTS;
-use crate::helpers::proxy::FaultProxy;
+use crate::helpers::proxy::{Fault, FaultProxy};
 use crate::helpers::{backends, body_json, function_client, on_each_backend};
 
 fn batch(prefix: &str, rows: usize) -> Request {
@@ -128,4 +128,56 @@ async fn faults_at_the_rows_writes_lose_nothing_and_store_nothing_twice() {
     while let Some(run) = runs.join_next().await {
         run.expect("every case passes");
     }
+}
+
+/// The rows' writes stop a second before the request's deadline counted from its arrival, so a
+/// slow key read leaves less time for them, never an answer past the deadline: a batch whose
+/// rows were written is answered row by row (`207`), never with a whole `503`.
+#[tokio::test]
+async fn a_slow_key_read_leaves_the_rows_less_time_never_a_late_answer() {
+    on_each_backend(|backend| async move {
+        let context = backend.name.clone();
+        let table = backend.fresh_table().await;
+        seed_demo(&table.store()).await.unwrap();
+        let proxy = FaultProxy::start(&backend.endpoint).await;
+        let client = function_client(&proxy.endpoint()).await;
+        let deadline = std::time::Duration::from_secs(4);
+        let app = App::with_deadline(DynamoStore::new(client, &table.name), deadline);
+        let delay = |ms| Fault::Delay(std::time::Duration::from_millis(ms));
+        proxy.fail("GetItem", delay(1_000), 1);
+        proxy.fail("PutItem", delay(700), 100);
+        let started = std::time::Instant::now();
+        let answer = app.handle(batch("slow-key", 100)).await;
+        let took = started.elapsed();
+        assert_eq!(answer.status(), 207, "{context}: {}", answer.body());
+        assert!(
+            took >= std::time::Duration::from_secs(1),
+            "{context}: the delay fired"
+        );
+        assert!(took < deadline, "{context}: answered in {took:?}");
+        let body = body_json(&answer);
+        let created = body["counts"]["created"].as_u64().unwrap();
+        let retryable = body["counts"]["retryable"].as_u64().unwrap();
+        assert!(
+            created > 0 && retryable > 0,
+            "{context}: {}",
+            body["counts"]
+        );
+        assert_eq!(created + retryable, 100, "{context}");
+        // What was answered is stored; sent again, the rest is, each once.
+        let mut last = body;
+        for _ in 0..10 {
+            if !statuses(&last).iter().any(|s| s == "retryable") {
+                break;
+            }
+            last = body_json(&app.handle(batch("slow-key", 100)).await);
+        }
+        let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let stored = table.stored_event_ids(demo).await;
+        assert!(stored.values().all(|n| *n == 1), "{context}");
+        let stored: BTreeSet<String> = stored.into_keys().collect();
+        assert_eq!(stored, acknowledged(&last), "{context}");
+        assert_eq!(stored.len(), 100, "{context}");
+    })
+    .await;
 }

@@ -311,7 +311,6 @@ async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index
             ids.push(event.id);
             let new = NewEvent {
                 event: &event,
-                fingerprint: None,
                 write_token: WriteToken::random(),
             };
             store.insert_event(account, new).await.unwrap();

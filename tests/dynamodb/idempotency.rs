@@ -7,6 +7,7 @@ use crate::helpers::{Table, body_text, fixture, on_each_backend};
 use conversions::domain::{AccountId, ReferenceError};
 use conversions::http::{ApiError, App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, seed_demo};
+use conversions::store::{Provisioning, Record};
 
 /// The number of conversion events stored in the demo account.
 async fn stored_events(table: &Table) -> usize {
@@ -201,6 +202,59 @@ async fn a_retry_spelled_differently_is_a_replay_not_a_422() {
         assert_eq!(replayed.body(), created.body(), "{}", backend.name);
         let other_digits = app.handle(keyed(&retry.replace("10.50", "10.5"))).await;
         assert_eq!(other_digits.status(), 422, "{}", backend.name);
+        assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
+    })
+    .await;
+}
+
+/// The same request is judged against what was stored: a left-out currency means the stored
+/// event's, even after the type's currency changed (`create-conversion-type --replace`).
+#[tokio::test]
+async fn a_retry_after_the_types_currency_changed_is_still_a_replay() {
+    on_each_backend(|backend| async move {
+        let table = backend.fresh_table().await;
+        let store = table.store();
+        seed_demo(&store).await.unwrap();
+        let app = App::new(table.store());
+        let body = r#"{"conversion_type_id": "123e4567-e89b-12d3-a456-426614174100",
+            "lead_id": "123e4567-e89b-12d3-a456-426614174200", "amount": 10.50,
+            "idempotency_key": "currency-changed-1"}"#;
+        let single = || {
+            fixture("create-minimal")
+                .with_header("idempotency-key", "currency-changed-1")
+                .with_body(Body::Text(body.to_owned()))
+        };
+        let created = app.handle(single()).await;
+        assert_eq!(created.status(), 201, "{}", backend.name);
+        assert!(
+            created.body().contains(r#""currency":"USD""#),
+            "{}",
+            backend.name
+        );
+        let mut demo = conversions::seed::demo();
+        demo.conversion_type.currency = conversions::domain::Currency::parse("EUR").unwrap();
+        store
+            .put(&Record::ConversionType(
+                demo.account.id,
+                demo.conversion_type,
+            ))
+            .await
+            .unwrap();
+
+        let again = app.handle(single()).await;
+        assert_eq!(again.status(), 201, "{}: {}", backend.name, again.body());
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.body(), created.body(), "{}", backend.name);
+        let batch = Request::new("POST", "/conversions/batch")
+            .with_header("x-api-key", conversions::seed::DEMO_API_KEY)
+            .with_body(Body::Text(format!(r#"{{"events": [{body}]}}"#)));
+        let batch = app.handle(batch).await;
+        assert_eq!(batch.status(), 200, "{}: {}", backend.name, batch.body());
+        assert!(
+            batch.body().contains(r#""status":"replayed""#),
+            "{}",
+            backend.name
+        );
         assert_eq!(stored_events(&table).await, 1, "{}", backend.name);
     })
     .await;

@@ -123,7 +123,7 @@ async fn an_import_stopped_halfway_resumes_and_stores_every_good_row_once() {
                 let line = std::fs::read(&checkpoint)
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .and_then(|c| c["line"].as_u64())
+                    .and_then(|c| c["next"]["line"].as_u64())
                     .unwrap_or(0);
                 if line > 4_000 {
                     break;

@@ -119,7 +119,6 @@ async fn write<S: Store + Provisioning>(store: &S, account: AccountId, events: &
                 account,
                 NewEvent {
                     event,
-                    fingerprint: None,
                     write_token: WriteToken::random(),
                 },
             )

@@ -153,6 +153,56 @@ async fn items_of_every_format_read_by_id_in_lists_and_by_replay() {
     .await;
 }
 
+/// What a later version may write beside an event (here a request fingerprint of a scheme this
+/// one does not know) never makes it unreadable: read by id and replayed, judged by the event.
+#[tokio::test]
+async fn an_event_with_a_fingerprint_of_an_unknown_scheme_reads_and_replays() {
+    let fixtures = &stored_items();
+    let replay_body = fixtures["replay_body"].as_str().unwrap();
+    on_each_backend(|backend| async move {
+        let (app, _, table) = backend.counted_demo_app().await;
+        let name = &backend.name;
+        let key = "stored-later-scheme";
+        let id = IdempotencyKey::parse(key.as_bytes())
+            .unwrap()
+            .event_id(demo());
+        let mut later = item(&fixtures["items"]["format-1"]);
+        let fingerprint = format!("2:{}", "e".repeat(64));
+        for (attribute, value) in [
+            ("id", id.to_string()),
+            ("sk", format!("CONVERSION_EVENT#{id}")),
+            (
+                "converted_sk",
+                format!("2026-01-20T10:00:00.000000000Z#{id}"),
+            ),
+            ("request_fingerprint", fingerprint),
+        ] {
+            later.insert(attribute.into(), AttributeValue::S(value));
+        }
+        put_raw(&table, later).await;
+        let read = app
+            .handle(get(&format!("/conversions/{id}"), DEMO_API_KEY))
+            .await;
+        assert_eq!(status(&read), 200, "{name}: {:?}", read.body());
+        let replayed = app.handle(keyed(key, DEMO_API_KEY, replay_body)).await;
+        assert_eq!(status(&replayed), 201, "{name}: {:?}", replayed.body());
+        assert_eq!(
+            replayed.header("idempotent-replayed"),
+            Some("true"),
+            "{name}"
+        );
+        let other = replay_body.replace("1200.50", "1200.5");
+        let refused = app.handle(keyed(key, DEMO_API_KEY, &other)).await;
+        assert_eq!(status(&refused), 422, "{name}: {:?}", refused.body());
+        assert_eq!(
+            table.count_events(demo()).await,
+            1,
+            "{name}: nothing written"
+        );
+    })
+    .await;
+}
+
 fn demo() -> AccountId {
     AccountId::parse(DEMO_ACCOUNT_ID).unwrap()
 }

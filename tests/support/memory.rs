@@ -140,7 +140,6 @@ impl Store for MemoryStore {
             Entry::Vacant(vacant) => {
                 vacant.insert(StoredEvent {
                     event: new.event.clone(),
-                    fingerprint: new.fingerprint.cloned(),
                     write_token: Some(new.write_token),
                 });
                 Ok(Insert::Written)

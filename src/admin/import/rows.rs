@@ -40,6 +40,24 @@ pub(super) enum Checked {
     Records(Vec<Result<Record, Vec<String>>>),
 }
 
+impl Checked {
+    /// Whether the row is rejected already, before any write.
+    pub(super) fn rejected(&self, row: usize) -> bool {
+        match self {
+            Self::Conversions(checked, _) => checked.refused(row),
+            Self::Records(records) => records[row].is_err(),
+        }
+    }
+
+    /// The first `rows` rows only: the others are not written.
+    pub(super) fn truncate(&mut self, rows: usize) {
+        match self {
+            Self::Conversions(checked, _) => checked.truncate(rows),
+            Self::Records(records) => records.truncate(rows),
+        }
+    }
+}
+
 pub(super) struct Importer<'a, P> {
     store: &'a P,
     kind: Kind,
@@ -71,17 +89,27 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         })
     }
 
-    /// The rows parsed and checked against the records they name.
-    pub(super) async fn check(&self, chunk: &[Row]) -> Result<Checked, AdminError> {
+    /// The rows parsed and checked against the records they name. `whole`: against what is
+    /// stored too (the events of conversions' keys, the records' ids), so that every rejected
+    /// row is known before any write.
+    pub(super) async fn check(&self, chunk: &[Row], whole: bool) -> Result<Checked, AdminError> {
         if self.kind == Kind::Conversions {
             let now = Timestamp::now();
             let rows = chunk.iter().map(|row| self.conversion(row, now));
-            let checked = self.check_conversions(rows.collect(), now).await?;
+            let checked = self.check_conversions(rows.collect(), now, whole).await?;
             return Ok(Checked::Conversions(checked, now));
         }
         let mut records = Vec::with_capacity(chunk.len());
         for row in chunk {
             records.push(self.record(row).await?);
+        }
+        if whole {
+            let found = self.write_records(records.clone(), true).await?;
+            for (record, found) in records.iter_mut().zip(found) {
+                if let Err(errors) = found {
+                    *record = Err(errors);
+                }
+            }
         }
         Ok(Checked::Records(records))
     }
@@ -91,12 +119,11 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         &self,
         rows: Vec<Result<BatchRow, Vec<FieldError>>>,
         now: Timestamp,
+        read_events: bool,
     ) -> Result<CheckedBatch, StoreError> {
         let (store, account, dry_run) = (self.store, self.account, self.dry_run);
-        retrying(|| {
-            service::check_batch(store, account, rows.clone(), dry_run, now, Source::Import)
-        })
-        .await
+        let source = Source::Import { read_events };
+        retrying(|| service::check_batch(store, account, rows.clone(), dry_run, now, source)).await
     }
 
     /// The checked chunk written: what each row came to.
@@ -107,7 +134,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     ) -> Result<Outcomes, AdminError> {
         match checked {
             Checked::Conversions(checked, now) => self.conversions(chunk, checked, now).await,
-            Checked::Records(records) => Ok(self.write_records(records).await?),
+            Checked::Records(records) => Ok(self.write_records(records, self.dry_run).await?),
         }
     }
 
@@ -123,7 +150,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         for attempt in 1..=ATTEMPTS {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            let results = service::write_batch(self.store, checked, deadline).await?;
+            let results = service::write_batch(self.store, checked, deadline).await;
             let mut retry = Vec::new();
             for (i, result) in pending.into_iter().zip(results) {
                 outcomes[i] = match result {
@@ -155,7 +182,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             let rows = retry.iter().map(|&i| self.conversion(&chunk[i], now));
-            checked = self.check_conversions(rows.collect(), now).await?;
+            checked = self.check_conversions(rows.collect(), now, false).await?;
             pending = retry;
         }
         Err(AdminError::Store(StoreError::Throttled(
@@ -164,17 +191,23 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     }
 
     fn conversion(&self, row: &Row, now: Timestamp) -> Result<BatchRow, Vec<FieldError>> {
-        let raw =
-            serde_json::value::RawValue::from_string(row.json.clone()).expect("rows are JSON");
-        let (key, parsed) = crate::http::read_row(&raw, now);
+        let json = row
+            .json
+            .as_ref()
+            .map_err(|e| vec![FieldError::new("row", e.clone())])?;
+        let raw = serde_json::value::RawValue::from_string(json.clone())
+            .map_err(|e| vec![FieldError::new("row", e.to_string())])?;
+        let (_, parsed) = crate::http::read_row(&raw, now);
         match parsed {
+            // Only a key left out is derived: one sent, of whatever type, is the client's.
             Err(errors)
-                if key.is_none()
-                    && self.derive_keys
-                    && errors.iter().all(|e| e.field == "idempotency_key") =>
+                if self.derive_keys
+                    && errors.iter().all(|e| {
+                        e.field == "idempotency_key" && e.message == crate::http::KEY_REQUIRED
+                    }) =>
             {
-                let conversion = crate::http::parse_new_conversion(row.json.as_bytes(), now)?;
-                let digest = Sha256Hex::of(row.json.as_bytes());
+                let conversion = crate::http::parse_new_conversion(json.as_bytes(), now)?;
+                let digest = Sha256Hex::of(json.as_bytes());
                 let key = IdempotencyKey::parse(format!("derived-{}", digest.as_str()).as_bytes())
                     .expect("hex is printable");
                 Ok(BatchRow { key, conversion })
@@ -185,7 +218,11 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
 
     /// A reference row as the record the create commands would write, or why it cannot be one.
     async fn record(&self, row: &Row) -> Result<Result<Record, Vec<String>>, AdminError> {
-        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&row.json) else {
+        let json = match &row.json {
+            Ok(json) => json,
+            Err(e) => return Ok(Err(vec![e.clone()])),
+        };
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(json) else {
             return Ok(Err(vec!["the row is not a JSON object".into()]));
         };
         let fields = Fields(fields);
@@ -287,11 +324,12 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     }
 
     /// The create rule for each record, a bounded number at a time: a record with the same
-    /// values is `existing`, one with others a reject, never replaced. A dry run reads what the
-    /// rule would find.
+    /// values is `existing`, one with others a reject, never replaced. `read_only` (a dry run,
+    /// a check) reads what the rule would find.
     async fn write_records(
         &self,
         records: Vec<Result<Record, Vec<String>>>,
+        read_only: bool,
     ) -> Result<Outcomes, StoreError> {
         let results: Vec<_> = stream::iter(records)
             .map(|record| async move {
@@ -299,12 +337,12 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                     Ok(record) => record,
                     Err(errors) => return Ok(Err(errors)),
                 };
-                let created = match self.dry_run {
+                let created = match read_only {
                     true => retrying(|| would_create(self.store, &record)).await?,
                     false => retrying(|| create(self.store, &record)).await?,
                 };
                 Ok(match created {
-                    Created::New if self.dry_run => Ok(Done::Valid),
+                    Created::New if read_only => Ok(Done::Valid),
                     Created::New => Ok(Done::Created),
                     Created::Exists(_) => Ok(Done::Existing),
                     Created::Conflict(_) => Err(vec![format!(

@@ -11,8 +11,8 @@ use super::keys;
 use crate::domain::{
     Account, AccountId, Amount, ApiKeyHash, ApiKeyRecord, Category, ConversionEvent,
     ConversionType, ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
-    MasterWorkflowId, Metadata, Notes, RequestFingerprint, Scope, Timestamp, WorkflowId,
-    WorkflowRun, WorkflowRunId, WriteToken,
+    MasterWorkflowId, Metadata, Notes, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    WriteToken,
 };
 use crate::store::{NewEvent, Record, StoreError, StoredEvent};
 
@@ -53,7 +53,6 @@ pub(super) mod attr {
     pub const METADATA: &str = "metadata";
     pub const NOTES: &str = "notes";
     pub const CONVERTED_AT: &str = "converted_at";
-    pub const REQUEST_FINGERPRINT: &str = "request_fingerprint";
     /// When DynamoDB's time to live deletes the event (seconds since the epoch), if ever.
     pub const EXPIRES_AT: &str = "expires_at";
     pub const WRITE_TOKEN: &str = "write_token";
@@ -372,7 +371,6 @@ pub(super) fn event_item(
         let at = e.created_at.as_datetime().timestamp() + i64::from(days) * 86_400;
         AttributeValue::N(at.to_string())
     });
-    let fingerprint = new.fingerprint.map(RequestFingerprint::to_stored);
     Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
@@ -393,7 +391,6 @@ pub(super) fn event_item(
     .optional(attr::NOTES, e.notes.as_ref())
     .text(attr::CONVERTED_AT, e.converted_at.sortable())
     .text(attr::CREATED_AT, e.created_at.sortable())
-    .optional(attr::REQUEST_FINGERPRINT, fingerprint)
     .text(attr::WRITE_TOKEN, new.write_token)
     .set(attr::EXPIRES_AT, expires_at)
     .build()
@@ -403,9 +400,6 @@ pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> 
     let r = Reader(item);
     Ok(StoredEvent {
         event: event_from(item)?,
-        fingerprint: r.optional(attr::REQUEST_FINGERPRINT, |t| {
-            RequestFingerprint::from_stored(t).ok_or("not a fingerprint")
-        })?,
         write_token: r.optional(attr::WRITE_TOKEN, |t| {
             WriteToken::parse(t).ok_or("not a UUID")
         })?,
@@ -455,7 +449,6 @@ mod tests {
         let token = WriteToken::random();
         let new = NewEvent {
             event: &event,
-            fingerprint: None,
             write_token: token,
         };
         let item = event_item(AccountId::random(), &new, None);
@@ -470,7 +463,6 @@ mod tests {
         assert_eq!(item[attr::AMOUNT], AttributeValue::N("85000.00".into()));
         let stored = stored_event_from(&item).unwrap();
         assert_eq!(stored.event, event);
-        assert_eq!(stored.fingerprint, None);
         assert_eq!(stored.write_token, Some(token));
     }
 

@@ -512,7 +512,6 @@ mod tests {
                 account,
                 &NewEvent {
                     event: e,
-                    fingerprint: None,
                     write_token: WriteToken::random(),
                 },
                 None,
