@@ -45,6 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("amount", amount),
     ("timestamp", timestamp),
     ("metadata", metadata),
+    ("import_rows", import_rows),
 ];
 
 /// The request id the runtime would give an invocation.
@@ -778,4 +779,157 @@ impl Sent {
         });
         (event, text)
     }
+}
+
+/// `conversions-admin import`'s reader on any bytes, as CSV and as JSON Lines: every row is the
+/// file's own bytes, in order, at the line its first byte is on; between rows (and after the
+/// last) there is nothing but line ends (and, in JSON Lines, white space): no byte of a row is
+/// lost, shifted or read twice. A reader resumed at any row's end reads the same rows after it.
+/// A CSV row of another length than the header, or not UTF-8, never stands for a JSON object.
+pub fn import_rows(data: &[u8]) -> Outcome {
+    use conversions::admin::import::Reader;
+    let mut outcomes = Vec::new();
+    for csv in [true, false] {
+        let Ok(mut reader) = Reader::new(data, csv) else {
+            assert!(csv, "a JSON Lines file has no header to refuse");
+            outcomes.push("refused header".to_owned());
+            continue;
+        };
+        let mut rows = Vec::new();
+        while let Some(row) = reader.next_row().expect("bytes in memory read") {
+            rows.push(row);
+        }
+        // Where the first row may start: past the header's record (CSV).
+        let mut at = match csv {
+            true => header_end(data, &reader.header_raw),
+            false => usize::from(data.starts_with(b"\xEF\xBB\xBF")) * 3,
+        };
+        let blank = |b: &u8| matches!(b, b'\r' | b'\n') || (!csv && matches!(b, b' ' | b'\t'));
+        for row in &rows {
+            assert!(!row.raw.is_empty(), "a row has bytes");
+            let found = find(&data[at..], &row.raw).expect("a row is the file's own bytes");
+            assert!(
+                data[at..at + found].iter().all(blank),
+                "only line ends between rows: {:?}",
+                &data[at..at + found]
+            );
+            let start = at + found;
+            let line = 1 + data[..start].iter().filter(|b| **b == b'\n').count() as u64;
+            assert_eq!(row.line, line, "the line its first byte is on");
+            at = start + row.raw.len();
+            let end = usize::try_from(row.end.byte).unwrap();
+            assert!(
+                end >= at && data[at..end].iter().all(blank),
+                "the end is past the row's line end"
+            );
+            assert_eq!(
+                row.end.line,
+                1 + data[..end].iter().filter(|b| **b == b'\n').count() as u64
+            );
+            if std::str::from_utf8(&row.raw).is_err() {
+                assert!(row.json.is_err(), "a row not UTF-8 stands for nothing");
+            }
+            if let Ok(json) = &row.json {
+                let object: serde_json::Map<String, Value> = match csv {
+                    true => serde_json::from_str(json).expect("a CSV row stands for an object"),
+                    false => {
+                        let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+                        let first = row.raw.iter().position(|b| !space(b)).unwrap();
+                        let last = row.raw.iter().rposition(|b| !space(b)).unwrap();
+                        assert_eq!(
+                            json.as_bytes(),
+                            &row.raw[first..=last],
+                            "a JSON line as written"
+                        );
+                        continue;
+                    }
+                };
+                let cells = csv_cells(&row.raw);
+                if let Some(cells) = cells {
+                    assert_eq!(cells, reader.header.len(), "a row of the header's length");
+                }
+                assert!(object.len() <= reader.header.len());
+            }
+        }
+        assert!(
+            data[at.min(data.len())..].iter().all(blank),
+            "nothing after the last row"
+        );
+        // Resumed at a few rows' ends: the same rows after it.
+        for k in [0, rows.len() / 2, rows.len().saturating_sub(1)] {
+            let Some(row) = rows.get(k) else { break };
+            let mut resumed = Reader::new(data, csv).expect("read once already");
+            resumed
+                .skip_to(row.end)
+                .expect("a row's end is a place to resume");
+            for later in &rows[k + 1..] {
+                let again = resumed.next_row().unwrap().expect("the same rows");
+                assert_eq!(
+                    (again.line, &again.raw, &again.json),
+                    (later.line, &later.raw, &later.json)
+                );
+            }
+            assert!(resumed.next_row().unwrap().is_none());
+        }
+        let valid = rows.iter().filter(|r| r.json.is_ok()).count();
+        outcomes.push(format!("{} rows, {valid} JSON", rows.len().min(3)));
+    }
+    let accepted = if outcomes
+        .iter()
+        .any(|o| o.contains("JSON") && !o.contains(" 0 JSON"))
+    {
+        "accepted"
+    } else {
+        "refused"
+    };
+    format!("{accepted}: {}", outcomes.join("; "))
+}
+
+/// Where the header's record ends in the file: past its bytes and its line end.
+fn header_end(data: &[u8], header: &[u8]) -> usize {
+    let start = usize::from(data.starts_with(b"\xEF\xBB\xBF")) * 3;
+    let start = start
+        + data[start..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+    if header.is_empty() {
+        return start;
+    }
+    let found = find(&data[start..], header).expect("the header is the file's own bytes");
+    start + found + header.len()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The cells of one CSV record, counted by a plain reading of RFC 4180 (quotes paired, commas
+/// outside them); `None` where quotes are not paired the RFC's way.
+fn csv_cells(record: &[u8]) -> Option<usize> {
+    let (mut cells, mut quoted, mut at_start) = (1, false, true);
+    let mut bytes = record.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        match (b, quoted) {
+            (b'"', false) if at_start => quoted = true,
+            (b'"', false) => return None,
+            (b'"', true) if bytes.peek() == Some(&&b'"') => {
+                bytes.next();
+            }
+            (b'"', true) => {
+                quoted = false;
+                if !matches!(bytes.peek(), None | Some(b',')) {
+                    return None;
+                }
+            }
+            (b',', false) => {
+                cells += 1;
+                at_start = true;
+                continue;
+            }
+            _ => {}
+        }
+        at_start = false;
+    }
+    (!quoted).then_some(cells)
 }

@@ -21,16 +21,16 @@ use crate::helpers::{Backend, on_each_backend};
 const ROWS: usize = 10_000;
 
 /// A folder of its own, removed afterwards.
-struct ScratchDir(std::path::PathBuf);
+pub(crate) struct ScratchDir(std::path::PathBuf);
 
 impl ScratchDir {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let path = std::env::temp_dir().join(format!("import-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&path).unwrap();
         Self(path)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -41,7 +41,7 @@ impl Drop for ScratchDir {
     }
 }
 /// The admin CLI on a table of its own with the demo account.
-fn demo_admin(backend: &Backend) -> Admin<'_> {
+pub(crate) fn demo_admin(backend: &Backend) -> Admin<'_> {
     let admin = Admin::new(backend);
     for setup in [&["create-tables"][..], &["seed-demo"]] {
         assert!(admin.run(setup).status.success(), "{}", backend.name);
@@ -52,7 +52,7 @@ fn demo_admin(backend: &Backend) -> Admin<'_> {
 /// Every this many rows, one that the API refuses.
 const BAD_EVERY: usize = 97;
 
-fn summary(output: &std::process::Output) -> Value {
+pub(crate) fn summary(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
         panic!(
             "one JSON document: {}",

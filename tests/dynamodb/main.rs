@@ -13,6 +13,7 @@ mod helpers;
 mod iam;
 mod idempotency;
 mod import;
+mod import_hostile;
 mod isolation;
 mod load;
 mod logging;

@@ -121,7 +121,12 @@ impl<R: Read> Reader<R> {
         };
         let end = csv.position().byte();
         let raw = reader.take(end);
-        reader.header_raw = trim_line(raw.strip_prefix(BOM).unwrap_or(&raw)).to_vec();
+        let raw = raw.strip_prefix(BOM).unwrap_or(&raw);
+        let lead = raw
+            .iter()
+            .take_while(|b| matches!(b, b'\n' | b'\r'))
+            .count();
+        reader.header_raw = trim_line(&raw[lead..]).to_vec();
         Ok(reader)
     }
 
@@ -175,12 +180,8 @@ impl<R: Read> Reader<R> {
                 .position(|b| !matches!(b, b'\n' | b'\r'))
                 .unwrap_or(raw.len());
             let row = trim_line(&raw[lead..]);
-            if row.iter().all(u8::is_ascii_whitespace)
-                && matches!(self.format, Format::JsonLines(_))
-            {
-                continue;
-            }
-            if row.is_empty() {
+            let json_lines = matches!(self.format, Format::JsonLines(_));
+            if row.is_empty() || (json_lines && row.iter().all(is_json_space)) {
                 continue;
             }
             return Ok(Some(Row {
@@ -221,9 +222,14 @@ fn trim_line(bytes: &[u8]) -> &[u8] {
     &bytes[..end]
 }
 
+/// JSON's white space: what may stand around a value, and all a blank line holds.
+fn is_json_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 fn jsonl_json(line: &[u8]) -> Result<String, String> {
     let text = std::str::from_utf8(line).map_err(|_| "the line is not valid UTF-8".to_owned())?;
-    let text = text.trim();
+    let text = text.trim_matches([' ', '\t', '\n', '\r']);
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| format!("the line is not JSON ({e})"))?;
     Ok(text.to_owned())

@@ -1,0 +1,10 @@
+#![no_main]
+
+#[path = "../../tests/support/memory.rs"]
+mod memory;
+#[path = "../oracles.rs"]
+mod oracles;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    oracles::import_rows(data);
+});
