@@ -15,6 +15,13 @@ pub const EMPTY_BATCH: &str = "events must hold at least one conversion";
 pub const KEY_REQUIRED: &str = "idempotency_key is required in every event of a batch";
 pub const KEY_INVALID: &str = "idempotency_key must be 1 to 255 printable ASCII characters";
 pub const KEY_USED: &str = "Idempotency-Key has already been used with a different request body";
+/// The last of a row's `errors` when the answer could not carry them all.
+pub const ERRORS_CUT: &str =
+    "more problems than the answer can carry: send this event alone to see them all";
+
+/// The answer's share of what Lambda carries (its body escaped once more): the rest of the
+/// invocation response (status, headers) is far under 64 KiB.
+pub(super) const ANSWER_BUDGET: usize = render::MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
 
 /// Each row as the service takes it, and the key it was sent with (echoed in its result).
 pub(super) type Rows = Vec<(Option<String>, Result<BatchRow, Vec<FieldError>>)>;
@@ -101,10 +108,12 @@ struct RowResult<'a> {
 }
 
 /// The answer: `200` when every row was created or replayed (or, in a dry run, is valid), else
-/// `207`; the body, and the counts (for the request's log line).
+/// `207`; the body, within `budget` bytes escaped once more ([`ANSWER_BUDGET`]), and the counts
+/// (for the request's log line).
 pub(super) fn answer(
     keys: &[Option<String>],
     outcomes: &[RowOutcome],
+    budget: usize,
 ) -> (bool, String, [(&'static str, usize); 5]) {
     let mut counts = Counts::default();
     let used = [FieldError::new("idempotency_key", KEY_USED)];
@@ -156,11 +165,35 @@ pub(super) fn answer(
         results: Vec<RowResult<'a>>,
         counts: &'a Counts,
     }
-    let body = render::to_json(&Body {
+    let mut body = Body {
         success,
         results,
         counts: &counts,
-    });
+    };
+    let mut json = render::to_json(&body);
+    // Rows' events and first problems fit whatever the rows (a body is at most 1 MiB); the rest
+    // of their problems, many short members each named in a message, about five times the body
+    // at most (measured in batch_tests.rs), fit today's budget too. Should they not, the last
+    // rows' lists are cut.
+    let mut over = render::escaped_len(&json).saturating_sub(budget);
+    let size = |e: &FieldErrorBody| render::escaped_len(&render::to_json(e)) + 1;
+    let cut = FieldErrorBody {
+        field: "errors",
+        message: ERRORS_CUT,
+    };
+    for result in body.results.iter_mut().rev() {
+        let Some(errors) = result.errors.as_mut().filter(|e| over > 0 && e.len() > 1) else {
+            continue;
+        };
+        over += size(&cut);
+        while over > 0 && errors.len() > 1 {
+            over = over.saturating_sub(size(&errors.pop().expect("more than one")));
+        }
+        errors.push(cut.clone());
+    }
+    if render::escaped_len(&json) > budget {
+        json = render::to_json(&body);
+    }
     let logged = [
         ("created", counts.created),
         ("replayed", counts.replayed),
@@ -168,5 +201,5 @@ pub(super) fn answer(
         ("conflict", counts.conflict),
         ("retryable", counts.retryable),
     ];
-    (success, body, logged)
+    (success, json, logged)
 }

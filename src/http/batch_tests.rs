@@ -12,7 +12,7 @@ use crate::domain::{AccountId, IdempotencyKeyError, ReferenceError};
 use crate::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo,
 };
-use crate::service::KEY_REPEATED;
+use crate::service::{KEY_REPEATED, RowOutcome};
 use crate::store::MemoryStore;
 
 async fn demo_app() -> App<MemoryStore> {
@@ -246,4 +246,79 @@ async fn at_the_deadline_every_row_is_still_answered_and_the_rest_are_retryable(
         (created..=created + retryable.len()).contains(&stored),
         "{stored} {statuses:?}"
     );
+}
+
+/// The largest answer a batch can be made to give: 100 invalid rows filling the 1 MiB body with
+/// the shortest members each written twice (a problem each, named twice in it, escaped twice on
+/// the way out), about five times the body. It fits what Lambda carries, counted on the
+/// invocation response; with less room, the bound cuts the last rows' lists (`ERRORS_CUT`) and
+/// every row keeps its status and first problem.
+#[tokio::test]
+async fn the_largest_batch_answer_stays_within_what_lambda_carries() {
+    let printable = || {
+        (b' '..=b'~')
+            .filter(|b| !matches!(b, b'"' | b'\\'))
+            .map(|b| (b as char).to_string())
+    };
+    let names: Vec<String> = printable()
+        .chain(printable().flat_map(|a| printable().map(move |b| format!("{a}{b}"))))
+        .collect();
+    let per_row = MAX_BATCH_BODY_BYTES / 100 - 40;
+    let rows: Vec<String> = (0..100)
+        .map(|i| {
+            let mut row = format!(r#"{{"idempotency_key":"w-{i}""#);
+            for name in &names {
+                let pair = format!(r#","{name}":0,"{name}":0"#);
+                if row.len() + pair.len() + 1 > per_row {
+                    break;
+                }
+                row += &pair;
+            }
+            row + "}"
+        })
+        .collect();
+    let body = format!(r#"{{"events":[{}]}}"#, rows.join(","));
+    assert!(body.len() <= MAX_BATCH_BODY_BYTES, "{} bytes", body.len());
+    let app = demo_app().await;
+    let outgoing = app.invoke(Incoming::Http(batch(&body)), "size").await;
+    let envelope = serde_json::to_string(&outgoing).unwrap();
+    let limit = crate::http::MAX_INVOCATION_RESPONSE_BYTES;
+    assert!(envelope.len() <= limit, "{} bytes", envelope.len());
+    assert!(
+        envelope.len() > 4 * body.len(),
+        "the worst case: {} bytes",
+        envelope.len()
+    );
+    assert_eq!(outgoing.status(), StatusCode::MULTI_STATUS);
+    let whole = json(&outgoing);
+    assert!(statuses(&whole).iter().all(|s| *s == "invalid"));
+    assert!(
+        !outgoing.body().contains(batch::ERRORS_CUT),
+        "nothing cut at today's limits"
+    );
+
+    // With a third of the room, the bound holds it.
+    let (keys, rows): (Vec<_>, Vec<_>) = batch::read_batch(Some(body.as_bytes()), Timestamp::now())
+        .unwrap()
+        .into_iter()
+        .unzip();
+    let outcomes: Vec<_> = rows
+        .into_iter()
+        .map(|r| RowOutcome::Invalid(r.unwrap_err()))
+        .collect();
+    let budget = envelope.len() / 3;
+    let (_, cut, _) = batch::answer(&keys, &outcomes, budget);
+    assert!(render::escaped_len(&cut) <= budget, "{} bytes", cut.len());
+    let cut: Value = serde_json::from_str(&cut).unwrap();
+    let errors =
+        |answer: &Value, i: usize| answer["results"][i]["errors"].as_array().unwrap().clone();
+    let last = errors(&cut, 99);
+    assert_eq!(last.last().unwrap()["message"], batch::ERRORS_CUT);
+    assert_eq!(last[0], errors(&whole, 99)[0], "its first problem kept");
+    assert_eq!(
+        errors(&cut, 0),
+        errors(&whole, 0),
+        "the first rows' lists whole"
+    );
+    assert_eq!(statuses(&cut), statuses(&whole));
 }

@@ -50,10 +50,10 @@ struct ErrorBody<'a> {
     errors: Option<Vec<FieldErrorBody<'a>>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub(super) struct FieldErrorBody<'a> {
-    field: &'a str,
-    message: &'a str,
+    pub field: &'a str,
+    pub message: &'a str,
 }
 
 impl<'a> From<&'a FieldError> for FieldErrorBody<'a> {

@@ -241,7 +241,7 @@ impl<S: Store> App<S> {
             Source::Api,
         )
         .await?;
-        let (success, body, counts) = batch::answer(&keys, &outcomes);
+        let (success, body, counts) = batch::answer(&keys, &outcomes, batch::ANSWER_BUDGET);
         let span = tracing::Span::current();
         for (field, count) in counts.into_iter().filter(|(_, count)| *count > 0) {
             span.record(field, count as u64);
