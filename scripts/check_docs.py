@@ -8,10 +8,14 @@ Redoc 3 gives the overview, each tag and each operation a view of its own, reach
 address's fragment (`#/conversions/createconversion`); the script follows the sidebar's links
 from the overview to the tags and from the tags to the operations, and checks that:
 
-- the overview shows every error message that the info description shows as JSON;
+- the overview shows every error message that the info description documents;
 - each operation's page shows its summary, its method and path (`POST /conversions`), and
   every error message it documents: the `message` of every example of every response it
-  answers (shared responses under components included), and of the JSON in its description.
+  answers (shared responses under components included), and those of its description.
+
+A description documents a message as JSON (`"message": "..."`) or as a bullet
+(`` - `message`: when ``) under a status heading (`**400 Validation error**`), as `MESSAGES` in
+tests/dynamodb/helpers/openapi.rs reads them; it is looked for as written (`{id}` included).
 
 Text is compared with white space removed from both sides, since the page splits text across
 elements. The page must also load no script or style sheet from elsewhere. Exits 1 naming
@@ -39,6 +43,8 @@ from openapi_doc import METHODS, resolve  # noqa: E402
 
 # `"message": "..."` in JSON shown in Markdown.
 JSON_MESSAGE = re.compile(r'"message"\s*:\s*("(?:[^"\\]|\\.)*")')
+# `` - `message`: when `` in a Markdown list.
+BULLET_MESSAGE = re.compile(r"- `([^`]+)`")
 # Flags that work on this project's machines (headless, no network but loopback, as root).
 CHROMIUM_FLAGS = [
     "--headless",
@@ -70,7 +76,17 @@ def messages_in_value(value):
 
 
 def messages_in_markdown(text):
-    return [json.loads(literal) for literal in JSON_MESSAGE.findall(text or "")]
+    found = [json.loads(literal) for literal in JSON_MESSAGE.findall(text or "")]
+    # Bullets count under a `**4xx ...**` or `**5xx ...**` heading only: others list fields.
+    under_status = False
+    for line in (text or "").splitlines():
+        line = line.lstrip()
+        if line.startswith("**"):
+            under_status = line[2:3] in ("4", "5")
+        bullet = under_status and BULLET_MESSAGE.match(line)
+        if bullet:
+            found.append(bullet[1])
+    return found
 
 
 def operation_messages(spec, operation):

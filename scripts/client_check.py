@@ -52,6 +52,12 @@ def generate():
 checked = []
 
 
+def check(condition, what):
+    """An `assert` that `python -O` keeps."""
+    if not condition:
+        sys.exit(f"FAIL {what}")
+
+
 def expect(what, response, status, model):
     """The answer has `status` and parses into `model`."""
     if response.status_code != status or not isinstance(response.parsed, model):
@@ -84,7 +90,7 @@ def main(base_url, key, dynamodb_port=None):
 
     types = expect("list the conversion types", list_conversion_types.sync_detailed(client=client()),
                    200, ConversionTypeList)
-    assert any(str(t.id) == DEMO_TYPE for t in types.conversion_types)
+    check(any(str(t.id) == DEMO_TYPE for t in types.conversion_types), "the demo type is listed")
 
     created = expect("create", create_conversion.sync_detailed(client=client(), body=body()),
                      201, ConversionEventCreated)
@@ -98,8 +104,8 @@ def main(base_url, key, dynamodb_port=None):
     replay = create_conversion.sync_detailed(
         client=client(), body=body(workflow_run_id=DEMO_RUN), idempotency_key=idempotency_key)
     again = expect("its replay", replay, 201, ConversionEventCreated)
-    assert again.conversion_event.id == first.conversion_event.id
-    assert replay.headers.get("idempotent-replayed") == "true"
+    check(again.conversion_event.id == first.conversion_event.id, "the replay is the first event")
+    check(replay.headers.get("idempotent-replayed") == "true", "the replay says Idempotent-Replayed")
     expect("the key with another body", create_conversion.sync_detailed(
         client=client(), body=body(amount=13), idempotency_key=idempotency_key), 422, Error)
     expect("an unknown lead", create_conversion.sync_detailed(
@@ -121,19 +127,20 @@ def main(base_url, key, dynamodb_port=None):
     batch = rows(1, 2)
     done = expect("a batch", create_conversions.sync_detailed(client=client(), body=batch), 200,
                   BatchResults)
-    assert [r.status for r in done.results] == ["created", "created"], done
+    check([r.status for r in done.results] == ["created", "created"], f"a batch: {done}")
     again = expect("the batch again", create_conversions.sync_detailed(client=client(), body=batch),
                    200, BatchResults)
-    assert [r.status for r in again.results] == ["replayed", "replayed"], again
+    check([r.status for r in again.results] == ["replayed", "replayed"], f"the batch again: {again}")
     partial = expect("a batch with an invalid row", create_conversions.sync_detailed(
         client=client(), body=rows(3, -1)), 207, BatchResults)
-    assert [r.status for r in partial.results] == ["created", "invalid"], partial
+    check([r.status for r in partial.results] == ["created", "invalid"],
+          f"a batch with an invalid row: {partial}")
     expect("an empty batch", create_conversions.sync_detailed(
         client=client(), body=NewConversionBatch.from_dict({"events": []})), 400, ValidationError)
 
     page = expect("list", list_conversions.sync_detailed(client=client(), limit=1), 200,
                   ConversionEventList)
-    assert page.next_cursor, "more than one event: a cursor"
+    check(page.next_cursor, "more than one event: a cursor")
     expect("the next page", list_conversions.sync_detailed(
         client=client(), limit=1, cursor=page.next_cursor), 200, ConversionEventList)
     expect("list by lead", list_conversions.sync_detailed(
@@ -142,7 +149,7 @@ def main(base_url, key, dynamodb_port=None):
            ValidationError)
     found = expect("get one", get_conversion.sync_detailed(event_id, client=client()), 200,
                    ConversionEventFound)
-    assert found.conversion_event.id == event_id
+    check(found.conversion_event.id == event_id, "get one finds the event created")
     expect("an unknown id", get_conversion.sync_detailed(uuid.uuid4(), client=client()), 404, Error)
 
     if dynamodb_port:

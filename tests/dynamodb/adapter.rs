@@ -57,9 +57,17 @@ fn event(amount: &str) -> ConversionEvent {
 async fn creating_the_table_twice_is_harmless() {
     on_each_backend(|backend| async move {
         let table = backend.fresh_table().await;
+        let (account, kept) = (AccountId::random(), event("1"));
+        table
+            .store()
+            .insert_event(account, new(&kept))
+            .await
+            .unwrap();
         create_table(&table.client, &table.name)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
+        let read = table.store().get_event(account, kept.id).await.unwrap();
+        assert_eq!(read.map(|s| s.event), Some(kept), "{}: kept", backend.name);
     })
     .await;
 }

@@ -93,9 +93,9 @@ async fn faults_at_the_rows_writes_lose_nothing_and_store_nothing_twice() {
                 let proxy = FaultProxy::start(&backend.endpoint).await;
                 let client = function_client(&proxy.endpoint()).await;
                 let app = App::new(DynamoStore::new(client, &table.name));
-                // Every attempt of the first puts: some rows' writes fail for good, others
-                // are retried by the SDK; answers lost after a commit included.
-                proxy.fail("PutItem", fault, 5);
+                // Every attempt of every row's put in the first send: each row is left to a
+                // retry (answers lost after a commit included), then written or replayed.
+                proxy.fail("PutItem", fault, 3 * 12);
                 let mut answers = Vec::new();
                 for _ in 0..4 {
                     let body = body_json(&app.handle(batch("faulty", 12)).await);
@@ -105,6 +105,19 @@ async fn faults_at_the_rows_writes_lose_nothing_and_store_nothing_twice() {
                         break;
                     }
                 }
+                // The fault fired at every row's put. Where the put never reached the server,
+                // every row was left to a retry; where it committed and only its answer was
+                // lost, the SDK's retry may have found the row's own write.
+                assert!(proxy.injected("PutItem") >= 12, "{context}");
+                let committed = matches!(
+                    fault,
+                    Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer
+                );
+                assert!(
+                    committed || statuses(&answers[0]).iter().all(|s| s == "retryable"),
+                    "{context}: {:?}",
+                    statuses(&answers[0])
+                );
                 let last = answers.last().unwrap();
                 assert!(
                     statuses(last)
@@ -178,6 +191,40 @@ async fn a_slow_key_read_leaves_the_rows_less_time_never_a_late_answer() {
         let stored: BTreeSet<String> = stored.into_keys().collect();
         assert_eq!(stored, acknowledged(&last), "{context}");
         assert_eq!(stored.len(), 100, "{context}");
+    })
+    .await;
+}
+
+/// The whole-request refusals of a batch: the rows' records unreadable for now (throttled on
+/// every attempt) is a `503` with `Retry-After`, for good (a refusal no retry fixes) a `500`;
+/// either way nothing is written.
+#[tokio::test]
+async fn a_batch_whose_records_cannot_be_read_is_refused_whole_with_nothing_written() {
+    on_each_backend(|backend| async move {
+        for (status, code) in [(503, "ThrottlingException"), (500, "ValidationException")] {
+            let context = format!("{}: {code}", backend.name);
+            let table = backend.fresh_table().await;
+            seed_demo(&table.store()).await.unwrap();
+            let proxy = FaultProxy::start(&backend.endpoint).await;
+            let client = function_client(&proxy.endpoint()).await;
+            let app = App::new(DynamoStore::new(client, &table.name));
+            let fault = Fault::Error { status: 400, code };
+            proxy.fail("BatchGetItem", fault, if status == 503 { 3 } else { 1 });
+            let answer = app.handle(batch("refused", 5)).await;
+            assert_eq!(answer.status(), status, "{context}: {}", answer.body());
+            let retry_after = (status == 503).then_some("1");
+            assert_eq!(answer.header("retry-after"), retry_after, "{context}");
+            crate::helpers::openapi::assert_documented(
+                &context,
+                "POST",
+                "/conversions/batch",
+                &answer,
+            );
+            proxy.assert_spent(&context);
+            assert_eq!(proxy.count("PutItem"), 0, "{context}: no write started");
+            let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+            assert_eq!(table.count_events(demo).await, 0, "{context}");
+        }
     })
     .await;
 }

@@ -198,19 +198,73 @@ async fn every_answer_of_every_operation_matches_the_document() {
         )
         .await;
 
+        // The batch: every status it documents.
+        let row = |key: &str, amount: &str| {
+            format!(
+                r#"{{"idempotency_key":"{key}","conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":{amount}}}"#
+            )
+        };
+        let batch = |query: &str, rows: &[String]| {
+            let body = format!(r#"{{"events":[{}]}}"#, rows.join(","));
+            request("POST", "/conversions/batch", query, &body)
+        };
+        let one = [row("contract-b1", "1")];
+        check(&app, batch("", &one), 200, b).await;
+        check(&app, batch("dry_run=true", &one), 200, b).await;
+        let partly = [row("contract-b2", "2"), row("contract-b3", "-1")];
+        let answer = check(&app, batch("", &partly), 207, b).await;
+        assert_eq!(answer["counts"]["invalid"], 1, "{b}: {answer}");
+        check(&app, batch("", &[]), 400, b).await;
+        check(&app, request("POST", "/conversions/batch", "", "[]"), 400, b).await;
+        check(&app, batch("dry_run=maybe", &one), 400, b).await;
+        check(&app, batch("dry_run=true&dry_run=false", &one), 400, b).await;
+        let many: Vec<String> = (0..101).map(|i| row(&format!("c-{i}"), "1")).collect();
+        check(&app, batch("", &many), 413, b).await;
+        check(
+            &app,
+            batch("", &one).with_header("x-api-key", "nxr_live_unknown"),
+            401,
+            b,
+        )
+        .await;
+        check(
+            &app,
+            Request::new("POST", "/conversions/batch").with_request_id("contract"),
+            401,
+            b,
+        )
+        .await;
+        // The key is looked at before the body's size, for both creates.
+        let huge = "x".repeat(conversions::http::MAX_BATCH_BODY_BYTES + 1);
+        for path in ["/conversions", "/conversions/batch"] {
+            let oversized = request("POST", path, "", &huge).with_header("x-api-key", "nxr_live_x");
+            check(&app, oversized, 401, b).await;
+        }
+
         for (method, path) in [
             ("DELETE", "/conversions"),
             ("HEAD", "/conversions/x"),
             ("POST", "/conversion-types"),
+            ("GET", "/conversions/batch"),
         ] {
             check(&app, request(method, path, "", ""), 405, b).await;
         }
         check(&app, request("GET", "/leads", "", ""), 404, b).await;
+        // A 404 before the key is looked at: none, or one that is not valid.
+        let unrouted = Request::new("GET", "/leads").with_request_id("contract");
+        check(&app, unrouted, 404, b).await;
+        let bad_key = request("POST", "/leads", "", "{").with_header("x-api-key", "nxr_live_x");
+        check(&app, bad_key, 404, b).await;
 
         // 500: a table that does not exist; 503: a DynamoDB that refuses connections.
         let broken = App::new(DynamoStore::new(backend.client(), "no-such-table"));
         for (method, path, body) in [
             ("POST", "/conversions", minimal("1")),
+            (
+                "POST",
+                "/conversions/batch",
+                format!(r#"{{"events":[{}]}}"#, row("contract-b4", "1")),
+            ),
             ("GET", "/conversions", String::new()),
             ("GET", "/conversion-types", String::new()),
             ("GET", &format!("/conversions/{id}"), String::new()),
@@ -257,4 +311,13 @@ async fn every_answer_of_every_operation_matches_the_document() {
         "unreachable",
     )
     .await;
+    let batch = r#"{"events":[{"idempotency_key":"k","amount":1}]}"#;
+    let response = unreachable
+        .handle(
+            request("POST", "/conversions/batch", "", batch).with_header("x-api-key", "nxr_live_x"),
+        )
+        .await;
+    // An unknown key is looked up first: unreachable, a 503 with Retry-After.
+    assert_eq!(response.status(), 503, "{}", response.body());
+    assert_documented("unreachable", "POST", "/conversions/batch", &response);
 }

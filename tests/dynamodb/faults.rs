@@ -58,6 +58,7 @@ async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_store
                 "{context}: the SDK retried the put: {:?}",
                 proxy.operations()
             );
+            proxy.assert_spent(&context);
             assert_eq!(table.count_events(demo_account()).await, 1, "{context}");
             let id = body_json(&response)["conversion_event"]["id"]
                 .as_str()
@@ -180,6 +181,11 @@ async fn failures_a_retry_may_fix_are_503_after_the_sdks_retries_and_the_rest_50
                     vec!["GetItem"; case.attempts],
                     "{context}: the SDK's attempts"
                 );
+                assert_eq!(
+                    proxy.injected("GetItem"),
+                    case.attempts,
+                    "{context}: each failed"
+                );
             });
         }
     }
@@ -237,6 +243,7 @@ async fn a_silent_or_unreachable_dynamodb_is_a_503_within_the_operation_timeout(
             "{name}"
         );
     }
+    assert!(proxy.injected("GetItem") > 0, "the silent server was asked");
 }
 
 /// Every way a call can fail that a retry may fix, each on every attempt the SDK makes.
@@ -295,6 +302,20 @@ async fn a_client_that_retries_after_any_fault_at_any_call_stores_one_event_per_
                         let (last, before) = statuses.split_last().expect("an answer");
                         assert_eq!(*last, 201, "{context}: {statuses:?}");
                         assert!(before.iter().all(|s| *s == 503), "{context}: {statuses:?}");
+                        // The fault fired: every attempt of the first request failed (a 503),
+                        // or the put committed and its lost answer was found by the SDK's retry.
+                        let committed = operation == "PutItem"
+                            && matches!(
+                                fault,
+                                Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer
+                            );
+                        match before.is_empty() {
+                            false => proxy.assert_spent(&context),
+                            true => assert!(
+                                committed && proxy.injected(operation) > 0,
+                                "{context}: no fault fired: {statuses:?}"
+                            ),
+                        }
                         assert_eq!(
                             table.count_events(demo_account()).await,
                             1,
@@ -377,6 +398,7 @@ async fn a_race_loser_whose_read_of_the_winner_fails_answers_503_then_replays_it
                     statuses.push(answer.status().as_u16());
                 }
                 if read {
+                    proxy.assert_spent(&context);
                     assert_eq!(statuses[0], 503, "{context}: {}", answer.body());
                 }
                 assert_eq!(statuses.last(), Some(&201), "{context}: {statuses:?}");
@@ -413,6 +435,7 @@ async fn a_keyed_put_that_lands_after_its_503_is_replayed_to_the_retry_and_store
                 || fixture("create-minimal").with_header("idempotency-key", "late-landing");
             let first = app.handle(request()).await;
             assert_eq!(first.status(), 503, "{context}: {}", first.body());
+            assert!(proxy.injected("PutItem") > 0, "{context}: the put was held");
             assert_eq!(
                 table.count_events(demo_account()).await,
                 0,

@@ -274,6 +274,7 @@ async fn an_import_backs_off_while_dynamodb_throttles_and_stores_every_row_once(
         for (kind, file, rows, reads) in
             [("leads", &leads, 150, 0), ("conversions", &events, 250, 2)]
         {
+            let (puts, gets) = (proxy.count("PutItem"), proxy.count("BatchGetItem"));
             proxy.fail("PutItem", throttled, 3 * WRITES_AT_ONCE);
             proxy.fail("BatchGetItem", throttled, 3 * reads);
             let mut command = admin.command(&proxy.endpoint(), &["import", kind]);
@@ -285,6 +286,19 @@ async fn an_import_backs_off_while_dynamodb_throttles_and_stores_every_row_once(
             let result = summary(&output);
             assert_eq!(output.status.code(), Some(0), "{context}: {kind}: {result}");
             assert_eq!(result["created"], rows, "{context}: {kind}: {result}");
+            // Every throttle injected, and each throttled put sent again: one that got through
+            // a row, and one more for each throttle.
+            proxy.assert_spent(&context);
+            let sent = proxy.count("PutItem") - puts;
+            assert_eq!(
+                sent,
+                rows + 3 * WRITES_AT_ONCE,
+                "{context}: {kind}: puts sent"
+            );
+            assert!(
+                proxy.count("BatchGetItem") - gets >= 3 * reads,
+                "{context}: {kind}"
+            );
             let rejects = format!("{}.rejects.csv", file.display());
             assert!(!Path::new(&rejects).exists(), "{context}: none when none");
         }

@@ -286,6 +286,7 @@ async fn no_request_of_any_kind_logs_a_secret() {
     assert_eq!(faulty.handle(private()).await.status(), 503);
     proxy.fail("PutItem", Fault::DropAnswer, 1);
     assert_eq!(faulty.handle(private()).await.status(), 201);
+    proxy.assert_spent("the faulty requests");
 
     let logs = captured.take();
     assert!(

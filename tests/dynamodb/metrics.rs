@@ -341,6 +341,7 @@ async fn the_metric_filters_count_what_each_request_did_from_its_one_short_line(
             captured.take();
             let response = app.handle(request(&proxy)).await;
             assert_eq!(response.status(), status, "{context}: {}", response.body());
+            proxy.assert_spent(&context);
             let text = captured.take();
             assert_eq!(
                 counted(filters, &objects(&text)),

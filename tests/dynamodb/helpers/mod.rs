@@ -31,8 +31,8 @@ pub struct Backend {
     pub endpoint: String,
 }
 
-/// dynalite and moto, as started by `scripts/with-test-servers.sh` (`make test`). Without them
-/// these tests fail: they never pass by skipping.
+/// dynalite and moto, as started by `scripts/with-test-servers.sh` (`make test`). Without both
+/// these tests fail: they never pass by skipping, nor on one server.
 pub fn backends() -> Vec<Backend> {
     let spec = std::env::var("TEST_DYNAMODB_ENDPOINTS").expect(
         "TEST_DYNAMODB_ENDPOINTS is not set: run the DynamoDB tests with `make test` or \
@@ -49,9 +49,13 @@ pub fn backends() -> Vec<Backend> {
             }
         })
         .collect();
-    assert!(
-        !backends.is_empty(),
-        "TEST_DYNAMODB_ENDPOINTS names no server"
+    // Both servers, each once: a check that ran on one of them only would pass for half.
+    let mut names: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["dynalite", "moto"],
+        "TEST_DYNAMODB_ENDPOINTS must name dynalite and moto, each once"
     );
     backends
 }

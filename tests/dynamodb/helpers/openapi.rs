@@ -10,9 +10,9 @@ use serde_json::Value;
 
 /// The document, as JSON.
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
-        .expect("openapi.yaml is at the top of the repository");
-    yaml_serde::from_str(&text).expect("openapi.yaml is YAML")
+    // Built in, so that the fuzz targets (another crate, another folder) read the same file.
+    let text = include_str!("../../../openapi.yaml");
+    yaml_serde::from_str(text).expect("openapi.yaml is YAML")
 });
 
 /// Compiled validators, by the JSON pointer of their schema.
@@ -86,7 +86,10 @@ pub fn assert_documented(context: &str, method: &str, path: &str, response: &Res
         response.header("x-request-id").is_some(),
         "{context}: every response carries X-Request-Id"
     );
-    let operation = template(path).and_then(|t| {
+    // A path the router placed under no route (a stage it was not sent for, say), whatever it
+    // ends with, is the document's `Route not found`.
+    let unrouted = status == "404" && body["message"] == "Route not found";
+    let operation = template(path).filter(|_| !unrouted).and_then(|t| {
         let pointer = format!("/paths/{}/{}", escape(t), method.to_ascii_lowercase());
         DOCUMENT.pointer(&pointer).map(|_| pointer)
     });
@@ -94,6 +97,25 @@ pub fn assert_documented(context: &str, method: &str, path: &str, response: &Res
         // 404 Route not found, 405, or an integration that is not an HTTP API.
         validate(context, "/components/schemas/Error", &body);
         assert_messages_documented(context, &body);
+        if status == "405" {
+            // `Allow` names the methods the document lists for the path, no more, no fewer.
+            let path = template(path).expect("a 405 is of a documented path");
+            let item = DOCUMENT
+                .pointer(&format!("/paths/{}", escape(path)))
+                .unwrap();
+            let mut listed: Vec<String> = (item.as_object().unwrap().keys())
+                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .map(|k| k.to_ascii_uppercase())
+                .collect();
+            listed.sort();
+            let allow = response.header("allow");
+            let mut allowed: Vec<String> = (allow.unwrap_or_default().split(','))
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .collect();
+            allowed.sort();
+            assert_eq!(allowed, listed, "{context}: Allow on a 405 is {allow:?}");
+        }
         return;
     };
     let listed = format!("{operation}/responses/{status}");
@@ -181,17 +203,23 @@ pub static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// A message with what varies from one request to another made a wildcard: a metadata key, a
 /// currency and its places, a member or parameter given twice.
 fn shape(message: &str) -> String {
-    let mut words: Vec<String> = message.split(' ').map(str::to_owned).collect();
-    for (i, word) in words.iter_mut().enumerate() {
-        if word.starts_with("metadata.") {
-            *word = "metadata.*".into();
-        } else if i == 0
-            && (message.contains(" must not appear more than once")
-                || message.contains(" must not be given twice with different values"))
-        {
-            *word = "*".into();
+    // A member's name, whatever it holds, before what is said of it.
+    for said in [
+        " must not appear more than once",
+        " must not be given twice with different values",
+        " must not be nested more than 32 levels deep",
+    ] {
+        if message.ends_with(said) && !message.starts_with("metadata.") {
+            return format!("*{said}");
         }
     }
+    // A metadata key, whatever it holds, before what is said of it.
+    if message.starts_with("metadata.")
+        && let Some(at) = message.rfind(" must ")
+    {
+        return format!("metadata.*{}", &message[at..]);
+    }
+    let words: Vec<String> = message.split(' ').map(str::to_owned).collect();
     let shaped = words.join(" ");
     match shaped.split_once(" than ") {
         Some((head, tail)) if tail.ends_with(')') && tail.contains(" allows (") => {
@@ -206,8 +234,13 @@ fn shape(message: &str) -> String {
 pub fn assert_messages_documented(context: &str, body: &Value) {
     let documented: Vec<String> = MESSAGES.iter().map(|m| shape(m)).collect();
     let mut answered: Vec<&str> = body["message"].as_str().into_iter().collect();
+    // The free text under a headline for a body that is not JSON (or not a batch) is not one.
+    let detail = |entry: &Value| {
+        entry["field"] == "body"
+            || (entry["field"] == "events" && body["message"] == conversions::http::NOT_A_BATCH)
+    };
     for entry in body["errors"].as_array().into_iter().flatten() {
-        if entry["field"] != "body" {
+        if !detail(entry) {
             answered.extend(entry["message"].as_str());
         }
     }

@@ -47,6 +47,8 @@ struct Rule {
 struct State {
     rules: Vec<Rule>,
     seen: Vec<String>,
+    /// Each fault injected, by operation: what a test shows to prove its fault fired.
+    injected: Vec<(String, Fault)>,
 }
 
 impl State {
@@ -58,7 +60,9 @@ impl State {
             .iter_mut()
             .find(|r| r.operation == operation && r.remaining > 0)?;
         rule.remaining -= 1;
-        Some(rule.fault)
+        let fault = rule.fault;
+        self.injected.push((operation.to_owned(), fault));
+        Some(fault)
     }
 }
 
@@ -108,6 +112,37 @@ impl FaultProxy {
     /// Every operation the proxy was sent, in order.
     pub fn operations(&self) -> Vec<String> {
         self.state.lock().unwrap().seen.clone()
+    }
+
+    /// How many faults the proxy injected into requests of the operation.
+    pub fn injected(&self, operation: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state
+            .injected
+            .iter()
+            .filter(|(o, _)| o == operation)
+            .count()
+    }
+
+    /// Fails unless every fault planned with [`Self::fail`] was injected (none for `usize::MAX`
+    /// plans, which are spent by being used at least once).
+    pub fn assert_spent(&self, context: &str) {
+        let state = self.state.lock().unwrap();
+        for rule in &state.rules {
+            let used = state
+                .injected
+                .iter()
+                .any(|(o, f)| *o == rule.operation && *f == rule.fault);
+            let spent = match rule.remaining > usize::MAX / 2 {
+                true => used,
+                false => rule.remaining == 0,
+            };
+            assert!(
+                spent,
+                "{context}: {} {:?} planned, {} left uninjected",
+                rule.operation, rule.fault, rule.remaining
+            );
+        }
     }
 
     /// How many requests of the operation the proxy was sent.
