@@ -51,9 +51,6 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// The request id the runtime would give an invocation.
 const LAMBDA_REQUEST_ID: &str = "fuzz-lambda-request";
 
-/// The statuses the API documents.
-const STATUSES: [u64; 10] = [200, 201, 400, 401, 404, 405, 413, 422, 500, 503];
-
 // ---------------------------------------------------------------------------------------------
 // The whole request path
 
@@ -77,7 +74,6 @@ pub fn event_bytes(data: &[u8]) -> Outcome {
         return "not JSON".to_owned();
     };
     let answer = answer(incoming);
-    let status = check_answer(&answer);
     // API Gateway's id where the function can read it; the invocation's where there is none or
     // the event is unreadable (`requestContext` written twice, say); no header for an id that
     // cannot be one (rather than a mangled one).
@@ -93,7 +89,7 @@ pub fn event_bytes(data: &[u8]) -> Outcome {
             "{answer}"
         ),
     }
-    status.to_string()
+    status(&answer).to_string()
 }
 
 /// The event's `requestContext.requestId`: `None` where the event has none (or cannot have one
@@ -132,13 +128,13 @@ pub fn http_request(data: &[u8]) -> Outcome {
         .as_str()
         .map(str::to_owned);
     let answer = answer(Incoming::from_json(&event.to_string()));
-    let status = check_answer(&answer);
     let header = answer["headers"]["x-request-id"].as_str();
     assert_eq!(
         header,
         Some(request_id.as_deref().unwrap_or(LAMBDA_REQUEST_ID)),
         "{answer}"
     );
+    let status = status(&answer);
     if sent.method == Method::Post && matches!(sent.route, Route::Conversions) && status < 300 {
         check_created(&answer, &body);
         return format!("{status}, the event checked");
@@ -146,44 +142,33 @@ pub fn http_request(data: &[u8]) -> Outcome {
     status.to_string()
 }
 
-/// The function's answer to an event, as it returns it to Lambda: a fresh demo store each time,
-/// so that every input is reproduced alone.
+/// The function's answer to an event, as it returns it to Lambda (a fresh demo store each time,
+/// so that every input is reproduced alone), checked against `openapi.yaml` for the route and
+/// method the function read from it: a status the operation lists, its schema, its headers
+/// (`Allow` on a 405), its messages.
 fn answer(incoming: Incoming) -> Value {
+    let (method, path) = match &incoming {
+        // The route API Gateway matched, if it named one, else the path.
+        Incoming::Http(request) => (request.method().to_owned(), request.route_path().to_owned()),
+        // Not an HTTP API event: the error schema, on no documented path.
+        Incoming::Unsupported { .. } => (String::new(), String::new()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("a runtime");
-    runtime.block_on(async {
+    let outgoing = runtime.block_on(async {
         let store = MemoryStore::new();
         seed_demo(&store).await.expect("the demo data");
-        let outgoing = App::new(store).invoke(incoming, LAMBDA_REQUEST_ID).await;
-        serde_json::to_value(&outgoing).expect("every answer serialises")
-    })
+        App::new(store).invoke(incoming, LAMBDA_REQUEST_ID).await
+    });
+    crate::openapi::assert_documented("fuzz", &method, &path, &outgoing);
+    serde_json::to_value(&outgoing).expect("every answer serialises")
 }
 
-/// Every answer: a documented status, a JSON body of the documented shape. (Each target checks
-/// `X-Request-Id`.)
-fn check_answer(answer: &Value) -> u64 {
-    let status = answer["statusCode"].as_u64().unwrap_or_default();
-    assert!(STATUSES.contains(&status), "undocumented status: {answer}");
-    let text = answer["body"].as_str().expect("a body");
-    let body: Value = serde_json::from_str(text).expect("a JSON body");
-    if status < 300 {
-        assert_eq!(body["success"], true, "{body}");
-    } else {
-        assert!(body["error"].is_string(), "{body}");
-        assert!(body["message"].is_string(), "{body}");
-        if status == 400 && body["error"] == "Validation error" {
-            let errors = body["errors"]
-                .as_array()
-                .expect("errors[] on a validation error");
-            assert!(!errors.is_empty(), "{body}");
-            for error in errors {
-                assert!(error["field"].is_string() && error["message"].is_string());
-            }
-        }
-    }
-    status
+/// The answer's status.
+fn status(answer: &Value) -> u64 {
+    answer["statusCode"].as_u64().expect("a status")
 }
 
 /// An accepted body's event: the amount sent, with the same digits; every documented limit.
@@ -376,16 +361,23 @@ fn check_amount_limits(amount: Amount) {
     );
 }
 
-/// A timestamp: an accepted one prints back (both ways this service prints it) to the same
-/// instant, within years 1 to 9999; a refused one is not RFC 3339 within them.
+/// `converted_at`: accepted exactly when the text is RFC 3339 (section 5.6, read here by hand,
+/// not by chrono) naming an instant in the years 1 to 9999 UTC that is no leap second, and then
+/// it is that instant; it prints in UTC and reads back to itself.
 pub fn timestamp(data: &[u8]) -> Outcome {
     let Ok(text) = std::str::from_utf8(data) else {
         return NOT_INPUT.to_owned();
     };
-    let rfc3339 = chrono::DateTime::parse_from_rfc3339(text);
+    let expected = rfc3339_instant(text.as_bytes());
     match Timestamp::parse(text) {
         Ok(at) => {
-            assert!(rfc3339.is_ok(), "{text} accepted but not RFC 3339");
+            let (seconds, nanos) = expected.unwrap_or_else(|why| panic!("{text} accepted: {why}"));
+            let got = at.as_datetime();
+            assert_eq!(
+                (got.timestamp(), got.timestamp_subsec_nanos()),
+                (seconds, nanos),
+                "{text}: the instant it names"
+            );
             let printed = at.to_string();
             assert!(printed.ends_with('Z'), "{printed}");
             assert_eq!(
@@ -395,22 +387,102 @@ pub fn timestamp(data: &[u8]) -> Outcome {
             );
             assert_eq!(Timestamp::parse(&at.sortable()), Ok(at));
             assert_eq!(at.sortable().len(), "2026-02-01T15:30:00.000000000Z".len());
-            use chrono::Datelike;
-            assert!((1..=9999).contains(&at.as_datetime().year()));
             "accepted".to_owned()
         }
         Err(error) => {
-            if let Ok(at) = rfc3339 {
-                use chrono::{Datelike, Timelike};
-                let utc = at.with_timezone(&chrono::Utc);
-                assert!(
-                    !(1..=9999).contains(&utc.year()) || utc.nanosecond() >= 1_000_000_000,
-                    "{text} is RFC 3339 within the years allowed, but refused"
-                );
+            if let Ok(instant) = expected {
+                panic!("{text} names {instant:?} within the rules, but was refused: {error}");
             }
             format!("refused: {error}")
         }
     }
+}
+
+/// Seconds since 1970 UTC (and nanoseconds, digits past the ninth dropped) of an RFC 3339
+/// date-time, or why it is not one that `converted_at` takes.
+pub fn rfc3339_instant(text: &[u8]) -> Result<(i64, u32), &'static str> {
+    let digits = |from: usize, len: usize| -> Result<i64, &'static str> {
+        let part = text.get(from..from + len).ok_or("too short")?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return Err("a digit expected");
+        }
+        Ok(part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let at = |i: usize, allowed: &[u8]| text.get(i).is_some_and(|b| allowed.contains(b));
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    let separators = at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":");
+    if !separators {
+        return Err("not the date-time's shape");
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] {
+        return Err("no such day");
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err("no such time");
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if at(i, b".") {
+        let count = text[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if count == 0 {
+            return Err("a fraction without digits");
+        }
+        for k in 0..9 {
+            let digit = text
+                .get(i + 1 + k)
+                .filter(|_| k < count)
+                .map_or(0, |d| d - b'0');
+            nanos = nanos * 10 + u32::from(digit);
+        }
+        i += 1 + count;
+    }
+    let offset = match text.get(i) {
+        Some(b'Z' | b'z') if text.len() == i + 1 => 0,
+        Some(sign @ (b'+' | b'-')) if text.len() == i + 6 && at(i + 3, b":") => {
+            let (h, m) = (digits(i + 1, 2)?, digits(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return Err("no such offset");
+            }
+            (h * 60 + m) * if *sign == b'+' { 1 } else { -1 }
+        }
+        _ => return Err("no zone, or something after it"),
+    };
+    if second == 60 {
+        return Err("a leap second");
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset * 60;
+    // Years 1 to 9999 in UTC: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+    if !(-62_135_596_800..=253_402_300_799).contains(&seconds) {
+        return Err("outside the years 1 to 9999 UTC");
+    }
+    Ok((seconds, nanos))
 }
 
 /// `metadata` from the text of a JSON value: an accepted object satisfies every limit and keeps
@@ -446,9 +518,42 @@ pub fn metadata(data: &[u8]) -> Outcome {
     // By kind: the messages of some name a key.
     let kind = format!("{error:?}");
     let refused = format!("refused: {}", kind.split('(').next().unwrap_or_default());
+    // The members as written, repeats kept (serde_json's reading of the text, not ours).
+    let members = serde_json::from_str::<Written>(text).map(|w| w.0);
+    let member = |key: &str| {
+        let members = members.as_ref().expect("members read where a value was");
+        let values: Vec<&str> = (members.iter().filter(|(k, _)| k == key))
+            .map(|(_, v)| v.get())
+            .collect();
+        assert!(!values.is_empty(), "{text}: no member {key:?}");
+        values
+    };
+    match &error {
+        // What is stored is at most the text without its white space.
+        MetadataError::TooLarge => assert!(minified_len(text) > MAX_METADATA_BYTES, "{text}"),
+        MetadataError::RepeatedKey(key) => assert!(member(key).len() > 1, "{text}: {key}"),
+        MetadataError::RepeatedKeyWithin(key) => assert!(
+            member(key).iter().any(|v| repeats_within(v)),
+            "{text}: {key}"
+        ),
+        MetadataError::NotFinite(key) => assert!(
+            member(key)
+                .iter()
+                .any(|v| numbers(v).any(|n| n.parse::<f64>().is_ok_and(f64::is_infinite))),
+            "{text}: {key}"
+        ),
+        MetadataError::InvalidUnicode(key) => assert!(
+            member(key).iter().any(|v| unpaired_surrogate(v)),
+            "{text}: {key}"
+        ),
+        MetadataError::InvalidUnicodeKey => {
+            assert!(members.is_err() && unpaired_surrogate(text), "{text}")
+        }
+        _ => {}
+    }
     let Some(Value::Object(object)) = parsed else {
-        // Not an object, or not one serde_json reads (too deep, a number out of range, an
-        // unpaired surrogate): nothing simpler to compare with.
+        // Not an object serde_json reads whole (too deep, a number out of range, an unpaired
+        // surrogate): what is left to compare needs one.
         return refused;
     };
     let too_many = || object.len() > MAX_METADATA_KEYS;
@@ -463,10 +568,118 @@ pub fn metadata(data: &[u8]) -> Outcome {
         ),
         MetadataError::EmptyKey => assert!(object.contains_key(""), "{text}"),
         MetadataError::TooDeep => assert!(depth(&Value::Object(object.clone())) > MAX_JSON_DEPTH),
-        // Repeated keys are what a map cannot show; sizes depend on the text kept.
+        // serde_json reads no unpaired surrogate nor infinite number into a map.
+        MetadataError::InvalidUnicode(_)
+        | MetadataError::InvalidUnicodeKey
+        | MetadataError::NotFinite(_) => panic!("{text} was read whole: {error}"),
         _ => {}
     }
     refused
+}
+
+/// Whether a string of the JSON text escapes half of a surrogate pair without the other.
+fn unpaired_surrogate(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let unit = |at: usize| {
+        let hex = bytes.get(at..at + 6)?.strip_prefix(b"\\u")?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => match unit(i) {
+                Some(0xD800..=0xDBFF) => match unit(i + 6) {
+                    Some(0xDC00..=0xDFFF) => i += 6,
+                    _ => return true,
+                },
+                Some(0xDC00..=0xDFFF) => return true,
+                _ => i += 1,
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// An object's members as written: each key and the text of its value, repeats kept.
+struct Written(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Written;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Written, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Written(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+/// Whether an object anywhere in the value repeats a key.
+fn repeats_within(value: &str) -> bool {
+    if let Ok(Written(members)) = serde_json::from_str::<Written>(value) {
+        let mut keys: Vec<&String> = members.iter().map(|(k, _)| k).collect();
+        keys.sort();
+        return keys.windows(2).any(|w| w[0] == w[1])
+            || members.iter().any(|(_, v)| repeats_within(v.get()));
+    }
+    serde_json::from_str::<Vec<Box<RawValue>>>(value)
+        .is_ok_and(|items| items.iter().any(|item| repeats_within(item.get())))
+}
+
+/// The number tokens of a JSON text, outside its strings.
+fn numbers(text: &str) -> impl Iterator<Item = &str> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = None;
+    let mut found = Vec::new();
+    for (i, c) in text.char_indices() {
+        let number_char = c.is_ascii_digit() || "-+.eE".contains(c);
+        if in_string {
+            (escaped, in_string) = (!escaped && c == '\\', escaped || c != '"');
+        } else if number_char {
+            start.get_or_insert(i);
+            continue;
+        } else if c == '"' {
+            in_string = true;
+        }
+        if let Some(from) = start.take() {
+            found.push(&text[from..i]);
+        }
+    }
+    found.extend(start.map(|from| &text[from..]));
+    found.into_iter()
+}
+
+/// The length of a JSON text without the white space between its tokens.
+fn minified_len(text: &str) -> usize {
+    let (mut in_string, mut escaped, mut len) = (false, false, 0);
+    for c in text.chars() {
+        if in_string {
+            (escaped, in_string) = (!escaped && c == '\\', escaped || c != '"');
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        len += c.len_utf8();
+    }
+    len
 }
 
 fn check_metadata_limits(metadata: &Metadata, stored: &str) {

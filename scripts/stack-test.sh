@@ -108,6 +108,21 @@ say "a Python client generated from openapi.yaml: every operation, each success 
 say "make smoke against the local stack"
 make --no-print-directory smoke URL="$base_url" API_KEY="$key"
 
+say "a method a path does not serve, over HTTP: 405 with Allow"
+python3 - "$base_url" "$key" <<'PY'
+import sys, urllib.error, urllib.request
+base, key = sys.argv[1:]
+for method, path, allow in [("DELETE", "/conversions", "GET, POST"), ("GET", "/conversions/batch", "POST"),
+                            ("POST", "/conversion-types", "GET")]:
+    try:
+        urllib.request.urlopen(urllib.request.Request(base + path, method=method, headers={"X-API-Key": key}))
+        sys.exit(f"{method} {path}: answered, not refused")
+    except urllib.error.HTTPError as e:
+        if (e.code, e.headers.get("Allow")) != (405, allow):
+            sys.exit(f"{method} {path}: {e.code} with Allow {e.headers.get('Allow')!r}, not 405 with {allow!r}")
+    print(f"ok   {method} {path}: 405, Allow: {allow}")
+PY
+
 say "cargo lambda invoke with events/ fixtures"
 for name in create-minimal missing-api-key unknown-lead unknown-route list-conversion-types list-conversions \
     get-conversion-not-found list-conversions-invalid-limit create-behind-custom-domain query-with-odd-characters \

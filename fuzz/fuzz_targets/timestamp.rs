@@ -2,6 +2,8 @@
 
 #[path = "../../tests/support/memory.rs"]
 mod memory;
+#[path = "../../tests/dynamodb/helpers/openapi.rs"]
+mod openapi;
 #[path = "../oracles.rs"]
 mod oracles;
 

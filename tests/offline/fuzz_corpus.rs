@@ -62,3 +62,43 @@ fn inputs(folder: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// The timestamp oracle's own reading of RFC 3339, on instants whose seconds are known (worked
+/// out by another implementation), and on texts that are not RFC 3339.
+#[test]
+fn the_timestamp_oracle_reads_known_instants() {
+    for (text, seconds, nanos) in [
+        ("1970-01-01T00:00:00Z", 0, 0),
+        ("1969-12-31T23:59:59Z", -1, 0),
+        ("2000-02-29T23:59:59z", 951_868_799, 0),
+        ("2026-01-28T07:00:00-03:00", 1_769_594_400, 0),
+        ("2026-01-28 13:30:00.5+03:30", 1_769_594_400, 500_000_000),
+        (
+            "2026-01-28t10:00:00.1234567891Z",
+            1_769_594_400,
+            123_456_789,
+        ),
+        ("0001-01-01T00:00:00Z", -62_135_596_800, 0),
+        ("0000-12-31T23:00:00-01:00", -62_135_596_800, 0),
+        ("9999-12-31T23:59:59Z", 253_402_300_799, 0),
+    ] {
+        assert_eq!(
+            oracles::rfc3339_instant(text.as_bytes()),
+            Ok((seconds, nanos)),
+            "{text}"
+        );
+    }
+    for text in [
+        "2026-02-29T00:00:00Z",
+        "2026-01-28T24:00:00Z",
+        "2026-01-28T10:00:60Z",
+        "2026-01-28T10:00:00",
+        "2026-01-28T10:00:00+24:00",
+        "2026-01-28T10:00:00.Z",
+        "2026-01-28T10:00:00Z ",
+        "0000-12-31T23:59:59Z",
+        "10000-01-01T00:00:00Z",
+    ] {
+        assert!(oracles::rfc3339_instant(text.as_bytes()).is_err(), "{text}");
+    }
+}
