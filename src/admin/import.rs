@@ -13,7 +13,7 @@
 //! changes what a real run writes or resumes from (its rejects go to `FILE.dry-run.rejects.*`).
 
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,6 +113,9 @@ pub async fn run<P: Provisioning + Store>(
         .map_err(named)?
         .as_str()
         .to_owned();
+    // The rows are read from the bytes hashed: the same open file, from its start.
+    let mut rows_source = source.try_clone().map_err(named)?;
+    rows_source.seek(SeekFrom::Start(0)).map_err(named)?;
     let checkpoint_path = beside(&args.file, ".checkpoint.json");
     let extension = if csv { "csv" } else { "jsonl" };
     let rejects_path = match args.dry_run {
@@ -120,7 +123,8 @@ pub async fn run<P: Provisioning + Store>(
         false => beside(&args.file, &format!(".rejects.{extension}")),
     };
     let resumed = match std::fs::read(&checkpoint_path) {
-        Ok(bytes) if !args.dry_run => {
+        _ if args.dry_run => None,
+        Ok(bytes) => {
             let checkpoint: Checkpoint = serde_json::from_slice(&bytes)
                 .map_err(|e| invalid(format!("{}: {e}", checkpoint_path.display())))?;
             if checkpoint.sha256 != sha256
@@ -134,9 +138,10 @@ pub async fn run<P: Provisioning + Store>(
             }
             Some(checkpoint)
         }
-        _ => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(invalid(format!("{}: {e}", checkpoint_path.display()))),
     };
-    let mut reader = Reader::new(File::open(&args.file).map_err(named)?, csv).map_err(named)?;
+    let mut reader = Reader::new(rows_source, csv).map_err(named)?;
     if let Some(checkpoint) = &resumed {
         reader.skip_to(checkpoint.next).map_err(named)?;
     }
@@ -151,7 +156,7 @@ pub async fn run<P: Provisioning + Store>(
     let resumed_from = resumed.as_ref().map(|c| c.next.line);
     let mut counts = resumed.map(|c| c.counts).unwrap_or_default();
     let max_errors = if args.fail_fast { 0 } else { args.max_errors };
-    let interrupted = on_interrupt(&checkpoint_path);
+    let interrupted = on_interrupt((!args.dry_run).then_some(&checkpoint_path));
     let importer = Importer::new(store, &args).await?;
     let size = source.metadata().map_or(0, |m| m.len());
     let mut progress = Progress::new(size, reader.mark().byte);
@@ -160,7 +165,8 @@ pub async fn run<P: Provisioning + Store>(
     let mut read = || {
         let mut rows = Vec::with_capacity(MAX_BATCH_ROWS);
         while rows.len() < MAX_BATCH_ROWS {
-            match reader.next_row().map_err(named)? {
+            let next = reader.next_row();
+            match next.map_err(|e| AdminError::Io(format!("{}: {e}", args.file.display())))? {
                 Some(row) => rows.push(row),
                 None => break,
             }
@@ -203,11 +209,18 @@ pub async fn run<P: Provisioning + Store>(
             read()
         };
         let rows = next.as_ref().map_or(&[][..], Vec::as_slice);
+        // Near the limit, the next chunk is checked once this one is written, against all of
+        // it (a key this one used with other values is then a reject before any write).
         let tight = rows.len() as u64 > budget.saturating_sub(chunk.len() as u64);
-        let (outcomes, next_checked) = tokio::join!(
-            importer.write(&chunk, checked_now),
-            importer.check(rows, tight)
-        );
+        let (outcomes, next_checked) = if tight {
+            let outcomes = importer.write(&chunk, checked_now).await;
+            (outcomes, importer.check(rows, true).await)
+        } else {
+            tokio::join!(
+                importer.write(&chunk, checked_now),
+                importer.check(rows, false)
+            )
+        };
         for (row, outcome) in chunk.iter().zip(outcomes?) {
             counts.rows += 1;
             match outcome {
@@ -268,7 +281,9 @@ pub async fn run<P: Provisioning + Store>(
             1
         }
         None => {
-            let _ = std::fs::remove_file(&checkpoint_path);
+            if !args.dry_run {
+                let _ = std::fs::remove_file(&checkpoint_path);
+            }
             if counts.rejected > 0 {
                 3
             } else {
@@ -283,19 +298,20 @@ pub async fn run<P: Provisioning + Store>(
 
 /// Set at the first Ctrl-C: the run stops once the rows in hand are accounted for. A second one
 /// stops it at once (exit 1): the checkpoint is whole, as it always is, and resumes it.
-fn on_interrupt(checkpoint: &std::path::Path) -> Arc<AtomicBool> {
+fn on_interrupt(checkpoint: Option<&PathBuf>) -> Arc<AtomicBool> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
-    let checkpoint = checkpoint.display().to_string();
+    let resumes = match checkpoint {
+        Some(path) => format!("{} resumes the import", path.display()),
+        None => "a dry run keeps no checkpoint".to_owned(),
+    };
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::SeqCst);
             say("interrupted: stopping once the rows in hand are accounted for (again: at once)");
         }
         if tokio::signal::ctrl_c().await.is_ok() {
-            say(&format!(
-                "interrupted again: stopped at once; {checkpoint} resumes the import"
-            ));
+            say(&format!("interrupted again: stopped at once; {resumes}"));
             std::process::exit(1);
         }
     });
@@ -304,7 +320,7 @@ fn on_interrupt(checkpoint: &std::path::Path) -> Arc<AtomicBool> {
 
 /// A line on standard error, or none if it is closed.
 fn say(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+    super::say(std::io::stderr(), line);
 }
 
 /// Progress on standard error: a bar by bytes on a terminal, else a JSON line every 10 s.

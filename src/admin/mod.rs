@@ -37,6 +37,11 @@ pub enum AdminError {
     Io(String),
 }
 
+/// A line written, or not when the reader has gone (`| head`): never a panic on a closed pipe.
+pub fn say(mut to: impl std::io::Write, line: impl std::fmt::Display) {
+    let _ = writeln!(to, "{line}");
+}
+
 impl AdminError {
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -1,12 +1,10 @@
 //! `conversions-admin`: wiring only; the commands live in `conversions::admin`.
 
-use std::fmt::Display;
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use conversions::admin::{Cli, execute, one_line};
+use conversions::admin::{Cli, execute, one_line, say};
 use conversions::telemetry::error_chain;
 
 fn main() -> ExitCode {
@@ -51,9 +49,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-/// A line written, or not when the reader has gone (`| head`): never a panic on a closed pipe.
-fn say(mut to: impl Write, line: impl Display) {
-    let _ = writeln!(to, "{line}");
 }

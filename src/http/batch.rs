@@ -19,10 +19,6 @@ pub const KEY_USED: &str = "Idempotency-Key has already been used with a differe
 pub const ERRORS_CUT: &str =
     "more problems than the answer can carry: send this event alone to see them all";
 
-/// The answer's share of what Lambda carries (its body escaped once more): the rest of the
-/// invocation response (status, headers) is far under 64 KiB.
-pub(super) const ANSWER_BUDGET: usize = render::MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
-
 /// Each row as the service takes it, and the key it was sent with (echoed in its result).
 pub(super) type Rows = Vec<(Option<String>, Result<BatchRow, Vec<FieldError>>)>;
 
@@ -108,7 +104,7 @@ struct RowResult<'a> {
 }
 
 /// The answer: `200` when every row was created or replayed (or, in a dry run, is valid), else
-/// `207`; the body, within `budget` bytes escaped once more ([`ANSWER_BUDGET`]), and the counts
+/// `207`; the body, within `budget` bytes escaped once more ([`render::ANSWER_BUDGET`]), and the counts
 /// (for the request's log line).
 pub(super) fn answer(
     keys: &[Option<String>],

@@ -104,8 +104,9 @@ fn created_json(dry_run: bool, conversion_event: EventObject<'_>) -> String {
 /// Lambda's invocation response limit, counted with the body escaped once more as a JSON string.
 pub const MAX_INVOCATION_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
-/// A page's events' share: the rest (status, headers, the body's other members) is under 64 KiB.
-const EVENTS_BUDGET: usize = MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
+/// An answer's share of what Lambda carries, its body escaped once more: the rest (status,
+/// headers; a page's other members) is under 64 KiB.
+pub(super) const ANSWER_BUDGET: usize = MAX_INVOCATION_RESPONSE_BYTES - 64 * 1024;
 
 /// The length of `json` written as a JSON string, as the invocation response carries a body.
 pub fn escaped_len(json: &str) -> usize {
@@ -133,7 +134,7 @@ pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
     let mut used = 0;
     for (n, event) in events.iter().enumerate() {
         used += escaped_len(event.get()) + 1;
-        if used > EVENTS_BUDGET {
+        if used > ANSWER_BUDGET {
             return n;
         }
     }

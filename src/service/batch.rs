@@ -182,11 +182,19 @@ pub async fn write_batch<S: Store>(
         .buffer_unordered(WRITES_AT_ONCE)
         .collect()
         .await;
-    // One line for the batch, however many rows a busy or failing DynamoDB left to a retry.
-    let mut cause = None;
+    // One line for the batch, however many rows a busy or failing DynamoDB left to a retry,
+    // naming a failure no retry may fix before a throttle.
+    let mut cause: Option<StoreError> = None;
+    let transient =
+        |e: &StoreError| matches!(e, StoreError::Throttled(_) | StoreError::Unavailable(_));
     for (index, outcome) in written {
         outcomes[index] = outcome.unwrap_or_else(|err| {
-            cause.get_or_insert(err);
+            if cause
+                .as_ref()
+                .is_none_or(|c| transient(c) && !transient(&err))
+            {
+                cause = Some(err);
+            }
             RowOutcome::Retryable
         });
     }

@@ -375,9 +375,10 @@ fn check_plan(backend: &Backend, plan: &Plan) {
         extra.is_empty(),
         "{context}: good rows rejected at lines {extra:?}"
     );
-    let stored = stored_keys(backend, &admin.table, &expected.stored);
-    assert!(stored.values().all(|n| *n == 1), "{context}");
-    let stored: BTreeSet<String> = stored.into_keys().collect();
+    // (Ids derive from keys: a key is stored once or not at all.)
+    let stored: BTreeSet<String> = stored_keys(backend, &admin.table, &expected.stored)
+        .into_keys()
+        .collect();
     assert_eq!(stored, expected.stored, "{context}: stored");
     assert_eq!(
         result["rows"], expected.rows,
@@ -420,9 +421,9 @@ fn keys(range: impl Iterator<Item = usize>) -> BTreeSet<String> {
 }
 
 fn stored_set(backend: &Backend, admin: &Admin, expected: &BTreeSet<String>) -> BTreeSet<String> {
-    let stored = stored_keys(backend, &admin.table, expected);
-    assert!(stored.values().all(|n| *n == 1));
-    stored.into_keys().collect()
+    stored_keys(backend, &admin.table, expected)
+        .into_keys()
+        .collect()
 }
 
 /// `--fail-fast` stops at the first rejected row: none after it is written, the checkpoint is
@@ -461,6 +462,16 @@ fn fail_fast_writes_no_row_after_the_first_rejected_one_and_a_dry_run_moves_noth
             .unwrap();
         assert_eq!(dry.status.code(), Some(1), "{context}");
         assert_eq!(summary(&dry)["valid"], 150, "{context}: {}", summary(&dry));
+        assert_eq!(
+            std::fs::read(&checkpoint).unwrap(),
+            before,
+            "{context}: untouched"
+        );
+        // Nor does one that checks every row to the end.
+        let dry = import(&admin, &backend, &file, &["--dry-run"])
+            .output()
+            .unwrap();
+        assert_eq!(dry.status.code(), Some(3), "{context}: {}", summary(&dry));
         assert_eq!(
             std::fs::read(&checkpoint).unwrap(),
             before,
@@ -537,7 +548,9 @@ fn the_files_beside_an_import_are_private_unfollowed_and_held_by_one_run() {
     let dir = ScratchDir::new();
     let file = dir.path().join("p.csv");
     csv_file(&file, 120, &[3]);
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Read-only, for others too: theirs is dropped, the owner's writing added (a later run
+    // opens the rejects again).
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
     let output = import(&admin, &backend, &file, &["--fail-fast"])
         .output()
         .unwrap();
@@ -547,16 +560,20 @@ fn the_files_beside_an_import_are_private_unfollowed_and_held_by_one_run() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(
-            mode & 0o777,
-            0o640,
-            "{kept}: at most the source's, nothing for others"
-        );
+        assert_eq!(mode & 0o777, 0o640, "{kept}: nothing for others");
     }
+    // A rejects file shorter than the checkpoint says is refused, not padded.
+    let rejects = dir.path().join("p.csv.rejects.csv");
+    let kept = std::fs::read(&rejects).unwrap();
+    std::fs::write(&rejects, b"").unwrap();
+    let output = import(&admin, &backend, &file, &[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shorter than the checkpoint"), "{stderr}");
+    std::fs::write(&rejects, &kept).unwrap();
     // A link where the rejects go: refused, its target untouched.
     let target = dir.path().join("elsewhere");
     std::fs::write(&target, "keep").unwrap();
-    let rejects = dir.path().join("p.csv.rejects.csv");
     std::fs::remove_file(&rejects).unwrap();
     std::os::unix::fs::symlink(&target, &rejects).unwrap();
     let output = import(&admin, &backend, &file, &[]).output().unwrap();
@@ -565,6 +582,7 @@ fn the_files_beside_an_import_are_private_unfollowed_and_held_by_one_run() {
     assert!(stderr.contains("symbolic link"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     std::fs::remove_file(&rejects).unwrap();
+    std::fs::write(&rejects, &kept).unwrap();
     // A run holding the lock: a second one exits 2, naming it.
     let lock = std::fs::File::create(dir.path().join("p.csv.lock")).unwrap();
     lock.lock().unwrap();
@@ -638,5 +656,52 @@ fn no_command_panics_when_its_output_is_closed_early() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
+
+/// One record twice in a chunk: the same values are one record; other values on the later row
+/// are its reject, whichever write would have come first.
+#[test]
+fn a_record_twice_in_a_file_is_one_record_or_the_later_rows_reject() {
+    for backend in backends() {
+        let context = backend.name.clone();
+        let admin = demo_admin(&backend);
+        let dir = ScratchDir::new();
+        let file = dir.path().join("runs.csv");
+        let (run, other) = (
+            "5f0c6d3e-0000-4000-8000-0000000000bb",
+            "5f0c6d3e-0000-4000-8000-0000000000cc",
+        );
+        let row = |id: &str, workflow: &str| format!("{id},{DEMO_LEAD_ID},{workflow},\n");
+        let (w1, w2) = (
+            "123e4567-e89b-12d3-a456-426614174300",
+            "123e4567-e89b-12d3-a456-426614174301",
+        );
+        let text = format!(
+            "id,lead_id,workflow_id,master_workflow_id\n{}{}{}{}",
+            row(run, w1),
+            row(other, w1),
+            row(run, w1),
+            row(run, w2)
+        );
+        std::fs::write(&file, text).unwrap();
+        let mut command = admin.command(&backend.endpoint, &["import", "workflow-runs"]);
+        let output = command
+            .arg(&file)
+            .args(["--account", DEMO_ACCOUNT_ID])
+            .output()
+            .unwrap();
+        let result = summary(&output);
+        assert_eq!(output.status.code(), Some(3), "{context}: {result}");
+        assert_eq!(
+            result["created"].as_u64().unwrap() + result["existing"].as_u64().unwrap(),
+            3,
+            "{context}: {result}"
+        );
+        assert_eq!(
+            rejected_lines(&dir.path().join("runs.csv.rejects.csv"), true),
+            [5],
+            "{context}"
+        );
     }
 }

@@ -137,8 +137,7 @@ impl<R: Read> Reader<R> {
         };
         let mut seen = seen.borrow_mut();
         let split = usize::try_from(end - seen.base).expect("within what was read");
-        let rest = seen.bytes.split_off(split);
-        let taken = std::mem::replace(&mut seen.bytes, rest);
+        let taken: Vec<u8> = seen.bytes.drain(..split).collect();
         seen.base = end;
         self.at = self.at.over(&taken);
         taken
@@ -229,7 +228,7 @@ fn is_json_space(b: &u8) -> bool {
 
 fn jsonl_json(line: &[u8]) -> Result<String, String> {
     let text = std::str::from_utf8(line).map_err(|_| "the line is not valid UTF-8".to_owned())?;
-    let text = text.trim_matches([' ', '\t', '\n', '\r']);
+    let text = text.trim_matches(|c: char| c.is_ascii() && is_json_space(&(c as u8)));
     serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| format!("the line is not JSON ({e})"))?;
     Ok(text.to_owned())
@@ -296,6 +295,11 @@ impl Rejects {
         mode: u32,
     ) -> io::Result<Self> {
         let mut file = private_file(path, mode)?;
+        if keep.is_some_and(|keep| file.metadata().is_ok_and(|m| m.len() < keep)) {
+            return Err(invalid(
+                "shorter than the checkpoint says: restore it, or delete the checkpoint to start over",
+            ));
+        }
         file.set_len(keep.unwrap_or(0))?;
         file.seek(SeekFrom::End(0))?;
         if keep.unwrap_or(0) == 0 && csv {
@@ -341,9 +345,11 @@ pub fn beside(file: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What the files an import keeps beside `source` may be: at most its mode, never for others.
+/// What the files an import keeps beside `source` may be: its owner's and group's reading at
+/// most, never for others, and always the owner's reading and writing (a run after this one
+/// opens them again, from a source that may be read-only).
 pub fn private_mode(source: &File) -> io::Result<u32> {
-    Ok(source.metadata()?.permissions().mode() & 0o660)
+    Ok(source.metadata()?.permissions().mode() & 0o660 | 0o600)
 }
 
 /// Opened for writing (created with `mode` if new, narrowed to it if not), never through a
@@ -409,7 +415,8 @@ pub struct Lock {
 impl Lock {
     pub fn take(path: PathBuf, mode: u32) -> io::Result<Self> {
         use std::os::unix::fs::MetadataExt;
-        loop {
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        for _ in 0..3 {
             let file = private_file(&path, mode)?;
             match file.try_lock() {
                 Ok(()) => {}
@@ -425,11 +432,12 @@ impl Lock {
                 Err(std::fs::TryLockError::Error(e)) => return Err(named(&path, e)),
             }
             // Taken from a run that was removing it as it finished: take the new one.
-            let here = std::fs::symlink_metadata(&path).map(|m| m.ino()).ok();
-            if here == Some(file.metadata()?.ino()) {
+            let here = std::fs::symlink_metadata(&path).map(id).ok();
+            if here == Some(id(file.metadata()?)) {
                 return Ok(Self { path, _file: file });
             }
         }
+        Err(named(&path, invalid("replaced each time it was locked")))
     }
 }
 

@@ -4,7 +4,8 @@
 //! check runs while this one's writes do.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -100,8 +101,23 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             return Ok(Checked::Conversions(checked, now));
         }
         let mut records = Vec::with_capacity(chunk.len());
+        // A record on an earlier row of the chunk: the same one again, or a reject (as a later
+        // chunk's would be), whichever write would come first.
+        let mut earlier: HashMap<(&str, String), Record> = HashMap::new();
         for row in chunk {
-            records.push(self.record(row).await?);
+            let mut record = self.record(row).await?;
+            if let Ok(this) = &record {
+                match earlier.entry((this.kind(), this.id())) {
+                    Entry::Occupied(first) if !first.get().same(this) => {
+                        record = Err(vec![other_values(this)]);
+                    }
+                    Entry::Occupied(_) => {}
+                    Entry::Vacant(slot) => {
+                        slot.insert(this.clone());
+                    }
+                }
+            }
+            records.push(record);
         }
         if whole {
             let found = self.write_records(records.clone(), true).await?;
@@ -345,11 +361,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                     Created::New if read_only => Ok(Done::Valid),
                     Created::New => Ok(Done::Created),
                     Created::Exists(_) => Ok(Done::Existing),
-                    Created::Conflict(_) => Err(vec![format!(
-                        "{} {} exists with other values",
-                        record.kind(),
-                        record.id()
-                    )]),
+                    Created::Conflict(_) => Err(vec![other_values(&record)]),
                 })
             })
             .buffered(WRITES_AT_ONCE)
@@ -357,6 +369,10 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             .await;
         results.into_iter().collect()
     }
+}
+
+fn other_values(record: &Record) -> String {
+    format!("{} {} exists with other values", record.kind(), record.id())
 }
 
 /// A store call, again after a back-off while it is throttled or failing for now.

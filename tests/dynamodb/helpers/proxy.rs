@@ -39,6 +39,7 @@ const LATE: Duration = DYNAMODB_ATTEMPT_TIMEOUT.saturating_add(Duration::from_se
 
 struct Rule {
     operation: &'static str,
+    planned: usize,
     remaining: usize,
     fault: Fault,
 }
@@ -47,8 +48,6 @@ struct Rule {
 struct State {
     rules: Vec<Rule>,
     seen: Vec<String>,
-    /// Each fault injected, by operation: what a test shows to prove its fault fired.
-    injected: Vec<(String, Fault)>,
 }
 
 impl State {
@@ -60,9 +59,7 @@ impl State {
             .iter_mut()
             .find(|r| r.operation == operation && r.remaining > 0)?;
         rule.remaining -= 1;
-        let fault = rule.fault;
-        self.injected.push((operation.to_owned(), fault));
-        Some(fault)
+        Some(rule.fault)
     }
 }
 
@@ -104,6 +101,7 @@ impl FaultProxy {
     pub fn fail(&self, operation: &'static str, fault: Fault, times: usize) {
         self.state.lock().unwrap().rules.push(Rule {
             operation,
+            planned: times,
             remaining: times,
             fault,
         });
@@ -117,25 +115,19 @@ impl FaultProxy {
     /// How many faults the proxy injected into requests of the operation.
     pub fn injected(&self, operation: &str) -> usize {
         let state = self.state.lock().unwrap();
-        state
-            .injected
-            .iter()
-            .filter(|(o, _)| o == operation)
-            .count()
+        (state.rules.iter().filter(|r| r.operation == operation))
+            .map(|r| r.planned - r.remaining)
+            .sum()
     }
 
-    /// Fails unless every fault planned with [`Self::fail`] was injected (none for `usize::MAX`
-    /// plans, which are spent by being used at least once).
+    /// Fails unless every fault planned with [`Self::fail`] was injected (for a `usize::MAX`
+    /// plan, at least one).
     pub fn assert_spent(&self, context: &str) {
         let state = self.state.lock().unwrap();
         for rule in &state.rules {
-            let used = state
-                .injected
-                .iter()
-                .any(|(o, f)| *o == rule.operation && *f == rule.fault);
-            let spent = match rule.remaining > usize::MAX / 2 {
-                true => used,
-                false => rule.remaining == 0,
+            let spent = match rule.planned {
+                usize::MAX => rule.remaining < rule.planned,
+                _ => rule.remaining == 0,
             };
             assert!(
                 spent,
