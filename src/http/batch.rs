@@ -177,17 +177,25 @@ pub(super) fn answer(
         field: "errors",
         message: ERRORS_CUT,
     };
-    for result in body.results.iter_mut().rev() {
-        let Some(errors) = result.errors.as_mut().filter(|e| over > 0 && e.len() > 1) else {
-            continue;
-        };
-        over += size(&cut);
-        while over > 0 && errors.len() > 1 {
-            over = over.saturating_sub(size(&errors.pop().expect("more than one")));
+    if over > 0 {
+        for errors in body
+            .results
+            .iter_mut()
+            .rev()
+            .filter_map(|r| r.errors.as_mut())
+        {
+            if errors.len() < 2 {
+                continue;
+            }
+            over += size(&cut);
+            while over > 0 && errors.len() > 1 {
+                over = over.saturating_sub(size(&errors.pop().expect("more than one")));
+            }
+            errors.push(cut.clone());
+            if over == 0 {
+                break;
+            }
         }
-        errors.push(cut.clone());
-    }
-    if render::escaped_len(&json) > budget {
         json = render::to_json(&body);
     }
     let logged = [

@@ -127,6 +127,7 @@ async fn every_row_gets_its_result_in_order_and_no_row_sinks_another() {
     );
     let conflict = json(&app.handle(rows(&[row("b-1", "100.51")])).await);
     assert_eq!(statuses(&conflict), ["conflict"]);
+    assert_eq!(conflict["counts"]["conflict"], 1);
     assert_eq!(
         conflict["results"][0]["errors"][0]["message"],
         ApiError::IdempotencyMismatch.message()
@@ -205,6 +206,15 @@ async fn whole_requests_are_refused_in_the_usual_error_shape() {
         "x".repeat(MAX_BATCH_BODY_BYTES)
     );
     assert_eq!(status(&app.handle(batch(&huge)).await), 413);
+    // Exactly the most a body may hold is not too much.
+    let one = row("at-the-limit", "1").to_string();
+    let head = format!(r#"{{"events": [{one}], "pad": ""#);
+    let exactly = format!(
+        "{head}{}\"}}",
+        "x".repeat(MAX_BATCH_BODY_BYTES - head.len() - 2)
+    );
+    assert_eq!(exactly.len(), MAX_BATCH_BODY_BYTES);
+    assert_eq!(status(&app.handle(batch(&exactly)).await), 200);
     let full: Vec<Value> = (0..100).map(|i| row(&format!("k{i}"), "1")).collect();
     assert_eq!(status(&app.handle(rows(&full)).await), 200);
     for method in ["GET", "PUT", "DELETE"] {
@@ -233,6 +243,7 @@ async fn at_the_deadline_every_row_is_still_answered_and_the_rest_are_retryable(
         .filter(|r| r["status"] == "retryable")
         .collect();
     assert!(!retryable.is_empty(), "{statuses:?}");
+    assert_eq!(body["counts"]["retryable"], retryable.len());
     assert!(retryable.iter().all(|r| r["retry_after_seconds"] == 1));
     // A write cut by the deadline may have landed: stored, yet answered retryable (a retry
     // replays it), never the other way round.
@@ -264,7 +275,7 @@ async fn the_largest_batch_answer_stays_within_what_lambda_carries() {
         .chain(printable().flat_map(|a| printable().map(move |b| format!("{a}{b}"))))
         .collect();
     let per_row = MAX_BATCH_BODY_BYTES / 100 - 40;
-    let rows: Vec<String> = (0..100)
+    let mut rows: Vec<String> = (0..100)
         .map(|i| {
             let mut row = format!(r#"{{"idempotency_key":"w-{i}""#);
             for name in &names {
@@ -277,6 +288,10 @@ async fn the_largest_batch_answer_stays_within_what_lambda_carries() {
             row + "}"
         })
         .collect();
+    // The last row with two problems, the fewest a list is cut from.
+    rows[99] = format!(
+        r#"{{"idempotency_key":"w-99","amount":1,"lead_id":"{DEMO_LEAD_ID}","a":0,"a":0}}"#
+    );
     let body = format!(r#"{{"events":[{}]}}"#, rows.join(","));
     assert!(body.len() <= MAX_BATCH_BODY_BYTES, "{} bytes", body.len());
     let app = demo_app().await;
@@ -308,13 +323,23 @@ async fn the_largest_batch_answer_stays_within_what_lambda_carries() {
         .collect();
     let budget = envelope.len() / 3;
     let (_, cut, _) = batch::answer(&keys, &outcomes, budget);
-    assert!(render::escaped_len(&cut) <= budget, "{} bytes", cut.len());
+    // Within the room, and no more cut than it takes (one problem's worth).
+    let size = render::escaped_len(&cut);
+    assert!(
+        size <= budget && size > budget - 200,
+        "{size} bytes of {budget}"
+    );
     let cut: Value = serde_json::from_str(&cut).unwrap();
     let errors =
         |answer: &Value, i: usize| answer["results"][i]["errors"].as_array().unwrap().clone();
+    assert_eq!(errors(&whole, 99).len(), 2, "{}", whole["results"][99]);
     let last = errors(&cut, 99);
-    assert_eq!(last.last().unwrap()["message"], batch::ERRORS_CUT);
+    assert_eq!(last.len(), 2);
+    assert_eq!(last[1]["message"], batch::ERRORS_CUT);
     assert_eq!(last[0], errors(&whole, 99)[0], "its first problem kept");
+    let before = errors(&cut, 98);
+    assert_eq!(before.last().unwrap()["message"], batch::ERRORS_CUT);
+    assert_eq!(before[0], errors(&whole, 98)[0], "its first problem kept");
     assert_eq!(
         errors(&cut, 0),
         errors(&whole, 0),
