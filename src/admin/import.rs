@@ -201,8 +201,8 @@ pub async fn run<P: Provisioning + Store>(
             checked_now.truncate(last);
             chunk.truncate(last);
         }
-        // The next chunk is checked while this one's writes run (a failure to read or check
-        // it stops the run once this one is accounted for).
+        // The next chunk is read now and checked beside this one's writes, or after them near
+        // the limit (a failure to read or check it stops the run once this one is accounted for).
         let next = if cut.is_some() {
             Ok(Vec::new())
         } else {
