@@ -160,10 +160,30 @@ fn answer(incoming: Incoming) -> Value {
     let outgoing = runtime.block_on(async {
         let store = MemoryStore::new();
         seed_demo(&store).await.expect("the demo data");
-        App::new(store).invoke(incoming, LAMBDA_REQUEST_ID).await
+        let app = App::new(store);
+        // One event to adjust.
+        let body = format!(
+            r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":10.00}}"#
+        );
+        let create = conversions::http::Request::new("POST", "/conversions")
+            .with_header("x-api-key", DEMO_API_KEY)
+            .with_header("idempotency-key", FUZZ_EVENT_KEY)
+            .with_body(conversions::http::Body::Text(body));
+        assert_eq!(app.handle(create).await.status(), 201);
+        app.invoke(incoming, LAMBDA_REQUEST_ID).await
     });
     crate::openapi::assert_documented("fuzz", &method, &path, &outgoing);
     serde_json::to_value(&outgoing).expect("every answer serialises")
+}
+
+/// The `Idempotency-Key` of the event every fuzzed store holds.
+const FUZZ_EVENT_KEY: &str = "fuzz-event";
+
+fn fuzz_event_id() -> String {
+    let account = conversions::domain::AccountId::parse(DEMO_ACCOUNT_ID).expect("the demo account");
+    (conversions::domain::IdempotencyKey::parse(FUZZ_EVENT_KEY.as_bytes()).expect("a key"))
+        .event_id(account)
+        .to_string()
 }
 
 /// The answer's status.
@@ -719,6 +739,8 @@ enum Method {
 enum Route {
     Conversions,
     Conversion(String),
+    /// `None`: the event every fuzzed store holds ([`FUZZ_EVENT_KEY`]).
+    Adjustments(Option<String>),
     ConversionTypes,
     Other(String),
 }
@@ -742,6 +764,10 @@ enum Field {
     ConvertedAt,
     Metadata,
     Notes,
+    /// An adjustment's members.
+    Type,
+    Reason,
+    AdjustedAt,
     Other(String),
 }
 
@@ -756,6 +782,9 @@ impl Field {
             Self::ConvertedAt => "converted_at",
             Self::Metadata => "metadata",
             Self::Notes => "notes",
+            Self::Type => "type",
+            Self::Reason => "reason",
+            Self::AdjustedAt => "adjusted_at",
             Self::Other(name) => name,
         }
     }
@@ -796,6 +825,9 @@ impl Json {
                 Field::ConvertedAt => quoted("2026-02-01T15:30:00.123+02:00"),
                 Field::Metadata => r#"{"channel":"web","rooms":2,"vip":true}"#.to_owned(),
                 Field::Notes => quoted("Booked by phone"),
+                Field::Type => quoted("restatement"),
+                Field::Reason => quoted("closed at a lower price"),
+                Field::AdjustedAt => quoted("2026-02-01T15:30:00Z"),
                 Field::Amount | Field::Other(_) => "85000.00".to_owned(),
             },
             Self::DemoId(which) => {
@@ -888,6 +920,13 @@ impl Sent {
         let (route_key, path) = match &self.route {
             Route::Conversions => ("/conversions", "/conversions".to_owned()),
             Route::Conversion(id) => ("/conversions/{id}", format!("/conversions/{id}")),
+            Route::Adjustments(id) => {
+                let id = id.clone().unwrap_or_else(fuzz_event_id);
+                (
+                    "/conversions/{id}/adjustments",
+                    format!("/conversions/{id}/adjustments"),
+                )
+            }
             Route::ConversionTypes => ("/conversion-types", "/conversion-types".to_owned()),
             Route::Other(path) => ("$default", path.clone()),
         };

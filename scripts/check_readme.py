@@ -8,7 +8,8 @@ curl command and a ```json block with the response, whose status is written just
 it uses them, are set to them). The response must equal the
 documented one exactly, numbers compared as their exact text, except the values that differ on
 every call: the event `id` and `created_at` (and `converted_at` where it defaults to now), of the
-one event or of each listed one (or each event of a batch's results), which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
+one event or of each listed one (or each event of a batch's results), and an adjustment's
+`created_at` (and `adjusted_at` where it defaults to now), which must only have the right form. An example that sends an Idempotency-Key is run twice: the second
 answer must be the first, byte for byte, with `Idempotent-Replayed: true`.
 """
 
@@ -87,6 +88,18 @@ def check(example, base_url, key):
         if isinstance(expected.get("conversion_events"), list):
             answered_events = actual.get("conversion_events") or []
             pairs.extend(zip(expected["conversion_events"], answered_events))
+        # An adjustment's instants, where and wherever its event lists it.
+        adjustments = [(expected.get("adjustment"), actual.get("adjustment"))]
+        for documented, answered in list(pairs):
+            if isinstance(documented.get("adjustments"), list):
+                adjustments.extend(zip(documented["adjustments"], answered.get("adjustments") or []))
+        for documented, answered in adjustments:
+            if isinstance(documented, dict) and isinstance(answered, dict):
+                for field in ["created_at"] + (["adjusted_at"] if documented.get("adjusted_at") == documented.get("created_at") else []):
+                    if not TIMESTAMP.match(str(answered.get(field, ""))):
+                        print(f"FAIL {name}: {field} {answered.get(field)!r} is not of the documented form")
+                        failures += 1
+                    documented[field] = answered[field] = "<varies>"
         for documented, answered in pairs:
             if not isinstance(answered, dict):
                 continue

@@ -152,6 +152,31 @@ def main(base_url, key, dynamodb_port=None):
     check(found.conversion_event.id == event_id, "get one finds the event created")
     expect("an unknown id", get_conversion.sync_detailed(uuid.uuid4(), client=client()), 404, Error)
 
+    from conversions_client.api.conversions import adjust_conversion
+    from conversions_client.models import AdjustmentCreated, NewAdjustment
+
+    def adjustment(**fields):
+        return NewAdjustment.from_dict(fields)
+    adjust_key = f"client-adjust-{uuid.uuid4()}"
+    restated = expect("a restatement", adjust_conversion.sync_detailed(
+        event_id, client=client(), body=adjustment(type="restatement", amount=10),
+        idempotency_key=adjust_key), 201, AdjustmentCreated)
+    check(restated.conversion_event.status == "restated", f"a restatement: {restated}")
+    replayed = adjust_conversion.sync_detailed(
+        event_id, client=client(), body=adjustment(type="restatement", amount=10),
+        idempotency_key=adjust_key)
+    expect("its replay", replayed, 201, AdjustmentCreated)
+    check(replayed.headers.get("idempotent-replayed") == "true", "the adjustment's replay says so")
+    expect("a retraction", adjust_conversion.sync_detailed(
+        event_id, client=client(), body=adjustment(type="retraction")), 201, AdjustmentCreated)
+    expect("after a retraction", adjust_conversion.sync_detailed(
+        event_id, client=client(), body=adjustment(type="retraction")), 409, Error)
+    expect("a restatement without amount", adjust_conversion.sync_detailed(
+        event_id, client=client(), body=adjustment(type="restatement")), 400, ValidationError)
+    expect("the state as of its creation", get_conversion.sync_detailed(
+        event_id, client=client(), as_of=created.conversion_event.created_at), 200,
+        ConversionEventFound)
+
     if dynamodb_port:
         faults(int(dynamodb_port), client, expect, list_conversion_types, get_conversion, Error)
 

@@ -1,7 +1,10 @@
 //! The use cases (authenticate; record, list and read conversions; list conversion types),
 //! written against the [`Store`] port only, so they run the same on DynamoDB and in memory.
 
+mod adjust;
 mod batch;
+
+pub use adjust::{AdjustError, AdjustRequest, Adjusted, Applied, adjust_conversion};
 
 pub use batch::{
     BatchRow, CheckedBatch, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, Source, WRITES_AT_ONCE,
@@ -11,6 +14,7 @@ pub use batch::{
 use crate::domain::{
     AccountId, ApiKey, ConversionEvent, ConversionType, Cursor, EventId, EventWithType, FieldError,
     IdempotencyKey, NewConversion, PageRequest, Position, Resume, Timestamp, Total, WriteToken,
+    recorded_by,
 };
 use crate::store::{Context, Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
 
@@ -163,6 +167,9 @@ fn prepare(
     if let Some(existing) = keyed.and_then(|id| context.events.get(&id)) {
         return replay(existing.clone(), &conversion).map(Prepared::Done);
     }
+    if keyed.is_some_and(|id| context.adjustment_keys.contains(&id)) {
+        return Err(CreateError::IdempotencyMismatch);
+    }
     let conversion_type = context.conversion_types.get(&conversion.conversion_type_id);
     let sent = keyed.is_some().then(|| conversion.clone());
     let lead = context.leads.get(&conversion.lead_id);
@@ -197,6 +204,8 @@ async fn write_event<S: Store>(
             Ok(Outcome::Created(existing.event))
         }
         // Another request with the same key won the race: answer with what it stored.
+        // An adjustment holds the key.
+        Insert::KeyTaken => Err(CreateError::IdempotencyMismatch),
         Insert::Exists(existing) => match sent {
             Some(sent) => replay(*existing, &sent),
             // A random id collided: nothing was overwritten, and it is not the client's doing.
@@ -247,6 +256,9 @@ pub async fn list_conversions<S: Store>(
     fits: impl FnOnce(&[EventWithType]) -> usize,
 ) -> Result<ListPage, StoreError> {
     let mut page = store.list_events(account, &request).await?;
+    for listed in &mut page.events {
+        cut_to(listed, request.filter.as_of);
+    }
     let carried = fits(&page.events);
     if carried < page.events.len() {
         page.events.truncate(carried);
@@ -266,24 +278,40 @@ pub async fn list_conversions<S: Store>(
     })
 }
 
-/// One event of the account and its type; `None` for an id the account has no event under.
+/// One event of the account, its type and adjustments, as they were `as_of` (or are now); `None`
+/// for an id the account has no event under (then).
 pub async fn get_conversion<S: Store>(
     store: &S,
     account: AccountId,
     id: EventId,
+    as_of: Option<Timestamp>,
 ) -> Result<Option<EventWithType>, StoreError> {
     let Some(stored) = store.get_event(account, id).await? else {
         return Ok(None);
     };
+    if as_of.is_some_and(|at| stored.event.created_at > at) {
+        return Ok(None);
+    }
     let event = stored.event;
     let conversion_type = store
         .conversion_type(account, event.conversion_type_id)
         .await?;
     let conversion_type = conversion_type.ok_or_else(|| StoreError::missing_type(&event))?;
-    Ok(Some(EventWithType {
+    let mut listed = EventWithType {
         event,
         conversion_type,
-    }))
+        adjustments: stored.adjustments,
+    };
+    cut_to(&mut listed, as_of);
+    Ok(Some(listed))
+}
+
+/// Drops the adjustments recorded after `as_of`.
+fn cut_to(listed: &mut EventWithType, as_of: Option<Timestamp>) {
+    if let Some(at) = as_of {
+        let kept = recorded_by(&listed.adjustments, at).len();
+        listed.adjustments.truncate(kept);
+    }
 }
 
 /// The stored event if `conversion` is its request ([`NewConversion::would_store`]).
@@ -348,6 +376,34 @@ mod tests {
             id: EventId,
         ) -> Result<Option<StoredEvent>, StoreError> {
             self.store.get_event(account, id).await
+        }
+        async fn adjustment_target(
+            &self,
+            account: AccountId,
+            event: EventId,
+            key: Option<EventId>,
+        ) -> Result<crate::store::Target, StoreError> {
+            self.store.adjustment_target(account, event, key).await
+        }
+        async fn claim_key(
+            &self,
+            account: AccountId,
+            key: EventId,
+            claim: &crate::store::AdjustmentClaim,
+            at: Timestamp,
+        ) -> Result<Option<crate::store::KeyHolder>, StoreError> {
+            self.store.claim_key(account, key, claim, at).await
+        }
+        async fn append_adjustment(
+            &self,
+            account: AccountId,
+            event: EventId,
+            after: usize,
+            adjustment: &crate::domain::Adjustment,
+        ) -> Result<bool, StoreError> {
+            self.store
+                .append_adjustment(account, event, after, adjustment)
+                .await
         }
         async fn conversion_types(
             &self,

@@ -161,6 +161,21 @@ pub enum Command {
     /// FILE.rejects.csv|jsonl; a checkpoint beside the file lets a re-run resume. Exit 0, 3 when
     /// rows were rejected, 1 when stopped (checkpoint kept), 2 on bad usage.
     Import(super::import::ImportArgs),
+    /// Erase a lead: its events (with their adjustments), its workflow runs and the lead itself,
+    /// however many. Prints a receipt (counts by kind, start and end; no ids, no values). Run it
+    /// again to finish an interrupted erasure, or after sources stopped sending for the lead.
+    EraseLead {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        lead: LeadId,
+    },
+    /// Erase an account: its API keys first (they stop working at once), then everything it
+    /// holds. Prints a receipt as erase-lead does; run it again to finish an interrupted one.
+    EraseAccount {
+        #[arg(long)]
+        account: AccountId,
+    },
     /// List an account's conversion events, newest first: the body GET /conversions answers.
     ListConversions {
         #[arg(long)]

@@ -1,6 +1,7 @@
 //! `conversions-admin import KIND FILE`: a CSV (header row) or JSON Lines file, streamed, written
-//! through the same code as the API: conversions by the batch endpoint's service, reference data
-//! by the create commands' rule.
+//! through the same code as the API: conversions by the batch endpoint's service, adjustments by
+//! the adjustment endpoint's (each event's in file order), reference data by the create
+//! commands' rule.
 //!
 //! **Every row is accounted for, once.** Each row of the file (each line of JSON Lines, each
 //! record of CSV, quoted line breaks included; blank lines hold none) is exactly one of: written
@@ -42,6 +43,8 @@ pub enum Kind {
     Leads,
     WorkflowRuns,
     Conversions,
+    /// Retractions and restatements of recorded conversions.
+    Adjustments,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,8 +64,8 @@ pub struct ImportArgs {
     /// Check every row, references included; write nothing (no checkpoint either).
     #[arg(long)]
     pub dry_run: bool,
-    /// A conversion without an idempotency_key gets one derived from the row: identical rows
-    /// then collapse into one event.
+    /// A conversion or adjustment without an idempotency_key gets one derived from the row:
+    /// identical rows then collapse into one.
     #[arg(long)]
     pub derive_keys: bool,
 }
@@ -106,8 +109,8 @@ pub async fn run<P: Provisioning + Store>(
     let _lock =
         Lock::take(beside(&args.file, ".lock"), mode).map_err(|e| invalid(e.to_string()))?;
     super::require_account(store, args.account).await?;
-    if args.derive_keys && args.kind == Kind::Conversions {
-        say("warning: --derive-keys: identical rows without an idempotency_key are one event");
+    if args.derive_keys && matches!(args.kind, Kind::Conversions | Kind::Adjustments) {
+        say("warning: --derive-keys: identical rows without an idempotency_key are one");
     }
     let sha256 = Sha256Hex::of_reader(&source)
         .map_err(named)?

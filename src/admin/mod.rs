@@ -20,7 +20,7 @@ use crate::domain::{
 use crate::sdk::{dynamodb_endpoint, is_local_endpoint};
 use crate::seed::seed_demo;
 use crate::store::{
-    DynamoStore, Provisioning, Record, Store, StoreError, TableError, create_table,
+    DynamoStore, Erased, Provisioning, Record, Store, StoreError, TableError, create_table,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -80,8 +80,34 @@ pub async fn execute(
             create_table(&client, &table).await?;
             Ok((json!({ "table": table, "status": "ACTIVE" }), 0))
         }
+        Command::EraseLead { account, lead } => {
+            let store = DynamoStore::new(client, table);
+            erase("lead", account, store.erase_lead(account, lead)).await
+        }
+        Command::EraseAccount { account } => {
+            let store = DynamoStore::new(client, table);
+            erase("account", account, store.erase_account(account)).await
+        }
         command => run(command, &DynamoStore::new(client, table)).await,
     }
+}
+
+/// The receipt of an erasure: what it was, its account, counts by kind, start and end.
+async fn erase(
+    what: &str,
+    account: AccountId,
+    erasure: impl std::future::Future<Output = Result<Erased, StoreError>>,
+) -> Result<(Value, u8), AdminError> {
+    let started_at = Timestamp::now();
+    let deleted = erasure.await?;
+    let receipt = json!({
+        "erased": what,
+        "account_id": account.to_string(),
+        "deleted": deleted,
+        "started_at": started_at.to_string(),
+        "finished_at": Timestamp::now().to_string(),
+    });
+    Ok((receipt, 0))
 }
 
 /// Runs one command: what to print, and the exit code (an import's is 3 when rows were rejected).
@@ -137,7 +163,9 @@ async fn run_command<P: Provisioning + Store>(
     let now = Timestamp::now();
     match command {
         Command::Import(_) => unreachable!("run answers it"),
-        Command::CreateTables => Err(AdminError::Invalid("create-tables needs DynamoDB".into())),
+        Command::CreateTables | Command::EraseLead { .. } | Command::EraseAccount { .. } => {
+            Err(AdminError::Invalid("this command needs DynamoDB".into()))
+        }
         Command::CreateAccount { name, id, replace } => {
             if name.trim().is_empty() {
                 return Err(AdminError::Invalid("--name must not be empty".into()));

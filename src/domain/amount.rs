@@ -80,6 +80,11 @@ impl Amount {
         Decimal::from_str_exact(text).map(Self)
     }
 
+    /// Zero written with the currency's decimals: `0.00` USD, `0` JPY.
+    pub fn zero(currency: Currency) -> Self {
+        Self(Decimal::new(0, currency.minor_unit().map_or(0, u32::from)))
+    }
+
     pub fn as_decimal(&self) -> Decimal {
         self.0
     }

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::digest::Sha256Hex;
 use super::{
-    AccountId, ConversionEvent, ConversionType, ConversionTypeId, EventId, LeadId,
+    AccountId, Adjustment, ConversionEvent, ConversionType, ConversionTypeId, EventId, LeadId,
     MasterWorkflowId, Timestamp, WorkflowId, WorkflowRunId,
 };
 
@@ -105,6 +105,8 @@ pub struct EventFilter {
     pub workflow_run: Option<WorkflowRunId>,
     pub conversion_type: Option<ConversionTypeId>,
     pub window: Window,
+    /// `as_of`: only events recorded by then (their adjustments are cut by the caller).
+    pub as_of: Option<Timestamp>,
 }
 
 impl EventFilter {
@@ -118,6 +120,7 @@ impl EventFilter {
             && holds(self.workflow_run, event.workflow_run_id)
             && holds(self.conversion_type, Some(event.conversion_type_id))
             && self.window.contains(event.converted_at)
+            && self.as_of.is_none_or(|at| event.created_at <= at)
     }
 
     /// One line that differs for any two different filters: what a cursor is bound to.
@@ -134,7 +137,10 @@ impl EventFilter {
             part(self.conversion_type),
             part(self.window.from.map(|t| t.sortable())),
             part(self.window.until.map(|t| t.sortable())),
-        )
+        ) + &self
+            .as_of
+            .map(|at| format!(";as_of={}", at.sortable()))
+            .unwrap_or_default()
     }
 }
 
@@ -185,6 +191,8 @@ pub struct Resume {
 pub struct EventWithType {
     pub event: ConversionEvent,
     pub conversion_type: ConversionType,
+    /// Oldest first.
+    pub adjustments: Vec<Adjustment>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

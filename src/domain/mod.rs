@@ -4,6 +4,7 @@
 //! here ([`NewConversion::resolve`], [`ConversionType::check_limits`]).
 
 mod account;
+mod adjustment;
 mod amount;
 mod conversion;
 mod currency;
@@ -18,6 +19,11 @@ mod timestamp;
 
 pub use account::{
     API_KEY_PREFIX, Account, ApiKey, ApiKeyError, ApiKeyHash, ApiKeyId, ApiKeyRecord,
+};
+pub use adjustment::{
+    Adjustment, AdjustmentId, AdjustmentKind, FULL, MAX_ADJUSTMENTS_PER_EVENT, MAX_REASON_CHARS,
+    NewAdjustment, RETRACTED, Reason, ReasonTooLong, Refusal, Status, current_amount, recorded_by,
+    status, through,
 };
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use conversion::{

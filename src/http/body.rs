@@ -5,9 +5,9 @@
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Amount, AmountError, ConversionTypeId, Currency, CurrencyError, FieldError, IdError, LeadId,
-    MAX_JSON_DEPTH, Members, Metadata, NewConversion, Notes, Timestamp, TimestampError,
-    WorkflowRunId, json_string, nests_deeper_than,
+    AdjustmentKind, Amount, AmountError, ConversionTypeId, Currency, CurrencyError, FieldError,
+    IdError, LeadId, MAX_JSON_DEPTH, Members, Metadata, NewAdjustment, NewConversion, Notes,
+    Reason, Timestamp, TimestampError, WorkflowRunId, json_string, nests_deeper_than,
 };
 
 pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
@@ -99,6 +99,105 @@ pub fn parse_new_conversion(body: &[u8], now: Timestamp) -> Result<NewConversion
                 notes,
             })
         }
+        _ => Err(errors),
+    }
+}
+
+/// The fields of an adjustment, in the order their problems are reported.
+pub(super) const ADJUSTMENT_FIELDS: [&str; 5] =
+    ["type", "amount", "currency", "reason", "adjusted_at"];
+
+pub const TYPE_REQUIRED: &str = "type is required: retraction or restatement";
+pub const TYPE_INVALID: &str = "type must be retraction or restatement";
+pub const AMOUNT_FOR_RESTATEMENT: &str = "amount is required for a restatement";
+pub const NO_AMOUNT_FOR_RETRACTION: &str = "amount must not be given for a retraction";
+
+/// An adjustment's body, each field checked alone, every problem in field order; the body rules
+/// are the create's (a BOM, `null`s and unknown fields ignored, a repeated member refused).
+pub fn parse_new_adjustment(body: &[u8], now: Timestamp) -> Result<NewAdjustment, Vec<FieldError>> {
+    let members = read_object(body)?;
+    let mut errors: Vec<FieldError> = members
+        .repeated
+        .iter()
+        .map(|name| FieldError::new(name, format!("{name} must not appear more than once")))
+        .collect();
+    let given = |name: &str| {
+        (!members.repeated.iter().any(|r| r == name))
+            .then(|| members.get(name))
+            .flatten()
+            .filter(|raw| raw.get() != "null")
+    };
+    let repeated = |name: &str| members.repeated.iter().any(|r| r == name);
+    let e = &mut errors;
+    let kind = match given("type") {
+        None if repeated("type") => None,
+        None => record(e, Err(FieldError::new("type", TYPE_REQUIRED))),
+        Some(raw) => record(
+            e,
+            match json_string(raw) {
+                Ok(Some(text)) => AdjustmentKind::parse(&text),
+                _ => None,
+            }
+            .ok_or_else(|| FieldError::new("type", TYPE_INVALID)),
+        ),
+    };
+    let amount = given("amount").and_then(|raw| record(e, parse_amount(raw)));
+    match (kind, given("amount").is_some() || repeated("amount")) {
+        (Some(AdjustmentKind::Restatement), false) => {
+            e.push(FieldError::new("amount", AMOUNT_FOR_RESTATEMENT));
+        }
+        (Some(AdjustmentKind::Retraction), true) => {
+            e.push(FieldError::new("amount", NO_AMOUNT_FOR_RETRACTION));
+        }
+        _ => {}
+    }
+    let currency = given("currency").and_then(|raw| record(e, parse_currency(raw)));
+    let reason = given("reason").and_then(|raw| {
+        let message = match json_string(raw) {
+            Ok(Some(text)) => {
+                return record(
+                    e,
+                    Reason::parse(text).map_err(|r| FieldError::new("reason", r)),
+                );
+            }
+            Ok(None) => "reason must be a string",
+            Err(_) => "reason must be valid Unicode (it contains an unpaired surrogate)",
+        };
+        record(e, Err(FieldError::new("reason", message)))
+    });
+    let adjusted_at = given("adjusted_at").and_then(|raw| {
+        let parsed = match json_string(raw) {
+            Ok(Some(text)) => Timestamp::parse(&text).and_then(|at| at.not_in_future(now)),
+            _ => Err(TimestampError::Malformed),
+        };
+        let message = |e: TimestampError| match e {
+            TimestampError::Malformed => {
+                "adjusted_at must be an ISO 8601 date-time with a time zone (e.g., \"2026-01-28T10:00:00Z\")"
+            }
+            TimestampError::LeapSecond => "adjusted_at cannot be a leap second (second 60)",
+            TimestampError::InFuture => "adjusted_at cannot be in the future",
+        };
+        record(e, parsed.map_err(|err| FieldError::new("adjusted_at", message(err))))
+    });
+    for (name, raw) in &members.members {
+        if !ADJUSTMENT_FIELDS.contains(&name.as_str())
+            && nests_deeper_than(raw.get(), MAX_JSON_DEPTH)
+        {
+            let message =
+                format!("{name} must not be nested more than {MAX_JSON_DEPTH} levels deep");
+            errors.push(FieldError::new(name, message));
+        }
+    }
+    // Field order, whatever order the checks ran in.
+    errors.sort_by_key(|e| ADJUSTMENT_FIELDS.iter().position(|f| *f == e.field));
+    match kind {
+        Some(kind) if errors.is_empty() => Ok(NewAdjustment {
+            kind,
+            amount: amount.filter(|_| kind == AdjustmentKind::Restatement),
+            currency,
+            reason,
+            adjusted_at,
+        }),
         _ => Err(errors),
     }
 }

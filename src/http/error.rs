@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Response;
 
 use crate::domain::FieldError;
-use crate::service::{AuthError, CreateError, MAX_BATCH_ROWS};
+use crate::service::{AdjustError, AuthError, CreateError, MAX_BATCH_ROWS};
 use crate::store::StoreError;
 
 pub const RETRY_AFTER_SECONDS: u32 = 1;
@@ -26,6 +26,8 @@ pub enum ApiError {
     RouteNotFound,
     /// No event of the account has this id (or the id is not one).
     EventNotFound,
+    /// The event's state refuses the adjustment (retracted, or full).
+    Conflict(&'static str),
     MethodNotAllowed {
         allow: &'static str,
         message: &'static str,
@@ -72,6 +74,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge | Self::BatchTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RouteNotFound | Self::EventNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -86,6 +89,7 @@ impl ApiError {
             Self::Validation(_) => "Validation error",
             Self::PayloadTooLarge | Self::BatchTooLarge => "Payload too large",
             Self::IdempotencyMismatch => "Idempotency error",
+            Self::Conflict(_) => "Conflict",
             Self::RouteNotFound | Self::EventNotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Unavailable => "Service unavailable",
@@ -107,7 +111,7 @@ impl ApiError {
             }
             Self::RouteNotFound => "Route not found",
             Self::EventNotFound => "Conversion event not found or does not belong to your account",
-            Self::MethodNotAllowed { message, .. } => message,
+            Self::MethodNotAllowed { message, .. } | Self::Conflict(message) => message,
             Self::Unavailable => "The service is temporarily busy; please retry shortly",
             Self::Internal => "An unexpected error occurred",
         }
@@ -168,6 +172,18 @@ impl From<CreateError> for ApiError {
             CreateError::Invalid(errors) => Self::Validation(errors),
             CreateError::IdempotencyMismatch => Self::IdempotencyMismatch,
             CreateError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<AdjustError> for ApiError {
+    fn from(err: AdjustError) -> Self {
+        match err {
+            AdjustError::NotFound => Self::EventNotFound,
+            AdjustError::Invalid(errors) => Self::Validation(errors),
+            AdjustError::Conflict(message) => Self::Conflict(message),
+            AdjustError::IdempotencyMismatch => Self::IdempotencyMismatch,
+            AdjustError::Store(err) => err.into(),
         }
     }
 }

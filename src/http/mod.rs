@@ -19,14 +19,18 @@ use http::StatusCode;
 use tracing::Instrument;
 
 pub use batch::{EMPTY_BATCH, KEY_INVALID, KEY_REQUIRED, NOT_A_BATCH, read_row};
-pub use body::{NOT_AN_OBJECT, REQUIRED, parse_new_conversion};
+pub use body::{
+    AMOUNT_FOR_RESTATEMENT, NO_AMOUNT_FOR_RETRACTION, NOT_AN_OBJECT, REQUIRED, TYPE_INVALID,
+    TYPE_REQUIRED, parse_new_adjustment, parse_new_conversion,
+};
 pub use error::{ApiError, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, RETRY_AFTER_SECONDS};
 pub use event::{Body, EventKind, Incoming, Request};
 pub use observe::field_name;
+pub use query::AS_OF_IN_FUTURE;
 pub use query::page_request;
 pub use render::{
-    MAX_INVOCATION_RESPONSE_BYTES, conversion_type_value, conversion_types_json, dry_run_json,
-    event_json, listed_json, listing_json, render_events,
+    MAX_INVOCATION_RESPONSE_BYTES, adjusted_json, conversion_type_value, conversion_types_json,
+    dry_run_json, event_json, listed_json, listing_json, render_events,
 };
 pub use response::Response;
 
@@ -200,13 +204,19 @@ impl<S: Store> App<S> {
                 ))
             }
             Route::Conversion(id) => {
+                let mut errors = Vec::new();
+                let as_of = query::as_of(&query::Query::parse(request.query()), &mut errors);
+                if !errors.is_empty() {
+                    return Err(ApiError::Validation(errors));
+                }
                 // A malformed id names no event, like an unknown one.
                 let id = EventId::parse(&id).map_err(|_| ApiError::EventNotFound)?;
-                let listed = service::get_conversion(&self.store, account, id)
+                let listed = service::get_conversion(&self.store, account, id, as_of)
                     .await?
                     .ok_or(ApiError::EventNotFound)?;
                 Ok(Response::json(StatusCode::OK, listed_json(&listed)))
             }
+            Route::Adjustments(id) => self.adjust(request, account, &id).await,
             Route::Batch => self.create_batch(request, account, deadline).await,
             Route::ConversionTypes => {
                 let types = service::list_conversion_types(&self.store, account).await?;
@@ -253,6 +263,53 @@ impl<S: Store> App<S> {
             StatusCode::MULTI_STATUS
         };
         Ok(Response::json(status, body))
+    }
+
+    /// `POST /conversions/{id}/adjustments`: the body and `Idempotency-Key` checked together
+    /// (all their problems in one 400), then the event.
+    async fn adjust(
+        &self,
+        request: &Request,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Response, ApiError> {
+        let now = Timestamp::now();
+        let mut errors = Vec::new();
+        let adjustment = match request.body().bytes() {
+            Some(body) if body.len() > MAX_BODY_BYTES => return Err(ApiError::PayloadTooLarge),
+            Some(body) => parse_new_adjustment(body, now)
+                .map_err(|e| errors.extend(e))
+                .ok(),
+            None => {
+                errors.push(not_base64());
+                None
+            }
+        };
+        let idempotency_key = idempotency_key(request)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let (Some(adjustment), true) = (adjustment, errors.is_empty()) else {
+            return Err(ApiError::Validation(errors));
+        };
+        let event = EventId::parse(id).map_err(|_| ApiError::EventNotFound)?;
+        let request = service::AdjustRequest {
+            event,
+            adjustment,
+            idempotency_key,
+            dry_run: false,
+        };
+        let adjusted = service::adjust_conversion(&self.store, account, request, now).await?;
+        let replayed = adjusted.applied == service::Applied::Replayed;
+        let span = tracing::Span::current();
+        span.record("event", tracing::field::display(event));
+        span.record("outcome", if replayed { "replayed" } else { "adjusted" });
+        let response = Response::json(StatusCode::CREATED, adjusted_json(&adjusted));
+        Ok(if replayed {
+            response.with_header(REPLAYED_HEADER, "true")
+        } else {
+            response
+        })
     }
 
     /// `POST /conversions`. A key that names its account is checked in the same read as the
@@ -328,12 +385,7 @@ fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateReques
             .map_err(|e| errors.extend(e))
             .ok(),
         None => {
-            tracing::warn!("the body is marked base64-encoded but is not valid base64");
-            errors.push(FieldError::with_headline(
-                NOT_AN_OBJECT,
-                "body",
-                "the body is marked base64-encoded but is not valid base64",
-            ));
+            errors.push(not_base64());
             None
         }
     };
@@ -350,6 +402,15 @@ fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateReques
         }),
         _ => Err(ApiError::Validation(errors)),
     }
+}
+
+fn not_base64() -> FieldError {
+    tracing::warn!("the body is marked base64-encoded but is not valid base64");
+    FieldError::with_headline(
+        NOT_AN_OBJECT,
+        "body",
+        "the body is marked base64-encoded but is not valid base64",
+    )
 }
 
 fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, FieldError> {
@@ -375,6 +436,8 @@ fn dry_run(request: &Request) -> Result<bool, FieldError> {
     }
 }
 
+#[cfg(test)]
+mod adjust_tests;
 #[cfg(test)]
 mod batch_tests;
 #[cfg(test)]

@@ -77,6 +77,17 @@ fn instant(name: &str) -> impl FnOnce(&str) -> Result<Timestamp, String> {
     }
 }
 
+pub const AS_OF_IN_FUTURE: &str = "as_of cannot be in the future";
+
+/// `as_of`: an instant, not after now (a later one's answer could still change).
+pub fn as_of(query: &Query<'_>, errors: &mut Vec<FieldError>) -> Option<Timestamp> {
+    let now = Timestamp::now();
+    param(query, errors, "as_of", |text| {
+        instant("as_of")(text)
+            .and_then(|at| (at <= now).then_some(at).ok_or(AS_OF_IN_FUTURE.to_owned()))
+    })
+}
+
 /// The parameters of `GET /conversions`, every problem listed together. Unknown parameters are
 /// ignored. The cursor is checked against the account and the filter it must have been made for.
 pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, Vec<FieldError>> {
@@ -112,6 +123,7 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
         workflow_run,
         conversion_type,
         window,
+        as_of: as_of(&query, e),
     };
     let cursor = query.one("cursor").map_err(|error| e.push(error));
     if !errors.is_empty() {

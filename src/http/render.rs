@@ -4,9 +4,11 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::domain::{ConversionEvent, ConversionType, FieldDefinition, Metadata, Notes};
-use crate::domain::{EventWithType, Total};
-use crate::service::ListPage;
+use crate::domain::{
+    Adjustment, Amount, ConversionEvent, ConversionType, EventWithType, FieldDefinition, Metadata,
+    Notes, Reason, Total, current_amount, status,
+};
+use crate::service::{Adjusted, ListPage};
 
 #[derive(Serialize)]
 struct Created<'a> {
@@ -30,9 +32,37 @@ struct EventObject<'a> {
     notes: Option<&'a str>,
     converted_at: String,
     created_at: String,
+    /// Its state, when read back or adjusted (never in a create's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_amount: Option<Box<RawValue>>,
+    /// Oldest first: `GET /conversions/{id}`, and an adjustment's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustments: Option<Vec<AdjustmentObject<'a>>>,
     /// Only when read back (`GET /conversions`, `GET /conversions/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     conversion_types: Option<TypeEmbed<'a>>,
+}
+
+#[derive(Serialize)]
+struct AdjustmentObject<'a> {
+    id: String,
+    conversion_event_id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    amount: Option<Box<RawValue>>,
+    currency: &'static str,
+    reason: Option<&'a str>,
+    adjusted_at: String,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct AdjustedBody<'a> {
+    success: bool,
+    adjustment: AdjustmentObject<'a>,
+    conversion_event: EventObject<'a>,
 }
 
 #[derive(Serialize)]
@@ -89,8 +119,64 @@ pub fn dry_run_json(event: &ConversionEvent) -> String {
     created_json(true, event_object(event, true, None))
 }
 
+/// `GET /conversions/{id}`: the event, its state and adjustments, its type.
 pub fn listed_json(listed: &EventWithType) -> String {
-    created_json(false, listed_object(listed))
+    let mut event = listed_object(listed);
+    event.adjustments = Some(adjustment_objects(&listed.event, &listed.adjustments));
+    created_json(false, event)
+}
+
+/// An adjustment's 201 (and its replay): it, and the event in its state after it.
+pub fn adjusted_json(adjusted: &Adjusted) -> String {
+    let event = &adjusted.event;
+    let mut conversion_event = with_state(
+        event_object(event, false, None),
+        event,
+        &adjusted.adjustments,
+    );
+    conversion_event.adjustments = Some(adjustment_objects(event, &adjusted.adjustments));
+    to_json(&AdjustedBody {
+        success: true,
+        adjustment: adjustment_object(event, &adjusted.adjustment),
+        conversion_event,
+    })
+}
+
+fn with_state<'a>(
+    mut object: EventObject<'a>,
+    event: &ConversionEvent,
+    adjustments: &[Adjustment],
+) -> EventObject<'a> {
+    object.status = Some(status(adjustments).as_str());
+    object.current_amount = Some(number(current_amount(event, adjustments)));
+    object
+}
+
+fn adjustment_objects<'a>(
+    event: &ConversionEvent,
+    adjustments: &'a [Adjustment],
+) -> Vec<AdjustmentObject<'a>> {
+    adjustments
+        .iter()
+        .map(|a| adjustment_object(event, a))
+        .collect()
+}
+
+fn adjustment_object<'a>(event: &ConversionEvent, a: &'a Adjustment) -> AdjustmentObject<'a> {
+    AdjustmentObject {
+        id: a.id.to_string(),
+        conversion_event_id: event.id.to_string(),
+        kind: a.kind.as_str(),
+        amount: a.amount.map(number),
+        currency: event.currency.code(),
+        reason: a.reason.as_ref().map(Reason::as_str),
+        adjusted_at: a.adjusted_at.to_string(),
+        created_at: a.created_at.to_string(),
+    }
+}
+
+fn number(amount: Amount) -> Box<RawValue> {
+    RawValue::from_string(amount.to_string()).expect("a decimal is a JSON number")
 }
 
 fn created_json(dry_run: bool, conversion_event: EventObject<'_>) -> String {
@@ -181,9 +267,10 @@ fn type_object(t: &ConversionType) -> TypeObject<'_> {
     }
 }
 
+/// An event as lists show it: with its state and type.
 fn listed_object(listed: &EventWithType) -> EventObject<'_> {
     let t = &listed.conversion_type;
-    event_object(
+    let event = event_object(
         &listed.event,
         false,
         Some(TypeEmbed {
@@ -191,7 +278,8 @@ fn listed_object(listed: &EventWithType) -> EventObject<'_> {
             category: t.category.as_str(),
             fields: fields(&t.fields),
         }),
-    )
+    );
+    with_state(event, &listed.event, &listed.adjustments)
 }
 
 fn fields(fields: &[FieldDefinition]) -> Vec<FieldObject<'_>> {
@@ -223,13 +311,15 @@ fn event_object<'a>(
         workflow_id: event.workflow_id.map(|id| id.to_string()),
         master_workflow_id: event.master_workflow_id.map(|id| id.to_string()),
         workflow_run_id: event.workflow_run_id.map(|id| id.to_string()),
-        amount: RawValue::from_string(event.amount.to_string())
-            .expect("a decimal is a JSON number"),
+        amount: number(event.amount),
         currency: event.currency.code(),
         metadata: &event.metadata,
         notes: event.notes.as_ref().map(Notes::as_str),
         converted_at: event.converted_at.to_string(),
         created_at: event.created_at.to_string(),
+        status: None,
+        current_amount: None,
+        adjustments: None,
         conversion_types,
     }
 }

@@ -9,6 +9,8 @@ pub(super) enum Route {
     Batch,
     /// `/conversions/{id}`, with the id as sent.
     Conversion(String),
+    /// `/conversions/{id}/adjustments`, with the id as sent.
+    Adjustments(String),
     ConversionTypes,
 }
 
@@ -28,9 +30,26 @@ impl Route {
                 let (_, id) = trimmed(request.path()).rsplit_once('/')?;
                 Some(Self::Conversion(id.to_owned()))
             }
+            "/conversions/{id}/adjustments" => {
+                let rest = trimmed(request.path()).strip_suffix("/adjustments")?;
+                let (_, id) = rest.rsplit_once('/')?;
+                Some(Self::Adjustments(id.to_owned()))
+            }
             other => {
-                let id = other.strip_prefix("/conversions/")?;
-                (!id.is_empty() && !id.contains('/')).then(|| Self::Conversion(id.to_owned()))
+                let rest = other.strip_prefix("/conversions/")?;
+                let (id, adjustments) = match rest.strip_suffix("/adjustments") {
+                    Some(id) => (id, true),
+                    None => (rest, false),
+                };
+                if id.is_empty() || id.contains('/') {
+                    return None;
+                }
+                let id = id.to_owned();
+                Some(if adjustments {
+                    Self::Adjustments(id)
+                } else {
+                    Self::Conversion(id)
+                })
             }
         }
     }
@@ -41,6 +60,7 @@ impl Route {
             Self::Conversions => "/conversions",
             Self::Batch => "/conversions/batch",
             Self::Conversion(_) => "/conversions/{id}",
+            Self::Adjustments(_) => "/conversions/{id}/adjustments",
             Self::ConversionTypes => "/conversion-types",
         }
     }
@@ -53,6 +73,10 @@ impl Route {
             ),
             Self::Batch => ("POST", "Only POST is supported on /conversions/batch"),
             Self::Conversion(_) => ("GET", "Only GET is supported on /conversions/{id}"),
+            Self::Adjustments(_) => (
+                "POST",
+                "Only POST is supported on /conversions/{id}/adjustments",
+            ),
             Self::ConversionTypes => ("GET", "Only GET is supported on /conversion-types"),
         };
         if allow.split(", ").any(|allowed| allowed == method) {

@@ -6,12 +6,16 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::*;
+use crate::domain::Adjustment;
 use crate::domain::{
     AccountId, ConversionType, ConversionTypeId, EventId, IdempotencyKeyError, Page, PageRequest,
     ReferenceError,
 };
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use crate::store::{Context, Insert, Lookup, MemoryStore, NewEvent, StoreError, StoredEvent};
+use crate::store::{
+    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, MemoryStore, NewEvent, StoreError,
+    StoredEvent, Target,
+};
 
 fn request(method: &str, path: &str, key: Option<&str>, body: Body) -> Request {
     let request = Request::new(method, path).with_body(body);
@@ -225,6 +229,32 @@ impl Store for FailingStore {
     async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
         Err((self.0)())
     }
+    async fn adjustment_target(
+        &self,
+        _: AccountId,
+        _: EventId,
+        _: Option<EventId>,
+    ) -> Result<Target, StoreError> {
+        Err((self.0)())
+    }
+    async fn claim_key(
+        &self,
+        _: AccountId,
+        _: EventId,
+        _: &AdjustmentClaim,
+        _: Timestamp,
+    ) -> Result<Option<KeyHolder>, StoreError> {
+        Err((self.0)())
+    }
+    async fn append_adjustment(
+        &self,
+        _: AccountId,
+        _: EventId,
+        _: usize,
+        _: &Adjustment,
+    ) -> Result<bool, StoreError> {
+        Err((self.0)())
+    }
     async fn conversion_types(&self, _: AccountId) -> Result<Vec<ConversionType>, StoreError> {
         Err((self.0)())
     }
@@ -297,6 +327,37 @@ impl Store for SlowStore {
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
         self.0.get_event(account, id).await
+    }
+    async fn adjustment_target(
+        &self,
+        account: AccountId,
+        event: EventId,
+        key: Option<EventId>,
+    ) -> Result<Target, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.adjustment_target(account, event, key).await
+    }
+    async fn claim_key(
+        &self,
+        account: AccountId,
+        key: EventId,
+        claim: &AdjustmentClaim,
+        at: Timestamp,
+    ) -> Result<Option<KeyHolder>, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.claim_key(account, key, claim, at).await
+    }
+    async fn append_adjustment(
+        &self,
+        account: AccountId,
+        event: EventId,
+        after: usize,
+        adjustment: &Adjustment,
+    ) -> Result<bool, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0
+            .append_adjustment(account, event, after, adjustment)
+            .await
     }
     async fn conversion_types(
         &self,

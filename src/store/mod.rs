@@ -6,15 +6,15 @@ mod dynamodb;
 #[path = "../../tests/support/memory.rs"]
 mod memory;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use dynamodb::{DynamoStore, TableError, create_table};
 #[cfg(test)]
 pub use memory::MemoryStore;
 
 use crate::domain::{
-    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, Timestamp, WorkflowRun,
+    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
+    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, Sha256Hex, Timestamp, WorkflowRun,
     WorkflowRunId, WriteToken,
 };
 
@@ -61,13 +61,39 @@ pub enum Insert {
     Written,
     /// An event with this id was there already, and is this one; nothing was written.
     Exists(Box<StoredEvent>),
+    /// The id is an adjustment's `Idempotency-Key`'s ([`KeyHolder::Adjustment`]); nothing written.
+    KeyTaken,
 }
 
-/// A recorded event, and the token of its write.
+/// A recorded event, the token of its write, and its adjustments, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub event: ConversionEvent,
     pub write_token: Option<WriteToken>,
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// What holds the id an `Idempotency-Key` derives: the event a create recorded with it, or the
+/// claim an adjustment wrote before it was applied (one key space for both).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyHolder {
+    Event,
+    Adjustment(AdjustmentClaim),
+}
+
+/// An adjustment's hold on its key: the event it adjusts, and a digest of its request (no reason
+/// in clear: a claim outlives nothing it names, but holds no personal data either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustmentClaim {
+    pub event: EventId,
+    pub request: Sha256Hex,
+}
+
+/// An event to adjust and, for a keyed adjustment, what holds its key; read together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target {
+    pub event: Option<StoredEvent>,
+    pub key_holder: Option<KeyHolder>,
 }
 
 /// The records of a [`Lookup`] that exist in the caller's account, by id.
@@ -79,6 +105,8 @@ pub struct Context {
     pub leads: HashMap<LeadId, Lead>,
     pub workflow_runs: HashMap<WorkflowRunId, WorkflowRun>,
     pub events: HashMap<EventId, StoredEvent>,
+    /// The ids of [`Lookup::events`] an adjustment's key holds: a create with that key is refused.
+    pub adjustment_keys: HashSet<EventId>,
 }
 
 /// The records requests refer to (one create's, or a batch's), read together, each once.
@@ -113,6 +141,35 @@ pub trait Store: Send + Sync {
         new: NewEvent<'_>,
     ) -> Result<Insert, StoreError>;
 
+    /// The event, and what holds the id `key` (an `Idempotency-Key`'s), in one strongly
+    /// consistent read.
+    async fn adjustment_target(
+        &self,
+        account: AccountId,
+        event: EventId,
+        key: Option<EventId>,
+    ) -> Result<Target, StoreError>;
+
+    /// Holds `key` for an adjustment of `event` (recorded at `event_created_at`, whose retention
+    /// the claim shares) unless something holds it already; then returns that.
+    async fn claim_key(
+        &self,
+        account: AccountId,
+        key: EventId,
+        claim: &AdjustmentClaim,
+        event_created_at: Timestamp,
+    ) -> Result<Option<KeyHolder>, StoreError>;
+
+    /// Appends the adjustment if the event still has exactly `after` adjustments (`false` if not,
+    /// or if the event is gone). An unanswered write is read back: found, it is `true`.
+    async fn append_adjustment(
+        &self,
+        account: AccountId,
+        event: EventId,
+        after: usize,
+        adjustment: &Adjustment,
+    ) -> Result<bool, StoreError>;
+
     /// One event of the account; `None` if it has no event with this id.
     async fn get_event(
         &self,
@@ -136,6 +193,19 @@ pub trait Store: Send + Sync {
     /// the page and [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
     async fn list_events(&self, account: AccountId, page: &PageRequest)
     -> Result<Page, StoreError>;
+}
+
+/// What an erasure deleted, by kind: counts only, never an id or a value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    pub conversion_events: u64,
+    /// Items holding an adjustment's `Idempotency-Key` (the adjustments are in their events).
+    pub adjustment_keys: u64,
+    pub workflow_runs: u64,
+    pub leads: u64,
+    pub conversion_types: u64,
+    pub api_keys: u64,
+    pub accounts: u64,
 }
 
 /// A record an operator writes under its own id: an account, or one of an account's conversion

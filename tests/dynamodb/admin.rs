@@ -21,11 +21,19 @@ impl<'a> Admin<'a> {
         }
     }
 
+    /// On a table made before (another thread's handle on it).
+    pub(crate) fn on(backend: &'a Backend, table: &str) -> Self {
+        Self {
+            backend,
+            table: table.to_owned(),
+        }
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.run_at(&self.backend.endpoint, args)
     }
 
-    fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
+    pub(crate) fn run_at(&self, endpoint: &str, args: &[&str]) -> Output {
         self.command(endpoint, args)
             .output()
             .expect("the admin binary runs")
@@ -59,7 +67,7 @@ impl<'a> Admin<'a> {
     }
 
     /// Runs a command that must succeed, and returns its JSON output.
-    fn ok(&self, args: &[&str]) -> Value {
+    pub(crate) fn ok(&self, args: &[&str]) -> Value {
         let output = self.run(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -91,7 +99,7 @@ impl<'a> Admin<'a> {
         stderr.trim_end().to_owned()
     }
 
-    fn app(&self) -> App<DynamoStore> {
+    pub(crate) fn app(&self) -> App<DynamoStore> {
         App::new(DynamoStore::new(self.backend.client(), &self.table))
     }
 }

@@ -115,7 +115,9 @@ async fn the_template_grants_exactly_the_calls_the_function_makes() {
     let (granted, conditioned) = granted();
     assert_eq!(
         conditioned,
-        BTreeSet::from(["dynamodb:PutItem".to_owned(), "dynamodb:Query".to_owned()]),
+        BTreeSet::from(
+            ["PutItem", "UpdateItem", "Query"].map(|action| format!("dynamodb:{action}"))
+        ),
         "puts and queries only on the partitions the condition allows"
     );
     assert!(partitions.len() > 20, "{partitions:?}");

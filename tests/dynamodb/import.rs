@@ -339,3 +339,114 @@ fn on_a_terminal_progress_is_a_bar_with_counts_rate_and_eta() {
         assert!(terminal.contains(shown), "{shown:?} in {terminal}");
     }
 }
+
+/// Adjustments in bulk, as a CRM syncs cancellations: events named by id or by the key they were
+/// created with, each event's rows applied in file order, bad rows rejected with their reasons,
+/// a run stopped by failures resumed, and a second run of the file finding every row there.
+#[tokio::test]
+async fn adjustments_are_imported_in_file_order_once_and_resumed() {
+    on_each_backend(|backend| async move {
+        let admin = demo_admin(&backend);
+        let scratch = ScratchDir::new();
+        // 120 conversions (two chunks of adjustments), keyed `c-<i>`.
+        let conversions = scratch.path().join("conversions.csv");
+        let mut text = String::from("idempotency_key,conversion_type_id,lead_id,amount\n");
+        for i in 0..120 {
+            text += &format!("c-{i},{DEMO_CONVERSION_TYPE_ID},{DEMO_LEAD_ID},100.00\n");
+        }
+        std::fs::write(&conversions, text).unwrap();
+        let run = |kind: &str, file: &Path| {
+            admin.run(&["import", kind, file.to_str().unwrap(), "--account", DEMO_ACCOUNT_ID])
+        };
+        assert_eq!(summary(&run("conversions", &conversions))["created"], 120);
+        let app = admin.app();
+        let id_of = |i: usize| {
+            let key = conversions::domain::IdempotencyKey::parse(format!("c-{i}").as_bytes()).unwrap();
+            key.event_id(AccountId::parse(DEMO_ACCOUNT_ID).unwrap()).to_string()
+        };
+        // Each event restated to 90, then (odd ones) retracted; every 10th named by its id; and
+        // bad rows: an unknown event, a restatement after a retraction, a retraction with an
+        // amount.
+        let adjustments = scratch.path().join("adjustments.jsonl");
+        let mut lines = Vec::new();
+        let mut bad = 0;
+        for i in 0..120 {
+            let event = if i % 10 == 0 {
+                format!(r#""conversion_event_id":"{}""#, id_of(i))
+            } else {
+                format!(r#""conversion_idempotency_key":"c-{i}""#)
+            };
+            lines.push(format!(r#"{{{event},"idempotency_key":"r-{i}","type":"restatement","amount":90.00}}"#));
+            if i % 2 == 1 {
+                lines.push(format!(r#"{{{event},"idempotency_key":"x-{i}","type":"retraction","reason":"cancelled"}}"#));
+            }
+            if i % 40 == 3 {
+                lines.push(format!(r#"{{{event},"idempotency_key":"late-{i}","type":"restatement","amount":1}}"#));
+                bad += 1;
+            }
+        }
+        lines.push(r#"{"conversion_idempotency_key":"nobody","idempotency_key":"u","type":"retraction"}"#.to_owned());
+        lines.push(r#"{"conversion_idempotency_key":"c-0","idempotency_key":"v","type":"retraction","amount":3}"#.to_owned());
+        bad += 2;
+        std::fs::write(&adjustments, lines.join("\n") + "\n").unwrap();
+        let applied = lines.len() - bad;
+
+        // Stopped partway by failures no retry fixes, then resumed to the end.
+        let proxy = FaultProxy::start(&backend.endpoint).await;
+        proxy.fail("UpdateItem", Fault::Error { status: 400, code: "ValidationException" }, 1);
+        // Off the runtime: the proxy serves on it.
+        let stopped = {
+            let (backend, table) = (backend.clone(), admin.table.clone());
+            let (endpoint, file) = (proxy.endpoint(), adjustments.clone());
+            tokio::task::spawn_blocking(move || {
+                let file = file.to_str().unwrap().to_owned();
+                let args = ["import", "adjustments", &file, "--account", DEMO_ACCOUNT_ID];
+                crate::admin::Admin::on(&backend, &table).run_at(&endpoint, &args)
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(stopped.status.code(), Some(1), "{}: {}", backend.name, String::from_utf8_lossy(&stopped.stderr));
+        proxy.assert_spent(&backend.name);
+        let resumed = run("adjustments", &adjustments);
+        let done = summary(&resumed);
+        assert_eq!(resumed.status.code(), Some(3), "{}: {done}", backend.name);
+        assert_eq!(done["rows"], lines.len(), "{}: {done}", backend.name);
+        assert_eq!(done["rejected"], bad, "{}: {done}", backend.name);
+        assert_eq!(done["created"].as_u64().unwrap() + done["existing"].as_u64().unwrap(), applied as u64);
+        let rejects_file = done["rejects_file"].as_str().unwrap().to_owned();
+        let rejects = std::fs::read_to_string(&rejects_file).unwrap();
+        for reason in [
+            conversions::domain::RETRACTED,
+            "Conversion event not found or does not belong to your account",
+            conversions::http::NO_AMOUNT_FOR_RETRACTION,
+        ] {
+            assert!(rejects.contains(reason), "{}: {reason}: {rejects}", backend.name);
+        }
+        assert_eq!(rejects.lines().count(), bad, "{}", backend.name);
+
+        // Each event holds its rows once, in file order.
+        for i in 0..120 {
+            let read = app
+                .handle(
+                    conversions::http::Request::new("GET", &format!("/conversions/{}", id_of(i)))
+                        .with_header("x-api-key", conversions::seed::DEMO_API_KEY),
+                )
+                .await;
+            let event = serde_json::from_str::<Value>(read.body()).unwrap()["conversion_event"].take();
+            let kinds: Vec<&str> = event["adjustments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["type"].as_str().unwrap())
+                .collect();
+            let expected: &[&str] = if i % 2 == 1 { &["restatement", "retraction"] } else { &["restatement"] };
+            assert_eq!(kinds, expected, "{}: event {i}", backend.name);
+        }
+        // The whole file again: every good row is there already.
+        std::fs::remove_file(&rejects_file).unwrap();
+        let again = summary(&run("adjustments", &adjustments));
+        assert_eq!((again["created"].as_u64(), again["existing"].as_u64()), (Some(0), Some(applied as u64)), "{}: {again}", backend.name);
+    })
+    .await;
+}

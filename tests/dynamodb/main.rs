@@ -2,11 +2,13 @@
 //! dynalite and moto started on free ports (`scripts/with-test-servers.sh`).
 
 mod adapter;
+mod adjustments;
 mod admin;
 mod api;
 mod batch;
 mod capacity;
 mod contract;
+mod erasure;
 mod events;
 mod faults;
 mod helpers;

@@ -368,3 +368,73 @@ proptest! {
         prop_assert_eq!(Timestamp::parse(&parsed.to_string()).unwrap(), parsed);
     }
 }
+
+/// An adjustment member's value: valid ones of each kind, and what a client gets wrong.
+fn adjustment_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("\"retraction\"".to_owned()),
+        Just("\"restatement\"".to_owned()),
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("4200.00".to_owned()),
+        "-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,3})?",
+        Just("\"USD\"".to_owned()),
+        Just("\"2026-01-01T00:00:00Z\"".to_owned()),
+        Just("\"2999-01-01T00:00:00Z\"".to_owned()),
+        "\"[a-zA-Z0-9 .,:-]{0,40}\"",
+        Just(format!("\"{}\"", "r".repeat(501))),
+        Just("{}".to_owned()),
+    ]
+}
+
+proptest! {
+    /// Any object of adjustment members: accepted exactly when its `type` is one of the two,
+    /// a restatement has an amount and a retraction none, and each member sent is of its kind;
+    /// refused with every problem, in field order, each naming a member sent or required.
+    #[test]
+    fn any_adjustment_body_is_accepted_by_the_rules_or_refused_field_first(
+        members in proptest::collection::btree_map(
+            prop_oneof![
+                Just("type".to_owned()), Just("amount".to_owned()), Just("currency".to_owned()),
+                Just("reason".to_owned()), Just("adjusted_at".to_owned()), "[a-z]{1,6}",
+            ],
+            adjustment_value(),
+            0..7,
+        )
+    ) {
+        use conversions::domain::AdjustmentKind;
+        let body = format!(
+            "{{{}}}",
+            members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")
+        );
+        let given = |name: &str| members.get(name).filter(|v| *v != "null");
+        let kind = given("type").map(String::as_str);
+        let order = ["type", "amount", "currency", "reason", "adjusted_at"];
+        match conversions::http::parse_new_adjustment(body.as_bytes(), Timestamp::now()) {
+            Ok(adjustment) => {
+                let restatement = kind == Some("\"restatement\"");
+                prop_assert!(restatement || kind == Some("\"retraction\""), "{body}");
+                prop_assert_eq!(adjustment.kind == AdjustmentKind::Restatement, restatement);
+                prop_assert_eq!(adjustment.amount.is_some(), restatement);
+                prop_assert_eq!(given("amount").is_some(), restatement, "{}", body);
+                if let Some(amount) = given("amount") {
+                    prop_assert!(!amount.starts_with(['"', '{', 't']), "{body}");
+                    prop_assert_eq!(adjustment.amount.unwrap().to_string(), amount.trim_start_matches('-'));
+                }
+                prop_assert!(given("reason").is_none_or(|r| r.len() <= 502 && r.starts_with('"')));
+                prop_assert!(given("adjusted_at").is_none_or(|t| t.starts_with("\"2026")), "{body}");
+            }
+            Err(errors) => {
+                prop_assert!(!errors.is_empty());
+                let positions: Vec<Option<usize>> = errors
+                    .iter()
+                    .map(|e| order.iter().position(|f| *f == e.field))
+                    .collect();
+                prop_assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{errors:?}");
+                for e in &errors {
+                    prop_assert!(members.contains_key(&e.field) || ["type", "amount"].contains(&e.field.as_str()), "{}", e.field);
+                }
+            }
+        }
+    }
+}

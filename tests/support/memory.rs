@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use conversions::domain::{
-    Account, AccountId, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
+    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
     ConversionTypeId, EventFilter, EventId, EventWithType, Lead, LeadId, MAX_ENTRIES_COUNTED,
     MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Timestamp, Total, WorkflowRun,
     WorkflowRunId,
 };
 use conversions::store::{
-    Context, Insert, Lookup, NewEvent, Provisioning, Record, Store, StoreError, StoredEvent,
+    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, NewEvent, Provisioning, Record, Store,
+    StoreError, StoredEvent, Target,
 };
 
 #[derive(Default)]
@@ -25,6 +26,8 @@ struct Data {
     runs: HashMap<(AccountId, WorkflowRunId), WorkflowRun>,
     /// Not a hash map: growing one now and then moves all events at once (a pause in `make bench`).
     events: BTreeMap<(AccountId, EventId), StoredEvent>,
+    /// Adjustments' keys, at the event id a create with the key would take.
+    claims: HashMap<(AccountId, EventId), AdjustmentClaim>,
 }
 
 pub struct MemoryStore {
@@ -127,6 +130,10 @@ impl Store for MemoryStore {
             events: (lookup.events.iter())
                 .filter_map(|id| Some((*id, data.events.get(&(account, *id))?.clone())))
                 .collect(),
+            adjustment_keys: (lookup.events.iter())
+                .filter(|id| data.claims.contains_key(&(account, **id)))
+                .copied()
+                .collect(),
         })
     }
 
@@ -135,15 +142,74 @@ impl Store for MemoryStore {
         account: AccountId,
         new: NewEvent<'_>,
     ) -> Result<Insert, StoreError> {
-        match self.data().events.entry((account, new.event.id)) {
+        let mut data = self.data();
+        if data.claims.contains_key(&(account, new.event.id)) {
+            return Ok(Insert::KeyTaken);
+        }
+        match data.events.entry((account, new.event.id)) {
             Entry::Occupied(existing) => Ok(Insert::Exists(Box::new(existing.get().clone()))),
             Entry::Vacant(vacant) => {
                 vacant.insert(StoredEvent {
                     event: new.event.clone(),
                     write_token: Some(new.write_token),
+                    adjustments: Vec::new(),
                 });
                 Ok(Insert::Written)
             }
+        }
+    }
+
+    async fn adjustment_target(
+        &self,
+        account: AccountId,
+        event: EventId,
+        key: Option<EventId>,
+    ) -> Result<Target, StoreError> {
+        let data = self.data();
+        let key_holder = key.and_then(|key| match data.claims.get(&(account, key)) {
+            Some(claim) => Some(KeyHolder::Adjustment(claim.clone())),
+            None => data
+                .events
+                .contains_key(&(account, key))
+                .then_some(KeyHolder::Event),
+        });
+        Ok(Target {
+            event: data.events.get(&(account, event)).cloned(),
+            key_holder,
+        })
+    }
+
+    async fn claim_key(
+        &self,
+        account: AccountId,
+        key: EventId,
+        claim: &AdjustmentClaim,
+        _: Timestamp,
+    ) -> Result<Option<KeyHolder>, StoreError> {
+        let mut data = self.data();
+        if data.events.contains_key(&(account, key)) {
+            return Ok(Some(KeyHolder::Event));
+        }
+        if let Some(held) = data.claims.get(&(account, key)) {
+            return Ok(Some(KeyHolder::Adjustment(held.clone())));
+        }
+        data.claims.insert((account, key), claim.clone());
+        Ok(None)
+    }
+
+    async fn append_adjustment(
+        &self,
+        account: AccountId,
+        event: EventId,
+        after: usize,
+        adjustment: &Adjustment,
+    ) -> Result<bool, StoreError> {
+        match self.data().events.get_mut(&(account, event)) {
+            Some(stored) if stored.adjustments.len() == after => {
+                stored.adjustments.push(adjustment.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -251,6 +317,7 @@ impl Store for MemoryStore {
                 |event| match data.types.get(&(account, event.conversion_type_id)) {
                     Some(t) => Ok(EventWithType {
                         conversion_type: t.clone(),
+                        adjustments: data.events[&(account, event.id)].adjustments.clone(),
                         event,
                     }),
                     None => Err(StoreError::missing_type(&event)),

@@ -8,7 +8,8 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::files::Row;
@@ -20,7 +21,11 @@ use crate::domain::{
     MAX_TYPES_PER_ACCOUNT, MasterWorkflowId, Sha256Hex, Timestamp, WorkflowId, WorkflowRun,
     WorkflowRunId,
 };
-use crate::service::{self, BatchRow, CheckedBatch, Outcome, RowOutcome, Source, WRITES_AT_ONCE};
+use crate::domain::{EventId, json_string};
+use crate::service::{
+    self, AdjustError, AdjustRequest, Applied, BatchRow, CheckedBatch, Outcome, RowOutcome, Source,
+    WRITES_AT_ONCE,
+};
 use crate::store::{Provisioning, Record, Store, StoreError};
 
 /// Attempts at a chunk's throttled or failing rows before the import stops (checkpoint kept).
@@ -38,6 +43,7 @@ pub(super) type Outcomes = Vec<Result<Done, Vec<String>>>;
 /// A chunk checked, its writes not made yet.
 pub(super) enum Checked {
     Conversions(CheckedBatch, Timestamp),
+    Adjustments(Vec<Result<AdjustRequest, Vec<String>>>, Timestamp),
     Records(Vec<Result<Record, Vec<String>>>),
 }
 
@@ -46,6 +52,7 @@ impl Checked {
     pub(super) fn rejected(&self, row: usize) -> bool {
         match self {
             Self::Conversions(checked, _) => checked.refused(row),
+            Self::Adjustments(rows, _) => rows[row].is_err(),
             Self::Records(records) => records[row].is_err(),
         }
     }
@@ -54,6 +61,7 @@ impl Checked {
     pub(super) fn truncate(&mut self, rows: usize) {
         match self {
             Self::Conversions(checked, _) => checked.truncate(rows),
+            Self::Adjustments(requests, _) => requests.truncate(rows),
             Self::Records(records) => records.truncate(rows),
         }
     }
@@ -99,6 +107,20 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             let rows = chunk.iter().map(|row| self.conversion(row, now));
             let checked = self.check_conversions(rows.collect(), now, whole).await?;
             return Ok(Checked::Conversions(checked, now));
+        }
+        if self.kind == Kind::Adjustments {
+            let now = Timestamp::now();
+            let mut rows: Vec<_> = chunk.iter().map(|row| self.adjustment(row, now)).collect();
+            if whole {
+                // Against each event as it is now (not as the chunk's earlier rows leave it).
+                let dry: Vec<_> = rows.iter().map(|row| row.clone().map(dry_run)).collect();
+                for (row, found) in rows.iter_mut().zip(self.adjustments(dry, now).await?) {
+                    if let Err(errors) = found {
+                        *row = Err(errors);
+                    }
+                }
+            }
+            return Ok(Checked::Adjustments(rows, now));
         }
         let mut records = Vec::with_capacity(chunk.len());
         // A record on an earlier row of the chunk: the same one again, or a reject (as a later
@@ -150,6 +172,13 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     ) -> Result<Outcomes, AdminError> {
         match checked {
             Checked::Conversions(checked, now) => self.conversions(chunk, checked, now).await,
+            Checked::Adjustments(rows, now) => {
+                let dry_run = self.dry_run;
+                let rows = rows
+                    .into_iter()
+                    .map(|row| row.map(|r| AdjustRequest { dry_run, ..r }));
+                self.adjustments(rows.collect(), now).await
+            }
             Checked::Records(records) => Ok(self.write_records(records, self.dry_run).await?),
         }
     }
@@ -232,6 +261,113 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         }
     }
 
+    /// The rows applied, each event's in their order (events at once), each again after a
+    /// back-off while it is throttled or failing.
+    async fn adjustments(
+        &self,
+        rows: Vec<Result<AdjustRequest, Vec<String>>>,
+        now: Timestamp,
+    ) -> Result<Outcomes, AdminError> {
+        let mut by_event: Vec<(EventId, Vec<(usize, AdjustRequest)>)> = Vec::new();
+        let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> = Vec::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            outcomes.push(None);
+            match row {
+                Err(errors) => outcomes[i] = Some(Err(errors)),
+                Ok(request) => match by_event.iter_mut().find(|(e, _)| *e == request.event) {
+                    Some((_, rows)) => rows.push((i, request)),
+                    None => by_event.push((request.event, vec![(i, request)])),
+                },
+            }
+        }
+        let (store, account) = (self.store, self.account);
+        let applied: Vec<Vec<_>> = stream::iter(by_event)
+            .map(|(_, rows)| async move {
+                let mut done = Vec::with_capacity(rows.len());
+                for (i, request) in rows {
+                    done.push((i, adjust_patiently(store, account, request, now).await?));
+                }
+                Ok::<_, StoreError>(done)
+            })
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect()
+            .await?;
+        for (i, outcome) in applied.into_iter().flatten() {
+            outcomes[i] = Some(outcome);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every row answered"))
+            .collect())
+    }
+
+    /// An adjustment row: its event (by id, or by the key it was created with), its own key
+    /// (or, with --derive-keys, one derived from the row), and the adjustment endpoint's body.
+    fn adjustment(&self, row: &Row, now: Timestamp) -> Result<AdjustRequest, Vec<String>> {
+        let json = row.json.as_ref().map_err(|e| vec![e.clone()])?;
+        let members: HashMap<String, Box<RawValue>> = serde_json::from_str(json)
+            .map_err(|_| vec!["the row is not a JSON object".to_owned()])?;
+        // A key is text; a CSV cell of digits arrives as a number, kept as written.
+        let text = |name: &str| {
+            let raw = members.get(name).filter(|raw| raw.get() != "null")?;
+            Some(match json_string(raw) {
+                Ok(Some(text)) => text,
+                _ => raw.get().to_owned(),
+            })
+        };
+        let mut errors = Vec::new();
+        let event = match (
+            text("conversion_event_id"),
+            text("conversion_idempotency_key"),
+        ) {
+            (Some(id), None) => EventId::parse(&id)
+                .map_err(|_| errors.push("conversion_event_id must be a valid UUID".to_owned()))
+                .ok(),
+            (None, Some(key)) => IdempotencyKey::parse(key.as_bytes())
+                .map(|key| key.event_id(self.account))
+                .map_err(|e| errors.push(format!("conversion_idempotency_key: {e}")))
+                .ok(),
+            (Some(_), Some(_)) => {
+                errors.push(
+                    "name the event by conversion_event_id or conversion_idempotency_key, not both"
+                        .to_owned(),
+                );
+                None
+            }
+            (None, None) => {
+                errors.push(
+                    "conversion_event_id or conversion_idempotency_key is required".to_owned(),
+                );
+                None
+            }
+        };
+        let key = match text("idempotency_key") {
+            Some(key) => IdempotencyKey::parse(key.as_bytes())
+                .map_err(|e| errors.push(format!("idempotency_key: {e}")))
+                .ok(),
+            None if self.derive_keys => {
+                let digest = Sha256Hex::of(json.as_bytes());
+                IdempotencyKey::parse(format!("derived-{}", digest.as_str()).as_bytes()).ok()
+            }
+            None => {
+                errors.push("idempotency_key is required in every row".to_owned());
+                None
+            }
+        };
+        let adjustment = crate::http::parse_new_adjustment(json.as_bytes(), now)
+            .map_err(|found| errors.extend(found.into_iter().map(|e| e.message)))
+            .ok();
+        match (event, key, adjustment) {
+            (Some(event), Some(key), Some(adjustment)) if errors.is_empty() => Ok(AdjustRequest {
+                event,
+                adjustment,
+                idempotency_key: Some(key),
+                dry_run: false,
+            }),
+            _ => Err(errors),
+        }
+    }
+
     /// A reference row as the record the create commands would write, or why it cannot be one.
     async fn record(&self, row: &Row) -> Result<Result<Record, Vec<String>>, AdminError> {
         let json = match &row.json {
@@ -278,7 +414,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                 }
             }
             Kind::ConversionTypes => self.conversion_type(&fields, created_at),
-            Kind::Conversions => unreachable!("conversions are not reference rows"),
+            Kind::Conversions | Kind::Adjustments => unreachable!("not reference rows"),
         };
         Ok(record.map_err(|e| vec![e]))
     }
@@ -373,6 +509,46 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
 
 fn other_values(record: &Record) -> String {
     format!("{} {} exists with other values", record.kind(), record.id())
+}
+
+fn dry_run(request: AdjustRequest) -> AdjustRequest {
+    AdjustRequest {
+        dry_run: true,
+        ..request
+    }
+}
+
+/// One adjustment, again after a back-off while the store is throttled or failing for now.
+async fn adjust_patiently<P: Store>(
+    store: &P,
+    account: AccountId,
+    request: AdjustRequest,
+    now: Timestamp,
+) -> Result<Result<Done, Vec<String>>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        let outcome = service::adjust_conversion(store, account, request.clone(), now).await;
+        let message = |e: crate::http::ApiError| Err(vec![e.message().to_owned()]);
+        return Ok(match outcome {
+            Ok(adjusted) => Ok(match adjusted.applied {
+                Applied::Created => Done::Created,
+                Applied::Replayed => Done::Existing,
+                Applied::DryRun => Done::Valid,
+            }),
+            Err(AdjustError::Invalid(errors)) => {
+                Err(errors.into_iter().map(|e| e.message).collect())
+            }
+            Err(AdjustError::Store(StoreError::Throttled(_) | StoreError::Unavailable(_)))
+                if attempt + 1 < ATTEMPTS =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                continue;
+            }
+            Err(AdjustError::Store(err)) => return Err(err),
+            Err(other) => message(other.into()),
+        });
+    }
 }
 
 /// A store call, again after a back-off while it is throttled or failing for now.

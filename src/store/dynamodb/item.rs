@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys;
 use crate::domain::{
-    Account, AccountId, Amount, ApiKeyHash, ApiKeyRecord, Category, ConversionEvent,
-    ConversionType, ConversionTypeId, Currency, EventId, FieldDefinition, FieldType, Lead, LeadId,
-    MasterWorkflowId, Metadata, Notes, Scope, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
-    WriteToken,
+    Account, AccountId, Adjustment, AdjustmentId, AdjustmentKind, Amount, ApiKeyHash, ApiKeyRecord,
+    Category, ConversionEvent, ConversionType, ConversionTypeId, Currency, EventId,
+    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Metadata, Notes, Reason, Scope,
+    Sha256Hex, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId, WriteToken,
 };
-use crate::store::{NewEvent, Record, StoreError, StoredEvent};
+use crate::store::{AdjustmentClaim, KeyHolder, NewEvent, Record, StoreError, StoredEvent};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -56,6 +56,16 @@ pub(super) mod attr {
     /// When DynamoDB's time to live deletes the event (seconds since the epoch), if ever.
     pub const EXPIRES_AT: &str = "expires_at";
     pub const WRITE_TOKEN: &str = "write_token";
+    /// An event's adjustments, a list of maps, oldest first; absent until the first.
+    pub const ADJUSTMENTS: &str = "adjustments";
+    /// How many: the condition that applies adjustments one after the other.
+    pub const ADJUSTMENT_COUNT: &str = "adjustment_count";
+    pub const ADJUSTMENT_TYPE: &str = "type";
+    pub const REASON: &str = "reason";
+    pub const ADJUSTED_AT: &str = "adjusted_at";
+    /// An adjustment key's claim: the event adjusted, and the SHA-256 of the request.
+    pub const EVENT_ID: &str = "event_id";
+    pub const REQUEST_DIGEST: &str = "request_digest";
 }
 
 /// A later layout writes 2 and still reads 1, as does an item without the attribute.
@@ -69,6 +79,8 @@ pub(super) mod entity {
     pub const LEAD: &str = "lead";
     pub const WORKFLOW_RUN: &str = "workflow_run";
     pub const CONVERSION_EVENT: &str = "conversion_event";
+    /// At an event's key, held by an adjustment's `Idempotency-Key` (one key space).
+    pub const ADJUSTMENT_KEY: &str = "adjustment_key";
 }
 
 pub(super) mod status {
@@ -360,17 +372,21 @@ pub(super) fn workflow_run_from(item: &Item) -> Result<WorkflowRun, StoreError> 
     })
 }
 
-/// An event's item; `retention_days` after it was recorded, DynamoDB deletes it.
+/// `retention_days` after an event was recorded, DynamoDB deletes it (and what holds its keys).
+fn expires_at(created_at: Timestamp, retention_days: Option<u32>) -> Option<AttributeValue> {
+    retention_days.map(|days| {
+        let at = created_at.as_datetime().timestamp() + i64::from(days) * 86_400;
+        AttributeValue::N(at.to_string())
+    })
+}
+
 pub(super) fn event_item(
     account: AccountId,
     new: &NewEvent<'_>,
     retention_days: Option<u32>,
 ) -> Item {
     let e = new.event;
-    let expires_at = retention_days.map(|days| {
-        let at = e.created_at.as_datetime().timestamp() + i64::from(days) * 86_400;
-        AttributeValue::N(at.to_string())
-    });
+    let expires_at = expires_at(e.created_at, retention_days);
     Writer::new(
         keys::key(account, keys::event_sk(e.id)),
         entity::CONVERSION_EVENT,
@@ -403,7 +419,92 @@ pub(super) fn stored_event_from(item: &Item) -> Result<StoredEvent, StoreError> 
         write_token: r.optional(attr::WRITE_TOKEN, |t| {
             WriteToken::parse(t).ok_or("not a UUID")
         })?,
+        adjustments: match item.get(attr::ADJUSTMENTS) {
+            None => Vec::new(),
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .map(|value| match value {
+                    AttributeValue::M(map) => adjustment_from(map).map_err(|e| r.corrupt(e)),
+                    _ => Err(r.corrupt("an adjustment is not a map")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(r.corrupt("adjustments is not a list")),
+        },
     })
+}
+
+/// One adjustment in an event's list.
+pub(super) fn adjustment_value(a: &Adjustment) -> AttributeValue {
+    let map = Writer(Item::new())
+        .text(attr::ID, a.id)
+        .text(attr::ADJUSTMENT_TYPE, a.kind.as_str())
+        .optional(attr::AMOUNT_TEXT, a.amount)
+        .optional(attr::REASON, a.reason.as_ref().map(Reason::as_str))
+        .text(attr::ADJUSTED_AT, a.adjusted_at.sortable())
+        .text(attr::CREATED_AT, a.created_at.sortable())
+        .build();
+    AttributeValue::M(map)
+}
+
+fn adjustment_from(map: &Item) -> Result<Adjustment, String> {
+    let r = Reader(map);
+    let read = || -> Result<Adjustment, StoreError> {
+        Ok(Adjustment {
+            id: r.parse(attr::ID, AdjustmentId::parse)?,
+            kind: r.parse(attr::ADJUSTMENT_TYPE, |t| {
+                AdjustmentKind::parse(t).ok_or("not retraction or restatement")
+            })?,
+            amount: r.optional(attr::AMOUNT_TEXT, Amount::from_stored)?,
+            reason: r.optional(attr::REASON, |t| {
+                Ok::<_, Infallible>(Reason::from_stored(t))
+            })?,
+            adjusted_at: r.parse(attr::ADJUSTED_AT, Timestamp::from_stored)?,
+            created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
+        })
+    };
+    read().map_err(|e| match e {
+        StoreError::Corrupt { reason, .. } => format!("an adjustment: {reason}"),
+        other => other.to_string(),
+    })
+}
+
+/// An adjustment's hold on its key, at the key's event id; it expires with the event adjusted.
+pub(super) fn claim_item(
+    account: AccountId,
+    key: EventId,
+    claim: &AdjustmentClaim,
+    expires: Option<AttributeValue>,
+) -> Item {
+    Writer::new(
+        keys::key(account, keys::event_sk(key)),
+        entity::ADJUSTMENT_KEY,
+    )
+    .text(attr::ID, key)
+    .text(attr::EVENT_ID, claim.event)
+    .text(attr::REQUEST_DIGEST, claim.request.as_str())
+    .set(attr::EXPIRES_AT, expires)
+    .build()
+}
+
+pub(super) fn claim_expiry(
+    event_created_at: Timestamp,
+    retention_days: Option<u32>,
+) -> Option<AttributeValue> {
+    expires_at(event_created_at, retention_days)
+}
+
+/// What an item at an event's key is: an event, or an adjustment key's claim.
+pub(super) fn key_holder_from(item: &Item) -> Result<KeyHolder, StoreError> {
+    let r = Reader(item);
+    if r.string(attr::ENTITY)? != entity::ADJUSTMENT_KEY {
+        return Ok(KeyHolder::Event);
+    }
+    Ok(KeyHolder::Adjustment(AdjustmentClaim {
+        event: r.parse(attr::EVENT_ID, EventId::parse)?,
+        request: r.parse(attr::REQUEST_DIGEST, |t| {
+            Sha256Hex::parse(t).ok_or("not a digest")
+        })?,
+    }))
 }
 
 fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {

@@ -12,6 +12,10 @@
 //! | lead             | `ACCOUNT#<account>`   | `LEAD#<id>`                |
 //! | workflow run     | `ACCOUNT#<account>`   | `WORKFLOW_RUN#<id>`        |
 //! | conversion event | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<id>`    |
+//! | adjustment key   | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<key's id>` |
+//!
+//! An event holds its adjustments; an adjustment's `Idempotency-Key` is held where a create with
+//! that key would write its event, so the two share one key space at no extra read.
 //!
 //! Events also carry `converted_sk` (`<converted_at, fixed width>#<id>`: text order is list
 //! order), the sort key of two sparse GSIs that each hold every event ([`EVENT_INDEXES`]; why
@@ -19,7 +23,7 @@
 //!
 //! | index               | partition key | value                          | also holds |
 //! |---------------------|---------------|--------------------------------|------------|
-//! | `events_by_account` | `pk`          | `ACCOUNT#<account>`            | type, workflow, master workflow |
+//! | `events_by_account` | `pk`          | `ACCOUNT#<account>`            | type, workflow, master workflow, created_at |
 //! | `events_by_lead`    | `lead_key`    | `ACCOUNT#<account>#LEAD#<id>`  | the same and the run |
 //!
 //! A list by lead (or by run: a run is one lead's) reads that lead's partition, else the
@@ -50,6 +54,7 @@ pub(super) const EVENTS_BY_ACCOUNT: EventIndex = EventIndex {
         attr::CONVERSION_TYPE_ID,
         attr::WORKFLOW_ID,
         attr::MASTER_WORKFLOW_ID,
+        attr::CREATED_AT,
     ],
 };
 
@@ -61,6 +66,7 @@ pub(super) const EVENTS_BY_LEAD: EventIndex = EventIndex {
         attr::WORKFLOW_ID,
         attr::MASTER_WORKFLOW_ID,
         attr::WORKFLOW_RUN_ID,
+        attr::CREATED_AT,
     ],
 };
 

@@ -56,7 +56,7 @@ impl EventQuery {
         }
         values.extend(from.map(|from| (":from".to_owned(), string(from))));
         values.extend(until.map(|until| (":until".to_owned(), string(until))));
-        let conditions: Vec<String> = keys::remaining_conditions(filter)
+        let mut conditions: Vec<String> = keys::remaining_conditions(filter)
             .into_iter()
             .enumerate()
             .map(|(i, (name, value))| {
@@ -65,6 +65,11 @@ impl EventQuery {
                 format!("#f{i} = :f{i}")
             })
             .collect();
+        if let Some(as_of) = filter.as_of {
+            names.insert("#recorded".to_owned(), attr::CREATED_AT.to_owned());
+            values.insert(":as_of".to_owned(), string(as_of.sortable()));
+            conditions.push("#recorded <= :as_of".to_owned());
+        }
         Self {
             index,
             partition,
@@ -198,12 +203,14 @@ fn position_of(entry: &Item) -> Result<Position, StoreError> {
 
 impl DynamoStore {
     /// The entries' events, in order, each with its type, by key in `BatchGetItem`s (100 keys each,
-    /// at once), eventually consistent at half the price: an event never changes and its type
-    /// exists before it. A replica may still miss a new item: those few are read again strongly.
+    /// at once), eventually consistent at half the price (`consistent` for an `as_of` read): what
+    /// is recorded never changes, a replica shows an adjustment within a second, and a type exists
+    /// before its events. A replica may still miss a new item: those few are read again strongly.
     pub(super) async fn listed(
         &self,
         account: AccountId,
         entries: &[Item],
+        consistent: bool,
     ) -> Result<Vec<EventWithType>, StoreError> {
         let mut wanted: Vec<(String, String)> = Vec::with_capacity(entries.len());
         let mut sort_keys: Vec<String> = Vec::new();
@@ -220,14 +227,14 @@ impl DynamoStore {
         }
         let key_of = |sk: &String| keys::key(account, sk.clone());
         let mut found = self
-            .batch_get_all(sort_keys.iter().map(key_of).collect(), false)
+            .batch_get_all(sort_keys.iter().map(key_of).collect(), consistent)
             .await?;
         let missed: Vec<Item> = sort_keys
             .iter()
             .filter(|sk| !found.contains_key(*sk))
             .map(key_of)
             .collect();
-        if !missed.is_empty() {
+        if !missed.is_empty() && !consistent {
             found.extend(self.batch_get_all(missed, true).await?);
         }
         let mut types = HashMap::new();
@@ -238,7 +245,8 @@ impl DynamoStore {
                 tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
                 continue;
             };
-            let event = item::stored_event_from(&event)?.event;
+            let stored = item::stored_event_from(&event)?;
+            let event = stored.event;
             let conversion_type = match types.get(&type_sk) {
                 Some(known) => Clone::clone(known),
                 None => {
@@ -253,6 +261,7 @@ impl DynamoStore {
             listed.push(EventWithType {
                 event,
                 conversion_type,
+                adjustments: stored.adjustments,
             });
         }
         Ok(listed)

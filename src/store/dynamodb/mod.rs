@@ -1,6 +1,7 @@
 //! The DynamoDB adapter: the only code that knows the table layout ([`keys`]), the item mapping
 //! ([`item`]), error classification ([`error`]) and the table ([`schema`]). Here: the operations.
 
+mod erase;
 mod error;
 mod item;
 mod keys;
@@ -13,7 +14,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 use futures_util::future::try_join_all;
 
 pub use schema::{TableError, create_table};
@@ -21,10 +25,13 @@ pub use schema::{TableError, create_table};
 use self::error::store_error;
 use self::item::{Item, Reader, attr, string};
 use self::list::EventQuery;
-use super::{Context, Insert, Lookup, NewEvent, Store, StoreError, StoredEvent};
+use super::{
+    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, NewEvent, Store, StoreError, StoredEvent,
+    Target,
+};
 use crate::domain::{
-    AccountId, ApiKeyHash, ConversionType, ConversionTypeId, EventId, MAX_ENTRIES_COUNTED,
-    MAX_ENTRIES_READ, Page, PageRequest, Total,
+    AccountId, Adjustment, ApiKeyHash, ConversionType, ConversionTypeId, EventId,
+    MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Timestamp, Total,
 };
 
 /// The most keys one `BatchGetItem` may ask for.
@@ -233,6 +240,14 @@ impl DynamoStore {
     }
 }
 
+/// The event at an event's key; `None` where an adjustment's key holds it.
+fn event_from(item: &Item) -> Result<Option<StoredEvent>, StoreError> {
+    match item::key_holder_from(item)? {
+        KeyHolder::Event => item::stored_event_from(item).map(Some),
+        KeyHolder::Adjustment(_) => Ok(None),
+    }
+}
+
 impl Store for DynamoStore {
     async fn account_for_key(&self, key: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
         match self.get(keys::api_key(key)).await? {
@@ -306,6 +321,10 @@ impl Store for DynamoStore {
             } else if sk.starts_with(keys::WORKFLOW_RUN_SK_PREFIX) {
                 let run = item::workflow_run_from(&item)?;
                 context.workflow_runs.insert(run.id, run);
+            } else if let KeyHolder::Adjustment(_) = item::key_holder_from(&item)? {
+                context
+                    .adjustment_keys
+                    .insert(Reader(&item).parse(attr::ID, EventId::parse)?);
             } else {
                 let stored = item::stored_event_from(&item)?;
                 context.events.insert(stored.event.id, stored);
@@ -322,8 +341,111 @@ impl Store for DynamoStore {
         let item = item::event_item(account, &new, self.retention_days);
         match self.put_new(item).await? {
             None => Ok(Insert::Written),
-            Some(found) => Ok(Insert::Exists(Box::new(item::stored_event_from(&found)?))),
+            Some(found) => match item::key_holder_from(&found)? {
+                KeyHolder::Event => Ok(Insert::Exists(Box::new(item::stored_event_from(&found)?))),
+                KeyHolder::Adjustment(_) => Ok(Insert::KeyTaken),
+            },
         }
+    }
+
+    async fn adjustment_target(
+        &self,
+        account: AccountId,
+        event: EventId,
+        key: Option<EventId>,
+    ) -> Result<Target, StoreError> {
+        let event_sk = keys::event_sk(event);
+        let key_sk = key.map(keys::event_sk);
+        let wanted = std::iter::once(&event_sk).chain(&key_sk);
+        let mut found = self
+            .batch_get_all(
+                wanted.map(|sk| keys::key(account, sk.clone())).collect(),
+                true,
+            )
+            .await?;
+        let key_holder = match key_sk.and_then(|sk| found.get(&sk)) {
+            Some(holder) => Some(item::key_holder_from(holder)?),
+            None => None,
+        };
+        Ok(Target {
+            event: found
+                .remove(&event_sk)
+                .map(|i| event_from(&i))
+                .transpose()?
+                .flatten(),
+            key_holder,
+        })
+    }
+
+    async fn claim_key(
+        &self,
+        account: AccountId,
+        key: EventId,
+        claim: &AdjustmentClaim,
+        event_created_at: Timestamp,
+    ) -> Result<Option<KeyHolder>, StoreError> {
+        let expires = item::claim_expiry(event_created_at, self.retention_days);
+        match self
+            .put_new(item::claim_item(account, key, claim, expires))
+            .await?
+        {
+            None => Ok(None),
+            Some(found) => item::key_holder_from(&found).map(Some),
+        }
+    }
+
+    /// One `UpdateItem` appending to the event's list, conditioned on its count: concurrent
+    /// adjustments of one event apply one after the other, each to the state its caller read.
+    async fn append_adjustment(
+        &self,
+        account: AccountId,
+        event: EventId,
+        after: usize,
+        adjustment: &Adjustment,
+    ) -> Result<bool, StoreError> {
+        let key = keys::key(account, keys::event_sk(event));
+        let count = |n: usize| AttributeValue::N(n.to_string());
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .expression_attribute_names("#entity", attr::ENTITY)
+            .expression_attribute_names("#list", attr::ADJUSTMENTS)
+            .expression_attribute_names("#count", attr::ADJUSTMENT_COUNT)
+            .expression_attribute_values(":event", string(item::entity::CONVERSION_EVENT))
+            .expression_attribute_values(
+                ":new",
+                AttributeValue::L(vec![item::adjustment_value(adjustment)]),
+            )
+            .expression_attribute_values(":next", count(after + 1));
+        let request = if after == 0 {
+            request
+                .update_expression("SET #list = :new, #count = :next")
+                .condition_expression("#entity = :event AND attribute_not_exists(#count)")
+        } else {
+            request
+                .update_expression("SET #list = list_append(#list, :new), #count = :next")
+                .condition_expression("#entity = :event AND #count = :after")
+                .expression_attribute_values(":after", count(after))
+        };
+        let err = match request.send().await {
+            Ok(_) => return Ok(true),
+            Err(err) => err,
+        };
+        if let Some(UpdateItemError::ConditionalCheckFailedException(_)) = err.as_service_error() {
+            return Ok(false);
+        }
+        let failure = store_error(err);
+        // Unanswered, it may have landed: read back, it is found by its id.
+        if matches!(failure, StoreError::Unavailable(_))
+            && let Ok(Some(found)) = self.get(key).await
+            && let Ok(Some(stored)) = event_from(&found)
+            && stored.adjustments.iter().any(|a| a.id == adjustment.id)
+        {
+            return Ok(true);
+        }
+        Err(failure)
     }
 
     async fn get_event(
@@ -331,11 +453,8 @@ impl Store for DynamoStore {
         account: AccountId,
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        self.get_as(
-            keys::key(account, keys::event_sk(id)),
-            item::stored_event_from,
-        )
-        .await
+        let found = self.get(keys::key(account, keys::event_sk(id))).await?;
+        Ok(found.map(|i| event_from(&i)).transpose()?.flatten())
     }
 
     async fn conversion_types(
@@ -384,7 +503,7 @@ impl Store for DynamoStore {
             ),
         )?;
         Ok(Page {
-            events: self.listed(account, &entries.matched).await?,
+            events: (self.listed(account, &entries.matched, page.filter.as_of.is_some())).await?,
             next: entries.next,
             cut_short: entries.cut_short,
             total,
@@ -554,6 +673,7 @@ mod tests {
         let listed = |event: ConversionEvent| crate::domain::EventWithType {
             event,
             conversion_type: demo.conversion_type.clone(),
+            adjustments: Vec::new(),
         };
         assert_eq!(page.events, [listed(newer), listed(older)]);
         assert_eq!(page.next, None);

@@ -182,7 +182,8 @@ pub const TYPE_KEYS: [&str; 9] = [
 ];
 
 /// The event object of the read endpoints: the 201 object and its type.
-fn assert_listed_event(event: &serde_json::Value, context: &str) {
+/// An event read back: the 201's keys, its state, (by id) its adjustments, its type.
+fn assert_listed_event(event: &serde_json::Value, by_id: bool, context: &str) {
     let keys: Vec<&str> = event
         .as_object()
         .expect("an event object")
@@ -190,7 +191,17 @@ fn assert_listed_event(event: &serde_json::Value, context: &str) {
         .map(String::as_str)
         .collect();
     assert_eq!(keys[..EVENT_KEYS.len()], EVENT_KEYS, "{context}");
-    assert_eq!(keys[EVENT_KEYS.len()..], ["conversion_types"], "{context}");
+    let rest: &[&str] = if by_id {
+        &[
+            "status",
+            "current_amount",
+            "adjustments",
+            "conversion_types",
+        ]
+    } else {
+        &["status", "current_amount", "conversion_types"]
+    };
+    assert_eq!(keys[EVENT_KEYS.len()..], *rest, "{context}");
     let embed: Vec<&str> = event["conversion_types"]
         .as_object()
         .unwrap()
@@ -242,7 +253,7 @@ fn assert_read_response(context: &str, name: &str, body: &serde_json::Value) {
             "{context}: a cursor exactly when there is more"
         );
         for event in events {
-            assert_listed_event(event, &context);
+            assert_listed_event(event, false, &context);
         }
         assert!(
             !events.is_empty(),
@@ -250,7 +261,7 @@ fn assert_read_response(context: &str, name: &str, body: &serde_json::Value) {
         );
     } else {
         assert_eq!(keys, ["success", "conversion_event"], "{context}");
-        assert_listed_event(&body["conversion_event"], &context);
+        assert_listed_event(&body["conversion_event"], true, &context);
         assert_eq!(
             body["conversion_event"]["id"], GET_CONVERSION_ID,
             "{context}: the event create-idempotent recorded"
@@ -349,6 +360,28 @@ pub fn assert_fixture_response(context: &str, name: &str, response: &Response) {
     }
     if name.starts_with("list-") || name.starts_with("get-") {
         assert_read_response(context, name, &body);
+        return;
+    }
+    if name.starts_with("restate-") {
+        let context = format!("{context}: {name}");
+        let request = fixture_body(name);
+        let adjustment = &body["adjustment"];
+        assert_eq!(adjustment["type"], request["type"], "{context}");
+        assert_eq!(
+            adjustment["conversion_event_id"], GET_CONVERSION_ID,
+            "{context}"
+        );
+        let event = &body["conversion_event"];
+        assert_eq!(event["id"], GET_CONVERSION_ID, "{context}");
+        assert_eq!(event["status"], "restated", "{context}");
+        assert_eq!(
+            event["adjustments"].as_array().unwrap().last(),
+            Some(adjustment)
+        );
+        assert!(
+            body_text(response).contains(r#""current_amount":4200.00,"#),
+            "{context}: the restated amount's digits, as sent"
+        );
         return;
     }
     let request = fixture_body(name);

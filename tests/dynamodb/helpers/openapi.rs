@@ -29,6 +29,10 @@ fn template(path: &str) -> Option<&'static str> {
         Some("/conversions/batch")
     } else if path.ends_with("/conversions") {
         Some("/conversions")
+    } else if let Some(event) = path.strip_suffix("/adjustments")
+        && event.rsplit_once('/')?.0.ends_with("/conversions")
+    {
+        Some("/conversions/{id}/adjustments")
     } else if path.rsplit_once('/')?.0.ends_with("/conversions") {
         Some("/conversions/{id}")
     } else {
@@ -212,6 +216,10 @@ fn shape(message: &str) -> String {
         if message.ends_with(said) && !message.starts_with("metadata.") {
             return format!("*{said}");
         }
+    }
+    // The event's currency, and the one sent.
+    if message.starts_with("currency must be the conversion event's (") {
+        return "currency must be the conversion event's (*), not *".to_owned();
     }
     // A metadata key, whatever it holds, before what is said of it.
     if message.starts_with("metadata.")

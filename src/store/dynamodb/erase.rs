@@ -1,0 +1,220 @@
+//! Erasure: every item holding a lead's data, or an account's, deleted one `DeleteItem` at a
+//! time (each returns what it deleted, so the count is exact and an event's adjustment keys are
+//! found), paged, a failure a retry may fix retried with backoff, safe to run again.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::types::ReturnValue;
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::error::store_error;
+use super::item::{self, Item, Reader, attr, entity, string};
+use super::{DynamoStore, keys};
+use crate::domain::{AccountId, LeadId};
+use crate::store::{Erased, StoreError};
+
+/// Deletes in flight at once.
+const DELETES_AT_ONCE: usize = 16;
+
+/// Attempts of one call that keeps failing in a way a retry may fix, backing off up to 10 s.
+const ATTEMPTS: u32 = 12;
+
+/// Index passes over a lead's events: the index lags its table, so a pass that found an event
+/// is followed by another, until one finds none left.
+const LEAD_PASSES: usize = 20;
+
+impl DynamoStore {
+    /// Deletes the lead, its workflow runs, its events (their adjustments are in them) and the
+    /// items holding those adjustments' keys. The lead goes first: a create for it is refused
+    /// from then on.
+    pub async fn erase_lead(&self, account: AccountId, lead: LeadId) -> Result<Erased, StoreError> {
+        let mut erased = Erased::default();
+        let lead_key = keys::key(account, keys::lead_sk(lead));
+        erased.leads += self.delete_all(vec![lead_key], false).await?.len() as u64;
+        let runs = self
+            .patiently(|| self.account_records(account, keys::WORKFLOW_RUN_SK_PREFIX))
+            .await?;
+        let lead_text = lead.to_string();
+        let theirs = runs.into_iter().filter(|run| {
+            Reader(run)
+                .string(attr::LEAD_ID)
+                .is_ok_and(|id| id == lead_text)
+        });
+        erased.workflow_runs += self.delete_all(theirs.collect(), false).await?.len() as u64;
+        for _ in 0..LEAD_PASSES {
+            let events = self.patiently(|| self.lead_entries(account, lead)).await?;
+            let deleted = self.delete_all(events, false).await?;
+            if deleted.is_empty() {
+                return Ok(erased);
+            }
+            erased.conversion_events += deleted.len() as u64;
+            let mut claims = Vec::new();
+            for event in &deleted {
+                for adjustment in item::stored_event_from(event)?.adjustments {
+                    let id = crate::domain::EventId::from_uuid(*adjustment.id.as_uuid());
+                    claims.push(keys::key(account, keys::event_sk(id)));
+                }
+            }
+            erased.adjustment_keys += self.delete_all(claims, true).await?.len() as u64;
+        }
+        Err(StoreError::Unavailable(
+            "the lead's index still lists events after every pass; run the erasure again".into(),
+        ))
+    }
+
+    /// Deletes every item of the account: its API keys first (they stop working at once), then
+    /// every record under it, the account's own last.
+    pub async fn erase_account(&self, account: AccountId) -> Result<Erased, StoreError> {
+        let mut erased = Erased::default();
+        let entries = self
+            .patiently(|| self.account_records(account, keys::API_KEY_ENTRY_SK_PREFIX))
+            .await?;
+        let global = (entries.iter())
+            .map(|entry| Ok(keys::api_key(&item::api_key_record_from(entry)?.hash)))
+            .collect::<Result<_, StoreError>>()?;
+        erased.api_keys += self.delete_all(global, false).await?.len() as u64;
+        loop {
+            let items = self.patiently(|| self.partition_keys(account)).await?;
+            let (own, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| {
+                Reader(i)
+                    .string(attr::SK)
+                    .is_ok_and(|sk| sk == keys::ACCOUNT_SK)
+            });
+            let rest: Vec<Item> = rest.into_iter().map(only_key).collect();
+            if rest.is_empty() {
+                if !own.is_empty() {
+                    self.delete_all(own.into_iter().map(only_key).collect(), false)
+                        .await?;
+                    erased.accounts += 1;
+                }
+                return Ok(erased);
+            }
+            for deleted in self.delete_all(rest, false).await? {
+                match Reader(&deleted).string(attr::ENTITY)? {
+                    entity::CONVERSION_EVENT => erased.conversion_events += 1,
+                    entity::ADJUSTMENT_KEY => erased.adjustment_keys += 1,
+                    entity::LEAD => erased.leads += 1,
+                    entity::WORKFLOW_RUN => erased.workflow_runs += 1,
+                    entity::CONVERSION_TYPE => erased.conversion_types += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Deletes the items by key, some at once; what each deleted (none for a key already gone).
+    /// `claims_only`: only items holding an adjustment's key.
+    async fn delete_all(
+        &self,
+        keys: Vec<Item>,
+        claims_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let deleted: Vec<Option<Item>> = stream::iter(keys)
+            .map(|key| self.patiently(move || self.delete(key.clone(), claims_only)))
+            .buffer_unordered(DELETES_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(deleted.into_iter().flatten().collect())
+    }
+
+    async fn delete(&self, key: Item, claims_only: bool) -> Result<Option<Item>, StoreError> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(only_key(key)))
+            .return_values(ReturnValue::AllOld);
+        if claims_only {
+            request = request
+                .condition_expression("#entity = :claim")
+                .expression_attribute_names("#entity", attr::ENTITY)
+                .expression_attribute_values(":claim", string(entity::ADJUSTMENT_KEY));
+        }
+        match request.send().await {
+            Ok(output) => Ok(output.attributes.filter(|old| !old.is_empty())),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    /// The keys of the lead's index entries, every page.
+    async fn lead_entries(
+        &self,
+        account: AccountId,
+        lead: LeadId,
+    ) -> Result<Vec<Item>, StoreError> {
+        let (index, partition) = keys::index_for(account, Some(lead));
+        let entries: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#partition = :partition")
+            .expression_attribute_names("#partition", index.partition)
+            .expression_attribute_values(":partition", string(partition))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        Ok(entries.into_iter().map(only_key).collect())
+    }
+
+    /// The key and kind of every item of the account's partition, every page.
+    async fn partition_keys(&self, account: AccountId) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .projection_expression("#pk, #sk, #entity")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_names("#entity", attr::ENTITY)
+            .expression_attribute_values(":pk", string(keys::account_pk(account)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_error)
+    }
+
+    /// The call again, after a growing pause, while it fails in a way a retry may fix.
+    async fn patiently<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(StoreError::Throttled(_) | StoreError::Unavailable(_))
+                    if attempt + 1 < ATTEMPTS =>
+                {
+                    let pause =
+                        Duration::from_millis(100 << attempt.min(7)).min(Duration::from_secs(10));
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The table's key of an item.
+fn only_key(mut item: Item) -> Item {
+    item.retain(|name, _| name == attr::PK || name == attr::SK);
+    item
+}
