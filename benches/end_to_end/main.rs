@@ -363,6 +363,19 @@ async fn bench() {
                 s.index_entries
             )
         };
+        if s.status == 0 && s.write_units() > 0.0 {
+            // An operator's run, not a request: what one costs.
+            let _ = writeln!(
+                w,
+                "| {} | - | {} | {} | {writes} | - | - | {:.0} | ${:.4} each | | | | | | |",
+                s.name,
+                s.calls_text(),
+                s.read_units(),
+                s.duration_ms,
+                s.cost(memory_mb)[0] / 1e6,
+            );
+            continue;
+        }
         if s.status == 0 {
             let _ = writeln!(
                 w,

@@ -58,6 +58,8 @@ pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 0.625 + 0.375;
 /// `connection`) and its status line, in bytes: part of what goes out.
 const GATEWAY_OVERHEAD_BYTES: usize = 120;
 
+const WRITES: [&str; 3] = ["PutItem", "UpdateItem", "DeleteItem"];
+
 pub struct Scenario {
     pub name: String,
     pub status: u16,
@@ -81,12 +83,12 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn read_units(&self) -> f64 {
-        self.units(|op| op != "PutItem")
+        self.units(|op| !WRITES.contains(&op))
     }
 
     /// The table's write units and the index entries'.
     pub fn write_units(&self) -> f64 {
-        self.units(|op| op == "PutItem") + self.index_units
+        self.units(|op| WRITES.contains(&op)) + self.index_units
     }
 
     fn units(&self, which: impl Fn(&str) -> bool) -> f64 {
@@ -426,6 +428,8 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         SMALL_ACCOUNT,
     )
     .await;
+    let adjusted_lead = events_of_a_new_lead(&setup, account, large, 50, 2).await;
+    let erased_lead = events_of_a_new_lead(&setup, account, large, ERASED_EVENTS, 0).await;
     consumed.take();
     logged_bytes();
 
@@ -480,6 +484,9 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
     assert_eq!(app.handle(keyed()).await.status(), 201);
     let stranger = ApiKey::generate_for(account);
     let one = first_event_id(&app, key.expose()).await;
+    let restatement = r#"{"type":"restatement","amount":80000.00,"reason":"closed lower"}"#;
+    let by_adjusted_lead = format!("lead_id={adjusted_lead}");
+    let adjust_path = format!("/conversions/{one}/adjustments");
 
     type Make<'a> = Box<dyn Fn() -> Request + 'a>;
     // A name, the request, whether it creates an event, a list page's filter and account size.
@@ -574,6 +581,33 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
         false,
         None,
     ));
+    cases.push((
+        "adjustment (a restatement)".into(),
+        Box::new(|| post_to(&adjust_path, key.expose(), restatement)),
+        false,
+        None,
+    ));
+    cases.push((
+        "adjustment with an Idempotency-Key".into(),
+        Box::new(|| {
+            let fresh = format!("bench-adjust-{}", uuid::Uuid::new_v4().simple());
+            post_to(&adjust_path, key.expose(), restatement).with_header("idempotency-key", &fresh)
+        }),
+        false,
+        None,
+    ));
+    cases.push((
+        "get by id, an event adjusted 6 times".into(),
+        Box::new(|| get(key.expose(), &format!("/conversions/{one}"), "")),
+        false,
+        None,
+    ));
+    cases.push((
+        "list, first page of 50, every event adjusted twice".into(),
+        Box::new(|| get(key.expose(), "/conversions", &by_adjusted_lead)),
+        false,
+        None,
+    ));
     for (name, make, created, list) in cases {
         let first = name.starts_with("first request");
         let on = if first { &fresh } else { &app };
@@ -625,7 +659,111 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
             list,
         });
     }
+    // An erasure (the admin CLI's, through the same store), its index entries' deletions too.
+    let sample = item_of(
+        account,
+        first_event_of(&app, key.expose(), erased_lead).await,
+    )
+    .await
+    .expect("an event of the lead");
+    let (entries, entry_units, _) = index_writes(&indexes, &sample);
+    consumed.take();
+    let started = Instant::now();
+    let erased = DynamoStore::new(client.clone(), table)
+        .erase_lead(account, erased_lead)
+        .await
+        .expect("the erasure");
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(erased.conversion_events, ERASED_EVENTS as u64);
+    scenarios.push(Scenario {
+        name: format!(
+            "erase-lead, a lead of {} events (admin CLI)",
+            thousands(ERASED_EVENTS)
+        ),
+        status: 0,
+        calls: consumed.take(),
+        rows: 1,
+        index_entries: entries * ERASED_EVENTS,
+        index_units: entry_units * ERASED_EVENTS as f64,
+        log_bytes: 0,
+        response_bytes: 0,
+        request_bytes: 0,
+        duration_ms,
+        list: None,
+    });
     scenarios
+}
+
+/// The events of the lead an erasure scenario erases.
+const ERASED_EVENTS: usize = 1_000;
+
+/// A new lead of the account with `events` events converted in 2025 (after every list page
+/// of the account's history), each adjusted `adjustments` times.
+async fn events_of_a_new_lead(
+    store: &DynamoStore,
+    account: AccountId,
+    history: History,
+    events: usize,
+    adjustments: usize,
+) -> LeadId {
+    use conversions::domain::{AdjustmentId, AdjustmentKind, NewAdjustment};
+    let lead = Lead {
+        id: LeadId::random(),
+        created_at: Timestamp::now(),
+    };
+    store
+        .put(&Record::Lead(account, lead.clone()))
+        .await
+        .unwrap();
+    let mut writers = tokio::task::JoinSet::new();
+    for stripe in 0..16 {
+        let store = store.clone();
+        writers.spawn(async move {
+            for i in (stripe..events).step_by(16) {
+                let mut event = history.event(i);
+                event.lead_id = lead.id;
+                event.workflow_run_id = None;
+                event.converted_at = Timestamp::parse("2025-06-01T00:00:00Z").unwrap();
+                let new = NewEvent {
+                    event: &event,
+                    write_token: WriteToken::random(),
+                };
+                store.insert_event(account, new).await.expect("an event");
+                let mut applied = Vec::new();
+                for n in 0..adjustments {
+                    let request = NewAdjustment {
+                        kind: AdjustmentKind::Restatement,
+                        amount: Some(Amount::parse_json_number("80000.00").unwrap()),
+                        currency: None,
+                        reason: None,
+                        adjusted_at: None,
+                    };
+                    let adjustment = request
+                        .resolve(AdjustmentId::random(), &event, &applied, Timestamp::now())
+                        .expect("an adjustment");
+                    assert!(
+                        store
+                            .append_adjustment(account, event.id, n, &adjustment)
+                            .await
+                            .unwrap()
+                    );
+                    applied.push(adjustment);
+                }
+            }
+        });
+    }
+    writers.join_all().await;
+    lead.id
+}
+
+async fn first_event_of(app: &App<DynamoStore>, key: &str, lead: LeadId) -> String {
+    let listed = app
+        .handle(get(key, "/conversions", &format!("lead_id={lead}&limit=1")))
+        .await;
+    serde_json::from_str::<serde_json::Value>(listed.body()).unwrap()["conversion_events"][0]["id"]
+        .as_str()
+        .expect("an event")
+        .to_owned()
 }
 
 async fn first_event_id(app: &App<DynamoStore>, key: &str) -> String {

@@ -316,10 +316,12 @@ async fn an_unknown_malformed_or_foreign_event_is_the_read_side_404() {
 async fn a_key_replays_its_adjustment_and_shares_one_key_space_with_creates() {
     let app = demo_app().await;
     let id = record(&app, Some("create-1")).await;
-    let first = adjust(&app, &id, RETRACT, Some("adjust-1")).await;
+    let first = adjust(&app, &id, RESTATE, Some("adjust-1")).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     // A later adjustment does not change what the replay answers: the state after it.
-    let replay = adjust(&app, &id, RETRACT, Some("adjust-1")).await;
+    let later = adjust(&app, &id, r#"{"type":"restatement","amount":1}"#, None).await;
+    assert_eq!(later.status(), StatusCode::CREATED);
+    let replay = adjust(&app, &id, RESTATE, Some("adjust-1")).await;
     assert_eq!(replay.status(), StatusCode::CREATED);
     assert_eq!(replay.header(REPLAYED_HEADER), Some("true"));
     assert_eq!(replay.body(), first.body());

@@ -79,7 +79,7 @@ pub async fn adjust_conversion<S: Store>(
         request: digest(event_id, &wanted),
     };
     let mut written = false;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let target = store.adjustment_target(account, event_id, key).await?;
         match &target.key_holder {
             Some(KeyHolder::Event) => return Err(AdjustError::IdempotencyMismatch),
@@ -145,20 +145,21 @@ pub async fn adjust_conversion<S: Store>(
             });
         }
         // Another adjustment came first, or this one did (an SDK retry of a write that landed):
-        // the next read tells.
+        // the next read tells. A short random pause spreads the requests racing for the event.
         written = true;
+        let pause = (uuid::Uuid::new_v4().as_u128() % (10 * (attempt as u128 + 1))) as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
     }
     Err(StoreError::Unavailable("the event kept changing while it was adjusted".into()).into())
 }
 
-/// A keyed request's digest, held by its claim until the adjustment is applied.
+/// A keyed request's digest, held by its claim: what [`NewAdjustment::would_store`] compares
+/// but `adjusted_at`, which a resend may leave out (the stored adjustment answers for it).
 fn digest(event: EventId, a: &NewAdjustment) -> Sha256Hex {
     let text = format!(
-        "{event}\n{}\n{}\n{}\n{}\n{}",
+        "{event}\n{}\n{}\n{}",
         a.kind.as_str(),
         a.amount.map(|x| x.to_string()).unwrap_or_default(),
-        a.currency.map(|c| c.to_string()).unwrap_or_default(),
-        a.adjusted_at.map(|t| t.sortable()).unwrap_or_default(),
         a.reason.as_ref().map_or("", |r| r.as_str()),
     );
     Sha256Hex::of(text.as_bytes())

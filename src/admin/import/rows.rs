@@ -28,6 +28,10 @@ use crate::service::{
 };
 use crate::store::{Provisioning, Record, Store, StoreError};
 
+/// A chunk's writes start within this of their check, each adjustment ends within it: what
+/// is recorded lands well within a minute of its instant (the bound `as_of` readers rely on).
+const WRITES_WITHIN: Duration = Duration::from_secs(20);
+
 /// Attempts at a chunk's throttled or failing rows before the import stops (checkpoint kept).
 const ATTEMPTS: u32 = 8;
 
@@ -43,7 +47,7 @@ pub(super) type Outcomes = Vec<Result<Done, Vec<String>>>;
 /// A chunk checked, its writes not made yet.
 pub(super) enum Checked {
     Conversions(CheckedBatch, Timestamp),
-    Adjustments(Vec<Result<AdjustRequest, Vec<String>>>, Timestamp),
+    Adjustments(Vec<Result<AdjustRequest, Vec<String>>>),
     Records(Vec<Result<Record, Vec<String>>>),
 }
 
@@ -52,7 +56,7 @@ impl Checked {
     pub(super) fn rejected(&self, row: usize) -> bool {
         match self {
             Self::Conversions(checked, _) => checked.refused(row),
-            Self::Adjustments(rows, _) => rows[row].is_err(),
+            Self::Adjustments(rows) => rows[row].is_err(),
             Self::Records(records) => records[row].is_err(),
         }
     }
@@ -61,7 +65,7 @@ impl Checked {
     pub(super) fn truncate(&mut self, rows: usize) {
         match self {
             Self::Conversions(checked, _) => checked.truncate(rows),
-            Self::Adjustments(requests, _) => requests.truncate(rows),
+            Self::Adjustments(requests) => requests.truncate(rows),
             Self::Records(records) => records.truncate(rows),
         }
     }
@@ -114,13 +118,13 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             if whole {
                 // Against each event as it is now (not as the chunk's earlier rows leave it).
                 let dry: Vec<_> = rows.iter().map(|row| row.clone().map(dry_run)).collect();
-                for (row, found) in rows.iter_mut().zip(self.adjustments(dry, now).await?) {
+                for (row, found) in rows.iter_mut().zip(self.adjustments(dry).await?) {
                     if let Err(errors) = found {
                         *row = Err(errors);
                     }
                 }
             }
-            return Ok(Checked::Adjustments(rows, now));
+            return Ok(Checked::Adjustments(rows));
         }
         let mut records = Vec::with_capacity(chunk.len());
         // A record on an earlier row of the chunk: the same one again, or a reject (as a later
@@ -172,12 +176,12 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     ) -> Result<Outcomes, AdminError> {
         match checked {
             Checked::Conversions(checked, now) => self.conversions(chunk, checked, now).await,
-            Checked::Adjustments(rows, now) => {
+            Checked::Adjustments(rows) => {
                 let dry_run = self.dry_run;
                 let rows = rows
                     .into_iter()
                     .map(|row| row.map(|r| AdjustRequest { dry_run, ..r }));
-                self.adjustments(rows.collect(), now).await
+                self.adjustments(rows.collect()).await
             }
             Checked::Records(records) => Ok(self.write_records(records, self.dry_run).await?),
         }
@@ -193,8 +197,15 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
         let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> =
             (0..chunk.len()).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        // Each event is recorded at most a few seconds after its instant (what `as_of` reads):
+        // a chunk checked longer ago than that is checked again first.
+        if stale(now) {
+            let now = Timestamp::now();
+            let rows = chunk.iter().map(|row| self.conversion(row, now));
+            checked = self.check_conversions(rows.collect(), now, false).await?;
+        }
         for attempt in 1..=ATTEMPTS {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let deadline = tokio::time::Instant::now() + WRITES_WITHIN;
             let results = service::write_batch(self.store, checked, deadline).await;
             let mut retry = Vec::new();
             for (i, result) in pending.into_iter().zip(results) {
@@ -226,6 +237,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            let now = Timestamp::now();
             let rows = retry.iter().map(|&i| self.conversion(&chunk[i], now));
             checked = self.check_conversions(rows.collect(), now, false).await?;
             pending = retry;
@@ -266,7 +278,6 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
     async fn adjustments(
         &self,
         rows: Vec<Result<AdjustRequest, Vec<String>>>,
-        now: Timestamp,
     ) -> Result<Outcomes, AdminError> {
         let mut by_event: Vec<(EventId, Vec<(usize, AdjustRequest)>)> = Vec::new();
         let mut outcomes: Vec<Option<Result<Done, Vec<String>>>> = Vec::new();
@@ -285,7 +296,7 @@ impl<'a, P: Provisioning + Store> Importer<'a, P> {
             .map(|(_, rows)| async move {
                 let mut done = Vec::with_capacity(rows.len());
                 for (i, request) in rows {
-                    done.push((i, adjust_patiently(store, account, request, now).await?));
+                    done.push((i, adjust_patiently(store, account, request).await?));
                 }
                 Ok::<_, StoreError>(done)
             })
@@ -518,16 +529,28 @@ fn dry_run(request: AdjustRequest) -> AdjustRequest {
     }
 }
 
-/// One adjustment, again after a back-off while the store is throttled or failing for now.
+/// Whether an instant taken for a write is too old to record it at.
+fn stale(taken: Timestamp) -> bool {
+    Timestamp::now().as_datetime() - taken.as_datetime() > chrono::Duration::seconds(3)
+}
+
+/// One adjustment, recorded at the instant of its attempt, again after a back-off while the
+/// store is throttled or failing for now.
 async fn adjust_patiently<P: Store>(
     store: &P,
     account: AccountId,
     request: AdjustRequest,
-    now: Timestamp,
 ) -> Result<Result<Done, Vec<String>>, StoreError> {
     let mut attempt = 0;
     loop {
-        let outcome = service::adjust_conversion(store, account, request.clone(), now).await;
+        let now = Timestamp::now();
+        let adjusting = service::adjust_conversion(store, account, request.clone(), now);
+        let outcome = match tokio::time::timeout(WRITES_WITHIN, adjusting).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AdjustError::Store(StoreError::Unavailable(
+                "the adjustment took too long".into(),
+            ))),
+        };
         let message = |e: crate::http::ApiError| Err(vec![e.message().to_owned()]);
         return Ok(match outcome {
             Ok(adjusted) => Ok(match adjusted.applied {

@@ -32,7 +32,7 @@ impl DynamoStore {
     pub async fn erase_lead(&self, account: AccountId, lead: LeadId) -> Result<Erased, StoreError> {
         let mut erased = Erased::default();
         let lead_key = keys::key(account, keys::lead_sk(lead));
-        erased.leads += self.delete_all(vec![lead_key], false).await?.len() as u64;
+        erased.leads += self.delete_all(vec![lead_key], Only::Any).await?.len() as u64;
         let runs = self
             .patiently(|| self.account_records(account, keys::WORKFLOW_RUN_SK_PREFIX))
             .await?;
@@ -42,22 +42,20 @@ impl DynamoStore {
                 .string(attr::LEAD_ID)
                 .is_ok_and(|id| id == lead_text)
         });
-        erased.workflow_runs += self.delete_all(theirs.collect(), false).await?.len() as u64;
+        erased.workflow_runs += self.delete_all(theirs.collect(), Only::Any).await?.len() as u64;
         for _ in 0..LEAD_PASSES {
-            let events = self.patiently(|| self.lead_entries(account, lead)).await?;
-            let deleted = self.delete_all(events, false).await?;
-            if deleted.is_empty() {
+            let entries = self.patiently(|| self.lead_entries(account, lead)).await?;
+            let erased_now: Vec<(bool, u64)> = stream::iter(entries)
+                .map(|key| self.erase_event(key, &lead_text))
+                .buffer_unordered(DELETES_AT_ONCE)
+                .try_collect()
+                .await?;
+            let events = erased_now.iter().filter(|(event, _)| *event).count() as u64;
+            erased.conversion_events += events;
+            erased.adjustment_keys += erased_now.iter().map(|(_, keys)| keys).sum::<u64>();
+            if events == 0 {
                 return Ok(erased);
             }
-            erased.conversion_events += deleted.len() as u64;
-            let mut claims = Vec::new();
-            for event in &deleted {
-                for adjustment in item::stored_event_from(event)?.adjustments {
-                    let id = crate::domain::EventId::from_uuid(*adjustment.id.as_uuid());
-                    claims.push(keys::key(account, keys::event_sk(id)));
-                }
-            }
-            erased.adjustment_keys += self.delete_all(claims, true).await?.len() as u64;
         }
         Err(StoreError::Unavailable(
             "the lead's index still lists events after every pass; run the erasure again".into(),
@@ -74,7 +72,7 @@ impl DynamoStore {
         let global = (entries.iter())
             .map(|entry| Ok(keys::api_key(&item::api_key_record_from(entry)?.hash)))
             .collect::<Result<_, StoreError>>()?;
-        erased.api_keys += self.delete_all(global, false).await?.len() as u64;
+        erased.api_keys += self.delete_all(global, Only::Any).await?.len() as u64;
         loop {
             let items = self.patiently(|| self.partition_keys(account)).await?;
             let (own, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| {
@@ -85,13 +83,13 @@ impl DynamoStore {
             let rest: Vec<Item> = rest.into_iter().map(only_key).collect();
             if rest.is_empty() {
                 if !own.is_empty() {
-                    self.delete_all(own.into_iter().map(only_key).collect(), false)
+                    self.delete_all(own.into_iter().map(only_key).collect(), Only::Any)
                         .await?;
                     erased.accounts += 1;
                 }
                 return Ok(erased);
             }
-            for deleted in self.delete_all(rest, false).await? {
+            for deleted in self.delete_all(rest, Only::Any).await? {
                 match Reader(&deleted).string(attr::ENTITY)? {
                     entity::CONVERSION_EVENT => erased.conversion_events += 1,
                     entity::ADJUSTMENT_KEY => erased.adjustment_keys += 1,
@@ -104,33 +102,77 @@ impl DynamoStore {
         }
     }
 
+    /// One of the lead's events: first the items holding its adjustments' keys (so that a run
+    /// cut short finds them again through the event), then the event, if it is still this
+    /// lead's (an index entry may be stale). Whether it deleted the event, and how many keys.
+    async fn erase_event(&self, key: Item, lead: &str) -> Result<(bool, u64), StoreError> {
+        let Some(found) = self.patiently(|| self.get(only_key(key.clone()))).await? else {
+            return Ok((false, 0));
+        };
+        let r = Reader(&found);
+        if r.string(attr::ENTITY)? != entity::CONVERSION_EVENT || r.string(attr::LEAD_ID)? != lead {
+            return Ok((false, 0));
+        }
+        let account_pk = r.string(attr::PK)?.to_owned();
+        let claims: Vec<Item> = item::stored_event_from(&found)?
+            .adjustments
+            .iter()
+            .map(|a| {
+                let id = crate::domain::EventId::from_uuid(*a.id.as_uuid());
+                Item::from([
+                    (attr::PK.to_owned(), string(&account_pk)),
+                    (attr::SK.to_owned(), string(keys::event_sk(id))),
+                ])
+            })
+            .collect();
+        let keys = self.delete_all(claims, Only::Claims).await?.len() as u64;
+        let lead_only = Only::LeadEvents(lead.to_owned());
+        let deleted = self
+            .patiently(|| self.delete(key.clone(), lead_only.clone()))
+            .await?;
+        Ok((deleted.is_some(), keys))
+    }
+
     /// Deletes the items by key, some at once; what each deleted (none for a key already gone).
-    /// `claims_only`: only items holding an adjustment's key.
-    async fn delete_all(
-        &self,
-        keys: Vec<Item>,
-        claims_only: bool,
-    ) -> Result<Vec<Item>, StoreError> {
+    /// `only`: which items it may delete; a key holding another is left alone.
+    async fn delete_all(&self, keys: Vec<Item>, only: Only) -> Result<Vec<Item>, StoreError> {
         let deleted: Vec<Option<Item>> = stream::iter(keys)
-            .map(|key| self.patiently(move || self.delete(key.clone(), claims_only)))
+            .map(|key| {
+                let only = only.clone();
+                async move {
+                    self.patiently(|| self.delete(key.clone(), only.clone()))
+                        .await
+                }
+            })
             .buffer_unordered(DELETES_AT_ONCE)
             .try_collect()
             .await?;
         Ok(deleted.into_iter().flatten().collect())
     }
 
-    async fn delete(&self, key: Item, claims_only: bool) -> Result<Option<Item>, StoreError> {
+    async fn delete(&self, key: Item, only: Only) -> Result<Option<Item>, StoreError> {
         let mut request = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(only_key(key)))
             .return_values(ReturnValue::AllOld);
-        if claims_only {
-            request = request
-                .condition_expression("#entity = :claim")
-                .expression_attribute_names("#entity", attr::ENTITY)
-                .expression_attribute_values(":claim", string(entity::ADJUSTMENT_KEY));
+        match only {
+            Only::Any => {}
+            Only::Claims => {
+                request = request
+                    .condition_expression("#entity = :claim")
+                    .expression_attribute_names("#entity", attr::ENTITY)
+                    .expression_attribute_values(":claim", string(entity::ADJUSTMENT_KEY));
+            }
+            Only::LeadEvents(lead) => {
+                request = request
+                    .condition_expression("#entity = :event AND #lead = :lead")
+                    .expression_attribute_names("#entity", attr::ENTITY)
+                    .expression_attribute_names("#lead", attr::LEAD_ID)
+                    .expression_attribute_values(":event", string(entity::CONVERSION_EVENT))
+                    .expression_attribute_values(":lead", string(lead));
+            }
         }
         match request.send().await {
             Ok(output) => Ok(output.attributes.filter(|old| !old.is_empty())),
@@ -211,6 +253,16 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// Which items a delete may remove.
+#[derive(Clone)]
+enum Only {
+    Any,
+    /// Items holding an adjustment's key.
+    Claims,
+    /// Events of this lead.
+    LeadEvents(String),
 }
 
 /// The table's key of an item.

@@ -245,7 +245,10 @@ impl DynamoStore {
                 tracing::warn!(sort_key = %event_sk, "an index entry's event is gone; skipped");
                 continue;
             };
-            let stored = item::stored_event_from(&event)?;
+            // A stale entry whose id an adjustment's key holds now: no event either.
+            let Some(stored) = super::event_from(&event)? else {
+                continue;
+            };
             let event = stored.event;
             let conversion_type = match types.get(&type_sk) {
                 Some(known) => Clone::clone(known),

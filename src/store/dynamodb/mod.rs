@@ -355,8 +355,10 @@ impl Store for DynamoStore {
         key: Option<EventId>,
     ) -> Result<Target, StoreError> {
         let event_sk = keys::event_sk(event);
+        // The key of the create that recorded this event names the event itself: read it once.
         let key_sk = key.map(keys::event_sk);
-        let wanted = std::iter::once(&event_sk).chain(&key_sk);
+        let other_key = key_sk.iter().filter(|sk| **sk != event_sk);
+        let wanted = std::iter::once(&event_sk).chain(other_key);
         let mut found = self
             .batch_get_all(
                 wanted.map(|sk| keys::key(account, sk.clone())).collect(),
