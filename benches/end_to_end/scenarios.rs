@@ -111,6 +111,17 @@ impl Scenario {
         if runs.is_empty() {
             return "none".to_owned();
         }
+        // Many calls interleaved (an erasure's): each operation's count, in first-call order.
+        if runs.len() > 6 {
+            let mut totals: Vec<(&str, usize)> = Vec::new();
+            for (op, n) in runs {
+                match totals.iter_mut().find(|(seen, _)| *seen == op) {
+                    Some((_, total)) => *total += n,
+                    None => totals.push((op, n)),
+                }
+            }
+            runs = totals;
+        }
         let runs: Vec<String> = (runs.iter())
             .map(|(op, n)| match n {
                 1 => (*op).to_owned(),

@@ -462,3 +462,41 @@ async fn a_replay_answers_the_state_after_its_adjustment_and_a_create_key_is_ref
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_adjustment_is_one_read_and_one_write_and_its_key_one_more_write() {
+    on_each_backend(|backend| async move {
+        let (app, operations, _table) = backend.counted_demo_app().await;
+        let id = record(&app).await;
+        operations.take();
+        assert_eq!(adjust(&app, &id, &restate(1), None).await.status(), 201);
+        // The API key, the event, the append.
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem", "UpdateItem"],
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            adjust(&app, &id, &restate(2), Some("counted"))
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
+            "{}: the event and the key's holder read together, the key claimed",
+            backend.name
+        );
+        let replay = adjust(&app, &id, &restate(2), Some("counted")).await;
+        assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+        assert_eq!(
+            operations.take(),
+            ["GetItem", "BatchGetItem"],
+            "{}: a replay writes nothing",
+            backend.name
+        );
+    })
+    .await;
+}

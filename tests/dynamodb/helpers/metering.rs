@@ -11,9 +11,11 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
 use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
 use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ProjectionType, ReturnConsumedCapacity};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -49,6 +51,10 @@ impl Intercept for Consumed {
             batch.return_consumed_capacity = wanted;
         } else if let Some(query) = input.downcast_mut::<QueryInput>() {
             query.return_consumed_capacity = wanted;
+        } else if let Some(update) = input.downcast_mut::<UpdateItemInput>() {
+            update.return_consumed_capacity = wanted;
+        } else if let Some(delete) = input.downcast_mut::<DeleteItemInput>() {
+            delete.return_consumed_capacity = wanted;
         }
         Ok(())
     }
@@ -78,6 +84,10 @@ impl Intercept for Consumed {
             ("BatchGetItem", total)
         } else if let Some(query) = output.downcast_ref::<QueryOutput>() {
             ("Query", units(query.consumed_capacity.as_ref()))
+        } else if let Some(update) = output.downcast_ref::<UpdateItemOutput>() {
+            ("UpdateItem", units(update.consumed_capacity.as_ref()))
+        } else if let Some(delete) = output.downcast_ref::<DeleteItemOutput>() {
+            ("DeleteItem", units(delete.consumed_capacity.as_ref()))
         } else {
             return Ok(());
         };
