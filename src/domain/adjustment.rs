@@ -396,6 +396,35 @@ mod tests {
     }
 
     #[test]
+    fn a_reason_takes_500_characters_and_never_shows_in_debug_output() {
+        let longest = "é".repeat(MAX_REASON_CHARS);
+        assert_eq!(Reason::parse(longest.clone()).unwrap().as_str(), longest);
+        assert_eq!(Reason::parse(format!("{longest}x")), Err(ReasonTooLong));
+        let reason = Reason::parse("Ana Souza's refund".into()).unwrap();
+        assert_eq!(format!("{reason:?}"), "Reason(<redacted>)");
+    }
+
+    #[test]
+    fn an_adjustment_may_happen_at_the_instant_of_the_conversion_not_before() {
+        let e = event();
+        let at = |t| NewAdjustment {
+            adjusted_at: Some(t),
+            ..new(AdjustmentKind::Retraction, None)
+        };
+        let now = self::at("2026-03-02T00:00:00Z");
+        assert!(
+            at(e.converted_at)
+                .resolve(AdjustmentId::random(), &e, &[], now)
+                .is_ok()
+        );
+        let before = self::at("2026-03-01T09:59:59.999Z");
+        assert!(matches!(
+            at(before).resolve(AdjustmentId::random(), &e, &[], now),
+            Err(Refusal::Invalid(_))
+        ));
+    }
+
+    #[test]
     fn a_resend_without_adjusted_at_is_the_same_request() {
         let e = event();
         let request = new(AdjustmentKind::Restatement, Some("1"));

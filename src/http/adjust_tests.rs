@@ -421,3 +421,25 @@ async fn as_of_reads_the_state_at_any_instant_the_same_way_every_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_member_written_twice_is_that_one_problem_only() {
+    let app = demo_app().await;
+    let id = record(&app, None).await;
+    for (body, field) in [
+        (r#"{"type":"retraction","type":"retraction"}"#, "type"),
+        (r#"{"type":"restatement","amount":1,"amount":1}"#, "amount"),
+        (
+            r#"{"type":"retraction","reason":"a","reason":"b"}"#,
+            "reason",
+        ),
+    ] {
+        let response = adjust(&app, &id, body, None).await;
+        let errors = &json_of(&response)["errors"];
+        assert_eq!(
+            errors,
+            &json!([{"field": field, "message": format!("{field} must not appear more than once")}]),
+            "{body}"
+        );
+    }
+}
