@@ -44,7 +44,7 @@ fuzz: ## Every fuzz target for FUZZ_SECONDS each (default 60), from fuzz/corpus/
 fuzz-cmin: ## Merge what make fuzz found into fuzz/corpus/, minimised (then commit it)
 	@scripts/fuzz.sh cmin
 
-mutants: ## cargo mutants over src/domain, src/service.rs, src/http with the whole suite; resumes (MUTANTS_SUITE=fast, MUTANTS_FILES=...)
+mutants: ## cargo mutants over src/domain, src/service.rs, src/service/, src/http with the whole suite; resumes (MUTANTS_SUITE=fast, MUTANTS_FILES=...)
 	@scripts/mutants.sh
 
 build: tools ## Build the function for Lambda (arm64, release) into target/lambda/ (or $$CARGO_TARGET_DIR/lambda/), and prints its size

@@ -160,7 +160,8 @@ fn answer(incoming: Incoming) -> Value {
     let outgoing = runtime.block_on(async {
         let store = MemoryStore::new();
         seed_demo(&store).await.expect("the demo data");
-        let app = App::new(store);
+        // The feed serves the store's event at once.
+        let app = App::new(store).with_changes_lag(std::time::Duration::ZERO);
         // One event to adjust.
         let body = format!(
             r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":10.00}}"#
@@ -741,6 +742,7 @@ enum Route {
     Conversion(String),
     /// `None`: the event every fuzzed store holds ([`FUZZ_EVENT_KEY`]).
     Adjustments(Option<String>),
+    Changes,
     ConversionTypes,
     Other(String),
 }
@@ -927,6 +929,7 @@ impl Sent {
                     format!("/conversions/{id}/adjustments"),
                 )
             }
+            Route::Changes => ("/conversions/changes", "/conversions/changes".to_owned()),
             Route::ConversionTypes => ("/conversion-types", "/conversion-types".to_owned()),
             Route::Other(path) => ("$default", path.clone()),
         };

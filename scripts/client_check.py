@@ -10,6 +10,7 @@ With DYNAMODB_PORT (the local DynamoDB the API runs on, in `conversions-local`),
 server paused while a request waits) and a 500 (an unreadable item, removed afterwards).
 """
 
+import datetime
 import os
 import re
 import shutil
@@ -176,6 +177,21 @@ def main(base_url, key, dynamodb_port=None):
     expect("the state as of its creation", get_conversion.sync_detailed(
         event_id, client=client(), as_of=created.conversion_event.created_at), 200,
         ConversionEventFound)
+
+    from conversions_client.api.conversions import list_changes
+    from conversions_client.models import ChangePage
+
+    # A minute passes before a change is served: the first page may be empty, and its cursor
+    # resumes either way.
+    feed = expect("the feed", list_changes.sync_detailed(client=client(), limit=5), 200, ChangePage)
+    expect("the feed resumed", list_changes.sync_detailed(
+        client=client(), after=feed.next_cursor), 200, ChangePage)
+    ahead = expect("the feed from tomorrow", list_changes.sync_detailed(
+        client=client(), since=datetime.datetime.now(datetime.timezone.utc)
+        + datetime.timedelta(days=1)), 200, ChangePage)
+    check(not ahead.changes, "nothing recorded tomorrow yet")
+    expect("an edited cursor", list_changes.sync_detailed(
+        client=client(), after=feed.next_cursor + "x"), 400, ValidationError)
 
     if dynamodb_port:
         faults(int(dynamodb_port), client, expect, list_conversion_types, get_conversion, Error)

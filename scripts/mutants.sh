@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make mutants`: cargo-mutants (pinned; installed into .tools/ on first use) over src/domain,
-# src/service.rs and src/http (.cargo/mutants.toml). Results go to mutants.out/ (missed.txt:
-# the mutants no test caught; caught.txt, unviable.txt, timeout.txt).
+# src/service.rs, src/service/ and src/http (.cargo/mutants.toml). Results go to mutants.out/
+# (missed.txt: the mutants no test caught; caught.txt, unviable.txt, timeout.txt).
 #
 # MUTANTS_SUITE says which tests judge each mutant:
 #   all   (default) the whole suite, `cargo test --lib --bins --tests` against a dynalite and a
@@ -32,7 +32,7 @@ case ${MUTANTS_SUITE:-all} in
   *) die "MUTANTS_SUITE is all or fast" ;;
 esac
 args=(--jobs 1)
-for path in ${MUTANTS_FILES:-src/domain src/service.rs src/http}; do
+for path in ${MUTANTS_FILES:-src/domain src/service.rs src/service src/http}; do
   if [ -d "$path" ]; then args+=(--file "$path/**/*.rs"); else args+=(--file "$path"); fi
 done
 for arg in "${tests[@]}"; do args+=(--cargo-test-arg="$arg"); done

@@ -3,8 +3,10 @@
 
 mod adjust;
 mod batch;
+mod changes;
 
 pub use adjust::{AdjustError, AdjustRequest, Adjusted, Applied, adjust_conversion};
+pub use changes::{ChangesPage, ChangesRequest, list_changes};
 
 pub use batch::{
     BatchRow, CheckedBatch, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, Source, WRITES_AT_ONCE,
@@ -326,106 +328,8 @@ fn replay(existing: StoredEvent, conversion: &NewConversion) -> Result<Outcome, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ConversionTypeId;
     use crate::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-    use crate::store::{Context, MemoryStore};
-
-    /// The demo data, where the first put finds the event already written: by this request's
-    /// own earlier attempt (`own`), or by another request.
-    struct WrittenBefore {
-        store: MemoryStore,
-        own: bool,
-    }
-
-    impl Store for WrittenBefore {
-        async fn account_for_key(
-            &self,
-            key: &crate::domain::ApiKeyHash,
-        ) -> Result<Option<AccountId>, StoreError> {
-            self.store.account_for_key(key).await
-        }
-        async fn load_context(
-            &self,
-            account: AccountId,
-            lookup: &Lookup<'_>,
-        ) -> Result<Context, StoreError> {
-            self.store.load_context(account, lookup).await
-        }
-        async fn insert_event(
-            &self,
-            account: AccountId,
-            new: NewEvent<'_>,
-        ) -> Result<Insert, StoreError> {
-            let earlier = NewEvent {
-                write_token: if self.own {
-                    new.write_token
-                } else {
-                    WriteToken::random()
-                },
-                ..new
-            };
-            assert_eq!(
-                self.store.insert_event(account, earlier).await?,
-                Insert::Written
-            );
-            self.store.insert_event(account, new).await
-        }
-        async fn get_event(
-            &self,
-            account: AccountId,
-            id: EventId,
-        ) -> Result<Option<StoredEvent>, StoreError> {
-            self.store.get_event(account, id).await
-        }
-        async fn adjustment_target(
-            &self,
-            account: AccountId,
-            event: EventId,
-            key: Option<EventId>,
-        ) -> Result<crate::store::Target, StoreError> {
-            self.store.adjustment_target(account, event, key).await
-        }
-        async fn claim_key(
-            &self,
-            account: AccountId,
-            key: EventId,
-            claim: &crate::store::AdjustmentClaim,
-            at: Timestamp,
-        ) -> Result<Option<crate::store::KeyHolder>, StoreError> {
-            self.store.claim_key(account, key, claim, at).await
-        }
-        async fn append_adjustment(
-            &self,
-            account: AccountId,
-            event: EventId,
-            after: usize,
-            adjustment: &crate::domain::Adjustment,
-        ) -> Result<bool, StoreError> {
-            self.store
-                .append_adjustment(account, event, after, adjustment)
-                .await
-        }
-        async fn conversion_types(
-            &self,
-            account: AccountId,
-        ) -> Result<Vec<ConversionType>, StoreError> {
-            self.store.conversion_types(account).await
-        }
-        async fn conversion_type(
-            &self,
-            account: AccountId,
-            id: ConversionTypeId,
-        ) -> Result<Option<ConversionType>, StoreError> {
-            self.store.conversion_type(account, id).await
-        }
-        async fn list_events(
-            &self,
-            account: AccountId,
-            page: &PageRequest,
-        ) -> Result<crate::domain::Page, StoreError> {
-            self.store.list_events(account, page).await
-        }
-    }
+    use crate::store::{Faults, MemoryStore};
 
     async fn create(own: bool, key: Option<&[u8]>) -> Result<Outcome, CreateError> {
         let store = MemoryStore::new();
@@ -443,7 +347,10 @@ mod tests {
             idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
             dry_run: false,
         };
-        let store = WrittenBefore { store, own };
+        let store = store.with_faults(Faults {
+            written_before: Some(own),
+            ..Faults::default()
+        });
         create_conversion(
             &store,
             Caller::Account(demo.account.id),

@@ -162,7 +162,7 @@ pub enum Command {
     /// rows were rejected, 1 when stopped (checkpoint kept), 2 on bad usage.
     Import(super::import::ImportArgs),
     /// Erase a lead: its events (with their adjustments), its workflow runs and the lead itself,
-    /// however many. Prints a receipt (counts by kind, start and end; no ids, no values). Run it
+    /// however many. Prints a receipt (counts by kind, start and end; no id but the account's, no values). Run it
     /// again to finish an interrupted erasure, or after sources stopped sending for the lead.
     EraseLead {
         #[arg(long)]

@@ -115,7 +115,7 @@ pub struct Adjustment {
     pub reason: Option<Reason>,
     /// When it happened, as the client says.
     pub adjusted_at: Timestamp,
-    /// When this service recorded it: never before the event's, or an earlier adjustment's.
+    /// When this service recorded it: after the event's, and an earlier adjustment's.
     pub created_at: Timestamp,
 }
 
@@ -233,7 +233,8 @@ impl NewAdjustment {
             amount: self.amount,
             reason: self.reason.clone(),
             adjusted_at,
-            created_at: now.max(last),
+            // Strictly after: the feed orders changes by this instant.
+            created_at: now.max(last.next_millisecond()),
         })
     }
 
@@ -349,11 +350,12 @@ mod tests {
                 at("2026-03-01T23:00:00Z"),
             )
             .unwrap();
-        assert_eq!(second.created_at, first.created_at);
+        assert_eq!(second.created_at, at("2026-03-02T00:00:00.001Z"));
         assert_eq!(second.adjusted_at, at("2026-03-01T23:00:00Z"));
         let both = [first.clone(), second.clone()];
         assert!(recorded_by(&both, at("2026-03-01T23:59:59Z")).is_empty());
-        assert_eq!(recorded_by(&both, first.created_at).len(), 2);
+        assert_eq!(recorded_by(&both, first.created_at).len(), 1);
+        assert_eq!(recorded_by(&both, second.created_at).len(), 2);
         assert_eq!(through(&both, first.id).unwrap().len(), 1);
         assert_eq!(through(&both, AdjustmentId::random()), None);
     }

@@ -29,7 +29,7 @@ pub const MAX_ENTRIES_COUNTED: u32 = 1_000;
 pub struct Limit(u32);
 
 /// Decimal digits only: no sign, no space (`u32`'s own parser takes `+5`).
-fn whole_number(text: &str) -> Option<u32> {
+pub fn whole_number(text: &str) -> Option<u32> {
     let digits_only = text.bytes().all(|b| b.is_ascii_digit());
     text.parse().ok().filter(|_| digits_only)
 }

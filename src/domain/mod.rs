@@ -6,6 +6,7 @@
 mod account;
 mod adjustment;
 mod amount;
+mod change;
 mod conversion;
 mod currency;
 mod digest;
@@ -26,6 +27,10 @@ pub use adjustment::{
     status, through,
 };
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
+pub use change::{
+    CHANGES_LAG, Change, ChangeCursor, ChangeCursorError, ChangeKind, ChangeRecord, Content,
+    DEFAULT_CHANGES_LIMIT, FeedPosition, MAX_CHANGES_EXAMINED, MAX_CHANGES_LIMIT, Subject,
+};
 pub use conversion::{
     Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead,
     MAX_FIELD_KEY_CHARS, MAX_FIELD_LABEL_CHARS, MAX_FIELDS_PER_TYPE, MAX_TYPE_DESCRIPTION_CHARS,
@@ -44,7 +49,7 @@ pub use json::{
 pub use listing::{
     Cursor, CursorError, DEFAULT_LIMIT, EmptyWindow, EventFilter, EventWithType, Limit,
     MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, MAX_LIMIT, MAX_OFFSET, Offset, Page, PageRequest,
-    Position, Resume, Total, Window,
+    Position, Resume, Total, Window, whole_number,
 };
 pub use metadata::{
     MAX_METADATA_BYTES, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, Metadata, MetadataError,

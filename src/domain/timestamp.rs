@@ -59,6 +59,25 @@ impl Timestamp {
         }
     }
 
+    /// The next millisecond: what follows this instant as [`Self::now`] counts.
+    pub fn next_millisecond(self) -> Self {
+        Self(
+            self.0
+                .checked_add_signed(chrono::Duration::milliseconds(1))
+                .unwrap_or(self.0),
+        )
+    }
+
+    /// This instant, `by` earlier.
+    pub fn minus(self, by: std::time::Duration) -> Self {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        Self(
+            self.0
+                .checked_sub_signed(by)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
+    }
+
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }

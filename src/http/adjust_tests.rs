@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::tests::{json, keys};
 use super::*;
 use crate::domain::{FULL, MAX_ADJUSTMENTS_PER_EVENT, RETRACTED};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
@@ -29,10 +30,6 @@ fn call(method: &str, path: &str, body: Option<String>, key: Option<&str>) -> Re
     }
 }
 
-fn json_of(response: &Response) -> Value {
-    serde_json::from_str(response.body()).unwrap()
-}
-
 /// Records a 5000.00 (USD) event converted at 2026-03-01 and returns its id.
 async fn record(app: &App<MemoryStore>, key: Option<&str>) -> String {
     let body = format!(
@@ -47,7 +44,7 @@ async fn record(app: &App<MemoryStore>, key: Option<&str>) -> String {
         "{}",
         response.body()
     );
-    json_of(&response)["conversion_event"]["id"]
+    json(&response)["conversion_event"]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -62,15 +59,6 @@ async fn adjust(app: &App<MemoryStore>, id: &str, body: &str, key: Option<&str>)
 async fn read(app: &App<MemoryStore>, id: &str, query: &str) -> Response {
     app.handle(call("GET", &format!("/conversions/{id}"), None, None).with_query(query))
         .await
-}
-
-fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
 }
 
 const RESTATE: &str = r#"{"type":"restatement","amount":4200.00,"reason":"closed at a lower price","adjusted_at":"2026-03-02T10:00:00Z"}"#;
@@ -88,7 +76,7 @@ async fn a_restatement_is_appended_and_every_read_shows_the_state_after_it() {
         response.body()
     );
     assert_eq!(response.header(REPLAYED_HEADER), None);
-    let body = json_of(&response);
+    let body = json(&response);
     assert_eq!(keys(&body), ["success", "adjustment", "conversion_event"]);
     let adjustment = &body["adjustment"];
     assert_eq!(
@@ -118,11 +106,11 @@ async fn a_restatement_is_appended_and_every_read_shows_the_state_after_it() {
         (&json!("restated"), &json!(5000.0), &json!([adjustment]))
     );
 
-    let one = json_of(&read(&app, &id, "").await)["conversion_event"].take();
+    let one = json(&read(&app, &id, "").await)["conversion_event"].take();
     assert_eq!(one["status"], "restated");
     assert_eq!(one["adjustments"], json!([adjustment]));
     let listed = app.handle(call("GET", "/conversions", None, None)).await;
-    let listed = &json_of(&listed)["conversion_events"][0];
+    let listed = &json(&listed)["conversion_events"][0];
     assert_eq!(
         (&listed["status"], &listed["current_amount"]),
         (&json!("restated"), &json!(4200.0))
@@ -155,11 +143,11 @@ async fn a_retraction_counts_zero_and_is_final() {
         let refused = adjust(&app, &id, after, None).await;
         assert_eq!(refused.status(), StatusCode::CONFLICT);
         assert_eq!(
-            json_of(&refused),
+            json(&refused),
             json!({"error": "Conflict", "message": RETRACTED})
         );
     }
-    let one = json_of(&read(&app, &id, "").await);
+    let one = json(&read(&app, &id, "").await);
     assert_eq!(
         one["conversion_event"]["adjustments"]
             .as_array()
@@ -182,7 +170,7 @@ async fn an_event_takes_a_bounded_number_of_adjustments() {
     }
     let refused = adjust(&app, &id, restate, None).await;
     assert_eq!(
-        json_of(&refused),
+        json(&refused),
         json!({"error": "Conflict", "message": FULL})
     );
 }
@@ -239,7 +227,7 @@ async fn every_problem_is_listed_field_first_in_one_400() {
     for (body, expected) in cases {
         let response = adjust(&app, &id, body, None).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
-        let answer = json_of(&response);
+        let answer = json(&response);
         let errors: Vec<(&str, &str)> = answer["errors"]
             .as_array()
             .unwrap()
@@ -250,7 +238,7 @@ async fn every_problem_is_listed_field_first_in_one_400() {
         assert_eq!(answer["message"], expected[0].1);
     }
     // Nothing was applied.
-    let one = json_of(&read(&app, &id, "").await);
+    let one = json(&read(&app, &id, "").await);
     assert_eq!(one["conversion_event"]["status"], "recorded");
 }
 
@@ -283,7 +271,7 @@ async fn an_unknown_malformed_or_foreign_event_is_the_read_side_404() {
                 .with_body(Body::Text(body)),
         )
         .await;
-    let foreign = json_of(&response)["conversion_event"]["id"]
+    let foreign = json(&response)["conversion_event"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -295,7 +283,7 @@ async fn an_unknown_malformed_or_foreign_event_is_the_read_side_404() {
         let response = adjust(&app, &id, RETRACT, None).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(
-            json_of(&response)["message"],
+            json(&response)["message"],
             ApiError::EventNotFound.message()
         );
     }
@@ -338,7 +326,7 @@ async fn a_key_replays_its_adjustment_and_shares_one_key_space_with_creates() {
     ];
     for response in reused {
         assert_eq!(response.status(), mismatch.status(), "{}", response.body());
-        assert_eq!(json_of(&response)["message"], mismatch.message());
+        assert_eq!(json(&response)["message"], mismatch.message());
     }
     // A batch row with an adjustment's key is a conflict.
     let batch = format!(
@@ -348,7 +336,7 @@ async fn a_key_replays_its_adjustment_and_shares_one_key_space_with_creates() {
         .handle(call("POST", "/conversions/batch", Some(batch), None))
         .await;
     assert_eq!(
-        json_of(&response)["results"][0]["status"],
+        json(&response)["results"][0]["status"],
         "conflict",
         "{}",
         response.body()
@@ -386,7 +374,7 @@ async fn as_of_reads_the_state_at_any_instant_the_same_way_every_time() {
     ] {
         let query = format!("as_of={at}");
         let first = read(&app, &id, &query).await;
-        let event = &json_of(&first)["conversion_event"];
+        let event = &json(&first)["conversion_event"];
         assert_eq!(
             (&event["status"], &event["current_amount"]),
             (&json!(status), &amount),
@@ -397,11 +385,11 @@ async fn as_of_reads_the_state_at_any_instant_the_same_way_every_time() {
         let listing = app
             .handle(call("GET", "/conversions", None, None).with_query(&query))
             .await;
-        let listing = json_of(&listing);
+        let listing = json(&listing);
         assert_eq!(listing["total"], 1, "{at}: {listing}");
         assert_eq!(listing["conversion_events"][0]["status"], status);
     }
-    let now = json_of(&app.handle(call("GET", "/conversions", None, None)).await);
+    let now = json(&app.handle(call("GET", "/conversions", None, None)).await);
     assert_eq!(now["total"], 2);
     assert!(now.to_string().contains(&later));
 
@@ -417,7 +405,7 @@ async fn as_of_reads_the_state_at_any_instant_the_same_way_every_time() {
                 .handle(call("GET", path, None, None).with_query(query))
                 .await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-            assert_eq!(json_of(&response)["message"], message, "{path}?{query}");
+            assert_eq!(json(&response)["message"], message, "{path}?{query}");
         }
     }
 }
@@ -435,7 +423,7 @@ async fn a_member_written_twice_is_that_one_problem_only() {
         ),
     ] {
         let response = adjust(&app, &id, body, None).await;
-        let errors = &json_of(&response)["errors"];
+        let errors = &json(&response)["errors"];
         assert_eq!(
             errors,
             &json!([{"field": field, "message": format!("{field} must not appear more than once")}]),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::tests::SlowStore;
+use super::tests::{json, slow};
 use super::*;
 use crate::domain::{AccountId, IdempotencyKeyError, ReferenceError};
 use crate::seed::{
@@ -38,10 +38,6 @@ fn batch(body: &str) -> Request {
 
 fn rows(rows: &[Value]) -> Request {
     batch(&json!({ "events": rows }).to_string())
-}
-
-fn json(response: &Response) -> Value {
-    serde_json::from_str(response.body()).unwrap()
 }
 
 fn statuses(body: &Value) -> Vec<&str> {
@@ -226,11 +222,9 @@ async fn whole_requests_are_refused_in_the_usual_error_shape() {
 
 #[tokio::test]
 async fn at_the_deadline_every_row_is_still_answered_and_the_rest_are_retryable() {
-    let memory = MemoryStore::new();
-    seed_demo(&memory).await.unwrap();
     // Each write takes 300 ms, 16 at a time: with 1.5 s to write, 64 rows cannot all be written.
     let app = App::with_deadline(
-        SlowStore(memory, Duration::from_millis(300)),
+        slow(Duration::from_millis(300)).await,
         Duration::from_millis(2_500),
     );
     let many: Vec<Value> = (0..64).map(|i| row(&format!("t{i}"), "1")).collect();
@@ -250,7 +244,6 @@ async fn at_the_deadline_every_row_is_still_answered_and_the_rest_are_retryable(
     let created = statuses.iter().filter(|s| **s == "created").count();
     let stored = app
         .store()
-        .0
         .events(AccountId::parse(DEMO_ACCOUNT_ID).unwrap())
         .len();
     assert!(

@@ -38,7 +38,8 @@ use observe::request_span;
 use route::Route;
 
 use crate::domain::{
-    AccountId, ApiKey, ApiKeyError, EventId, FieldError, IdempotencyKey, Timestamp,
+    AccountId, ApiKey, ApiKeyError, CHANGES_LAG, ChangeCursor, EventId, FieldError, IdempotencyKey,
+    Timestamp,
 };
 use crate::service::{self, Caller, CreateRequest, Outcome, Source};
 use crate::store::Store;
@@ -59,6 +60,8 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 pub struct App<S> {
     store: S,
     deadline: Duration,
+    /// How long after it is recorded the feed serves a change ([`CHANGES_LAG`]).
+    changes_lag: Duration,
     /// Whether this process has answered a request before: the first one is its cold start.
     answered_before: AtomicBool,
 }
@@ -73,7 +76,16 @@ impl<S: Store> App<S> {
         Self {
             store,
             deadline: deadline.min(Duration::from_secs(900)),
+            changes_lag: CHANGES_LAG,
             answered_before: AtomicBool::new(false),
+        }
+    }
+
+    /// Another lag for the feed: for tests, which cannot wait a minute for each change.
+    pub fn with_changes_lag(self, changes_lag: Duration) -> Self {
+        Self {
+            changes_lag,
+            ..self
         }
     }
 
@@ -217,6 +229,7 @@ impl<S: Store> App<S> {
                 Ok(Response::json(StatusCode::OK, listed_json(&listed)))
             }
             Route::Adjustments(id) => self.adjust(request, account, &id).await,
+            Route::Changes => self.changes(request, account).await,
             Route::Batch => self.create_batch(request, account, deadline).await,
             Route::ConversionTypes => {
                 let types = service::list_conversion_types(&self.store, account).await?;
@@ -275,20 +288,8 @@ impl<S: Store> App<S> {
     ) -> Result<Response, ApiError> {
         let now = Timestamp::now();
         let mut errors = Vec::new();
-        let adjustment = match request.body().bytes() {
-            Some(body) if body.len() > MAX_BODY_BYTES => return Err(ApiError::PayloadTooLarge),
-            Some(body) => parse_new_adjustment(body, now)
-                .map_err(|e| errors.extend(e))
-                .ok(),
-            None => {
-                errors.push(not_base64());
-                None
-            }
-        };
-        let idempotency_key = idempotency_key(request)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
+        let (adjustment, idempotency_key) =
+            read_keyed_body(request, &mut errors, |body| parse_new_adjustment(body, now))?;
         let (Some(adjustment), true) = (adjustment, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
@@ -310,6 +311,27 @@ impl<S: Store> App<S> {
         } else {
             response
         })
+    }
+
+    /// `GET /conversions/changes`: a page of the feed, as much of it as a Lambda answer holds.
+    async fn changes(&self, request: &Request, account: AccountId) -> Result<Response, ApiError> {
+        let until = Timestamp::now().minus(self.changes_lag);
+        let wanted = query::changes_request(request.query(), account, until)
+            .map_err(ApiError::Validation)?;
+        let page = service::list_changes(&self.store, account, wanted).await?;
+        let changes = render::render_changes(&page.changes);
+        let fit = render::events_that_fit(&changes);
+        // Cut short, the next page starts after the last change served.
+        let next = match fit.checked_sub(1) {
+            _ if fit == changes.len() => page.next,
+            Some(last) => page.changes[last].position,
+            None => wanted.after,
+        };
+        let cursor = ChangeCursor::new(account, next);
+        Ok(Response::json(
+            StatusCode::OK,
+            render::changes_json(&changes[..fit], &cursor),
+        ))
     }
 
     /// `POST /conversions`. A key that names its account is checked in the same read as the
@@ -379,20 +401,8 @@ fn api_key(request: &Request) -> Result<ApiKey, ApiError> {
 /// The body, `Idempotency-Key` and `dry_run`, with every problem of the three reported together.
 fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateRequest, ApiError> {
     let mut errors: Vec<FieldError> = Vec::new();
-    let parsed = match request.body().bytes() {
-        Some(body) if body.len() > MAX_BODY_BYTES => return Err(ApiError::PayloadTooLarge),
-        Some(body) => parse_new_conversion(body, now)
-            .map_err(|e| errors.extend(e))
-            .ok(),
-        None => {
-            errors.push(not_base64());
-            None
-        }
-    };
-    let idempotency_key = idempotency_key(request)
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let (parsed, idempotency_key) =
+        read_keyed_body(request, &mut errors, |body| parse_new_conversion(body, now))?;
     let dry_run = dry_run(request).map_err(|e| errors.push(e)).ok();
     match (parsed, dry_run) {
         (Some(conversion), Some(dry_run)) if errors.is_empty() => Ok(CreateRequest {
@@ -402,6 +412,28 @@ fn read_create_request(request: &Request, now: Timestamp) -> Result<CreateReques
         }),
         _ => Err(ApiError::Validation(errors)),
     }
+}
+
+/// The body, parsed by `parse`, and the Idempotency-Key header; the problems of both go to
+/// `errors`, so one 400 lists them all. Only an oversized body ends the request at once.
+fn read_keyed_body<T>(
+    request: &Request,
+    errors: &mut Vec<FieldError>,
+    parse: impl FnOnce(&[u8]) -> Result<T, Vec<FieldError>>,
+) -> Result<(Option<T>, Option<IdempotencyKey>), ApiError> {
+    let parsed = match request.body().bytes() {
+        Some(body) if body.len() > MAX_BODY_BYTES => return Err(ApiError::PayloadTooLarge),
+        Some(body) => parse(body).map_err(|e| errors.extend(e)).ok(),
+        None => {
+            errors.push(not_base64());
+            None
+        }
+    };
+    let key = idempotency_key(request)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    Ok((parsed, key))
 }
 
 fn not_base64() -> FieldError {
@@ -440,6 +472,8 @@ fn dry_run(request: &Request) -> Result<bool, FieldError> {
 mod adjust_tests;
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod changes_tests;
 #[cfg(test)]
 mod read_tests;
 #[cfg(test)]

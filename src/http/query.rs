@@ -4,10 +4,12 @@
 use std::borrow::Cow;
 
 use crate::domain::{
-    AccountId, ConversionTypeId, Cursor, EventFilter, FieldError, IdError, LeadId, Limit,
-    MAX_LIMIT, MAX_OFFSET, MasterWorkflowId, Offset, PageRequest, Timestamp, Window, WorkflowId,
-    WorkflowRunId,
+    AccountId, ChangeCursor, ConversionTypeId, Cursor, DEFAULT_CHANGES_LIMIT, EventFilter,
+    FeedPosition, FieldError, IdError, LeadId, Limit, MAX_CHANGES_LIMIT, MAX_LIMIT, MAX_OFFSET,
+    MasterWorkflowId, Offset, PageRequest, Timestamp, Window, WorkflowId, WorkflowRunId,
+    whole_number,
 };
+use crate::service::ChangesRequest;
 
 pub struct Query<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
@@ -136,6 +138,46 @@ pub fn page_request(raw_query: &str, account: AccountId) -> Result<PageRequest, 
         Ok(resume) => Ok(PageRequest::new(filter, resume, offset, limit)),
         Err(invalid) => Err(vec![FieldError::new("cursor", invalid)]),
     }
+}
+
+pub const AFTER_AND_SINCE: &str = "give after or since, not both";
+
+/// The parameters of `GET /conversions/changes`: where to start (`after` a cursor, `since` an
+/// instant, else the first change) and how many, every problem listed together.
+pub fn changes_request(
+    raw_query: &str,
+    account: AccountId,
+    until: Timestamp,
+) -> Result<ChangesRequest, Vec<FieldError>> {
+    let query = Query::parse(raw_query);
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let limit = param(&query, e, "limit", |text| {
+        whole_number(text)
+            .filter(|n| (1..=MAX_CHANGES_LIMIT).contains(n))
+            .ok_or(format!(
+                "limit must be an integer between 1 and {MAX_CHANGES_LIMIT}"
+            ))
+    });
+    let since = param(&query, e, "since", instant("since"));
+    let after = param(&query, e, "after", |text| {
+        ChangeCursor::read(text, account).map_err(|invalid| invalid.to_string())
+    });
+    let after = match (after, since) {
+        (Some(_), Some(_)) => {
+            e.push(FieldError::new("since", AFTER_AND_SINCE));
+            None
+        }
+        (after, since) => after.or(since.map(FeedPosition::before)),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ChangesRequest {
+        after: after.unwrap_or_else(FeedPosition::start),
+        limit: limit.unwrap_or(DEFAULT_CHANGES_LIMIT),
+        until,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use http::StatusCode;
 use serde_json::Value;
 
+use super::tests::{json, keys};
 use super::*;
 use crate::domain::{
     AccountId, Category, ConversionType, ConversionTypeId, Currency, LeadId, Scope, WorkflowId,
@@ -30,19 +31,6 @@ fn get(path: &str, query: &str) -> Request {
     Request::new("GET", path)
         .with_query(query)
         .with_header("x-api-key", DEMO_API_KEY)
-}
-
-fn json(response: &Response) -> Value {
-    serde_json::from_str(response.body()).unwrap()
-}
-
-fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
 }
 
 /// Records an event converted at `at` (with the run when asked) and returns its 201 object.

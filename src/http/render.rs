@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Adjustment, Amount, ConversionEvent, ConversionType, EventWithType, FieldDefinition, Metadata,
-    Notes, Reason, Total, current_amount, status,
+    Adjustment, Amount, Change, ChangeCursor, Content, ConversionEvent, ConversionType,
+    EventWithType, FieldDefinition, Metadata, Notes, Reason, Total, current_amount, status,
 };
 use crate::service::{Adjusted, ListPage};
 
@@ -121,9 +121,67 @@ pub fn dry_run_json(event: &ConversionEvent) -> String {
 
 /// `GET /conversions/{id}`: the event, its state and adjustments, its type.
 pub fn listed_json(listed: &EventWithType) -> String {
+    created_json(false, read_object(listed))
+}
+
+/// An event as `GET /conversions/{id}` shows it.
+fn read_object(listed: &EventWithType) -> EventObject<'_> {
     let mut event = listed_object(listed);
     event.adjustments = Some(adjustment_objects(&listed.event, &listed.adjustments));
-    created_json(false, event)
+    event
+}
+
+#[derive(Serialize)]
+struct ChangeObject<'a> {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    recorded_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversion_event: Option<EventObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustment: Option<AdjustmentObject<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lead_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Changes<'a> {
+    success: bool,
+    changes: &'a [Box<RawValue>],
+    next_cursor: &'a str,
+}
+
+/// Rendered once: measured by `events_that_fit`, then written by [`changes_json`].
+pub fn render_changes(changes: &[Change]) -> Vec<Box<RawValue>> {
+    let object = |change: &Change| {
+        let mut object = ChangeObject {
+            id: change.position.id.hyphenated().to_string(),
+            kind: change.kind().as_str(),
+            recorded_at: change.position.recorded_at.to_string(),
+            conversion_event: None,
+            adjustment: None,
+            lead_id: None,
+        };
+        match &change.content {
+            Content::Created(event) => object.conversion_event = Some(read_object(event)),
+            Content::Adjusted { adjustment, event } => {
+                object.adjustment = Some(adjustment_object(&event.event, adjustment));
+                object.conversion_event = Some(read_object(event));
+            }
+            Content::LeadErased(lead) => object.lead_id = Some(lead.to_string()),
+        }
+        serde_json::value::to_raw_value(&object).expect("the bodies always serialise")
+    };
+    changes.iter().map(object).collect()
+}
+
+pub fn changes_json(changes: &[Box<RawValue>], next_cursor: &ChangeCursor) -> String {
+    to_json(&Changes {
+        success: true,
+        changes,
+        next_cursor: next_cursor.as_str(),
+    })
 }
 
 /// An adjustment's 201 (and its replay): it, and the event in its state after it.

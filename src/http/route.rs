@@ -7,6 +7,8 @@ pub(super) enum Route {
     Conversions,
     /// `/conversions/batch`, a route of its own (never an id).
     Batch,
+    /// `/conversions/changes`, the feed (never an id either).
+    Changes,
     /// `/conversions/{id}`, with the id as sent.
     Conversion(String),
     /// `/conversions/{id}/adjustments`, with the id as sent.
@@ -25,6 +27,7 @@ impl Route {
         match trimmed(request.route_path()) {
             "/conversions" => Some(Self::Conversions),
             "/conversions/batch" => Some(Self::Batch),
+            "/conversions/changes" => Some(Self::Changes),
             "/conversion-types" => Some(Self::ConversionTypes),
             "/conversions/{id}" => {
                 let (_, id) = trimmed(request.path()).rsplit_once('/')?;
@@ -59,6 +62,7 @@ impl Route {
         match self {
             Self::Conversions => "/conversions",
             Self::Batch => "/conversions/batch",
+            Self::Changes => "/conversions/changes",
             Self::Conversion(_) => "/conversions/{id}",
             Self::Adjustments(_) => "/conversions/{id}/adjustments",
             Self::ConversionTypes => "/conversion-types",
@@ -72,6 +76,7 @@ impl Route {
                 "Only GET and POST are supported on /conversions",
             ),
             Self::Batch => ("POST", "Only POST is supported on /conversions/batch"),
+            Self::Changes => ("GET", "Only GET is supported on /conversions/changes"),
             Self::Conversion(_) => ("GET", "Only GET is supported on /conversions/{id}"),
             Self::Adjustments(_) => (
                 "POST",

@@ -6,16 +6,9 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::*;
-use crate::domain::Adjustment;
-use crate::domain::{
-    AccountId, ConversionType, ConversionTypeId, EventId, IdempotencyKeyError, Page, PageRequest,
-    ReferenceError,
-};
+use crate::domain::{AccountId, EventId, IdempotencyKeyError, ReferenceError};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
-use crate::store::{
-    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, MemoryStore, NewEvent, StoreError,
-    StoredEvent, Target,
-};
+use crate::store::{Faults, MemoryStore, StoreError};
 
 fn request(method: &str, path: &str, key: Option<&str>, body: Body) -> Request {
     let request = Request::new(method, path).with_body(body);
@@ -46,8 +39,18 @@ async fn demo_app() -> App<MemoryStore> {
     App::new(store)
 }
 
-fn json(response: &Response) -> serde_json::Value {
+pub(super) fn json(response: &Response) -> serde_json::Value {
     serde_json::from_str(response.body()).unwrap()
+}
+
+/// An object's member names, in order.
+pub(super) fn keys(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 /// The response is this error's: its status, `error` and `message`, and no other member.
@@ -210,64 +213,24 @@ async fn a_trailing_slash_is_the_same_route() {
     assert_eq!(app.handle(request).await.status(), StatusCode::CREATED);
 }
 
-/// A store that knows every key but fails every other call the way it is told to.
-struct FailingStore(fn() -> StoreError);
+/// The demo data, and every call but the key's failing the way `fail` says.
+async fn failing(fail: fn() -> StoreError) -> App<MemoryStore> {
+    let memory = MemoryStore::new();
+    seed_demo(&memory).await.unwrap();
+    App::new(memory.with_faults(Faults {
+        fail: Some(fail),
+        ..Faults::default()
+    }))
+}
 
-impl Store for FailingStore {
-    async fn account_for_key(
-        &self,
-        _: &crate::domain::ApiKeyHash,
-    ) -> Result<Option<AccountId>, StoreError> {
-        Ok(Some(AccountId::random()))
-    }
-    async fn load_context(&self, _: AccountId, _: &Lookup<'_>) -> Result<Context, StoreError> {
-        Err((self.0)())
-    }
-    async fn insert_event(&self, _: AccountId, _: NewEvent<'_>) -> Result<Insert, StoreError> {
-        Err((self.0)())
-    }
-    async fn get_event(&self, _: AccountId, _: EventId) -> Result<Option<StoredEvent>, StoreError> {
-        Err((self.0)())
-    }
-    async fn adjustment_target(
-        &self,
-        _: AccountId,
-        _: EventId,
-        _: Option<EventId>,
-    ) -> Result<Target, StoreError> {
-        Err((self.0)())
-    }
-    async fn claim_key(
-        &self,
-        _: AccountId,
-        _: EventId,
-        _: &AdjustmentClaim,
-        _: Timestamp,
-    ) -> Result<Option<KeyHolder>, StoreError> {
-        Err((self.0)())
-    }
-    async fn append_adjustment(
-        &self,
-        _: AccountId,
-        _: EventId,
-        _: usize,
-        _: &Adjustment,
-    ) -> Result<bool, StoreError> {
-        Err((self.0)())
-    }
-    async fn conversion_types(&self, _: AccountId) -> Result<Vec<ConversionType>, StoreError> {
-        Err((self.0)())
-    }
-    async fn conversion_type(
-        &self,
-        _: AccountId,
-        _: ConversionTypeId,
-    ) -> Result<Option<ConversionType>, StoreError> {
-        Err((self.0)())
-    }
-    async fn list_events(&self, _: AccountId, _: &PageRequest) -> Result<Page, StoreError> {
-        Err((self.0)())
-    }
+/// The demo data, every call answered after `delay`.
+pub(super) async fn slow(delay: Duration) -> MemoryStore {
+    let memory = MemoryStore::new();
+    seed_demo(&memory).await.unwrap();
+    memory.with_faults(Faults {
+        delay,
+        ..Faults::default()
+    })
 }
 
 /// A 503 with `Retry-After`: the client may try again shortly.
@@ -286,122 +249,21 @@ async fn throttling_after_retries_or_an_unreachable_store_is_a_503_with_retry_af
             as fn() -> StoreError,
         || StoreError::Unavailable("operation timed out after 6s".into()),
     ] {
-        assert_unavailable(
-            &App::new(FailingStore(failure))
-                .handle(post(&minimal_body()))
-                .await,
-        );
-    }
-}
-
-/// The demo data, answered slowly.
-pub(super) struct SlowStore(pub(super) MemoryStore, pub(super) Duration);
-
-impl Store for SlowStore {
-    async fn account_for_key(
-        &self,
-        key: &crate::domain::ApiKeyHash,
-    ) -> Result<Option<AccountId>, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.account_for_key(key).await
-    }
-    async fn load_context(
-        &self,
-        account: AccountId,
-        lookup: &Lookup<'_>,
-    ) -> Result<Context, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.load_context(account, lookup).await
-    }
-    async fn insert_event(
-        &self,
-        account: AccountId,
-        new: NewEvent<'_>,
-    ) -> Result<Insert, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.insert_event(account, new).await
-    }
-    async fn get_event(
-        &self,
-        account: AccountId,
-        id: EventId,
-    ) -> Result<Option<StoredEvent>, StoreError> {
-        self.0.get_event(account, id).await
-    }
-    async fn adjustment_target(
-        &self,
-        account: AccountId,
-        event: EventId,
-        key: Option<EventId>,
-    ) -> Result<Target, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.adjustment_target(account, event, key).await
-    }
-    async fn claim_key(
-        &self,
-        account: AccountId,
-        key: EventId,
-        claim: &AdjustmentClaim,
-        at: Timestamp,
-    ) -> Result<Option<KeyHolder>, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.claim_key(account, key, claim, at).await
-    }
-    async fn append_adjustment(
-        &self,
-        account: AccountId,
-        event: EventId,
-        after: usize,
-        adjustment: &Adjustment,
-    ) -> Result<bool, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0
-            .append_adjustment(account, event, after, adjustment)
-            .await
-    }
-    async fn conversion_types(
-        &self,
-        account: AccountId,
-    ) -> Result<Vec<ConversionType>, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.conversion_types(account).await
-    }
-    async fn conversion_type(
-        &self,
-        account: AccountId,
-        id: ConversionTypeId,
-    ) -> Result<Option<ConversionType>, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.conversion_type(account, id).await
-    }
-    async fn list_events(
-        &self,
-        account: AccountId,
-        page: &PageRequest,
-    ) -> Result<Page, StoreError> {
-        tokio::time::sleep(self.1).await;
-        self.0.list_events(account, page).await
+        assert_unavailable(&failing(failure).await.handle(post(&minimal_body())).await);
     }
 }
 
 #[tokio::test]
 async fn a_request_past_its_deadline_is_a_503_even_when_each_call_succeeds() {
-    let memory = MemoryStore::new();
-    seed_demo(&memory).await.unwrap();
-    let slow = App::with_deadline(
-        SlowStore(memory, Duration::from_millis(40)),
+    let late = App::with_deadline(
+        slow(Duration::from_millis(40)).await,
         Duration::from_millis(100),
     );
-    let response = slow.handle(post(&minimal_body())).await;
+    let response = late.handle(post(&minimal_body())).await;
     assert_unavailable(&response);
     assert!(response.header("x-request-id").is_some());
 
-    let memory = MemoryStore::new();
-    seed_demo(&memory).await.unwrap();
-    let in_time = App::with_deadline(
-        SlowStore(memory, Duration::from_millis(5)),
-        Duration::from_secs(5),
-    );
+    let in_time = App::with_deadline(slow(Duration::from_millis(5)).await, Duration::from_secs(5));
     assert_eq!(
         in_time.handle(post(&minimal_body())).await.status(),
         StatusCode::CREATED
@@ -418,7 +280,7 @@ async fn any_other_store_failure_is_a_500_without_detail() {
             reason: "id: not a valid UUID".into(),
         },
     ] {
-        let app = App::new(FailingStore(failure));
+        let app = failing(failure).await;
         let response = app.handle(post(&minimal_body())).await;
         assert_api_error(&response, ApiError::Internal);
     }

@@ -5,7 +5,7 @@ use crate::domain::{
     AccountId, Adjustment, AdjustmentId, ConversionEvent, EventId, FieldError, IdempotencyKey,
     NewAdjustment, Refusal, Sha256Hex, Timestamp, through,
 };
-use crate::store::{AdjustmentClaim, KeyHolder, Store, StoreError};
+use crate::store::{AdjustmentClaim, KeyHolder, Store, StoreError, StoredEvent};
 
 /// Reads and appends before an event adjusted by this many others at once is a 503.
 const ATTEMPTS: usize = 16;
@@ -26,6 +26,20 @@ pub struct Adjusted {
     pub event: ConversionEvent,
     pub adjustments: Vec<Adjustment>,
     pub applied: Applied,
+}
+
+impl Adjusted {
+    /// The event once `adjustment` follows what `stored` holds.
+    fn after(stored: StoredEvent, adjustment: Adjustment, applied: Applied) -> Self {
+        let mut adjustments = stored.adjustments;
+        adjustments.push(adjustment.clone());
+        Self {
+            adjustment,
+            event: stored.event,
+            adjustments,
+            applied,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,14 +126,7 @@ pub async fn adjust_conversion<S: Store>(
                 Refusal::Full => AdjustError::Conflict(crate::domain::FULL),
             })?;
         if dry_run {
-            let mut adjustments = stored.adjustments;
-            adjustments.push(adjustment.clone());
-            return Ok(Adjusted {
-                adjustment,
-                event: stored.event,
-                adjustments,
-                applied: Applied::DryRun,
-            });
+            return Ok(Adjusted::after(stored, adjustment, Applied::DryRun));
         }
         if let Some(key) = key.filter(|_| target.key_holder.is_none())
             && store
@@ -135,14 +142,7 @@ pub async fn adjust_conversion<S: Store>(
             .append_adjustment(account, event_id, after, &adjustment)
             .await?
         {
-            let mut adjustments = stored.adjustments;
-            adjustments.push(adjustment.clone());
-            return Ok(Adjusted {
-                adjustment,
-                event: stored.event,
-                adjustments,
-                applied: Applied::Created,
-            });
+            return Ok(Adjusted::after(stored, adjustment, Applied::Created));
         }
         // Another adjustment came first, or this one did (an SDK retry of a write that landed):
         // the next read tells. A short random pause spreads the requests racing for the event.

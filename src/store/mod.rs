@@ -10,12 +10,12 @@ use std::collections::{HashMap, HashSet};
 
 pub use dynamodb::{DynamoStore, TableError, create_table};
 #[cfg(test)]
-pub use memory::MemoryStore;
+pub use memory::{Faults, MemoryStore};
 
 use crate::domain::{
-    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventId, Lead, LeadId, Page, PageRequest, Sha256Hex, Timestamp, WorkflowRun,
-    WorkflowRunId, WriteToken,
+    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, Change, ChangeRecord,
+    ConversionEvent, ConversionType, ConversionTypeId, EventId, EventWithType, FeedPosition, Lead,
+    LeadId, Page, PageRequest, Sha256Hex, Timestamp, WorkflowRun, WorkflowRunId, WriteToken,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -135,6 +135,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Context, StoreError>;
 
     /// Writes the event unless its id exists in the account; then returns the existing one.
+    /// Its change ([`ChangeRecord::created`]) is written first.
     async fn insert_event(
         &self,
         account: AccountId,
@@ -161,7 +162,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<KeyHolder>, StoreError>;
 
     /// Appends the adjustment if the event still has exactly `after` adjustments (`false` if not,
-    /// or if the event is gone). An unanswered write is read back: found, it is `true`.
+    /// or if the event is gone). An unanswered write is read back: found, it is `true`. Its
+    /// change ([`ChangeRecord::adjusted`]) is written first.
     async fn append_adjustment(
         &self,
         account: AccountId,
@@ -188,11 +190,38 @@ pub trait Store: Send + Sync {
         id: ConversionTypeId,
     ) -> Result<Option<ConversionType>, StoreError>;
 
+    /// Up to `limit` of the account's change records after `after` and recorded before `until`,
+    /// oldest first, each with the event it names read strongly (writes announced by a change
+    /// land after it: a replica's lag must not hide one).
+    async fn changes(
+        &self,
+        account: AccountId,
+        after: FeedPosition,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError>;
+
     /// One page of the matching events in list order ([`crate::domain::Position`]), with their
     /// types, and how many match: within [`crate::domain::MAX_ENTRIES_READ`] index entries for
     /// the page and [`crate::domain::MAX_ENTRIES_COUNTED`] for the count.
     async fn list_events(&self, account: AccountId, page: &PageRequest)
     -> Result<Page, StoreError>;
+}
+
+/// A change record and, for one naming an event, that event as stored now (its type, its
+/// adjustments) with the write token of the create that recorded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub record: ChangeRecord,
+    pub event: Option<(EventWithType, Option<WriteToken>)>,
+}
+
+impl FeedEntry {
+    /// The change as served, if what it announces holds it.
+    pub fn served(&self) -> Option<Change> {
+        let event = self.event.as_ref().map(|(event, token)| (event, *token));
+        self.record.served(event)
+    }
 }
 
 /// What an erasure deleted, by kind: counts only, never an id or a value.
@@ -201,6 +230,8 @@ pub struct Erased {
     pub conversion_events: u64,
     /// Items holding an adjustment's `Idempotency-Key` (the adjustments are in their events).
     pub adjustment_keys: u64,
+    /// The feed's records of the events' changes (a `lead.erased` one is written, not counted).
+    pub changes: u64,
     pub workflow_runs: u64,
     pub leads: u64,
     pub conversion_types: u64,

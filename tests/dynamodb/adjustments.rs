@@ -464,16 +464,16 @@ async fn a_replay_answers_the_state_after_its_adjustment_and_a_create_key_is_ref
 }
 
 #[tokio::test]
-async fn an_adjustment_is_one_read_and_one_write_and_its_key_one_more_write() {
+async fn an_adjustment_is_one_read_its_change_and_its_append_and_its_key_one_more_write() {
     on_each_backend(|backend| async move {
         let (app, operations, _table) = backend.counted_demo_app().await;
         let id = record(&app).await;
         operations.take();
         assert_eq!(adjust(&app, &id, &restate(1), None).await.status(), 201);
-        // The API key, the event, the append.
+        // The API key, the event, the feed's change, the append.
         assert_eq!(
             operations.take(),
-            ["GetItem", "BatchGetItem", "UpdateItem"],
+            ["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
             "{}",
             backend.name
         );
@@ -485,7 +485,13 @@ async fn an_adjustment_is_one_read_and_one_write_and_its_key_one_more_write() {
         );
         assert_eq!(
             operations.take(),
-            ["GetItem", "BatchGetItem", "PutItem", "UpdateItem"],
+            [
+                "GetItem",
+                "BatchGetItem",
+                "PutItem",
+                "PutItem",
+                "UpdateItem"
+            ],
             "{}: the event and the key's holder read together, the key claimed",
             backend.name
         );

@@ -188,14 +188,14 @@ async fn with_a_key_that_names_its_account_a_create_is_one_read_round_trip_and_o
             assert_eq!(created.status(), 201, "{}", backend.name);
             assert_eq!(
                 operations.take(),
-                ["GetItem", "BatchGetItem", "PutItem"],
+                ["GetItem", "BatchGetItem", "PutItem", "PutItem"],
                 "{}",
                 backend.name
             );
         }
         let with_run = crate::helpers::fixture_body("create-with-workflow-run").to_string();
         assert_eq!(app.handle(send(&key, with_run)).await.status(), 201);
-        assert_eq!(operations.take(), ["GetItem", "BatchGetItem", "PutItem"]);
+        assert_eq!(operations.take(), ["GetItem", "BatchGetItem", "PutItem", "PutItem"]);
         // A 400 found by the lookup: the reads (the lead read again strongly before it is
         // called missing), no write.
         let unknown_lead = format!(
@@ -212,7 +212,7 @@ async fn with_a_key_that_names_its_account_a_create_is_one_read_round_trip_and_o
 
         let keyed = || send(&key, minimal()).with_header("idempotency-key", "one-read-1");
         assert_eq!(app.handle(keyed()).await.status(), 201);
-        assert_eq!(operations.take(), ["GetItem", "BatchGetItem", "PutItem"]);
+        assert_eq!(operations.take(), ["GetItem", "BatchGetItem", "PutItem", "PutItem"]);
         let replayed = app.handle(keyed()).await;
         assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
         assert_eq!(
@@ -259,7 +259,7 @@ async fn with_a_key_that_names_its_account_a_create_is_one_read_round_trip_and_o
 }
 
 #[tokio::test]
-async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
+async fn a_create_costs_one_key_read_one_batch_read_its_change_and_one_conditional_put() {
     on_each_backend(|backend| async move {
         let (app, operations, _) = backend.counted_demo_app().await;
         for name in ["create-minimal", "create-with-workflow-run"] {
@@ -271,7 +271,7 @@ async fn a_create_costs_one_key_read_one_batch_read_and_one_conditional_put() {
             );
             assert_eq!(
                 operations.take(),
-                ["GetItem", "BatchGetItem", "PutItem"],
+                ["GetItem", "BatchGetItem", "PutItem", "PutItem"],
                 "{}: {name}",
                 backend.name
             );

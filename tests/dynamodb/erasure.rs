@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::admin::Admin;
 use crate::helpers::proxy::{Fault, FaultProxy};
 use crate::helpers::{Table, body_json, on_each_backend, tenant};
+use crate::import::demo_admin;
 
 fn call(key: &str, method: &str, path: &str, body: Option<String>) -> Request {
     let request = Request::new(method, path).with_header("x-api-key", key);
@@ -98,13 +99,8 @@ async fn scene(app: &App<DynamoStore>, table: &Table) -> Scene {
 #[tokio::test]
 async fn erasing_a_lead_leaves_nothing_of_it_while_other_leads_keep_recording() {
     on_each_backend(|backend| async move {
-        let admin = Admin::new(&backend);
-        admin.ok(&["create-tables"]);
-        admin.ok(&["seed-demo"]);
-        let table = Table {
-            client: backend.client(),
-            name: admin.table.clone(),
-        };
+        let admin = demo_admin(&backend);
+        let table = Table::on(&backend, &admin.table);
         let app = Arc::new(admin.app());
         let scene = scene(&app, &table).await;
         let kept = scene.kept_lead.to_string();
@@ -134,7 +130,7 @@ async fn erasing_a_lead_leaves_nothing_of_it_while_other_leads_keep_recording() 
         let receipt: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(
             receipt["deleted"],
-            json!({"conversion_events": 3, "adjustment_keys": 1, "workflow_runs": 1, "leads": 1,
+            json!({"conversion_events": 3, "adjustment_keys": 1, "changes": 5, "workflow_runs": 1, "leads": 1,
                    "conversion_types": 0, "api_keys": 0, "accounts": 0}),
             "{}",
             backend.name
@@ -146,8 +142,16 @@ async fn erasing_a_lead_leaves_nothing_of_it_while_other_leads_keep_recording() 
             assert!(!said.contains(DEMO_LEAD_ID) && !said.contains(REASON), "{said}");
         }
 
-        // The table is the oracle: nothing holds the lead, its events, or what was said of them.
-        let everything = table.dump().await;
+        // The table is the oracle: nothing holds the lead, its events, or what was said of them,
+        // but the feed's notice of the erasure, with the lead's id alone.
+        let (notices, rest): (Vec<_>, Vec<_>) = table.items().await.into_iter().partition(|item| {
+            item.get("type").and_then(|t| t.as_s().ok()).is_some_and(|t| t == "lead.erased")
+        });
+        assert_eq!(notices.len(), 1, "{}", backend.name);
+        let mut names: Vec<&str> = notices[0].keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["entity", "format", "lead_id", "pk", "sk", "type"], "{}", backend.name);
+        let everything = format!("{rest:?}");
         for erased in [DEMO_LEAD_ID, REASON].iter().chain(scene.erased_events.iter().map(|s| s.as_str()).collect::<Vec<_>>().iter()) {
             assert!(!everything.contains(erased), "{}: {erased} is still stored", backend.name);
         }
@@ -208,13 +212,8 @@ async fn erasing_a_lead_leaves_nothing_of_it_while_other_leads_keep_recording() 
 #[tokio::test]
 async fn erasing_an_account_stops_its_keys_and_leaves_nothing_of_it() {
     on_each_backend(|backend| async move {
-        let admin = Admin::new(&backend);
-        admin.ok(&["create-tables"]);
-        admin.ok(&["seed-demo"]);
-        let table = Table {
-            client: backend.client(),
-            name: admin.table.clone(),
-        };
+        let admin = demo_admin(&backend);
+        let table = Table::on(&backend, &admin.table);
         let app = admin.app();
         let other = tenant(&table.store()).await;
         let key = other.key.expose().to_owned();
@@ -245,8 +244,8 @@ async fn erasing_an_account_stops_its_keys_and_leaves_nothing_of_it() {
         let receipt = admin.ok(&["erase-account", "--account", &account]);
         assert_eq!(
             receipt["deleted"],
-            json!({"conversion_events": 1, "adjustment_keys": 1, "workflow_runs": 1, "leads": 1,
-                   "conversion_types": 1, "api_keys": 1, "accounts": 1}),
+            json!({"conversion_events": 1, "adjustment_keys": 1, "changes": 2, "workflow_runs": 1,
+                   "leads": 1, "conversion_types": 1, "api_keys": 1, "accounts": 1}),
             "{}",
             backend.name
         );
@@ -280,13 +279,8 @@ async fn erasing_an_account_stops_its_keys_and_leaves_nothing_of_it() {
 #[tokio::test]
 async fn an_erasure_throttled_backs_off_and_one_cut_short_finishes_when_run_again() {
     on_each_backend(|backend| async move {
-        let admin = Admin::new(&backend);
-        admin.ok(&["create-tables"]);
-        admin.ok(&["seed-demo"]);
-        let table = Table {
-            client: backend.client(),
-            name: admin.table.clone(),
-        };
+        let admin = demo_admin(&backend);
+        let table = Table::on(&backend, &admin.table);
         let app = admin.app();
         for _ in 0..30 {
             record(&app, DEMO_LEAD_ID, None).await;

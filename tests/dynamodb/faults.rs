@@ -40,6 +40,8 @@ async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_store
         for key in [None, Some("lost-answer-1")] {
             let context = format!("{} with key {key:?}", backend.name);
             let (app, proxy, table) = app_behind_proxy(&backend).await;
+            // The feed's change goes through; the event's put loses its answer.
+            proxy.fail("PutItem", Fault::Delay(Duration::ZERO), 1);
             proxy.fail("PutItem", Fault::DropAnswer, 1);
             let request = match key {
                 Some(key) => fixture("create-minimal").with_header("idempotency-key", key),
@@ -54,8 +56,8 @@ async fn a_put_whose_answer_is_lost_after_it_committed_is_answered_201_and_store
             );
             assert_eq!(
                 proxy.count("PutItem"),
-                2,
-                "{context}: the SDK retried the put: {:?}",
+                3,
+                "{context}: the change, and the SDK retried the event's put: {:?}",
                 proxy.operations()
             );
             proxy.assert_spent(&context);
@@ -430,6 +432,8 @@ async fn a_keyed_put_that_lands_after_its_503_is_replayed_to_the_retry_and_store
             let context = backend.name.clone();
             let (app, proxy, table) = app_behind_proxy(&backend).await;
             let landing = DYNAMODB_OPERATION_TIMEOUT + Duration::from_secs(1);
+            // The feed's change goes through; every attempt of the event's put is held.
+            proxy.fail("PutItem", Fault::Delay(Duration::ZERO), 1);
             proxy.fail("PutItem", Fault::Delay(landing), 3);
             let request =
                 || fixture("create-minimal").with_header("idempotency-key", "late-landing");

@@ -29,7 +29,7 @@ async fn a_replay_returns_the_identical_body_and_costs_no_write() {
         assert_eq!(first.status(), 201, "{}", backend.name);
         assert_eq!(
             operations.take(),
-            ["GetItem", "BatchGetItem", "PutItem"],
+            ["GetItem", "BatchGetItem", "PutItem", "PutItem"],
             "{}",
             backend.name
         );

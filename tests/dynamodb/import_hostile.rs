@@ -263,10 +263,7 @@ fn signal(pid: u32, name: &str) {
 
 /// The keys of the demo account's stored events (ids derive from keys: each at most once).
 fn stored_keys(backend: &Backend, table: &str, keys: &BTreeSet<String>) -> BTreeSet<String> {
-    let table = Table {
-        client: backend.client(),
-        name: table.to_owned(),
-    };
+    let table = Table::on(backend, table);
     let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
     let ids = tokio::runtime::Runtime::new()
         .unwrap()

@@ -6,7 +6,8 @@
 //! show the other account's data; and each account's own list and types show its own only.
 
 use conversions::domain::{
-    AccountId, ApiKey, Cursor, EventFilter, EventId, Position, Resume, Timestamp,
+    AccountId, ApiKey, ChangeCursor, Cursor, EventFilter, EventId, FeedPosition, Position, Resume,
+    Timestamp,
 };
 use conversions::http::{App, Body, Request, Response};
 use conversions::seed::{
@@ -195,6 +196,24 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
                     &format!("cursor={}", cursor(AccountId::random()).as_str()),
                 ),
             ));
+            // The feed's cursors: the other account's, and one of an account nobody has.
+            let feed_cursor = |account: AccountId| {
+                let at = FeedPosition::before(Timestamp::now());
+                format!("after={}", ChangeCursor::new(account, at).as_str())
+            };
+            pairs.push((
+                "GET /conversions/changes?after".to_owned(),
+                get(
+                    &viewer.key,
+                    "/conversions/changes",
+                    &feed_cursor(owner.account),
+                ),
+                get(
+                    &viewer.key,
+                    "/conversions/changes",
+                    &feed_cursor(AccountId::random()),
+                ),
+            ));
             // The other account's idempotency key is, for this one, a key never used.
             pairs.push((
                 "POST Idempotency-Key".to_owned(),
@@ -282,8 +301,9 @@ async fn another_accounts_ids_are_answered_as_ids_that_do_not_exist() {
         println!("{}: isolation matrix of {cases} cases", backend.name);
         // Per account: 3 ids × create and dry run, read by id, each list filter of the other's
         // records (4, and the master workflow of the one with a master-workflow type), its
-        // cursor and its idempotency key; its own lists and types; and a lead id both hold.
-        assert_eq!(cases, 38, "{}", backend.name);
+        // list and feed cursors and its idempotency key; its own lists and types; and a lead id
+        // both hold.
+        assert_eq!(cases, 40, "{}", backend.name);
     })
     .await;
 }

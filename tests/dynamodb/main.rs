@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod batch;
 mod capacity;
+mod changes;
 mod contract;
 mod erasure;
 mod events;

@@ -5,16 +5,17 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use conversions::domain::{
-    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, ConversionEvent, ConversionType,
-    ConversionTypeId, EventFilter, EventId, EventWithType, Lead, LeadId, MAX_ENTRIES_COUNTED,
-    MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Timestamp, Total, WorkflowRun,
-    WorkflowRunId,
+    Account, AccountId, Adjustment, ApiKeyHash, ApiKeyRecord, ChangeRecord, ConversionEvent,
+    ConversionType, ConversionTypeId, EventFilter, EventId, EventWithType, FeedPosition, Lead,
+    LeadId, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Position, Resume, Subject,
+    Timestamp, Total, WorkflowRun, WorkflowRunId, WriteToken,
 };
 use conversions::store::{
-    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, NewEvent, Provisioning, Record, Store,
-    StoreError, StoredEvent, Target,
+    AdjustmentClaim, Context, FeedEntry, Insert, KeyHolder, Lookup, NewEvent, Provisioning, Record,
+    Store, StoreError, StoredEvent, Target,
 };
 
 #[derive(Default)]
@@ -28,11 +29,25 @@ struct Data {
     events: BTreeMap<(AccountId, EventId), StoredEvent>,
     /// Adjustments' keys, at the event id a create with the key would take.
     claims: HashMap<(AccountId, EventId), AdjustmentClaim>,
+    changes: BTreeMap<(AccountId, FeedPosition), ChangeRecord>,
 }
 
 pub struct MemoryStore {
     data: Mutex<Data>,
     read_bound: u32,
+    faults: Faults,
+}
+
+/// How the store misbehaves, for tests of its callers.
+#[derive(Default, Clone, Copy)]
+pub struct Faults {
+    /// A pause before every call.
+    pub delay: Duration,
+    /// The failure of every call but `account_for_key`.
+    pub fail: Option<fn() -> StoreError>,
+    /// `insert_event` finds the event written before it: by its own earlier attempt (`true`, the
+    /// same write token) or by another request (`false`).
+    pub written_before: Option<bool>,
 }
 
 impl Default for MemoryStore {
@@ -40,6 +55,7 @@ impl Default for MemoryStore {
         Self {
             data: Mutex::default(),
             read_bound: MAX_ENTRIES_READ,
+            faults: Faults::default(),
         }
     }
 }
@@ -53,6 +69,42 @@ impl MemoryStore {
     /// [`MAX_ENTRIES_COUNTED`]), so tests reach it with a few events.
     pub fn with_read_bound(self, read_bound: u32) -> Self {
         Self { read_bound, ..self }
+    }
+
+    pub fn with_faults(self, faults: Faults) -> Self {
+        Self { faults, ..self }
+    }
+
+    /// What [`Faults`] asks of a call: its pause, then its failure.
+    async fn call(&self) -> Result<(), StoreError> {
+        if !self.faults.delay.is_zero() {
+            tokio::time::sleep(self.faults.delay).await;
+        }
+        self.faults.fail.map_or(Ok(()), |fail| Err(fail()))
+    }
+
+    /// An event put unless its id is taken, as `insert_event` without the faults.
+    fn insert(&self, account: AccountId, new: NewEvent<'_>) -> Insert {
+        let mut data = self.data();
+        if data.claims.contains_key(&(account, new.event.id)) {
+            return Insert::KeyTaken;
+        }
+        let e = new.event;
+        data.record(
+            account,
+            ChangeRecord::created(e.id, e.created_at, new.write_token),
+        );
+        match data.events.entry((account, new.event.id)) {
+            Entry::Occupied(existing) => Insert::Exists(Box::new(existing.get().clone())),
+            Entry::Vacant(vacant) => {
+                vacant.insert(StoredEvent {
+                    event: new.event.clone(),
+                    write_token: Some(new.write_token),
+                    adjustments: Vec::new(),
+                });
+                Insert::Written
+            }
+        }
     }
 
     fn data(&self) -> MutexGuard<'_, Data> {
@@ -91,6 +143,11 @@ impl MemoryStore {
         Some(entries)
     }
 
+    /// How many change records are held, served or not.
+    pub fn change_count(&self) -> usize {
+        self.data().changes.len()
+    }
+
     /// Every event of an account (for tests).
     pub fn events(&self, account: AccountId) -> Vec<ConversionEvent> {
         self.data()
@@ -104,6 +161,9 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn account_for_key(&self, key: &ApiKeyHash) -> Result<Option<AccountId>, StoreError> {
+        if !self.faults.delay.is_zero() {
+            tokio::time::sleep(self.faults.delay).await;
+        }
         Ok(self
             .data()
             .keys
@@ -117,6 +177,7 @@ impl Store for MemoryStore {
         account: AccountId,
         lookup: &Lookup<'_>,
     ) -> Result<Context, StoreError> {
+        self.call().await?;
         let data = self.data();
         Ok(Context {
             key_account: lookup
@@ -142,21 +203,19 @@ impl Store for MemoryStore {
         account: AccountId,
         new: NewEvent<'_>,
     ) -> Result<Insert, StoreError> {
-        let mut data = self.data();
-        if data.claims.contains_key(&(account, new.event.id)) {
-            return Ok(Insert::KeyTaken);
+        self.call().await?;
+        if let Some(own) = self.faults.written_before {
+            let earlier = NewEvent {
+                write_token: if own {
+                    new.write_token
+                } else {
+                    WriteToken::random()
+                },
+                ..new
+            };
+            assert_eq!(self.insert(account, earlier), Insert::Written);
         }
-        match data.events.entry((account, new.event.id)) {
-            Entry::Occupied(existing) => Ok(Insert::Exists(Box::new(existing.get().clone()))),
-            Entry::Vacant(vacant) => {
-                vacant.insert(StoredEvent {
-                    event: new.event.clone(),
-                    write_token: Some(new.write_token),
-                    adjustments: Vec::new(),
-                });
-                Ok(Insert::Written)
-            }
-        }
+        Ok(self.insert(account, new))
     }
 
     async fn adjustment_target(
@@ -165,6 +224,7 @@ impl Store for MemoryStore {
         event: EventId,
         key: Option<EventId>,
     ) -> Result<Target, StoreError> {
+        self.call().await?;
         let data = self.data();
         let key_holder = key.and_then(|key| match data.claims.get(&(account, key)) {
             Some(claim) => Some(KeyHolder::Adjustment(claim.clone())),
@@ -186,6 +246,7 @@ impl Store for MemoryStore {
         claim: &AdjustmentClaim,
         _: Timestamp,
     ) -> Result<Option<KeyHolder>, StoreError> {
+        self.call().await?;
         let mut data = self.data();
         if data.events.contains_key(&(account, key)) {
             return Ok(Some(KeyHolder::Event));
@@ -204,7 +265,12 @@ impl Store for MemoryStore {
         after: usize,
         adjustment: &Adjustment,
     ) -> Result<bool, StoreError> {
-        match self.data().events.get_mut(&(account, event)) {
+        self.call().await?;
+        let mut data = self.data();
+        if data.events.contains_key(&(account, event)) {
+            data.record(account, ChangeRecord::adjusted(event, adjustment));
+        }
+        match data.events.get_mut(&(account, event)) {
             Some(stored) if stored.adjustments.len() == after => {
                 stored.adjustments.push(adjustment.clone());
                 Ok(true)
@@ -218,6 +284,7 @@ impl Store for MemoryStore {
         account: AccountId,
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
+        self.call().await?;
         Ok(self.data().events.get(&(account, id)).cloned())
     }
 
@@ -225,6 +292,7 @@ impl Store for MemoryStore {
         &self,
         account: AccountId,
     ) -> Result<Vec<ConversionType>, StoreError> {
+        self.call().await?;
         Ok(self
             .data()
             .types
@@ -239,7 +307,46 @@ impl Store for MemoryStore {
         account: AccountId,
         id: ConversionTypeId,
     ) -> Result<Option<ConversionType>, StoreError> {
+        self.call().await?;
         Ok(self.data().types.get(&(account, id)).cloned())
+    }
+
+    async fn changes(
+        &self,
+        account: AccountId,
+        after: FeedPosition,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        self.call().await?;
+        let data = self.data();
+        let records = data
+            .changes
+            .range((account, after)..)
+            .filter(|((a, p), _)| *a == account && *p > after)
+            .take_while(|((_, p), _)| p.recorded_at < until)
+            .take(limit);
+        records
+            .map(|(_, record)| {
+                let event = match record.subject {
+                    Subject::Event(id) => data.events.get(&(account, id)).map(|stored| {
+                        let t = data.types.get(&(account, stored.event.conversion_type_id));
+                        let t = t.ok_or_else(|| StoreError::missing_type(&stored.event))?;
+                        let with_type = EventWithType {
+                            event: stored.event.clone(),
+                            conversion_type: t.clone(),
+                            adjustments: stored.adjustments.clone(),
+                        };
+                        Ok((with_type, stored.write_token))
+                    }),
+                    Subject::Lead(_) => None,
+                };
+                Ok(FeedEntry {
+                    record: *record,
+                    event: event.transpose()?,
+                })
+            })
+            .collect()
     }
 
     /// What the DynamoDB adapter does, on a list of entries: at most `read_bound` of them read
@@ -249,6 +356,7 @@ impl Store for MemoryStore {
         account: AccountId,
         page: &PageRequest,
     ) -> Result<Page, StoreError> {
+        self.call().await?;
         let Some(entries) = self.partition(account, &page.filter) else {
             return Ok(Page {
                 events: Vec::new(),
@@ -333,7 +441,36 @@ impl Store for MemoryStore {
     }
 }
 
+impl Data {
+    fn record(&mut self, account: AccountId, change: ChangeRecord) {
+        self.changes.insert((account, change.position), change);
+    }
+}
+
 impl MemoryStore {
+    /// Erases the lead as `conversions-admin erase-lead` does: its change first, then the lead,
+    /// its runs, its events and their changes.
+    pub fn erase_lead(&self, account: AccountId, lead: LeadId) {
+        let mut data = self.data();
+        if data.leads.remove(&(account, lead)).is_some() {
+            data.record(
+                account,
+                ChangeRecord::lead_erased(account, lead, Timestamp::now()),
+            );
+        }
+        data.runs
+            .retain(|(a, _), run| *a != account || run.lead_id != lead);
+        let events: Vec<EventId> = (data.events.iter())
+            .filter(|((a, _), stored)| *a == account && stored.event.lead_id == lead)
+            .map(|((_, id), _)| *id)
+            .collect();
+        for id in events {
+            data.events.remove(&(account, id));
+            data.changes
+                .retain(|(a, _), c| *a != account || c.subject != Subject::Event(id));
+        }
+    }
+
     /// The record that holds `record`'s id, if any.
     fn holding(&self, record: &Record) -> Option<Record> {
         let data = self.data();

@@ -12,7 +12,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::error::store_error;
 use super::item::{self, Item, Reader, attr, entity, string};
 use super::{DynamoStore, keys};
-use crate::domain::{AccountId, LeadId};
+use crate::domain::{AccountId, ChangeRecord, EventId, LeadId, Timestamp};
 use crate::store::{Erased, StoreError};
 
 /// Deletes in flight at once.
@@ -32,6 +32,18 @@ impl DynamoStore {
     pub async fn erase_lead(&self, account: AccountId, lead: LeadId) -> Result<Erased, StoreError> {
         let mut erased = Erased::default();
         let lead_key = keys::key(account, keys::lead_sk(lead));
+        // The feed's `lead.erased` first, while the lead is there to erase: a run cut short
+        // after it and run again writes it again, with the same id.
+        if self
+            .patiently(|| self.get(lead_key.clone()))
+            .await?
+            .is_some()
+        {
+            let now = Timestamp::now();
+            let change = ChangeRecord::lead_erased(account, lead, now);
+            self.patiently(|| self.put_change(account, &change, now))
+                .await?;
+        }
         erased.leads += self.delete_all(vec![lead_key], Only::Any).await?.len() as u64;
         let runs = self
             .patiently(|| self.account_records(account, keys::WORKFLOW_RUN_SK_PREFIX))
@@ -45,14 +57,15 @@ impl DynamoStore {
         erased.workflow_runs += self.delete_all(theirs.collect(), Only::Any).await?.len() as u64;
         for _ in 0..LEAD_PASSES {
             let entries = self.patiently(|| self.lead_entries(account, lead)).await?;
-            let erased_now: Vec<(bool, u64)> = stream::iter(entries)
+            let erased_now: Vec<Erased> = stream::iter(entries)
                 .map(|key| self.erase_event(key, &lead_text))
                 .buffer_unordered(DELETES_AT_ONCE)
                 .try_collect()
                 .await?;
-            let events = erased_now.iter().filter(|(event, _)| *event).count() as u64;
+            let events = erased_now.iter().map(|e| e.conversion_events).sum::<u64>();
             erased.conversion_events += events;
-            erased.adjustment_keys += erased_now.iter().map(|(_, keys)| keys).sum::<u64>();
+            erased.adjustment_keys += erased_now.iter().map(|e| e.adjustment_keys).sum::<u64>();
+            erased.changes += erased_now.iter().map(|e| e.changes).sum::<u64>();
             if events == 0 {
                 return Ok(erased);
             }
@@ -74,7 +87,9 @@ impl DynamoStore {
             .collect::<Result<_, StoreError>>()?;
         erased.api_keys += self.delete_all(global, Only::Any).await?.len() as u64;
         loop {
-            let items = self.patiently(|| self.partition_keys(account)).await?;
+            let items = self
+                .patiently(|| self.partition(account, None, true))
+                .await?;
             let (own, rest): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| {
                 Reader(i)
                     .string(attr::SK)
@@ -93,6 +108,7 @@ impl DynamoStore {
                 match Reader(&deleted).string(attr::ENTITY)? {
                     entity::CONVERSION_EVENT => erased.conversion_events += 1,
                     entity::ADJUSTMENT_KEY => erased.adjustment_keys += 1,
+                    entity::CHANGE => erased.changes += 1,
                     entity::LEAD => erased.leads += 1,
                     entity::WORKFLOW_RUN => erased.workflow_runs += 1,
                     entity::CONVERSION_TYPE => erased.conversion_types += 1,
@@ -102,35 +118,43 @@ impl DynamoStore {
         }
     }
 
-    /// One of the lead's events: first the items holding its adjustments' keys (so that a run
-    /// cut short finds them again through the event), then the event, if it is still this
-    /// lead's (an index entry may be stale). Whether it deleted the event, and how many keys.
-    async fn erase_event(&self, key: Item, lead: &str) -> Result<(bool, u64), StoreError> {
+    /// One of the lead's events: first the items holding its adjustments' keys and its changes
+    /// (so that a run cut short finds them again through the event), then the event, if it is
+    /// still this lead's (an index entry may be stale). What it deleted.
+    async fn erase_event(&self, key: Item, lead: &str) -> Result<Erased, StoreError> {
+        let mut erased = Erased::default();
         let Some(found) = self.patiently(|| self.get(only_key(key.clone()))).await? else {
-            return Ok((false, 0));
+            return Ok(erased);
         };
         let r = Reader(&found);
         if r.string(attr::ENTITY)? != entity::CONVERSION_EVENT || r.string(attr::LEAD_ID)? != lead {
-            return Ok((false, 0));
+            return Ok(erased);
         }
         let account_pk = r.string(attr::PK)?.to_owned();
-        let claims: Vec<Item> = item::stored_event_from(&found)?
-            .adjustments
-            .iter()
-            .map(|a| {
-                let id = crate::domain::EventId::from_uuid(*a.id.as_uuid());
-                Item::from([
-                    (attr::PK.to_owned(), string(&account_pk)),
-                    (attr::SK.to_owned(), string(keys::event_sk(id))),
-                ])
-            })
-            .collect();
-        let keys = self.delete_all(claims, Only::Claims).await?.len() as u64;
+        let at = |sk: String| {
+            Item::from([
+                (attr::PK.to_owned(), string(&account_pk)),
+                (attr::SK.to_owned(), string(sk)),
+            ])
+        };
+        let stored = item::stored_event_from(&found)?;
+        let claims = (stored.adjustments.iter())
+            .map(|a| at(keys::event_sk(EventId::from_uuid(*a.id.as_uuid()))));
+        erased.adjustment_keys +=
+            self.delete_all(claims.collect(), Only::Claims).await?.len() as u64;
+        let event = stored.event.id;
+        let created = (stored.write_token)
+            .map(|token| ChangeRecord::created(event, stored.event.created_at, token));
+        let adjusted = (stored.adjustments.iter()).map(|a| ChangeRecord::adjusted(event, a));
+        let changes = created.into_iter().chain(adjusted);
+        let changes = changes.map(|c| at(keys::change_sk(c.position))).collect();
+        erased.changes += self.delete_all(changes, Only::Changes).await?.len() as u64;
         let lead_only = Only::LeadEvents(lead.to_owned());
         let deleted = self
             .patiently(|| self.delete(key.clone(), lead_only.clone()))
             .await?;
-        Ok((deleted.is_some(), keys))
+        erased.conversion_events += u64::from(deleted.is_some());
+        Ok(erased)
     }
 
     /// Deletes the items by key, some at once; what each deleted (none for a key already gone).
@@ -159,11 +183,15 @@ impl DynamoStore {
             .return_values(ReturnValue::AllOld);
         match only {
             Only::Any => {}
-            Only::Claims => {
+            Only::Claims | Only::Changes => {
+                let wanted = match only {
+                    Only::Claims => entity::ADJUSTMENT_KEY,
+                    _ => entity::CHANGE,
+                };
                 request = request
-                    .condition_expression("#entity = :claim")
+                    .condition_expression("#entity = :entity")
                     .expression_attribute_names("#entity", attr::ENTITY)
-                    .expression_attribute_values(":claim", string(entity::ADJUSTMENT_KEY));
+                    .expression_attribute_values(":entity", string(wanted));
             }
             Only::LeadEvents(lead) => {
                 request = request
@@ -212,26 +240,6 @@ impl DynamoStore {
         Ok(entries.into_iter().map(only_key).collect())
     }
 
-    /// The key and kind of every item of the account's partition, every page.
-    async fn partition_keys(&self, account: AccountId) -> Result<Vec<Item>, StoreError> {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .projection_expression("#pk, #sk, #entity")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_names("#entity", attr::ENTITY)
-            .expression_attribute_values(":pk", string(keys::account_pk(account)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(store_error)
-    }
-
     /// The call again, after a growing pause, while it fails in a way a retry may fix.
     async fn patiently<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
     where
@@ -261,6 +269,8 @@ enum Only {
     Any,
     /// Items holding an adjustment's key.
     Claims,
+    /// The feed's changes.
+    Changes,
     /// Events of this lead.
     LeadEvents(String),
 }

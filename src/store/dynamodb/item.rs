@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::keys;
 use crate::domain::{
     Account, AccountId, Adjustment, AdjustmentId, AdjustmentKind, Amount, ApiKeyHash, ApiKeyRecord,
-    Category, ConversionEvent, ConversionType, ConversionTypeId, Currency, EventId,
-    FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Metadata, Notes, Reason, Scope,
-    Sha256Hex, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId, WriteToken,
+    Category, ChangeKind, ChangeRecord, ConversionEvent, ConversionType, ConversionTypeId,
+    Currency, EventId, FieldDefinition, FieldType, Lead, LeadId, MasterWorkflowId, Metadata, Notes,
+    Reason, Scope, Sha256Hex, Subject, Timestamp, WorkflowId, WorkflowRun, WorkflowRunId,
+    WriteToken,
 };
 use crate::store::{AdjustmentClaim, KeyHolder, NewEvent, Record, StoreError, StoredEvent};
 
@@ -66,6 +67,8 @@ pub(super) mod attr {
     /// An adjustment key's claim: the event adjusted, and the SHA-256 of the request.
     pub const EVENT_ID: &str = "event_id";
     pub const REQUEST_DIGEST: &str = "request_digest";
+    /// A change's kind (`conversion.created`, ...).
+    pub const CHANGE_TYPE: &str = "type";
 }
 
 /// A later layout writes 2 and still reads 1, as does an item without the attribute.
@@ -81,6 +84,8 @@ pub(super) mod entity {
     pub const CONVERSION_EVENT: &str = "conversion_event";
     /// At an event's key, held by an adjustment's `Idempotency-Key` (one key space).
     pub const ADJUSTMENT_KEY: &str = "adjustment_key";
+    /// A change of the account's feed, in its partition (`CHANGE#<recorded_at>#<id>`).
+    pub const CHANGE: &str = "change";
 }
 
 pub(super) mod status {
@@ -524,6 +529,45 @@ fn event_from(item: &Item) -> Result<ConversionEvent, StoreError> {
         })?,
         converted_at: r.parse(attr::CONVERTED_AT, Timestamp::from_stored)?,
         created_at: r.parse(attr::CREATED_AT, Timestamp::from_stored)?,
+    })
+}
+
+/// A change, expiring when what it announces does (`from`: the event's creation, or the
+/// erasure's instant).
+pub(super) fn change_item(
+    account: AccountId,
+    change: &ChangeRecord,
+    from: Timestamp,
+    retention_days: Option<u32>,
+) -> Item {
+    let key = keys::key(account, keys::change_sk(change.position));
+    let writer = Writer::new(key, entity::CHANGE).text(attr::CHANGE_TYPE, change.kind.as_str());
+    match change.subject {
+        Subject::Event(id) => writer.text(attr::EVENT_ID, id),
+        Subject::Lead(id) => writer.text(attr::LEAD_ID, id),
+    }
+    .set(attr::EXPIRES_AT, expires_at(from, retention_days))
+    .build()
+}
+
+pub(super) fn change_from(item: &Item) -> Result<ChangeRecord, StoreError> {
+    let r = Reader(item);
+    let position = r.parse(attr::SK, |sk| {
+        sk.strip_prefix(keys::CHANGE_SK_PREFIX)
+            .and_then(|p| p.parse().ok())
+            .ok_or("not a change's sort key")
+    })?;
+    let kind = r.parse(attr::CHANGE_TYPE, |t| {
+        ChangeKind::parse(t).ok_or("not a change type")
+    })?;
+    let subject = match kind {
+        ChangeKind::LeadErased => Subject::Lead(r.parse(attr::LEAD_ID, LeadId::parse)?),
+        _ => Subject::Event(r.parse(attr::EVENT_ID, EventId::parse)?),
+    };
+    Ok(ChangeRecord {
+        position,
+        kind,
+        subject,
     })
 }
 

@@ -35,8 +35,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, attr, string};
 use crate::domain::{
-    AccountId, ApiKeyHash, ConversionTypeId, EventFilter, EventId, LeadId, Position, Timestamp,
-    WorkflowRunId,
+    AccountId, ApiKeyHash, ConversionTypeId, EventFilter, EventId, FeedPosition, LeadId, Position,
+    Timestamp, WorkflowRunId,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,18 @@ pub(super) fn workflow_run_sk(id: WorkflowRunId) -> String {
 
 pub(super) fn event_sk(id: EventId) -> String {
     format!("CONVERSION_EVENT#{id}")
+}
+
+pub(super) const CHANGE_SK_PREFIX: &str = "CHANGE#";
+
+/// In the account's partition, in feed order.
+pub(super) fn change_sk(position: FeedPosition) -> String {
+    format!("{CHANGE_SK_PREFIX}{position}")
+}
+
+/// Above every change recorded before `at`, below every other.
+pub(super) fn change_sk_bound(at: Timestamp) -> String {
+    format!("{CHANGE_SK_PREFIX}{}", at.sortable())
 }
 
 pub(super) fn lead_key(account: AccountId, id: LeadId) -> String {

@@ -1,6 +1,7 @@
 //! The DynamoDB adapter: the only code that knows the table layout ([`keys`]), the item mapping
 //! ([`item`]), error classification ([`error`]) and the table ([`schema`]). Here: the operations.
 
+mod changes;
 mod erase;
 mod error;
 mod item;
@@ -26,12 +27,12 @@ use self::error::store_error;
 use self::item::{Item, Reader, attr, string};
 use self::list::EventQuery;
 use super::{
-    AdjustmentClaim, Context, Insert, KeyHolder, Lookup, NewEvent, Store, StoreError, StoredEvent,
-    Target,
+    AdjustmentClaim, Context, FeedEntry, Insert, KeyHolder, Lookup, NewEvent, Store, StoreError,
+    StoredEvent, Target,
 };
 use crate::domain::{
-    AccountId, Adjustment, ApiKeyHash, ConversionType, ConversionTypeId, EventId,
-    MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Timestamp, Total,
+    AccountId, Adjustment, ApiKeyHash, ChangeRecord, ConversionType, ConversionTypeId, EventId,
+    FeedPosition, MAX_ENTRIES_COUNTED, MAX_ENTRIES_READ, Page, PageRequest, Timestamp, Total,
 };
 
 /// The most keys one `BatchGetItem` may ask for.
@@ -104,20 +105,44 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// The account's items whose sort key starts with `prefix`, read consistently.
     async fn account_records(
         &self,
         account: AccountId,
         prefix: &str,
     ) -> Result<Vec<Item>, StoreError> {
-        self.client
+        self.partition(account, Some(prefix), false).await
+    }
+
+    /// The account partition's items (those whose sort key starts with `prefix`, if given; only
+    /// their keys if `keys_only`), read consistently.
+    async fn partition(
+        &self,
+        account: AccountId,
+        prefix: Option<&str>,
+        keys_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .key_condition_expression(match prefix {
+                Some(_) => "#pk = :pk AND begins_with(#sk, :prefix)",
+                None => "#pk = :pk",
+            })
             .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
             .expression_attribute_values(":pk", string(keys::account_pk(account)))
-            .expression_attribute_values(":prefix", string(prefix))
-            .consistent_read(true)
+            .consistent_read(true);
+        if let Some(prefix) = prefix {
+            query = query.expression_attribute_values(":prefix", string(prefix));
+        }
+        if prefix.is_some() || keys_only {
+            query = query.expression_attribute_names("#sk", attr::SK);
+        }
+        if keys_only {
+            query = query.projection_expression("#pk, #sk");
+        }
+        query
             .into_paginator()
             .items()
             .send()
@@ -338,6 +363,9 @@ impl Store for DynamoStore {
         account: AccountId,
         new: NewEvent<'_>,
     ) -> Result<Insert, StoreError> {
+        let e = new.event;
+        let change = ChangeRecord::created(e.id, e.created_at, new.write_token);
+        self.put_change(account, &change, e.created_at).await?;
         let item = item::event_item(account, &new, self.retention_days);
         match self.put_new(item).await? {
             None => Ok(Insert::Written),
@@ -405,6 +433,9 @@ impl Store for DynamoStore {
         after: usize,
         adjustment: &Adjustment,
     ) -> Result<bool, StoreError> {
+        let change = ChangeRecord::adjusted(event, adjustment);
+        self.put_change(account, &change, adjustment.created_at)
+            .await?;
         let key = keys::key(account, keys::event_sk(event));
         let count = |n: usize| AttributeValue::N(n.to_string());
         let request = self
@@ -448,6 +479,16 @@ impl Store for DynamoStore {
             return Ok(true);
         }
         Err(failure)
+    }
+
+    async fn changes(
+        &self,
+        account: AccountId,
+        after: FeedPosition,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        self.feed_entries(account, after, until, limit).await
     }
 
     async fn get_event(

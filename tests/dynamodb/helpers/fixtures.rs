@@ -259,6 +259,10 @@ fn assert_read_response(context: &str, name: &str, body: &serde_json::Value) {
             !events.is_empty(),
             "{context}: the fixtures before it recorded events"
         );
+    } else if name.starts_with("list-changes") {
+        // The function's lag: what the fixtures before it recorded is not served yet.
+        assert_eq!(body["changes"], serde_json::json!([]), "{context}");
+        assert!(body["next_cursor"].is_string(), "{context}");
     } else {
         assert_eq!(keys, ["success", "conversion_event"], "{context}");
         assert_listed_event(&body["conversion_event"], true, &context);

@@ -183,6 +183,13 @@ pub struct Table {
 }
 
 impl Table {
+    pub fn on(backend: &Backend, name: &str) -> Self {
+        Self {
+            client: backend.client(),
+            name: name.to_owned(),
+        }
+    }
+
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(self.client.clone(), &self.name)
     }
@@ -252,6 +259,11 @@ impl Table {
 
     /// Every item of the table, as debug text.
     pub async fn dump(&self) -> String {
+        format!("{:?}", self.items().await)
+    }
+
+    /// Every item of the table (one scan page: tests hold less than a megabyte).
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let scan = self
             .client
             .scan()
@@ -259,7 +271,7 @@ impl Table {
             .send()
             .await
             .unwrap();
-        format!("{:?}", scan.items())
+        scan.items().to_vec()
     }
 }
 

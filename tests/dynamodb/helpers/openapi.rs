@@ -27,6 +27,8 @@ fn template(path: &str) -> Option<&'static str> {
         Some("/conversion-types")
     } else if path.ends_with("/conversions/batch") {
         Some("/conversions/batch")
+    } else if path.ends_with("/conversions/changes") {
+        Some("/conversions/changes")
     } else if path.ends_with("/conversions") {
         Some("/conversions")
     } else if let Some(event) = path.strip_suffix("/adjustments")
