@@ -13,15 +13,17 @@ use std::str::FromStr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use conversions::domain::{
-    Amount, AmountError, Currency, MAX_AMOUNT_EXCLUSIVE, MAX_JSON_DEPTH, MAX_METADATA_BYTES,
-    MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, MAX_NOTES_CHARS, Metadata, MetadataError, Timestamp,
-    nests_deeper_than,
+    AccountId, Amount, AmountError, Currency, MAX_AMOUNT_EXCLUSIVE, MAX_JSON_DEPTH,
+    MAX_METADATA_BYTES, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, MAX_NOTES_CHARS, Metadata,
+    MetadataError, Timestamp, nests_deeper_than,
 };
 use conversions::http::{App, Incoming};
+use conversions::publish::{Bus, BusEntry, BusError, Publisher};
 use conversions::seed::{
     DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID,
     DEMO_LEAD_ID, DEMO_WORKFLOW_RUN_ID, seed_demo,
 };
+use conversions::store::{StoreError, StreamedChange, is_stream_event, stream_records};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -46,7 +48,110 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("timestamp", timestamp),
     ("metadata", metadata),
     ("import_rows", import_rows),
+    ("stream_event", stream_event),
 ];
+
+// ---------------------------------------------------------------------------------------------
+// The table's stream, as the publishing function is sent it
+
+/// A bus that takes every entry, and counts them.
+#[derive(Default)]
+struct CountingBus(std::sync::atomic::AtomicUsize);
+
+impl Bus for &CountingBus {
+    async fn put(&self, entries: &[BusEntry]) -> Result<Vec<Option<String>>, BusError> {
+        self.0
+            .fetch_add(entries.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(vec![None; entries.len()])
+    }
+}
+
+/// Bytes as Lambda would deliver a DynamoDB stream's batch, published on the demo data to a bus
+/// that takes everything: never a panic; the answer names no record, or the first that cannot
+/// be read or names a type the account lacks, by its sequence number; every change of the
+/// records before it is published, once.
+pub fn stream_event(data: &[u8]) -> Outcome {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return "not JSON".to_owned();
+    };
+    if !is_stream_event(&event) {
+        return "not a stream event".to_owned();
+    }
+    let records = stream_records(&event);
+    assert_eq!(
+        records.len(),
+        event["Records"].as_array().map_or(0, Vec::len)
+    );
+    let demo = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+    let known = [DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID];
+    let stops = |changes: &Result<Vec<StreamedChange>, StoreError>| match changes {
+        Err(_) => true,
+        Ok(changes) => changes.iter().any(|c| {
+            c.event.as_ref().is_some_and(|stored| {
+                c.account != demo
+                    || !known.contains(&stored.event.conversion_type_id.to_string().as_str())
+            })
+        }),
+    };
+    let raw = event["Records"]
+        .as_array()
+        .expect("a stream event's records");
+    // Every record read announces what its JSON says, by a count of its own.
+    for (record, read) in raw.iter().zip(&records) {
+        if let Ok(changes) = &read.changes {
+            assert_eq!(changes.len(), announced(record), "{record}");
+        }
+    }
+    let stop = records.iter().position(|r| stops(&r.changes));
+    let changes: usize = raw[..stop.unwrap_or(raw.len())].iter().map(announced).sum();
+    let bus = CountingBus::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let answer = runtime.block_on(async {
+        let store = MemoryStore::new();
+        seed_demo(&store).await.expect("the demo data");
+        Publisher::new(store, Some(&bus)).publish(&event).await
+    });
+    let named: Vec<&str> = (answer.failures.iter())
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    let expected: Vec<&str> = stop
+        .map(|at| records[at].sequence.as_str())
+        .into_iter()
+        .collect();
+    assert_eq!(
+        named, expected,
+        "the first record that cannot go, and no other"
+    );
+    assert_eq!(
+        bus.0.into_inner(),
+        changes,
+        "each change before it published once"
+    );
+    match stop {
+        None => format!("accepted: {} records, {changes} changes", records.len()),
+        Some(_) => "refused at a record".to_owned(),
+    }
+}
+
+/// The changes a stream record announces, counted from its JSON: an event's insert, the
+/// adjustments an event's update adds, a `lead.erased` change's insert.
+fn announced(record: &Value) -> usize {
+    let new = &record["dynamodb"]["NewImage"];
+    let text = |v: &Value| v["S"].as_str().map(str::to_owned);
+    let listed = |image: &Value| image["adjustments"]["L"].as_array().map_or(0, Vec::len);
+    let inserted = record["eventName"] == "INSERT";
+    match text(&new["entity"]).as_deref() {
+        Some("conversion_event") if inserted => 1,
+        Some("conversion_event") => {
+            listed(new).saturating_sub(listed(&record["dynamodb"]["OldImage"]))
+        }
+        Some("change") if inserted && text(&new["type"]).as_deref() == Some("lead.erased") => 1,
+        _ => 0,
+    }
+}
 
 /// The request id the runtime would give an invocation.
 const LAMBDA_REQUEST_ID: &str = "fuzz-lambda-request";

@@ -13,6 +13,9 @@ pub struct Config {
     pub warm_up: bool,
     /// `EVENT_RETENTION_DAYS` (`template.yaml`'s `EventRetentionDays`); unset or 0 keeps events.
     pub retention_days: Option<u32>,
+    /// `EVENT_BUS_NAME` (`template.yaml`'s `EventBusName`): where the stream's changes go; set
+    /// on the publishing function only.
+    pub event_bus: Option<String>,
 }
 
 /// Lambda's logging controls (`LoggingConfig` in `template.yaml`), else `RUST_LOG`, else `info`.
@@ -73,6 +76,7 @@ enum Rule {
     Region,
     RuntimeApi,
     TableName,
+    EventBus,
     Directives,
 }
 
@@ -90,6 +94,9 @@ impl Rule {
                  lambda set (the function runs under one of them)"
             }
             Self::TableName => "a DynamoDB table name: 3 to 255 of a-z A-Z 0-9 _ - .",
+            Self::EventBus => {
+                "an EventBridge bus's name or ARN: 1 to 1600 of a-z A-Z 0-9 . - _ / :"
+            }
             Self::Directives => "tracing filter directives, such as info or conversions=debug",
         }
     }
@@ -129,6 +136,12 @@ impl Rule {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             }
+            Self::EventBus => {
+                (1..=1600).contains(&value.len())
+                    && (value.bytes()).all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b':')
+                    })
+            }
             Self::Directives => value.parse::<Targets>().is_ok(),
         }
     }
@@ -156,6 +169,7 @@ const SDK_VARIABLES: &[(&str, Rule)] = &[
     ("AWS_REGION", Rule::Region),
     ("AWS_ENDPOINT_URL", Rule::Url),
     ("AWS_ENDPOINT_URL_DYNAMODB", Rule::Url),
+    ("AWS_ENDPOINT_URL_EVENTBRIDGE", Rule::Url),
     ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", Rule::Bool),
     ("AWS_USE_FIPS_ENDPOINT", Rule::Bool),
     ("AWS_USE_DUALSTACK_ENDPOINT", Rule::Bool),
@@ -230,12 +244,14 @@ impl Config {
         let retention_days = read(&lookup, "EVENT_RETENTION_DAYS", Rule::Days)?
             .and_then(|days| days.parse().ok())
             .filter(|days| *days > 0);
+        let event_bus = read(&lookup, "EVENT_BUS_NAME", Rule::EventBus)?;
         Ok(Self {
             table_name,
             log: LogSettings::from_lookup(lookup)?,
             max_concurrency,
             warm_up,
             retention_days,
+            event_bus,
         })
     }
 }

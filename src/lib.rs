@@ -14,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod publish;
 pub mod sdk;
 pub mod seed;
 pub mod service;

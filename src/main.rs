@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use conversions::config::Config;
 use conversions::http::{App, Incoming};
-use conversions::store::DynamoStore;
+use conversions::publish::{BatchResponse, EventBridge, Publisher};
+use conversions::store::{DynamoStore, is_stream_event};
 use conversions::telemetry::error_chain;
 use lambda_runtime::{Error, LambdaEvent, run_concurrent, service_fn};
+use serde_json::value::RawValue;
 
 fn main() -> ExitCode {
     // SAFETY: the first thing the process does; no other thread exists yet.
@@ -57,17 +59,39 @@ async fn serve(config: Config) -> Result<(), Error> {
         // The first request opens the connection instead.
         tracing::warn!(error = %error_chain(&err), "could not reach DynamoDB during init");
     }
+    // The table's stream in: template.yaml's ChangesPublisher, the one with EVENT_BUS_NAME.
+    let bus = (config.event_bus)
+        .map(|bus| EventBridge::new(aws_sdk_eventbridge::Client::new(&sdk_config), bus));
+    let publisher = Arc::new(Publisher::new(store.clone(), bus));
     let app = Arc::new(App::new(store));
     // `AWS_LAMBDA_MAX_CONCURRENCY` (read by the runtime too) says how many at once.
-    run_concurrent(service_fn(move |event: LambdaEvent<Incoming>| {
-        let app = Arc::clone(&app);
+    run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let (app, publisher) = (Arc::clone(&app), Arc::clone(&publisher));
         async move {
+            let payload = event.payload.get();
+            // A look for the stream's mark first: an HTTP event is parsed once, by Incoming.
+            if payload.contains("aws:dynamodb")
+                && let Ok(stream) = serde_json::from_str::<serde_json::Value>(payload)
+                && is_stream_event(&stream)
+            {
+                let answer = Box::pin(publisher.publish(&stream)).await;
+                return Ok(Answer::Batch(answer));
+            }
+            let incoming = Incoming::from_json(payload);
             // Boxed: the request's future is deep (SDK calls inside the handler), and the
             // runtime's loop need not carry its layout.
-            let answer = Box::pin(app.invoke(event.payload, &event.context.request_id));
-            Ok::<_, Error>(answer.await)
+            let answer = Box::pin(app.invoke(incoming, &event.context.request_id));
+            Ok::<_, Error>(Answer::Http(answer.await))
         }
     }))
     .await
     .map_err(|err| format!("the Lambda Runtime API: {}", error_chain(err.as_ref())).into())
+}
+
+/// An HTTP response, or a stream batch's partial failures.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Http(conversions::http::Response),
+    Batch(BatchResponse),
 }

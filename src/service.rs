@@ -6,7 +6,7 @@ mod batch;
 mod changes;
 
 pub use adjust::{AdjustError, AdjustRequest, Adjusted, Applied, adjust_conversion};
-pub use changes::{ChangesPage, ChangesRequest, list_changes};
+pub use changes::{ChangesRequest, list_changes};
 
 pub use batch::{
     BatchRow, CheckedBatch, KEY_REPEATED, MAX_BATCH_ROWS, RowOutcome, Source, WRITES_AT_ONCE,

@@ -1,7 +1,7 @@
 //! The floor the function is compared with: a minimal `lambda_runtime` function making the
 //! DynamoDB calls one warm create makes (the key's record read strongly beside one eventually
-//! consistent `BatchGetItem` of the type and the lead, then a conditional `PutItem` of an item
-//! of a minimal event's shape and size) and answering a fixed `201`, so that it pays what any
+//! consistent `BatchGetItem` of the type and the lead, then the feed's change and a conditional
+//! `PutItem` of an item of a minimal event's shape and size) and answering a fixed `201`, so that it pays what any
 //! Lambda function pays: the Runtime API's exchanges, the SDK's signing and HTTP. It is this
 //! bench's executable again (`BENCH_FLOOR_FUNCTION` set), started under the same emulator with
 //! the same environment and the same SDK configuration (`load_sdk_config`), on one thread, with
@@ -89,9 +89,25 @@ async fn create(client: &aws_sdk_dynamodb::Client, table: &str, key_hash: &str) 
     let (api_key, batch) = tokio::join!(api_key, batch);
     api_key.expect("GetItem");
     batch.expect("BatchGetItem");
-    // An item of the size and shape of a minimal event (two index keys, as the function's).
+    // The feed's change, then an item of the size and shape of a minimal event (two index keys,
+    // as the function's).
     let id = uuid::Uuid::new_v4().to_string();
     let s = AttributeValue::S;
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", s(account_pk.clone()))
+        .item(
+            "sk",
+            s(format!("CHANGE#2026-01-28T10:00:00.000000000Z#{id}")),
+        )
+        .item("entity", s("change".into()))
+        .item("format", AttributeValue::N("1".into()))
+        .item("type", s("conversion.created".into()))
+        .item("event_id", s(id.clone()))
+        .send()
+        .await
+        .expect("PutItem");
     let mut put = client
         .put_item()
         .table_name(table)

@@ -1,8 +1,8 @@
 //! Rows/s of `conversions-admin import leads` and `import conversions` (the release binary, a CSV
-//! file, local dynalite) beside a plain loop making the same conditional PutItems: the items an
-//! import stored, read back, put into a fresh table with the same indexes, conditioned as the
-//! store's, as many in flight as the importer writes at once. Each round takes fresh tables and
-//! the two in turn, each round in the other order; the median round is reported.
+//! file, local dynalite) beside a plain loop making the same PutItems (each event's change, then the
+//! event on its condition): the items an import stored, read back, put into a fresh table with
+//! the same indexes, as many in flight as the importer writes at once. Each round takes fresh
+//! tables and the two in turn, each round in the other order; the median round is reported.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -101,11 +101,23 @@ async fn items(client: &Client, table: &str, prefix: &str) -> Vec<Item> {
     items
 }
 
-/// The plain loop: each item put on the condition the store's puts carry; its time.
-async fn plain(client: &Client, table: &str, items: &[Item]) -> f64 {
+/// The plain loop: each item put on the condition the store's puts carry, after its change in
+/// the feed if it has one (an event's); its time.
+async fn plain(client: &Client, table: &str, items: &[Item], changes: &[Item]) -> f64 {
+    let text = |v: &AttributeValue| v.as_s().map(String::as_str).unwrap_or_default().to_owned();
+    let change_of: HashMap<String, &Item> =
+        changes.iter().map(|c| (text(&c["event_id"]), c)).collect();
     let started = Instant::now();
     stream::iter(items)
-        .map(|item| {
+        .map(|item| async {
+            if let Some(change) = item.get("id").and_then(|id| change_of.get(&text(id))) {
+                client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some((*change).clone()))
+                    .send()
+                    .await?;
+            }
             client
                 .put_item()
                 .table_name(table)
@@ -116,10 +128,14 @@ async fn plain(client: &Client, table: &str, items: &[Item]) -> f64 {
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .send()
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
         })
         .buffer_unordered(WRITES_AT_ONCE)
-        .try_collect::<Vec<_>>()
+        .try_collect::<Vec<()>>()
         .await
+        .map_err(|e: aws_sdk_dynamodb::Error| e)
         .expect("every put");
     started.elapsed().as_secs_f64()
 }
@@ -134,7 +150,11 @@ pub async fn run(client: &Client, endpoint: &str) -> Vec<Rates> {
     let leads = items(client, &table, "LEAD#00000000-0000-4000-8000-").await;
     import(endpoint, &table, "conversions", &events_file);
     let events = items(client, &table, "CONVERSION_EVENT#").await;
-    assert_eq!((leads.len(), events.len()), (ROWS, ROWS));
+    let changes = items(client, &table, "CHANGE#").await;
+    assert_eq!(
+        (leads.len(), events.len(), changes.len()),
+        (ROWS, ROWS, ROWS)
+    );
 
     let (mut rounds_leads, mut rounds_events) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
@@ -148,8 +168,8 @@ pub async fn run(client: &Client, endpoint: &str) -> Vec<Rates> {
                 );
             } else {
                 looped = (
-                    plain(client, &table, &leads).await,
-                    plain(client, &table, &events).await,
+                    plain(client, &table, &leads, &[]).await,
+                    plain(client, &table, &events, &changes).await,
                 );
             }
         }

@@ -50,9 +50,9 @@ pub mod prices {
 }
 
 /// The floor of a create in this architecture, per million: the HTTP API request, one Lambda
-/// request and about $0.02 of its GB-seconds, one item write, the key, the type and the lead
-/// read strongly.
-pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 0.625 + 0.375;
+/// request and about $0.02 of its GB-seconds, one item write and its change's, the key, the
+/// type and the lead read strongly.
+pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 2.0 * 0.625 + 0.375;
 
 /// The headers API Gateway adds to an answer (`date`, `content-length`, `apigw-requestid`,
 /// `connection`) and its status line, in bytes: part of what goes out.
@@ -246,6 +246,9 @@ fn metadata_body(keys: usize) -> String {
         metadata.join(",")
     )
 }
+
+pub const CHANGES_PAGE: &str = "changes, a page of 100";
+pub const CHANGES_POLL: &str = "changes, a poll with nothing new";
 
 /// The events of the two accounts the list pages read: one past every bound of a list request
 /// (a page reads at most `MAX_ENTRIES_READ` index entries, a count `MAX_ENTRIES_COUNTED`), and
@@ -480,7 +483,9 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
     // The first request of a new client (no connection yet), then warm ones, each measured
     // three times (its median time; its units and bytes from the last).
     let fresh = App::new(DynamoStore::new(new_client(), table));
-    let app = App::new(DynamoStore::new(client.clone(), table));
+    // The feed serves at once what the history above recorded.
+    let app = App::new(DynamoStore::new(client.clone(), table))
+        .with_changes_lag(std::time::Duration::ZERO);
     let minimal = minimal_body();
     let tenant_body = format!(
         r#"{{"conversion_type_id":"{tenant_type}","lead_id":"{tenant_lead}","workflow_run_id":"{tenant_run}","amount":85000}}"#
@@ -616,6 +621,31 @@ pub async fn run(endpoint: &str, table: &str) -> Vec<Scenario> {
     cases.push((
         "list, first page of 50, every event adjusted twice".into(),
         Box::new(|| get(key.expose(), "/conversions", &by_adjusted_lead)),
+        false,
+        None,
+    ));
+    // The feed: its first page of 100 (the large account's creates), and a poll that finds
+    // nothing new (a consumer that is up to date).
+    cases.push((
+        CHANGES_PAGE.into(),
+        Box::new(|| get(key.expose(), "/conversions/changes", "limit=100")),
+        false,
+        None,
+    ));
+    cases.push((
+        CHANGES_POLL.into(),
+        Box::new(|| {
+            // A cursor 10 ms ago, after the last write (the page of 100 above took longer):
+            // the page reads what came since, nothing.
+            let moment = std::time::Duration::from_millis(10);
+            let at = conversions::domain::FeedPosition::before(Timestamp::now().minus(moment));
+            let cursor = conversions::domain::ChangeCursor::new(account, at);
+            get(
+                key.expose(),
+                "/conversions/changes",
+                &format!("after={}", cursor.as_str()),
+            )
+        }),
         false,
         None,
     ));

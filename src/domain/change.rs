@@ -20,9 +20,14 @@ use super::{
 };
 
 /// How long after it is recorded a change is served: longer than any write takes from its stamp
-/// to its landing (a request's 8 s deadline; an import's write, re-stamped when 3 s stale, ends
-/// within 20 s, then the SDK's 6 s), with room for clocks that differ by seconds.
+/// to its landing ([`CHANGE_WRITE_WITHIN`], then the write it announces, within the SDK's 6 s),
+/// with room for writers' clocks that differ by seconds.
 pub const CHANGES_LAG: Duration = Duration::from_secs(60);
+
+/// A change is written at most this long after its stamp, or not at all (the write is then
+/// retried with a new stamp): what bounds [`CHANGES_LAG`] whatever delays a writer (a request's
+/// 8 s deadline; an import's chunk, checked and written in turn, re-stamped as it goes).
+pub const CHANGE_WRITE_WITHIN: Duration = Duration::from_secs(25);
 
 pub const DEFAULT_CHANGES_LIMIT: u32 = 100;
 pub const MAX_CHANGES_LIMIT: u32 = 1000;
@@ -137,6 +142,11 @@ impl ChangeRecord {
             kind: ChangeKind::Adjusted,
             subject: Subject::Event(event),
         }
+    }
+
+    /// Whether it may still be written at `now` ([`CHANGE_WRITE_WITHIN`] of its stamp).
+    pub fn writable_at(&self, now: Timestamp) -> bool {
+        now.minus(CHANGE_WRITE_WITHIN) <= self.position.recorded_at
     }
 
     /// One id per lead and account, however often the erasure runs: a consumer deduplicates.

@@ -28,8 +28,9 @@ pub use adjustment::{
 };
 pub use amount::{Amount, AmountError, MAX_AMOUNT_EXCLUSIVE};
 pub use change::{
-    CHANGES_LAG, Change, ChangeCursor, ChangeCursorError, ChangeKind, ChangeRecord, Content,
-    DEFAULT_CHANGES_LIMIT, FeedPosition, MAX_CHANGES_EXAMINED, MAX_CHANGES_LIMIT, Subject,
+    CHANGE_WRITE_WITHIN, CHANGES_LAG, Change, ChangeCursor, ChangeCursorError, ChangeKind,
+    ChangeRecord, Content, DEFAULT_CHANGES_LIMIT, FeedPosition, MAX_CHANGES_EXAMINED,
+    MAX_CHANGES_LIMIT, Subject,
 };
 pub use conversion::{
     Category, ConversionEvent, ConversionType, FieldDefinition, FieldType, Lead,

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::tests::{json, keys};
 use super::*;
-use crate::domain::{ChangeCursor, FeedPosition, LeadId};
+use crate::domain::{ChangeCursor, ChangeRecord, EventId, FeedPosition, LeadId};
 use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use crate::store::{Faults, MemoryStore, Provisioning, Record};
 
@@ -357,4 +357,64 @@ async fn bad_parameters_are_named_and_cursors_are_the_accounts_own() {
         );
         assert_eq!(response.header("allow"), Some("GET"));
     }
+}
+
+#[tokio::test]
+async fn a_page_ends_where_the_answer_is_full_and_the_next_starts_there() {
+    let app = app_on(MemoryStore::new()).await;
+    // About 21 KB a change: 300 of them do not fit in one answer.
+    let metadata: String = (0..15)
+        .map(|i| format!(r#""k{i}":"{}""#, "m".repeat(1000)))
+        .collect::<Vec<_>>()
+        .join(",");
+    for i in 0..300 {
+        let body = format!(
+            r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":{i},"notes":"{}","metadata":{{{metadata}}}}}"#,
+            "n".repeat(5000)
+        );
+        let created = app
+            .handle(call("POST", "/conversions", "", Some(body)))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{}", created.body());
+    }
+    let first = page(&app, "limit=1000").await;
+    let served = json(&first)["changes"].as_array().unwrap().len();
+    assert!((1..300).contains(&served), "{served}");
+    assert!(render::escaped_len(first.body()) <= MAX_INVOCATION_RESPONSE_BYTES);
+    let (all, _) = follow(&app, "", 1000).await;
+    let mut amounts: Vec<u64> = (all.iter())
+        .map(|c| c["conversion_event"]["amount"].as_u64().unwrap())
+        .collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, (0..300).collect::<Vec<u64>>(), "each once");
+}
+
+#[tokio::test]
+async fn a_page_reads_past_changes_that_announce_nothing_up_to_a_bound() {
+    let store = MemoryStore::new();
+    let account = AccountId::parse(crate::seed::DEMO_ACCOUNT_ID).unwrap();
+    // Changes of writes that never landed, older than any real one.
+    let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let orphans = 10 + crate::domain::MAX_CHANGES_EXAMINED;
+    for _ in 0..orphans {
+        let write = crate::domain::WriteToken::random();
+        store.record_change(account, ChangeRecord::created(EventId::random(), at, write));
+    }
+    let app = app_on(store).await;
+    let real = record(&app, DEMO_LEAD_ID, "2026-03-01T10:00:00Z").await;
+    // The first page examines its limit and the bound's worth, serves none, and moves on.
+    let first = json(&page(&app, "limit=5").await);
+    assert_eq!(first["changes"], Value::Array(vec![]));
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let start = ChangeCursor::new(account, FeedPosition::start());
+    assert_ne!(
+        cursor,
+        start.as_str(),
+        "the cursor moved past what was examined"
+    );
+    let second = json(&page(&app, &format!("limit=5&after={cursor}")).await);
+    assert_eq!(
+        second["changes"][0]["conversion_event"]["id"],
+        real.as_str()
+    );
 }

@@ -29,8 +29,8 @@ pub use observe::field_name;
 pub use query::AS_OF_IN_FUTURE;
 pub use query::page_request;
 pub use render::{
-    MAX_INVOCATION_RESPONSE_BYTES, adjusted_json, conversion_type_value, conversion_types_json,
-    dry_run_json, event_json, listed_json, listing_json, render_events,
+    MAX_INVOCATION_RESPONSE_BYTES, adjusted_json, change_detail, conversion_type_value,
+    conversion_types_json, dry_run_json, event_json, listed_json, listing_json, render_events,
 };
 pub use response::Response;
 
@@ -318,19 +318,22 @@ impl<S: Store> App<S> {
         let until = Timestamp::now().minus(self.changes_lag);
         let wanted = query::changes_request(request.query(), account, until)
             .map_err(ApiError::Validation)?;
-        let page = service::list_changes(&self.store, account, wanted).await?;
-        let changes = render::render_changes(&page.changes);
-        let fit = render::events_that_fit(&changes);
-        // Cut short, the next page starts after the last change served.
-        let next = match fit.checked_sub(1) {
-            _ if fit == changes.len() => page.next,
-            Some(last) => page.changes[last].position,
-            None => wanted.after,
-        };
+        let (mut changes, mut used) = (Vec::new(), 0);
+        let next = service::list_changes(&self.store, account, wanted, |change| {
+            let rendered = render::change_raw(&change);
+            used += render::escaped_len(rendered.get()) + 1;
+            // The next page starts after the last change that fits (the first always does).
+            let fits = used <= render::ANSWER_BUDGET || changes.is_empty();
+            if fits {
+                changes.push(rendered);
+            }
+            fits
+        })
+        .await?;
         let cursor = ChangeCursor::new(account, next);
         Ok(Response::json(
             StatusCode::OK,
-            render::changes_json(&changes[..fit], &cursor),
+            render::changes_json(&changes, &cursor),
         ))
     }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::{
-    Adjustment, Amount, Change, ChangeCursor, Content, ConversionEvent, ConversionType,
+    AccountId, Adjustment, Amount, Change, ChangeCursor, Content, ConversionEvent, ConversionType,
     EventWithType, FieldDefinition, Metadata, Notes, Reason, Total, current_amount, status,
 };
 use crate::service::{Adjusted, ListPage};
@@ -133,6 +133,9 @@ fn read_object(listed: &EventWithType) -> EventObject<'_> {
 
 #[derive(Serialize)]
 struct ChangeObject<'a> {
+    /// Only pushed to EventBridge: a feed is one account's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
     id: String,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -152,28 +155,43 @@ struct Changes<'a> {
     next_cursor: &'a str,
 }
 
-/// Rendered once: measured by `events_that_fit`, then written by [`changes_json`].
-pub fn render_changes(changes: &[Change]) -> Vec<Box<RawValue>> {
-    let object = |change: &Change| {
-        let mut object = ChangeObject {
-            id: change.position.id.hyphenated().to_string(),
-            kind: change.kind().as_str(),
-            recorded_at: change.position.recorded_at.to_string(),
-            conversion_event: None,
-            adjustment: None,
-            lead_id: None,
-        };
-        match &change.content {
-            Content::Created(event) => object.conversion_event = Some(read_object(event)),
-            Content::Adjusted { adjustment, event } => {
-                object.adjustment = Some(adjustment_object(&event.event, adjustment));
-                object.conversion_event = Some(read_object(event));
-            }
-            Content::LeadErased(lead) => object.lead_id = Some(lead.to_string()),
-        }
-        serde_json::value::to_raw_value(&object).expect("the bodies always serialise")
+/// One change of a page, rendered once: measured, then written by [`changes_json`].
+pub fn change_raw(change: &Change) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&change_object(change, true))
+        .expect("the bodies always serialise")
+}
+
+/// A change as the feed serves it (without `conversion_event` if not `with_event`), with its
+/// account's id first: the change feed's EventBridge `detail`.
+pub fn change_detail(account: AccountId, change: &Change, with_event: bool) -> String {
+    let mut object = change_object(change, with_event);
+    object.account_id = Some(account.to_string());
+    to_json(&object)
+}
+
+fn change_object(change: &Change, with_event: bool) -> ChangeObject<'_> {
+    let mut object = ChangeObject {
+        account_id: None,
+        id: change.position.id.hyphenated().to_string(),
+        kind: change.kind().as_str(),
+        recorded_at: change.position.recorded_at.to_string(),
+        conversion_event: None,
+        adjustment: None,
+        lead_id: None,
     };
-    changes.iter().map(object).collect()
+    let event = match &change.content {
+        Content::Created(event) => Some(event),
+        Content::Adjusted { adjustment, event } => {
+            object.adjustment = Some(adjustment_object(&event.event, adjustment));
+            Some(event)
+        }
+        Content::LeadErased(lead) => {
+            object.lead_id = Some(lead.to_string());
+            None
+        }
+    };
+    object.conversion_event = event.filter(|_| with_event).map(read_object);
+    object
 }
 
 pub fn changes_json(changes: &[Box<RawValue>], next_cursor: &ChangeCursor) -> String {

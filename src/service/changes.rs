@@ -3,6 +3,9 @@
 use crate::domain::{AccountId, Change, FeedPosition, MAX_CHANGES_EXAMINED, Timestamp};
 use crate::store::{Store, StoreError};
 
+/// Changes read from the store at once, at most: what bounds a page's memory, whatever its limit.
+const READ_AT_ONCE: usize = 100;
+
 /// Changes after a place, recorded before `until` (now, less [`crate::domain::CHANGES_LAG`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ChangesRequest {
@@ -11,41 +14,37 @@ pub struct ChangesRequest {
     pub until: Timestamp,
 }
 
-/// Up to the limit's changes, and where the next page starts: after the last change examined,
-/// served or passed over (a change whose write never landed), or where this one started.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangesPage {
-    pub changes: Vec<Change>,
-    pub next: FeedPosition,
-}
-
+/// Offers `take` the page's changes in order, up to the limit or until it refuses one (the
+/// answer is full); returns where the next page starts: after the last change examined, served
+/// or passed over (a change whose write never landed), or where this one started.
 pub async fn list_changes<S: Store>(
     store: &S,
     account: AccountId,
     request: ChangesRequest,
-) -> Result<ChangesPage, StoreError> {
+    mut take: impl FnMut(Change) -> bool,
+) -> Result<FeedPosition, StoreError> {
     super::log_account(account);
     let limit = request.limit as usize;
-    let mut page = ChangesPage {
-        changes: Vec::with_capacity(limit),
-        next: request.after,
-    };
-    let mut examined = 0;
+    let (mut next, mut served, mut examined) = (request.after, 0, 0);
     // Passed-over changes are rare (a write that failed after its change): a page reads on past
     // them, up to a bound, so that a page comes back empty only at the end of the feed.
-    while page.changes.len() < limit && examined < limit + MAX_CHANGES_EXAMINED {
-        let wanted = limit - page.changes.len();
-        let entries = store
-            .changes(account, page.next, request.until, wanted)
-            .await?;
+    'reading: while served < limit && examined < limit + MAX_CHANGES_EXAMINED {
+        let wanted = (limit - served).min(READ_AT_ONCE);
+        let entries = store.changes(account, next, request.until, wanted).await?;
         examined += entries.len();
-        let Some(last) = entries.last() else { break };
-        page.next = last.record.position;
-        page.changes
-            .extend(entries.iter().filter_map(|entry| entry.served()));
-        if entries.len() < wanted {
+        let more = entries.len() == wanted;
+        for entry in entries {
+            if let Some(change) = entry.served() {
+                if !take(change) {
+                    break 'reading;
+                }
+                served += 1;
+            }
+            next = entry.record.position;
+        }
+        if !more {
             break;
         }
     }
-    Ok(page)
+    Ok(next)
 }

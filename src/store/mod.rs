@@ -8,7 +8,10 @@ mod memory;
 
 use std::collections::{HashMap, HashSet};
 
-pub use dynamodb::{DynamoStore, TableError, create_table};
+pub use dynamodb::{
+    DynamoStore, StreamRecord, StreamedChange, TableError, create_table, is_stream_event,
+    stream_records,
+};
 #[cfg(test)]
 pub use memory::{Faults, MemoryStore};
 

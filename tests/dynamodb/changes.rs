@@ -9,10 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use conversions::domain::{AccountId, ChangeCursor, EventId, FeedPosition, LeadId, Timestamp};
+use conversions::domain::{
+    AccountId, Amount, CHANGE_WRITE_WITHIN, ChangeCursor, ConversionEvent, ConversionTypeId,
+    Currency, EventId, FeedPosition, LeadId, Metadata, Timestamp, WriteToken,
+};
 use conversions::http::{App, Body, Request};
 use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
-use conversions::store::{DynamoStore, Provisioning, Record, Store};
+use conversions::store::{DynamoStore, NewEvent, Provisioning, Record, Store, StoreError};
 use serde_json::{Value, json};
 
 use crate::admin::Admin;
@@ -104,8 +107,10 @@ async fn a_follower_gets_every_change_once_in_order_from_many_writers_with_delay
         let blind_app = App::new(table.store()).with_changes_lag(Duration::ZERO);
 
         let mut writers = Vec::new();
+        // The lag measured: the longest from a create's stamp (its created_at) to its answer.
+        let slowest = Arc::new(std::sync::Mutex::new(Duration::ZERO));
         for w in 0..6 {
-            let app = Arc::clone(&writer);
+            let (app, slowest) = (Arc::clone(&writer), Arc::clone(&slowest));
             writers.push(tokio::spawn(async move {
                 for i in 0..6 {
                     let at = if i % 2 == 0 {
@@ -118,6 +123,13 @@ async fn a_follower_gets_every_change_once_in_order_from_many_writers_with_delay
                         .handle(call("POST", "/conversions", "", Some(body)))
                         .await;
                     assert_eq!(created.status(), 201, "writer {w}: {}", created.body());
+                    let stamp = body_json(&created)["conversion_event"]["created_at"].clone();
+                    let stamp = Timestamp::parse(stamp.as_str().unwrap()).unwrap();
+                    let took = (Timestamp::now().as_datetime() - stamp.as_datetime()).to_std();
+                    {
+                        let mut slowest = slowest.lock().unwrap();
+                        *slowest = (*slowest).max(took.unwrap_or_default());
+                    }
                     if (w + i) % 3 == 0 {
                         let id = body_json(&created)["conversion_event"]["id"]
                             .as_str()
@@ -205,6 +217,9 @@ async fn a_follower_gets_every_change_once_in_order_from_many_writers_with_delay
         writing.store(false, Ordering::Relaxed);
         delayer.await.unwrap();
         assert!(proxy.injected("PutItem") >= 5, "{name}: the delays fired");
+        let slowest = *slowest.lock().unwrap();
+        println!("{name}: the slowest create was answered {slowest:?} after its stamp");
+        assert!(slowest >= DELAY && slowest < LAG, "{name}: {slowest:?}");
         // Every write has landed; a lag later, everything is served.
         tokio::time::sleep(LAG + DELAY).await;
         follower.catch_up(&follower_app).await;
@@ -345,6 +360,90 @@ async fn an_erased_leads_changes_are_deleted_and_its_erasure_served_once() {
         assert!(
             !dump.contains(&erased),
             "{name}: the erased event's id is still stored"
+        );
+
+        // An event of the lead that landed after its erasure (written as a late write would
+        // be): erased by the next run, which announces the erasure again, with the same id.
+        let late = event_of(lead, Timestamp::now());
+        let new = NewEvent {
+            event: &late,
+            write_token: WriteToken::random(),
+        };
+        store.insert_event(account, new).await.unwrap();
+        let again = admin.ok(&[
+            "erase-lead",
+            "--account",
+            DEMO_ACCOUNT_ID,
+            "--lead",
+            &lead_text,
+        ]);
+        assert_eq!(again["deleted"]["conversion_events"], 1, "{name}: {again}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        follower.catch_up(&app).await;
+        let kinds: Vec<&str> = (follower.served.iter().skip(2))
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["lead.erased"],
+            "{name}: the late event's create is gone"
+        );
+        assert_eq!(follower.served[2]["id"], follower.served[1]["id"], "{name}");
+    })
+    .await;
+}
+
+/// An event of the demo type for `lead`, recorded at `created_at`.
+fn event_of(lead: LeadId, created_at: Timestamp) -> ConversionEvent {
+    ConversionEvent {
+        id: EventId::random(),
+        conversion_type_id: ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap(),
+        lead_id: lead,
+        workflow_id: None,
+        master_workflow_id: None,
+        workflow_run_id: None,
+        amount: Amount::parse_json_number("1").unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        metadata: Metadata::from_json("{}").unwrap(),
+        notes: None,
+        converted_at: created_at,
+        created_at,
+    }
+}
+
+#[tokio::test]
+async fn a_change_too_late_to_be_written_is_refused_and_nothing_is_written() {
+    on_each_backend(|backend| async move {
+        let name = backend.name.clone();
+        let table = backend.fresh_table().await;
+        let store = table.store();
+        conversions::seed::seed_demo(&store).await.unwrap();
+        let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
+        let late = Timestamp::now().minus(CHANGE_WRITE_WITHIN + Duration::from_secs(1));
+        let lead = LeadId::parse(DEMO_LEAD_ID).unwrap();
+        for (created_at, written) in [(late, false), (Timestamp::now(), true)] {
+            let event = event_of(lead, created_at);
+            let new = NewEvent {
+                event: &event,
+                write_token: WriteToken::random(),
+            };
+            let result = store.insert_event(account, new).await;
+            assert_eq!(result.is_ok(), written, "{name}: {result:?}");
+            if !written {
+                assert!(matches!(result, Err(StoreError::Unavailable(_))), "{name}");
+            }
+        }
+        let changes = (table.items().await.iter())
+            .filter(|i| {
+                i.get("entity")
+                    .and_then(|e| e.as_s().ok())
+                    .is_some_and(|e| e == "change")
+            })
+            .count();
+        assert_eq!(
+            (table.count_events(account).await, changes),
+            (1, 1),
+            "{name}"
         );
     })
     .await;

@@ -23,6 +23,7 @@ mod logging;
 #[path = "../support/memory.rs"]
 mod memory;
 mod metrics;
+mod publish;
 mod reads;
 mod secrets;
 mod stored;

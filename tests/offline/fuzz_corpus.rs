@@ -2,8 +2,7 @@
 //! the stable toolchain, so every input the fuzzer kept, and every crash it found once it is
 //! added there, is checked by `make test` without nightly or libFuzzer (`make fuzz` explores).
 
-#[path = "../../fuzz/oracles.rs"]
-mod oracles;
+use crate::oracles;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 mod fixtures;
 mod fuzz_corpus;
 mod hostile;
+mod names;
 mod operations;
 mod properties;
 mod startup;
@@ -13,5 +14,8 @@ mod startup;
 mod events;
 #[path = "../support/memory.rs"]
 mod memory;
+// What each fuzz target checks, replayed on its corpus and on the properties' inputs.
 #[path = "../dynamodb/helpers/openapi.rs"]
 mod openapi;
+#[path = "../../fuzz/oracles.rs"]
+mod oracles;

@@ -14,8 +14,8 @@ const OURS: &str = "OUR_NAMESPACE";
 const OURS_IN_TEMPLATE: &str = "${MetricsNamespace}/${AWS::StackName}";
 
 /// The AWS metrics the template may name, by namespace (CloudWatch's documentation for Lambda,
-/// DynamoDB and API Gateway HTTP APIs).
-const AWS_METRICS: [(&str, &[&str]); 3] = [
+/// DynamoDB, API Gateway HTTP APIs and SQS).
+const AWS_METRICS: [(&str, &[&str]); 4] = [
     (
         "AWS/Lambda",
         &[
@@ -24,8 +24,11 @@ const AWS_METRICS: [(&str, &[&str]); 3] = [
             "Throttles",
             "Duration",
             "ConcurrentExecutions",
+            // Of a function reading a stream: the age of the oldest record it has not finished.
+            "IteratorAge",
         ],
     ),
+    ("AWS/SQS", &["ApproximateNumberOfMessagesVisible"]),
     (
         "AWS/DynamoDB",
         &[
@@ -208,13 +211,23 @@ fn reference(value: &Value) -> String {
         Value::Object(object) if object.contains_key("Ref") => {
             format!("REF:{}", object["Ref"].as_str().unwrap())
         }
+        Value::Object(object) if object.contains_key("Fn::GetAtt") => {
+            // `!GetAtt A.B` reads as "A.B", the long form as ["A", "B"].
+            match &object["Fn::GetAtt"] {
+                Value::Array(parts) => {
+                    let parts: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+                    format!("GETATT:{}", parts.join("."))
+                }
+                other => format!("GETATT:{}", other.as_str().unwrap_or_default()),
+            }
+        }
         Value::String(text) => text.clone(),
         other => other.to_string(),
     }
 }
 
-/// The dimensions an AWS metric must have here: this stack's function, API (its `$default`
-/// stage), or table (by operation, or by one of its indexes).
+/// The dimensions an AWS metric must have here: this stack's functions, API (its `$default`
+/// stage), table (by operation, or by one of its indexes), or dead-letter queue.
 fn check_aws_dimensions(metric: &Named) {
     let Named {
         namespace,
@@ -227,7 +240,17 @@ fn check_aws_dimensions(metric: &Named) {
         .map(|(k, v)| (k.as_str(), reference(v)))
         .collect();
     let ok = match namespace.as_str() {
-        "AWS/Lambda" => dims == [("FunctionName", "REF:ConversionsFunction".to_owned())],
+        "AWS/Lambda" => {
+            dims == [("FunctionName", "REF:ConversionsFunction".to_owned())]
+                || dims == [("FunctionName", "REF:ChangesPublisher".to_owned())]
+        }
+        // The publisher's dead-letter queue.
+        "AWS/SQS" => {
+            dims == [(
+                "QueueName",
+                "GETATT:ChangesDeadLetterQueue.QueueName".to_owned(),
+            )]
+        }
         "AWS/ApiGateway" => {
             dims == [
                 ("ApiId", "REF:ConversionsApi".to_owned()),

@@ -143,6 +143,11 @@ impl MemoryStore {
         Some(entries)
     }
 
+    /// Stores a change record alone, as a write that failed after its change leaves it.
+    pub fn record_change(&self, account: AccountId, change: ChangeRecord) {
+        self.data().record(account, change);
+    }
+
     /// How many change records are held, served or not.
     pub fn change_count(&self) -> usize {
         self.data().changes.len()

@@ -15,20 +15,21 @@ use crate::store::{FeedEntry, StoreError};
 const QUERY_PAGE: usize = 1000;
 
 impl DynamoStore {
-    /// Writes the change, expiring with what it announces (recorded at `from`).
+    /// Writes the change, expiring with what it announces (recorded at `from`); refused (a
+    /// failure a retry with a new stamp fixes) once it is too late to be written.
     pub(super) async fn put_change(
         &self,
         account: AccountId,
         change: &ChangeRecord,
         from: Timestamp,
     ) -> Result<(), StoreError> {
-        self.put_item(item::change_item(
-            account,
-            change,
-            from,
-            self.retention_days,
-        ))
-        .await
+        if !change.writable_at(Timestamp::now()) {
+            return Err(StoreError::Unavailable(
+                "the change's stamp is too old to be written: the feed may have passed it".into(),
+            ));
+        }
+        let item = item::change_item(account, change, from, self.retention_days);
+        self.put_item(item).await
     }
 
     pub(super) async fn feed_entries(

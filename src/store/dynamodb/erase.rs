@@ -32,17 +32,15 @@ impl DynamoStore {
     pub async fn erase_lead(&self, account: AccountId, lead: LeadId) -> Result<Erased, StoreError> {
         let mut erased = Erased::default();
         let lead_key = keys::key(account, keys::lead_sk(lead));
-        // The feed's `lead.erased` first, while the lead is there to erase: a run cut short
-        // after it and run again writes it again, with the same id.
-        if self
+        // The feed's `lead.erased` first, while the lead is there to erase (a run cut short
+        // after it and run again writes it again, with the same id); or last, if this run finds
+        // the lead gone but still erases what was its (events recorded late).
+        let announced = self
             .patiently(|| self.get(lead_key.clone()))
             .await?
-            .is_some()
-        {
-            let now = Timestamp::now();
-            let change = ChangeRecord::lead_erased(account, lead, now);
-            self.patiently(|| self.put_change(account, &change, now))
-                .await?;
+            .is_some();
+        if announced {
+            self.announce(account, lead).await?;
         }
         erased.leads += self.delete_all(vec![lead_key], Only::Any).await?.len() as u64;
         let runs = self
@@ -67,12 +65,25 @@ impl DynamoStore {
             erased.adjustment_keys += erased_now.iter().map(|e| e.adjustment_keys).sum::<u64>();
             erased.changes += erased_now.iter().map(|e| e.changes).sum::<u64>();
             if events == 0 {
+                if !announced && erased != Erased::default() {
+                    self.announce(account, lead).await?;
+                }
                 return Ok(erased);
             }
         }
         Err(StoreError::Unavailable(
             "the lead's index still lists events after every pass; run the erasure again".into(),
         ))
+    }
+
+    /// Writes the feed's `lead.erased`, stamped as each attempt is sent.
+    async fn announce(&self, account: AccountId, lead: LeadId) -> Result<(), StoreError> {
+        self.patiently(|| async {
+            let now = Timestamp::now();
+            let change = ChangeRecord::lead_erased(account, lead, now);
+            self.put_change(account, &change, now).await
+        })
+        .await
     }
 
     /// Deletes every item of the account: its API keys first (they stop working at once), then

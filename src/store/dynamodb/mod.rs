@@ -9,6 +9,7 @@ mod keys;
 mod list;
 mod provisioning;
 mod schema;
+mod stream;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use aws_sdk_dynamodb::types::{
 use futures_util::future::try_join_all;
 
 pub use schema::{TableError, create_table};
+pub use stream::{StreamRecord, StreamedChange, is_stream_event, stream_records};
 
 use self::error::store_error;
 use self::item::{Item, Reader, attr, string};

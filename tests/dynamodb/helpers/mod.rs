@@ -2,6 +2,7 @@
 //! fresh tables, the function's own DynamoDB client, a fault point in front of a server
 //! ([`proxy`]), and the `events/` fixtures.
 
+pub mod aws_json;
 pub mod captured;
 pub mod fixtures;
 pub mod metering;

@@ -32,6 +32,9 @@ pub enum Fault {
     LateAnswer,
     /// The request reaches the server after this long, and is answered as usual.
     Delay(Duration),
+    /// EventBridge's partial failure of a `PutEvents`: every other entry (the second, the
+    /// fourth, ...) is taken out before the request reaches the server, and answered failed.
+    FailEntries,
 }
 
 /// How late a [`Fault::LateAnswer`] comes: past the function's attempt time-out.
@@ -48,6 +51,7 @@ struct Rule {
 struct State {
     rules: Vec<Rule>,
     seen: Vec<String>,
+    failed_entries: usize,
 }
 
 impl State {
@@ -137,6 +141,11 @@ impl FaultProxy {
         }
     }
 
+    /// How many `PutEvents` entries [`Fault::FailEntries`] answered failed.
+    pub fn failed_entries(&self) -> usize {
+        self.state.lock().unwrap().failed_entries
+    }
+
     /// How many requests of the operation the proxy was sent.
     pub fn count(&self, operation: &str) -> usize {
         self.operations()
@@ -182,10 +191,23 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
             }
             Some(Fault::ResetBeforeRequest) => return reset(client),
             Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-            Some(Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer) | None => {}
+            Some(Fault::DropAnswer | Fault::CutAnswer | Fault::LateAnswer | Fault::FailEntries)
+            | None => {}
         }
+        let (head, body, failed) = match fault {
+            Some(Fault::FailEntries) => without_every_other_entry(&head, &body),
+            _ => (head, body, Vec::new()),
+        };
         let Some(answer) = forward(upstream, &head, &body).await else {
             return;
+        };
+        let answer = match failed.is_empty() {
+            true => answer,
+            false => {
+                let rewritten = with_failed_entries(&answer, &failed);
+                state.lock().unwrap().failed_entries += failed.len();
+                rewritten
+            }
         };
         match fault {
             Some(Fault::DropAnswer) => return reset(client),
@@ -210,6 +232,66 @@ async fn serve(mut client: TcpStream, upstream: SocketAddr, state: Arc<Mutex<Sta
             }
         }
     }
+}
+
+/// The request without its second, fourth, ... entry, and their positions.
+fn without_every_other_entry(head: &str, body: &[u8]) -> (String, Vec<u8>, Vec<usize>) {
+    let mut request: serde_json::Value = serde_json::from_slice(body).expect("a JSON request");
+    let entries = request["Entries"]
+        .as_array_mut()
+        .expect("PutEvents entries");
+    let failed: Vec<usize> = (1..entries.len()).step_by(2).collect();
+    let mut position = 0;
+    entries.retain(|_| {
+        position += 1;
+        !failed.contains(&(position - 1))
+    });
+    let body = serde_json::to_vec(&request).unwrap();
+    (with_length(head, body.len()), body, failed)
+}
+
+/// The server's answer to the entries it was sent, with the entries taken out answered failed
+/// in their places.
+fn with_failed_entries(answer: &[u8], failed: &[usize]) -> Vec<u8> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8(answer[..end].to_vec()).unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&answer[end..]).expect("JSON");
+    let mut sent = body["Entries"]
+        .as_array()
+        .expect("entries")
+        .clone()
+        .into_iter();
+    let failure = serde_json::json!({
+        "ErrorCode": "InternalFailure",
+        "ErrorMessage": "injected by the test proxy",
+    });
+    let all: Vec<serde_json::Value> = (0..sent.len() + failed.len())
+        .map(|i| match failed.contains(&i) {
+            true => failure.clone(),
+            false => sent.next().expect("an answer for each entry sent"),
+        })
+        .collect();
+    let count = body["FailedEntryCount"].as_u64().unwrap_or(0) + failed.len() as u64;
+    body["Entries"] = all.into();
+    body["FailedEntryCount"] = count.into();
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut rewritten = with_length(&head, body.len()).into_bytes();
+    rewritten.extend_from_slice(&body);
+    rewritten
+}
+
+/// The head with its `content-length` replaced.
+fn with_length(head: &str, length: usize) -> String {
+    let mut lines: Vec<String> = (head.trim_end_matches("\r\n").split("\r\n"))
+        .filter(|line| {
+            !line
+                .split_once(':')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        })
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("content-length: {length}"));
+    format!("{}\r\n\r\n", lines.join("\r\n"))
 }
 
 /// Closes the connection with a reset, as a failing network does.

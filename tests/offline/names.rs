@@ -1,0 +1,389 @@
+//! Every thing the documents name exists: in the Markdown files, the comments of `Cargo.toml`
+//! and the descriptions and comments of `template.yaml`, each `make` target, file path,
+//! `conversions-admin` subcommand and flag, and every other name in backticks (an environment
+//! variable, a template parameter, resource or output, an `openapi.yaml` operation, a type or
+//! constant of the code) is found where it lives. A rename that leaves a stale sentence fails
+//! here, with the file and line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Names of other systems the documents quote (AWS's metrics, states and fields, a crate's
+/// type the code does not use), which no file here holds.
+const AWS_NAMES: &[&str] = &[
+    "EnvFilter",
+    "INSUFFICIENT_DATA",
+    "InvokeFunctionUrl",
+    "ItemCount",
+    "KeyRangeThroughput",
+    "PendingConfirmation",
+    "ReadAccountLimitThrottleEvents",
+    "ReadKeyRangeThroughputThrottleEvents",
+    "WriteAccountLimitThrottleEvents",
+    "WriteKeyRangeThroughputThrottleEvents",
+    "approximateArrivalOfFirstRecord",
+];
+
+/// The lines that name things: each with its file and number.
+fn named_lines() -> Vec<(String, usize, String)> {
+    let mut files: Vec<PathBuf> = ["README.md", "CHANGELOG.md"]
+        .iter()
+        .map(|f| root().join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let mut lines = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.strip_prefix(root()).unwrap().display().to_string();
+        lines.extend(
+            (text.lines().enumerate()).map(|(n, line)| (name.clone(), n + 1, line.to_owned())),
+        );
+    }
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    for (n, line) in cargo.lines().enumerate() {
+        if let Some(comment) = line.trim_start().strip_prefix('#') {
+            lines.push(("Cargo.toml".into(), n + 1, comment.to_owned()));
+        }
+    }
+    // The template's comments, and its descriptions (their first line and the lines under it).
+    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let mut in_description: Option<usize> = None;
+    for (n, line) in template.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim_start();
+        if in_description.is_some_and(|at| indent <= at && !trimmed.is_empty()) {
+            in_description = None;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            lines.push(("template.yaml".into(), n + 1, comment.to_owned()));
+        } else if let Some(rest) = trimmed
+            .strip_prefix("Description:")
+            .or_else(|| trimmed.strip_prefix("AlarmDescription:"))
+            .or_else(|| trimmed.strip_prefix("ConstraintDescription:"))
+        {
+            lines.push(("template.yaml".into(), n + 1, rest.to_owned()));
+            in_description = Some(indent);
+        } else if in_description.is_some() {
+            lines.push(("template.yaml".into(), n + 1, trimmed.to_owned()));
+        }
+    }
+    lines
+}
+
+/// The lines inside the Markdown files' code blocks, by file and number.
+fn code_block_lines() -> BTreeSet<(String, usize)> {
+    let mut inside = BTreeSet::new();
+    let mut open: Option<String> = None;
+    for (file, n, line) in named_lines() {
+        if !file.ends_with(".md") {
+            continue;
+        }
+        if line.trim_start().starts_with("```") {
+            open = match open {
+                Some(_) => None,
+                None => Some(file.clone()),
+            };
+        } else if open.as_ref() == Some(&file) {
+            inside.insert((file, n));
+        }
+    }
+    inside
+}
+
+/// The spans a line puts in backticks.
+fn quoted(line: &str) -> Vec<&str> {
+    line.split('`').skip(1).step_by(2).collect()
+}
+
+/// Every text of the code and its configuration, where a name must be found.
+fn code_text() -> String {
+    let mut text = String::new();
+    let mut folders = vec![
+        root().join("src"),
+        root().join("scripts"),
+        root().join("tests"),
+        root().join("benches"),
+        root().join("fuzz/fuzz_targets"),
+    ];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.ends_with("tests/offline/names.rs") {
+                // Its own examples of stale names are not names.
+            } else if let Ok(content) = std::fs::read_to_string(&path) {
+                text.push_str(&content);
+            }
+        }
+    }
+    for file in [
+        "Makefile",
+        "template.yaml",
+        "openapi.yaml",
+        "Cargo.toml",
+        "samconfig.toml",
+        "schemathesis.toml",
+        "fuzz/oracles.rs",
+        ".ci/run",
+    ] {
+        text.push_str(&std::fs::read_to_string(root().join(file)).unwrap_or_default());
+    }
+    text
+}
+
+fn make_targets() -> BTreeSet<String> {
+    let makefile = std::fs::read_to_string(root().join("Makefile")).unwrap();
+    (makefile.lines())
+        .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The admin CLI's subcommands, and every flag any of them takes, from its own `--help`.
+fn admin_cli() -> (BTreeSet<String>, BTreeSet<String>) {
+    let help = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_conversions-admin"))
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    let subcommands: BTreeSet<String> = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap_or_default()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned)
+        .collect();
+    let mut flags = BTreeSet::new();
+    for command in subcommands.iter().map(String::as_str).chain(["", "import"]) {
+        let text = match command {
+            "" => top.clone(),
+            _ => help(&[command, "--help"]),
+        };
+        for word in text.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == '=') {
+            if let Some(flag) = word.strip_prefix("--") {
+                let flag: String = flag
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                flags.insert(flag);
+            }
+        }
+    }
+    (subcommands, flags)
+}
+
+/// A path of the repository a document may name (not a URL, not a pattern, not a placeholder).
+fn as_path(word: &str) -> Option<&str> {
+    let word = word.trim_end_matches(['.', ',', ':', ';', ')']);
+    let word = word.split('#').next()?;
+    let known_root = [
+        "src/", "docs/", "scripts/", "tests/", "events/", "benches/", "fuzz/", ".ci/",
+    ];
+    let rooted = known_root.iter().any(|r| word.starts_with(r));
+    let top = [
+        "template.yaml",
+        "openapi.yaml",
+        "Cargo.toml",
+        "Cargo.lock",
+        "Makefile",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "samconfig.toml",
+        "schemathesis.toml",
+        "package.json",
+        "package-lock.json",
+        "requirements-dev.txt",
+        "redocly.yaml",
+    ];
+    let placeholder = ['<', '>', '{', '}', '*', '$', '?', '['];
+    (rooted || top.contains(&word))
+        .then_some(word)
+        .filter(|w| !w.contains(placeholder) && !w.contains("..."))
+}
+
+#[test]
+fn every_named_thing_exists() {
+    let problems = problems(&named_lines(), &code_block_lines());
+    assert!(
+        problems.is_empty(),
+        "{} names that do not exist:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn a_stale_name_of_each_kind_is_found() {
+    let lines: Vec<(String, usize, String)> = [
+        "run `make profile` first",
+        "timeouts live in `src/config.rs` and `src/nowhere.rs`",
+        "set `NOT_A_SETTING=1` or `NoSuchParameter`",
+        "`conversions-admin frobnicate --account A` or `conversions-admin import --nope`",
+        "make ready, `make test`, `conversions-admin erase-lead --lead L` and `TABLE_NAME`",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(n, l)| ("x.md".to_owned(), n + 1, (*l).to_owned()))
+    .collect();
+    let found = problems(&lines, &BTreeSet::new());
+    assert_eq!(
+        found,
+        [
+            "x.md:1: `make profile`: no such target",
+            "x.md:2: src/nowhere.rs: no such file",
+            "x.md:3: `NOT_A_SETTING`: named nowhere in the code or its configuration",
+            "x.md:3: `NoSuchParameter`: named nowhere in the code or its configuration",
+            "x.md:4: conversions-admin frobnicate: no such subcommand",
+            "x.md:4: --nope: no such flag",
+        ]
+    );
+}
+
+/// What is wrong with the names of these lines (`code_lines`: those in code blocks).
+fn problems(
+    lines: &[(String, usize, String)],
+    code_lines: &BTreeSet<(String, usize)>,
+) -> Vec<String> {
+    let code = code_text();
+    let targets = make_targets();
+    let (subcommands, flags) = admin_cli();
+    let mut problems = Vec::new();
+    for (file, n, line) in lines.iter().cloned() {
+        let mut problem = |what: String| problems.push(format!("{file}:{n}: {what}"));
+        // `make target`: in backticks, or on a line of a code block.
+        let code_line = code_lines.contains(&(file.clone(), n));
+        let spans: Vec<&str> = match code_line {
+            true => vec![line.as_str()],
+            false => quoted(&line),
+        };
+        for span in spans {
+            for (i, _) in span.match_indices("make ") {
+                if span[..i].ends_with(|c: char| c.is_alphanumeric() || c == '-') {
+                    continue;
+                }
+                let target: String = span[i + 5..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                    .collect();
+                if !target.is_empty() && !targets.contains(&target) {
+                    problem(format!("`make {target}`: no such target"));
+                }
+            }
+        }
+        for span in quoted(&line) {
+            for word in span.split_whitespace() {
+                if let Some(path) = as_path(word)
+                    && !root().join(path).exists()
+                {
+                    problem(format!("{path}: no such file"));
+                }
+            }
+            // `conversions-admin subcommand --flag ...`
+            if let Some(rest) = span.strip_prefix("conversions-admin ") {
+                let mut words = rest.split_whitespace();
+                if let Some(sub) = words.next().filter(|w| !w.starts_with('-'))
+                    && !subcommands.contains(sub)
+                    && sub != "help"
+                {
+                    problem(format!("conversions-admin {sub}: no such subcommand"));
+                }
+            }
+            for word in span.split(|c: char| c.is_whitespace() || c == '=' || c == ',') {
+                if let Some(flag) = word.strip_prefix("--") {
+                    let flag: String = flag
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    let admin = span.contains("conversions-admin") || span.contains("$admin");
+                    if admin
+                        && !flag.is_empty()
+                        && !flags.contains(&flag)
+                        && !code.contains(&format!("--{flag}"))
+                    {
+                        problem(format!("--{flag}: no such flag"));
+                    }
+                }
+            }
+            // An identifier: a variable, a template name, an operation, a type or constant.
+            for name in span.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                let identifier =
+                    name.len() > 3 && name.starts_with(|c: char| c.is_ascii_alphabetic());
+                let upper_snake =
+                    name.contains('_') && !name.chars().any(|c| c.is_ascii_lowercase());
+                let camel = name.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                    && name.chars().any(|c| c.is_ascii_lowercase())
+                    && !name.contains('_');
+                if identifier
+                    && (upper_snake || camel)
+                    && !code.contains(name)
+                    && !AWS_NAMES.contains(&name)
+                {
+                    problem(format!(
+                        "`{name}`: named nowhere in the code or its configuration"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_path_reader_takes_paths_and_leaves_the_rest() {
+    assert_eq!(as_path("src/sdk.rs"), Some("src/sdk.rs"));
+    assert_eq!(
+        as_path("docs/OPERATIONS.md#alarms"),
+        Some("docs/OPERATIONS.md")
+    );
+    assert_eq!(as_path("template.yaml,"), Some("template.yaml"));
+    assert_eq!(as_path("events/<fixture>.json"), None);
+    assert_eq!(as_path("https://example.com/src/x"), None);
+    assert!(!Path::new(&root().join("src/config.rs")).join("x").exists());
+}
+
+#[test]
+fn the_crate_the_contract_and_the_changelog_have_one_version() {
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let crate_version = (cargo.lines())
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap();
+    let openapi = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let contract = (openapi.lines())
+        .find_map(|l| l.strip_prefix("  version: "))
+        .unwrap();
+    let changelog = std::fs::read_to_string(root().join("CHANGELOG.md")).unwrap();
+    let latest = (changelog.lines())
+        .find_map(|l| {
+            l.strip_prefix("## ")
+                .filter(|v| v.starts_with(char::is_numeric))
+        })
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap();
+    assert_eq!((crate_version, contract), (latest, latest));
+    let license = std::fs::read_to_string(root().join("LICENSE")).unwrap();
+    assert!(cargo.contains("license = \"MIT\"") && license.starts_with("MIT License"));
+}
