@@ -22,7 +22,7 @@ pub const SOURCE: &str = "nexor.conversions";
 const MAX_ENTRIES: usize = 10;
 const MAX_REQUEST_BYTES: usize = 256 * 1024 - 1;
 
-/// Sends of the entries that keep failing, 100 ms apart and doubling, before the batch is
+/// Sends of the entries that keep failing, 200 ms apart and doubling, before the batch is
 /// reported failed.
 const ATTEMPTS: u32 = 5;
 
@@ -166,7 +166,7 @@ impl<S: Store, B: Bus> Publisher<S, B> {
     }
 
     /// The change's entry, its event with its type (read once a batch); `None` if it announces
-    /// nothing (a create without its write's token).
+    /// nothing (its event erased with its account since).
     async fn entry(
         &self,
         streamed: &StreamedChange,
@@ -179,9 +179,20 @@ impl<S: Store, B: Bus> Publisher<S, B> {
                 let conversion_type = match types.entry(key) {
                     Entry::Occupied(known) => known.get().clone(),
                     Entry::Vacant(vacant) => {
-                        let found = self.store.conversion_type(key.0, key.1).await?;
-                        let found = found.ok_or_else(|| StoreError::missing_type(&stored.event))?;
-                        vacant.insert(found).clone()
+                        match self.store.conversion_type(key.0, key.1).await? {
+                            Some(found) => vacant.insert(found).clone(),
+                            // Types go only with their account (erase-account): its events went
+                            // too, and what they announced is no longer to be published.
+                            None if self
+                                .store
+                                .get_event(key.0, stored.event.id)
+                                .await?
+                                .is_none() =>
+                            {
+                                return Ok(None);
+                            }
+                            None => return Err(StoreError::missing_type(&stored.event)),
+                        }
                     }
                 };
                 let with_type = EventWithType {

@@ -231,7 +231,7 @@ async fn a_record_that_cannot_be_read_stops_the_batch_there() {
 fn an_entry_too_large_for_one_request_goes_without_its_event() {
     let account = AccountId::random();
     let lead = LeadId::random();
-    let erased = ChangeRecord::lead_erased(account, lead, Timestamp::now())
+    let erased = ChangeRecord::lead_erased(lead, Timestamp::now())
         .served(None)
         .unwrap();
     let small = entry_within(account, &erased, 10_000);
@@ -297,4 +297,29 @@ async fn requests_hold_at_most_ten_entries_and_less_than_256_kb() {
             assert!(call.iter().map(BusEntry::size).sum::<usize>() < 256 * 1024);
         }
     }
+}
+
+#[tokio::test]
+async fn an_erased_accounts_events_go_unpublished_and_hold_nothing_up() {
+    // The fixture's records as another account's: no type of it, no event of it remains.
+    let mut event = fixture("changes");
+    let other = format!("ACCOUNT#{}", AccountId::random());
+    for record in event["Records"].as_array_mut().unwrap() {
+        for image in ["NewImage", "OldImage", "Keys"] {
+            if let Some(pk) = record["dynamodb"][image].get_mut("pk") {
+                pk["S"] = Value::String(other.clone());
+            }
+        }
+    }
+    let bus = Bus::default();
+    let answer = publisher(Some(&bus)).await.publish(&event).await;
+    assert!(answer.failures.is_empty(), "{answer:?}");
+    let kinds: Vec<&str> = (bus.calls().iter().flatten())
+        .map(|e| e.detail_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["lead.erased"],
+        "only the erasure, which needs no type"
+    );
 }

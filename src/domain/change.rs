@@ -149,13 +149,13 @@ impl ChangeRecord {
         now.minus(CHANGE_WRITE_WITHIN) <= self.position.recorded_at
     }
 
-    /// One id per lead and account, however often the erasure runs: a consumer deduplicates.
-    pub fn lead_erased(account: AccountId, lead: LeadId, at: Timestamp) -> Self {
-        let name = format!("lead.erased\n{account}\n{lead}");
+    /// An erasure's announcement, an id of its own each time (a rerun that erases events
+    /// recorded late announces again, after them; applying one twice is harmless).
+    pub fn lead_erased(lead: LeadId, at: Timestamp) -> Self {
         Self {
             position: FeedPosition {
                 recorded_at: at,
-                id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()),
+                id: Uuid::new_v4(),
             },
             kind: ChangeKind::LeadErased,
             subject: Subject::Lead(lead),

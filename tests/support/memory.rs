@@ -458,10 +458,7 @@ impl MemoryStore {
     pub fn erase_lead(&self, account: AccountId, lead: LeadId) {
         let mut data = self.data();
         if data.leads.remove(&(account, lead)).is_some() {
-            data.record(
-                account,
-                ChangeRecord::lead_erased(account, lead, Timestamp::now()),
-            );
+            data.record(account, ChangeRecord::lead_erased(lead, Timestamp::now()));
         }
         data.runs
             .retain(|(a, _), run| *a != account || run.lead_id != lead);

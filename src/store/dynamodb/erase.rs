@@ -33,8 +33,8 @@ impl DynamoStore {
         let mut erased = Erased::default();
         let lead_key = keys::key(account, keys::lead_sk(lead));
         // The feed's `lead.erased` first, while the lead is there to erase (a run cut short
-        // after it and run again writes it again, with the same id); or last, if this run finds
-        // the lead gone but still erases what was its (events recorded late).
+        // after it and run again writes another); or last, if this run finds the lead gone but
+        // still erases what was its (events recorded late).
         let announced = self
             .patiently(|| self.get(lead_key.clone()))
             .await?
@@ -80,7 +80,7 @@ impl DynamoStore {
     async fn announce(&self, account: AccountId, lead: LeadId) -> Result<(), StoreError> {
         self.patiently(|| async {
             let now = Timestamp::now();
-            let change = ChangeRecord::lead_erased(account, lead, now);
+            let change = ChangeRecord::lead_erased(lead, now);
             self.put_change(account, &change, now).await
         })
         .await
