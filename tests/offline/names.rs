@@ -6,7 +6,7 @@
 //! here, with the file and line.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn root() -> PathBuf {
@@ -194,6 +194,36 @@ fn admin_cli() -> (BTreeSet<String>, BTreeSet<String>) {
     (subcommands, flags)
 }
 
+/// The repository's files, as a clone has them (not what a local run left beside them).
+fn repository_files() -> Vec<String> {
+    let output = Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root())
+        .output()
+        .expect("git");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether the path is a file of the repository, or a folder holding some.
+fn tracked(files: &[String], path: &str) -> bool {
+    let folder = format!("{}/", path.trim_end_matches('/'));
+    files.iter().any(|f| f == path || f.starts_with(&folder))
+}
+
+/// Whether git ignores the path: output a tool makes (`fuzz/.found/`, `build/`), not a file of
+/// the repository.
+fn ignored(path: &str) -> bool {
+    Command::new("git")
+        .args(["check-ignore", "-q", path])
+        .current_dir(root())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// A path of the repository a document may name (not a URL, not a pattern, not a placeholder).
 fn as_path(word: &str) -> Option<&str> {
     let word = word.trim_end_matches(['.', ',', ':', ';', ')']);
@@ -270,6 +300,7 @@ fn problems(
     let code = code_text();
     let targets = make_targets();
     let (subcommands, flags) = admin_cli();
+    let files = repository_files();
     let mut problems = Vec::new();
     for (file, n, line) in lines.iter().cloned() {
         let mut problem = |what: String| problems.push(format!("{file}:{n}: {what}"));
@@ -296,7 +327,8 @@ fn problems(
         for span in quoted(&line) {
             for word in span.split_whitespace() {
                 if let Some(path) = as_path(word)
-                    && !root().join(path).exists()
+                    && !tracked(&files, path)
+                    && !ignored(path)
                 {
                     problem(format!("{path}: no such file"));
                 }
@@ -361,7 +393,9 @@ fn the_path_reader_takes_paths_and_leaves_the_rest() {
     assert_eq!(as_path("template.yaml,"), Some("template.yaml"));
     assert_eq!(as_path("events/<fixture>.json"), None);
     assert_eq!(as_path("https://example.com/src/x"), None);
-    assert!(!Path::new(&root().join("src/config.rs")).join("x").exists());
+    let files = repository_files();
+    assert!(tracked(&files, "src/sdk.rs") && tracked(&files, "docs") && tracked(&files, "events/"));
+    assert!(!tracked(&files, "src/sd") && !tracked(&files, "src/nowhere.rs"));
 }
 
 #[test]
