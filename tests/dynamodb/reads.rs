@@ -78,10 +78,27 @@ fn events(ids: &Ids, n: usize) -> Vec<ConversionEvent> {
 }
 
 /// The events, and the conversion types and runs they name (a list shows each event's type,
-/// and a list by run reads its lead's events).
-async fn write<S: Store + Provisioning>(store: &S, account: AccountId, events: &[ConversionEvent]) {
+/// and a list by run reads its lead's events); the events as written: one made over 10 s ago
+/// is stamped anew, as a writer does (a change is written within 25 s of its stamp or not at
+/// all), so a model given them holds what the store holds.
+async fn write<S: Store + Provisioning>(
+    store: &S,
+    account: AccountId,
+    events: &[ConversionEvent],
+) -> Vec<ConversionEvent> {
     let (mut types, mut runs) = (HashSet::new(), HashSet::new());
+    let mut written = Vec::with_capacity(events.len());
     for event in events {
+        let stale = event.created_at < Timestamp::now().minus(std::time::Duration::from_secs(10));
+        let event = &ConversionEvent {
+            created_at: if stale {
+                Timestamp::now()
+            } else {
+                event.created_at
+            },
+            ..event.clone()
+        };
+        written.push(event.clone());
         if types.insert(event.conversion_type_id) {
             let conversion_type = ConversionType {
                 id: event.conversion_type_id,
@@ -125,6 +142,7 @@ async fn write<S: Store + Provisioning>(store: &S, account: AccountId, events: &
             .await
             .unwrap();
     }
+    written
 }
 
 /// Every filter the API takes, alone and combined, with and without a window.
@@ -263,7 +281,7 @@ async fn seeded(backend_store: &DynamoStore) -> (AccountId, Ids, MemoryStore, Ac
     let ids = Ids::random();
     let model = MemoryStore::new();
     let events = events(&ids, 40);
-    write(backend_store, account, &events).await;
+    let events = write(backend_store, account, &events).await;
     write(&model, account, &events).await;
     // Another account with events under the same lead, type, workflow and run ids.
     let other = AccountId::random();
@@ -512,7 +530,7 @@ async fn a_sparse_combination_pages_through_a_large_partition() {
             event.master_workflow_id = None;
             event.workflow_id = Some(if i % 60 == 7 { rare } else { ids.workflows[0] });
         }
-        write(&store, account, &many).await;
+        let many = write(&store, account, &many).await;
         write(&model, account, &many).await;
         let filter = EventFilter {
             lead: Some(ids.leads[0]),
