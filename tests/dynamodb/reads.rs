@@ -79,17 +79,19 @@ fn events(ids: &Ids, n: usize) -> Vec<ConversionEvent> {
 
 /// The events, and the conversion types and runs they name (a list shows each event's type,
 /// and a list by run reads its lead's events); the events as written: one made over 10 s ago
-/// is stamped anew, as a writer does (a change is written within 25 s of its stamp or not at
-/// all), so a model given them holds what the store holds.
+/// is stamped anew if `restamp` (for DynamoDB: a change is written within 25 s of its stamp or
+/// not at all); the model takes them as given (`false`), so it holds what the store holds.
 async fn write<S: Store + Provisioning>(
     store: &S,
     account: AccountId,
     events: &[ConversionEvent],
+    restamp: bool,
 ) -> Vec<ConversionEvent> {
     let (mut types, mut runs) = (HashSet::new(), HashSet::new());
     let mut written = Vec::with_capacity(events.len());
     for event in events {
-        let stale = event.created_at < Timestamp::now().minus(std::time::Duration::from_secs(10));
+        let stale = restamp
+            && event.created_at < Timestamp::now().minus(std::time::Duration::from_secs(10));
         let event = &ConversionEvent {
             created_at: if stale {
                 Timestamp::now()
@@ -281,11 +283,11 @@ async fn seeded(backend_store: &DynamoStore) -> (AccountId, Ids, MemoryStore, Ac
     let ids = Ids::random();
     let model = MemoryStore::new();
     let events = events(&ids, 40);
-    let events = write(backend_store, account, &events).await;
-    write(&model, account, &events).await;
+    let events = write(backend_store, account, &events, true).await;
+    write(&model, account, &events, false).await;
     // Another account with events under the same lead, type, workflow and run ids.
     let other = AccountId::random();
-    write(backend_store, other, &self::events(&ids, 12)).await;
+    write(backend_store, other, &self::events(&ids, 12), true).await;
     (account, ids, model, other)
 }
 
@@ -380,7 +382,7 @@ async fn cursor_paging_loses_and_repeats_nothing_while_new_events_arrive() {
             let mut arriving = events(&ids, 2);
             arriving[0].converted_at = Timestamp::now();
             arriving[1].converted_at = at(INSTANTS[0]);
-            write(&store, account, &arriving).await;
+            write(&store, account, &arriving, true).await;
             round += 1;
             match page.next {
                 Some(next) if round < 100 => after = Some(next),
@@ -411,7 +413,7 @@ async fn a_cursor_resumes_exactly_after_its_event_among_ties() {
         for event in &mut tied {
             event.converted_at = at(INSTANTS[2]);
         }
-        write(&store, account, &tied).await;
+        write(&store, account, &tied, true).await;
         let mut expected: Vec<EventId> = tied.iter().map(|e| e.id).collect();
         expected.sort_by(|a, b| b.cmp(a));
         assert_eq!(
@@ -530,8 +532,8 @@ async fn a_sparse_combination_pages_through_a_large_partition() {
             event.master_workflow_id = None;
             event.workflow_id = Some(if i % 60 == 7 { rare } else { ids.workflows[0] });
         }
-        let many = write(&store, account, &many).await;
-        write(&model, account, &many).await;
+        let many = write(&store, account, &many, true).await;
+        write(&model, account, &many, false).await;
         let filter = EventFilter {
             lead: Some(ids.leads[0]),
             workflow: Some(rare),
