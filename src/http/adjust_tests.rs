@@ -6,24 +6,18 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::json;
 
-use super::tests::{json, keys};
+use super::tests::{created, json, keys, seeded};
 use super::*;
 use crate::domain::{FULL, MAX_ADJUSTMENTS_PER_EVENT, RETRACTED};
-use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
+use crate::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
 use crate::store::{MemoryStore, Provisioning, Record};
 
 async fn demo_app() -> App<MemoryStore> {
-    let store = MemoryStore::new();
-    seed_demo(&store).await.unwrap();
-    App::new(store)
+    seeded(MemoryStore::new()).await
 }
 
 fn call(method: &str, path: &str, body: Option<String>, key: Option<&str>) -> Request {
-    let request = Request::new(method, path).with_header("x-api-key", DEMO_API_KEY);
-    let request = match body {
-        Some(body) => request.with_body(Body::Text(body)),
-        None => request,
-    };
+    let request = super::tests::call(method, path, body);
     match key {
         Some(key) => request.with_header("idempotency-key", key),
         None => request,
@@ -35,16 +29,7 @@ async fn record(app: &App<MemoryStore>, key: Option<&str>) -> String {
     let body = format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":5000.00,"converted_at":"2026-03-01T10:00:00Z"}}"#
     );
-    let response = app
-        .handle(call("POST", "/conversions", Some(body), key))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.body()
-    );
-    json(&response)["conversion_event"]["id"]
+    created(app, call("POST", "/conversions", Some(body), key)).await["id"]
         .as_str()
         .unwrap()
         .to_owned()

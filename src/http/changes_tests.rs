@@ -7,25 +7,18 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::Value;
 
-use super::tests::{json, keys};
+use super::tests::{created, json, keys, seeded};
 use super::*;
 use crate::domain::{ChangeCursor, ChangeRecord, EventId, FeedPosition, LeadId};
-use crate::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
+use crate::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID, seed_demo};
 use crate::store::{Faults, MemoryStore, Provisioning, Record};
 
 async fn app_on(store: MemoryStore) -> App<MemoryStore> {
-    seed_demo(&store).await.unwrap();
-    App::new(store).with_changes_lag(Duration::ZERO)
+    seeded(store).await.with_changes_lag(Duration::ZERO)
 }
 
 fn call(method: &str, path: &str, query: &str, body: Option<String>) -> Request {
-    let request = Request::new(method, path)
-        .with_query(query)
-        .with_header("x-api-key", DEMO_API_KEY);
-    match body {
-        Some(body) => request.with_body(Body::Text(body)),
-        None => request,
-    }
+    super::tests::call(method, path, body).with_query(query)
 }
 
 /// Records an event in a millisecond of its own (as `adjust` does): changes of one instant are
@@ -35,16 +28,7 @@ async fn record(app: &App<MemoryStore>, lead: &str, converted_at: &str) -> Strin
     let body = format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{lead}","amount":10.50,"converted_at":"{converted_at}"}}"#
     );
-    let response = app
-        .handle(call("POST", "/conversions", "", Some(body)))
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.body()
-    );
-    json(&response)["conversion_event"]["id"]
+    created(app, call("POST", "/conversions", "", Some(body))).await["id"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -207,7 +207,8 @@ impl<S: Store> App<S> {
                 let mut events = Vec::new();
                 let listing = service::list_conversions(&self.store, account, page, |listed| {
                     events = render::render_events(listed);
-                    render::events_that_fit(&events)
+                    let mut budget = render::Budget::default();
+                    events.iter().take_while(|e| budget.admits(e)).count()
                 })
                 .await?;
                 Ok(Response::json(
@@ -318,12 +319,11 @@ impl<S: Store> App<S> {
         let until = Timestamp::now().minus(self.changes_lag);
         let wanted = query::changes_request(request.query(), account, until)
             .map_err(ApiError::Validation)?;
-        let (mut changes, mut used) = (Vec::new(), 0);
+        let (mut changes, mut budget) = (Vec::new(), render::Budget::default());
+        // The next page starts after the last change that fits.
         let next = service::list_changes(&self.store, account, wanted, |change| {
             let rendered = render::change_raw(&change);
-            used += render::escaped_len(rendered.get()) + 1;
-            // The next page starts after the last change that fits (the first always does).
-            let fits = used <= render::ANSWER_BUDGET || changes.is_empty();
+            let fits = budget.admits(&rendered);
             if fits {
                 changes.push(rendered);
             }

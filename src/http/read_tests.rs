@@ -5,14 +5,14 @@
 use http::StatusCode;
 use serde_json::Value;
 
-use super::tests::{json, keys};
+use super::tests::{call, created, json, keys, seeded};
 use super::*;
 use crate::domain::{
     AccountId, Category, ConversionType, ConversionTypeId, Currency, LeadId, Scope, WorkflowId,
 };
 use crate::seed::{
     DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_INACTIVE_CONVERSION_TYPE_ID, DEMO_LEAD_ID,
-    DEMO_WORKFLOW_RUN_ID, seed_demo,
+    DEMO_WORKFLOW_RUN_ID,
 };
 use crate::store::{MemoryStore, Provisioning, Record};
 
@@ -22,15 +22,11 @@ async fn demo_app() -> App<MemoryStore> {
 
 /// The demo data on a store whose lists read at most `bound` index entries.
 async fn bounded_demo_app(bound: u32) -> App<MemoryStore> {
-    let store = MemoryStore::new().with_read_bound(bound);
-    seed_demo(&store).await.unwrap();
-    App::new(store)
+    seeded(MemoryStore::new().with_read_bound(bound)).await
 }
 
 fn get(path: &str, query: &str) -> Request {
-    Request::new("GET", path)
-        .with_query(query)
-        .with_header("x-api-key", DEMO_API_KEY)
+    call("GET", path, None).with_query(query)
 }
 
 /// Records an event converted at `at` (with the run when asked) and returns its 201 object.
@@ -43,20 +39,7 @@ async fn record(app: &App<MemoryStore>, at: &str, with_run: bool) -> Value {
     let body = format!(
         r#"{{"conversion_type_id":"{DEMO_CONVERSION_TYPE_ID}","lead_id":"{DEMO_LEAD_ID}","amount":10.50,"converted_at":"{at}"{run}}}"#
     );
-    let response = app
-        .handle(
-            Request::new("POST", "/conversions")
-                .with_header("x-api-key", DEMO_API_KEY)
-                .with_body(Body::Text(body)),
-        )
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.body()
-    );
-    json(&response)["conversion_event"].take()
+    created(app, call("POST", "/conversions", Some(body))).await
 }
 
 async fn list(app: &App<MemoryStore>, query: &str) -> Value {

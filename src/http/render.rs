@@ -281,7 +281,7 @@ pub fn escaped_len(json: &str) -> usize {
         .sum()
 }
 
-/// Rendered once: measured by `events_that_fit`, then written by [`listing_json`].
+/// Rendered once: measured by a [`Budget`], then written by [`listing_json`].
 pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
     events
         .iter()
@@ -292,15 +292,21 @@ pub fn render_events(events: &[EventWithType]) -> Vec<Box<RawValue>> {
         .collect()
 }
 
-pub fn events_that_fit(events: &[Box<RawValue>]) -> usize {
-    let mut used = 0;
-    for (n, event) in events.iter().enumerate() {
-        used += escaped_len(event.get()) + 1;
-        if used > ANSWER_BUDGET {
-            return n;
-        }
+/// What one answer holds: items, rendered, are admitted in order while the answer stays within
+/// `ANSWER_BUDGET` (the first always is, so that a page always moves on).
+#[derive(Default)]
+pub struct Budget {
+    used: usize,
+    admitted: usize,
+}
+
+impl Budget {
+    pub fn admits(&mut self, item: &RawValue) -> bool {
+        self.used += escaped_len(item.get()) + 1;
+        let fits = self.used <= ANSWER_BUDGET || self.admitted == 0;
+        self.admitted += usize::from(fits);
+        fits
     }
-    events.len()
 }
 
 pub fn listing_json(listing: &ListPage, events: &[Box<RawValue>]) -> String {

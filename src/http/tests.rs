@@ -34,9 +34,34 @@ fn minimal_body() -> String {
 }
 
 async fn demo_app() -> App<MemoryStore> {
-    let store = MemoryStore::new();
+    seeded(MemoryStore::new()).await
+}
+
+/// The demo data on this store, served.
+pub(super) async fn seeded(store: MemoryStore) -> App<MemoryStore> {
     seed_demo(&store).await.unwrap();
     App::new(store)
+}
+
+/// A request with the demo account's key, and this body.
+pub(super) fn call(method: &str, path: &str, body: Option<String>) -> Request {
+    let request = Request::new(method, path).with_header("x-api-key", DEMO_API_KEY);
+    match body {
+        Some(body) => request.with_body(Body::Text(body)),
+        None => request,
+    }
+}
+
+/// The `conversion_event` of a create's 201 (any other answer fails the test).
+pub(super) async fn created(app: &App<MemoryStore>, request: Request) -> serde_json::Value {
+    let response = app.handle(request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.body()
+    );
+    json(&response)["conversion_event"].take()
 }
 
 pub(super) fn json(response: &Response) -> serde_json::Value {

@@ -6,19 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conversions::domain::Timestamp;
-use conversions::http::{App, Body, Request, Response};
-use conversions::seed::{DEMO_API_KEY, seed_demo};
+use conversions::http::{App, Request, Response};
 use conversions::store::DynamoStore;
 use serde_json::json;
 
 use crate::helpers::proxy::{Fault, FaultProxy};
-use crate::helpers::{body_json, fixture, function_client, on_each_backend, tenant};
+use crate::helpers::{body_json, demo_call, fixture, function_client, on_each_backend, tenant};
 
 fn call(method: &str, path: &str, body: Option<&str>, key: Option<&str>) -> Request {
-    let mut request = Request::new(method, path).with_header("x-api-key", DEMO_API_KEY);
-    if let Some(body) = body {
-        request = request.with_body(Body::Text(body.to_owned()));
-    }
+    let request = demo_call(method, path, body.map(str::to_owned));
     match key {
         Some(key) => request.with_header("idempotency-key", key),
         None => request,
@@ -288,8 +284,7 @@ async fn an_adjustment_whose_answer_is_lost_is_applied_once_and_found_on_retry()
     on_each_backend(|backend| async move {
         for key in [None, Some("lost-adjustment")] {
             let context = format!("{} with key {key:?}", backend.name);
-            let table = backend.fresh_table().await;
-            seed_demo(&table.store()).await.unwrap();
+            let table = backend.demo_table().await;
             let proxy = FaultProxy::start(&backend.endpoint).await;
             let app = App::new(DynamoStore::new(
                 function_client(&proxy.endpoint()).await,
@@ -402,8 +397,7 @@ async fn another_account_neither_adjusts_nor_reads_an_adjusted_event_and_keys_st
 #[tokio::test]
 async fn an_events_time_to_live_covers_its_adjustments_and_its_adjustment_keys() {
     on_each_backend(|backend| async move {
-        let table = backend.fresh_table().await;
-        seed_demo(&table.store()).await.unwrap();
+        let table = backend.demo_table().await;
         let app = App::new(table.store().with_retention(Some(30)));
         let id = record(&app).await;
         let adjusted = adjust(&app, &id, &restate(1), Some("ttl-key")).await;

@@ -15,7 +15,7 @@ use conversions::store::DynamoStore;
 use crate::helpers::metering::{
     Consumed, billed_size, index_writes, indexes, read_units, write_units,
 };
-use crate::helpers::{Backend, body_json, fixture, on_each_backend, post_as, tenant};
+use crate::helpers::{Backend, body_json, demo_event, fixture, on_each_backend, post_as, tenant};
 
 /// The largest body the limits allow: metadata of 16 KiB, notes of 5,000 of the character
 /// given, every optional field given.
@@ -278,40 +278,26 @@ fn by_operation(calls: &[(&'static str, f64)]) -> Vec<OperationCost> {
 /// request's DynamoDB calls and capacity. `-- --nocapture` prints the table.
 #[tokio::test]
 async fn a_page_costs_the_same_at_any_depth_and_a_total_reads_the_matching_index_entries() {
-    use conversions::domain::{
-        Amount, ConversionEvent, ConversionTypeId, Currency, EventId, LeadId, Metadata, Timestamp,
-        WorkflowId, WriteToken,
-    };
-    use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_WORKFLOW_ID};
+    use conversions::domain::{ConversionEvent, LeadId, Timestamp, WriteToken};
+    use conversions::seed::{DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID};
     use conversions::store::{NewEvent, Store};
 
     const EVENTS: usize = 600;
     on_each_backend(|backend| async move {
-        let table = backend.fresh_table().await;
+        let table = backend.demo_table().await;
         let store = table.store();
-        seed_demo(&store).await.unwrap();
         let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
         let leads = [LeadId::random(), LeadId::random(), LeadId::random()];
         let mut ids = Vec::new();
         for i in 0..EVENTS {
             let event = ConversionEvent {
-                id: EventId::random(),
-                conversion_type_id: ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap(),
-                lead_id: leads[i % 3],
-                workflow_id: Some(WorkflowId::parse(DEMO_WORKFLOW_ID).unwrap()),
-                master_workflow_id: None,
-                workflow_run_id: None,
-                amount: Amount::parse_json_number("85000.00").unwrap(),
-                currency: Currency::parse("USD").unwrap(),
-                metadata: Metadata::from_json("{}").unwrap(),
-                notes: None,
                 converted_at: Timestamp::parse(&format!(
                     "2026-01-{:02}T{:02}:00:00Z",
                     1 + i % 28,
                     i % 24
                 ))
                 .unwrap(),
-                created_at: Timestamp::now(),
+                ..demo_event(leads[i % 3], Timestamp::now())
             };
             ids.push(event.id);
             let new = NewEvent {

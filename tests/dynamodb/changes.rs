@@ -10,17 +10,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use conversions::domain::{
-    AccountId, Amount, CHANGE_WRITE_WITHIN, ChangeCursor, ConversionEvent, ConversionTypeId,
-    Currency, EventId, FeedPosition, LeadId, Metadata, Timestamp, WriteToken,
+    AccountId, CHANGE_WRITE_WITHIN, ChangeCursor, EventId, FeedPosition, LeadId, Timestamp,
+    WriteToken,
 };
-use conversions::http::{App, Body, Request};
-use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
+use conversions::http::{App, Request};
+use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
 use conversions::store::{DynamoStore, NewEvent, Provisioning, Record, Store, StoreError};
 use serde_json::{Value, json};
 
 use crate::admin::Admin;
 use crate::helpers::proxy::{Fault, FaultProxy};
-use crate::helpers::{Table, body_json, function_client, on_each_backend, post_as, tenant};
+use crate::helpers::{
+    Table, body_json, demo_call, demo_event, function_client, on_each_backend, post_as, tenant,
+};
 use crate::import::{ScratchDir, demo_admin};
 
 /// Longer than any write here takes from its stamp to its landing (two delayed puts, an import
@@ -29,13 +31,7 @@ const LAG: Duration = Duration::from_secs(8);
 const DELAY: Duration = Duration::from_secs(1);
 
 fn call(method: &str, path: &str, query: &str, body: Option<String>) -> Request {
-    let request = Request::new(method, path)
-        .with_query(query)
-        .with_header("x-api-key", DEMO_API_KEY);
-    match body {
-        Some(body) => request.with_body(Body::Text(body)),
-        None => request,
-    }
+    demo_call(method, path, body).with_query(query)
 }
 
 fn conversion(converted_at: &str) -> Value {
@@ -364,7 +360,7 @@ async fn an_erased_leads_changes_are_deleted_and_each_erasure_that_erased_is_ann
 
         // An event of the lead that landed after its erasure (written as a late write would
         // be): erased by the next run, which announces the erasure again, with the same id.
-        let late = event_of(lead, Timestamp::now());
+        let late = demo_event(lead, Timestamp::now());
         let new = NewEvent {
             event: &late,
             write_token: WriteToken::random(),
@@ -394,36 +390,17 @@ async fn an_erased_leads_changes_are_deleted_and_each_erasure_that_erased_is_ann
     .await;
 }
 
-/// An event of the demo type for `lead`, recorded at `created_at`.
-fn event_of(lead: LeadId, created_at: Timestamp) -> ConversionEvent {
-    ConversionEvent {
-        id: EventId::random(),
-        conversion_type_id: ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap(),
-        lead_id: lead,
-        workflow_id: None,
-        master_workflow_id: None,
-        workflow_run_id: None,
-        amount: Amount::parse_json_number("1").unwrap(),
-        currency: Currency::parse("USD").unwrap(),
-        metadata: Metadata::from_json("{}").unwrap(),
-        notes: None,
-        converted_at: created_at,
-        created_at,
-    }
-}
-
 #[tokio::test]
 async fn a_change_too_late_to_be_written_is_refused_and_nothing_is_written() {
     on_each_backend(|backend| async move {
         let name = backend.name.clone();
-        let table = backend.fresh_table().await;
+        let table = backend.demo_table().await;
         let store = table.store();
-        conversions::seed::seed_demo(&store).await.unwrap();
         let account = AccountId::parse(DEMO_ACCOUNT_ID).unwrap();
         let late = Timestamp::now().minus(CHANGE_WRITE_WITHIN + Duration::from_secs(1));
         let lead = LeadId::parse(DEMO_LEAD_ID).unwrap();
         for (created_at, written) in [(late, false), (Timestamp::now(), true)] {
-            let event = event_of(lead, created_at);
+            let event = demo_event(lead, created_at);
             let new = NewEvent {
                 event: &event,
                 write_token: WriteToken::random(),
@@ -454,9 +431,8 @@ async fn a_change_too_late_to_be_written_is_refused_and_nothing_is_written() {
 async fn each_account_follows_its_own_changes_only() {
     on_each_backend(|backend| async move {
         let name = backend.name.clone();
-        let table = backend.fresh_table().await;
+        let table = backend.demo_table().await;
         let store = table.store();
-        conversions::seed::seed_demo(&store).await.unwrap();
         let other = tenant(&store).await;
         let app = App::new(table.store()).with_changes_lag(Duration::ZERO);
         let demo = app

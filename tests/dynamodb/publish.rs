@@ -11,29 +11,21 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
 use conversions::domain::{AccountId, Lead, LeadId, Timestamp};
-use conversions::http::{App, Body, Request};
+use conversions::http::App;
 use conversions::publish::{EventBridge, Publisher, SOURCE};
-use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
+use conversions::seed::{DEMO_ACCOUNT_ID, DEMO_CONVERSION_TYPE_ID, DEMO_LEAD_ID};
 use conversions::store::{DynamoStore, Provisioning, Record};
 use serde_json::{Value, json};
 
 use crate::helpers::aws_json::call as aws;
 use crate::helpers::proxy::{Fault, FaultProxy};
-use crate::helpers::{Backend, Table, backends, body_json};
+use crate::helpers::{Backend, Table, backends, body_json, demo_call};
 
 fn moto() -> Backend {
     backends()
         .into_iter()
         .find(|b| b.name == "moto")
         .expect("moto")
-}
-
-fn request(method: &str, path: &str, body: Option<String>) -> Request {
-    let request = Request::new(method, path).with_header("x-api-key", DEMO_API_KEY);
-    match body {
-        Some(body) => request.with_body(Body::Text(body)),
-        None => request,
-    }
 }
 
 /// A table with a stream, the demo data, and changes of every kind recorded through the API
@@ -67,7 +59,7 @@ async fn recorded(backend: &Backend) -> (Table, App<DynamoStore>, Vec<Value>) {
     };
     for i in 0..7 {
         let created = app
-            .handle(request("POST", "/conversions", Some(body(i).to_string())))
+            .handle(demo_call("POST", "/conversions", Some(body(i).to_string())))
             .await;
         assert_eq!(created.status(), 201, "{}", created.body());
         answers.push(body_json(&created));
@@ -79,7 +71,7 @@ async fn recorded(backend: &Backend) -> (Table, App<DynamoStore>, Vec<Value>) {
             let path = format!("/conversions/{id}/adjustments");
             for restated in [i + 100, i + 200] {
                 let adjustment = json!({"type": "restatement", "amount": restated}).to_string();
-                let adjusted = app.handle(request("POST", &path, Some(adjustment))).await;
+                let adjusted = app.handle(demo_call("POST", &path, Some(adjustment))).await;
                 assert_eq!(adjusted.status(), 201, "{}", adjusted.body());
                 answers.push(body_json(&adjusted));
             }
@@ -94,7 +86,7 @@ async fn recorded(backend: &Backend) -> (Table, App<DynamoStore>, Vec<Value>) {
         .collect();
     let batch = json!({ "events": rows }).to_string();
     let answer = app
-        .handle(request("POST", "/conversions/batch", Some(batch)))
+        .handle(demo_call("POST", "/conversions/batch", Some(batch)))
         .await;
     let batch = body_json(&answer);
     assert_eq!(batch["counts"]["created"], 6);
@@ -230,7 +222,7 @@ async fn drain(endpoint: &str, queue: &str, expected: usize) -> Vec<Value> {
 async fn feed(app: &App<DynamoStore>) -> BTreeMap<String, Value> {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let page = app
-        .handle(request("GET", "/conversions/changes", None).with_query("limit=1000"))
+        .handle(demo_call("GET", "/conversions/changes", None).with_query("limit=1000"))
         .await;
     let changes = body_json(&page)["changes"].as_array().unwrap().clone();
     changes

@@ -136,7 +136,7 @@ pub const EVENT_KEYS: [&str; 12] = [
 ];
 
 /// What a fixture must get back: one row of `events/expected.tsv`, the file the SAM run
-/// (`scripts/sam_fixtures.py`) reads too.
+/// (`scripts/check-api.py fixtures`) reads too.
 pub struct Expected {
     pub fixture: String,
     pub status: u16,

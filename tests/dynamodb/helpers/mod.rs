@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use conversions::domain::{AccountId, EventId};
+use conversions::domain::{AccountId, ConversionEvent, EventId, LeadId, Timestamp};
 use conversions::http::{Body, Request};
 use conversions::store::{DynamoStore, create_table};
 
@@ -123,6 +123,13 @@ impl Backend {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
         Table { client, name }
+    }
+
+    /// A fresh table with the demo data (`make run`'s).
+    pub async fn demo_table(&self) -> Table {
+        let table = self.fresh_table().await;
+        conversions::seed::seed_demo(&table.store()).await.unwrap();
+        table
     }
 
     /// A table with the keys and no index: every list query on it fails.
@@ -431,6 +438,36 @@ impl Intercept for Operations {
         };
         self.0.lock().unwrap().push(operation);
         Ok(())
+    }
+}
+
+/// A request with the demo account's key, and this body.
+pub fn demo_call(method: &str, path: &str, body: Option<String>) -> Request {
+    let request =
+        Request::new(method, path).with_header("x-api-key", conversions::seed::DEMO_API_KEY);
+    match body {
+        Some(body) => request.with_body(Body::Text(body)),
+        None => request,
+    }
+}
+
+/// An event of the demo type for `lead`, converted and recorded at `at`: 85000.00 USD.
+pub fn demo_event(lead: LeadId, at: Timestamp) -> ConversionEvent {
+    use conversions::domain::{Amount, ConversionTypeId, Currency, Metadata, WorkflowId};
+    use conversions::seed::{DEMO_CONVERSION_TYPE_ID, DEMO_WORKFLOW_ID};
+    ConversionEvent {
+        id: EventId::random(),
+        conversion_type_id: ConversionTypeId::parse(DEMO_CONVERSION_TYPE_ID).unwrap(),
+        lead_id: lead,
+        workflow_id: Some(WorkflowId::parse(DEMO_WORKFLOW_ID).unwrap()),
+        master_workflow_id: None,
+        workflow_run_id: None,
+        amount: Amount::parse_json_number("85000.00").unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        metadata: Metadata::from_json("{}").unwrap(),
+        notes: None,
+        converted_at: at,
+        created_at: at,
     }
 }
 
