@@ -96,11 +96,7 @@ fn main() {
     let (baseline, parser, handler) = (median(baseline), median(parser), median(handler));
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(
-        w,
-        "Machine: {}. Command: `make bench`.\n",
-        report::machine()
-    );
+    let _ = writeln!(w, "Machine: {}. Command: `make bench`.", report::machine());
     let _ = writeln!(w, "```");
     let _ = writeln!(
         w,

@@ -57,21 +57,3 @@ local_aws_env() {
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
-
-# The cargo subcommands of `make fuzz` and `make mutants`, pinned; installed into .tools/ (not
-# ~/.cargo) on first use, with the lock files they were released with.
-CARGO_FUZZ_VERSION=0.13.2
-CARGO_MUTANTS_VERSION=27.1.0
-TOOLS="$ROOT/.tools"
-
-# cargo_tool CRATE VERSION: installs the crate's binaries into .tools/bin unless that version is
-# there, and puts .tools/bin first on PATH.
-cargo_tool() {
-  local crate=$1 version=$2 stamp="$TOOLS/.$1-version"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
-    say "installing $crate $version into .tools/"
-    cargo install --quiet --locked --force --root "$TOOLS" "$crate" --version "$version"
-    echo "$version" >"$stamp"
-  fi
-  export PATH="$TOOLS/bin:$PATH"
-}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Starts the stack exactly as `make run` does (on free ports, with a scratch data folder), then:
+# The stack as `make run` starts it, checked from outside (a part of make test).
+# Starts it exactly as `make run` does (on free ports, with a scratch data folder), then:
 #   - runs the curl examples of README.md and docs/integrating.md and checks the documented answers;
 #   - drives every operation through a Python client generated from openapi.yaml;
 #   - sends events/ fixtures through `cargo lambda invoke`;
-#   - runs schemathesis on every operation of openapi.yaml (scripts/schemathesis.sh);
+#   - runs schemathesis on every operation of openapi.yaml (scripts/check-api.py schemathesis);
 #   - checks that a port in use is refused with a clear message;
 #   - stops it as Ctrl-C would, checks that every process it started has exited and nothing is
 #     left listening, restarts it on the same data and checks that the events recorded before
@@ -100,10 +101,10 @@ for name, (want, got) in checks.items():
 PY
 
 say "README and docs/integrating.md examples"
-python3 scripts/check_readme.py "$base_url" "$key" README.md docs/integrating.md
+python3 scripts/check-api.py examples "$base_url" "$key" README.md docs/integrating.md
 
 say "a Python client generated from openapi.yaml: every operation, each success and error parsed into its models"
-"$VENV/bin/python" scripts/client_check.py "$base_url" "$key" "$dynamodb_port"
+"$VENV/bin/python" scripts/check-api.py client "$base_url" "$key" "$dynamodb_port"
 
 say "make smoke against the local stack"
 make --no-print-directory smoke URL="$base_url" API_KEY="$key"
@@ -135,13 +136,13 @@ for name in create-minimal missing-api-key unknown-lead unknown-route list-conve
 done
 
 say "schemathesis: every operation of openapi.yaml, generated requests, all checks"
-# Through a stand-in for API Gateway (scripts/http_api_front.py): cargo lambda watch itself answers
+# Through a stand-in for API Gateway (scripts/proxy.py front): cargo lambda watch itself answers
 # a 500 to a header or body that is not UTF-8, where API Gateway passes them on.
 front_port=$(free_port)
-"$VENV/bin/python" scripts/http_api_front.py "$front_port" "$port" > "$scratch/front.log" 2>&1 &
+"$VENV/bin/python" scripts/proxy.py front "$front_port" "$port" > "$scratch/front.log" 2>&1 &
 front_pid=$!
 wait_for_port "$front_port" "$front_pid" "the API Gateway stand-in" "$scratch/front.log"
-REPORT_DIR="$scratch/schemathesis" scripts/schemathesis.sh "http://127.0.0.1:$front_port" "$key"
+REPORT_DIR="$scratch/schemathesis" "$VENV/bin/python" scripts/check-api.py schemathesis "http://127.0.0.1:$front_port" "$key"
 kill "$front_pid"; wait "$front_pid" 2>/dev/null || true; front_pid=
 
 say "a port in use is refused"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything `make test` checks, from a fresh clone: pinned tools, formatting, lints, every
-# test against dynalite and moto, the whole stack as `make run` starts it (schemathesis
-# included), the rendered API reference, the SAM template, and the function as SAM runs it.
+# make test: everything CI checks, from a fresh clone.
+# Pinned tools, formatting, lints, every test against dynalite and moto, the whole stack as
+# `make run` starts it (schemathesis included), the rendered API reference, the SAM template,
+# and the function as SAM runs it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -22,12 +23,12 @@ say "the stack as make run starts it: the documented examples, cargo lambda invo
 
 say "API reference: openapi.yaml linted and rendered; every operation and error message on the page (headless Chromium)"
 "$ROOT/scripts/docs.sh"
-"$ROOT/scripts/check-docs.sh"
+"$ROOT/scripts/docs.sh" check
 
 say "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 
 say "the function as AWS SAM builds and runs it, in Docker"
-"$ROOT/scripts/test-sam.sh"
+"$ROOT/scripts/sam.sh" test
 
 say "all checks passed"

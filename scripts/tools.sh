@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned local tools when they are missing or their pins changed:
+# make tools: installs the pinned local tools, when they are missing or their pins changed.
 #   - dynalite and the Redocly CLI (make docs), from package-lock.json, into node_modules/
 #   - moto's server, cfn-lint, cargo-lambda, schemathesis and the SAM CLI, from
 #     requirements-dev.txt, into .venv/

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs a command with two fresh, in-memory DynamoDB-compatible servers on free 127.0.0.1 ports:
-# dynalite and moto's server. The command sees them as
+# Runs a command beside fresh dynalite and moto servers on free ports (make test, bench, load).
+# Both are in memory, on 127.0.0.1. The command sees them as
 #   TEST_DYNAMODB_ENDPOINTS=dynalite=http://127.0.0.1:P1,moto=http://127.0.0.1:P2
 # Both are stopped when the command ends, however it ends.
 set -euo pipefail

@@ -329,11 +329,7 @@ async fn bench() {
     let (alarm_metrics, dashboards, custom_metrics, fixed) = scenarios::fixed_monthly();
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(
-        w,
-        "Machine: {}. Command: `make bench`.\n",
-        report::machine()
-    );
+    let _ = writeln!(w, "Machine: {}. Command: `make bench`.", report::machine());
     let _ = writeln!(
         w,
         "**What a million requests cost, all in**, every part priced from what this run counted: DynamoDB units (`ReturnConsumedCapacity` on the function's own client, dynalite; index entries from the stored item and the table's indexes), the HTTP API request (per started 512 KB), Lambda (the request, and GB-seconds at the template's {memory_mb:.0} MB for the handler's median time, billed by the started millisecond), CloudWatch Logs (the bytes the function wrote for it through its own subscriber at the template's level, INFO), data transfer out (the answer's bytes with API Gateway's headers). Prices: AWS list prices, us-east-1, as of December 1, 2026 (`benches/end_to_end/scenarios.rs`, `prices`). The floor of a create in this architecture is ${:.2}.\n",
@@ -471,8 +467,7 @@ async fn bench() {
     let consumer_day = (10.0 * changes_page + 1430.0 * changes_poll) / 1e6;
     let _ = writeln!(
         w,
-        "
-**Following the feed.** A change costs a create one write unit more (its change item, under a KB, written before the event). A consumer following one account's 1,000 changes a day, in 10 pages of 100 and a poll a minute besides: ${consumer_day:.4} a day (${:.2} a year).",
+        "**Following the feed.** A change costs a create one write unit more (its change item, under a KB, written before the event). A consumer following one account's 1,000 changes a day, in 10 pages of 100 and a poll a minute besides: ${consumer_day:.4} a day (${:.2} a year).",
         consumer_day * 365.0
     );
     let batch = scenarios
@@ -481,7 +476,7 @@ async fn bench() {
         .expect("a batch scenario");
     let _ = writeln!(
         w,
-        "\n**Bulk.** Through full batches of {} (`POST /conversions/batch`), a million events cost ${:.2} all in, against ${minimal_create:.2} as single creates ({:.2}×): the HTTP API request, the Lambda request and the log line are shared by the batch's rows; the writes are the same. `conversions-admin import` of a CSV file of {} rows (the release binary, its chunks of {}, {} writes in flight), against a plain loop making the same conditional PutItems (the items an import stored, into a fresh table with the same indexes, as many in flight), the median of {} rounds taken in turn:\n",
+        "**Bulk.** Through full batches of {} (`POST /conversions/batch`), a million events cost ${:.2} all in, against ${minimal_create:.2} as single creates ({:.2}×): the HTTP API request, the Lambda request and the log line are shared by the batch's rows; the writes are the same. `conversions-admin import` of a CSV file of {} rows (the release binary, its chunks of {}, {} writes in flight), against a plain loop making the same conditional PutItems (the items an import stored, into a fresh table with the same indexes, as many in flight), the median of {} rounds taken in turn:\n",
         batch.rows,
         batch.total(memory_mb),
         batch.total(memory_mb) / minimal_create,
@@ -511,12 +506,12 @@ async fn bench() {
     );
     let _ = writeln!(
         w,
-        "\n**The stack's fixed cost**, a month: {alarm_metrics} alarm metrics, {dashboards} dashboard, {custom_metrics} custom metrics (the metric filters): ${fixed:.2}. (SNS e-mail, and Logs Insights queries of the dashboard's two log widgets when it is open, by the data scanned, come on top.)"
+        "**The stack's fixed cost**, a month: {alarm_metrics} alarm metrics, {dashboards} dashboard, {custom_metrics} custom metrics (the metric filters): ${fixed:.2}. (SNS e-mail, and Logs Insights queries of the dashboard's two log widgets when it is open, by the data scanned, come on top.)"
     );
 
     let _ = writeln!(
         w,
-        "\n**End to end**, the stripped release binary under the Runtime API emulator, local dynalite, beside the floor function (a minimal `lambda_runtime` function making the same DynamoDB calls, `benches/end_to_end/floor.rs`):\n"
+        "\n**End to end**, the stripped release binary under the Runtime API emulator, local dynalite, beside the floor function (a minimal `lambda_runtime` function making the same DynamoDB calls, `benches/end_to_end/floor.rs`):"
     );
     let _ = writeln!(w, "```");
     let _ = writeln!(
@@ -622,7 +617,7 @@ async fn bench() {
     if let Some((components, total)) = &profiled {
         let _ = writeln!(
             w,
-            "\n**Where a warm invocation's instructions go** (callgrind, {} invocations after {WARM_UP} to warm up; instructions in each function itself, summed by component; system calls are outside the count):\n",
+            "**Where a warm invocation's instructions go** (callgrind, {} invocations after {WARM_UP} to warm up; instructions in each function itself, summed by component; system calls are outside the count):\n",
             profile::INVOCATIONS
         );
         let _ = writeln!(w, "| component | instructions per invocation | share |");

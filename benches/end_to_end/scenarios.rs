@@ -50,9 +50,9 @@ pub mod prices {
 }
 
 /// The floor of a create in this architecture, per million: the HTTP API request, one Lambda
-/// request and about $0.02 of its GB-seconds, one item write and its change's, the key, the
-/// type and the lead read strongly.
-pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 2.0 * 0.625 + 0.375;
+/// request and about $0.02 of its GB-seconds, one item write and its change's, the key read
+/// strongly, the type and the lead eventually consistent (half a unit each).
+pub const FLOOR_PER_MILLION: f64 = 1.00 + 0.20 + 0.02 + 2.0 * 0.625 + 0.125 + 2.0 * 0.0625;
 
 /// The headers API Gateway adds to an answer (`date`, `content-length`, `apigw-requestid`,
 /// `connection`) and its status line, in bytes: part of what goes out.

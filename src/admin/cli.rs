@@ -156,14 +156,16 @@ pub enum Command {
         #[arg(long)]
         account: AccountId,
     },
-    /// Import a CSV (header row) or JSON Lines file of conversion-types, leads, workflow-runs or
-    /// conversions (in that order of dependency), with the API's field names. Bad rows go to
+    /// Import a CSV (header row) or JSON Lines file of conversion-types, leads, workflow-runs,
+    /// conversions or adjustments (in that order of dependency), with the API's field names. Bad rows go to
     /// FILE.rejects.csv|jsonl; a checkpoint beside the file lets a re-run resume. Exit 0, 3 when
     /// rows were rejected, 1 when stopped (checkpoint kept), 2 on bad usage.
     Import(super::import::ImportArgs),
-    /// Erase a lead: its events (with their adjustments), its workflow runs and the lead itself,
-    /// however many. Prints a receipt (counts by kind, start and end; no id but the account's, no values). Run it
-    /// again to finish an interrupted erasure, or after sources stopped sending for the lead.
+    /// Erase a lead: announces it on the change feed (lead.erased), then deletes the lead, its
+    /// events (with their adjustments, adjustment keys and feed changes) and its workflow runs,
+    /// however many. Prints a receipt (counts by kind, start and end; no id but the account's, no
+    /// values). Run it again to finish an interrupted erasure, or after sources stopped sending
+    /// for the lead.
     EraseLead {
         #[arg(long)]
         account: AccountId,

@@ -123,8 +123,8 @@ impl<S: Store> App<S> {
 
     /// Answers one request and logs one line for it (request id, cold start, route, account,
     /// status, time, a create's outcome and event, an error's `error` and `errors[]` field names),
-    /// never the API key, the body or a value from it. `RequestMetrics` in `template.yaml` counts
-    /// these lines. INFO ones carry no level (Lambda reads none as INFO): CloudWatch bills by size.
+    /// never the API key, the body or a value from it. The metric filters of `template.yaml`
+    /// count these lines. INFO ones carry no level (Lambda reads none as INFO): CloudWatch bills by size.
     /// (The Lambda request id and trace id are on the runtime's own span, not on this line.)
     pub async fn handle(&self, request: Request) -> Response {
         let request_id = request.request_id().unwrap_or("-").to_owned();

@@ -19,7 +19,7 @@ use crate::helpers::proxy::{Fault, FaultProxy};
 use crate::helpers::{fixture, fixture_event, function_client, on_each_backend};
 
 /// The most bytes a request's line may take (its newline included): what a minimal create's
-/// cost allows for logs (docs/architecture.md, docs/BENCHMARKS.md).
+/// cost allows for logs (docs/BENCHMARKS.md).
 const MAX_LINE_BYTES: usize = 260;
 
 /// A JSON metric filter pattern of the forms the template uses: `{ $.field = "text" }`,

@@ -3,7 +3,7 @@
 //! each is answered with a documented 4xx in the documented error shape with `X-Request-Id`
 //! (or, for an event JSON allows whose odd part the function never reads, as usual).
 //! The time and the peak heap each one took are printed (`cargo test --test offline hostile --
-//! --nocapture`; docs/RELIABILITY.md has one run's figures): measured, not asserted.
+//! --nocapture`): measured, not asserted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

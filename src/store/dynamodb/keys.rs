@@ -13,6 +13,7 @@
 //! | workflow run     | `ACCOUNT#<account>`   | `WORKFLOW_RUN#<id>`        |
 //! | conversion event | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<id>`    |
 //! | adjustment key   | `ACCOUNT#<account>`   | `CONVERSION_EVENT#<key's id>` |
+//! | feed change      | `ACCOUNT#<account>`   | `CHANGE#<recorded_at>#<id>` |
 //!
 //! An event holds its adjustments; an adjustment's `Idempotency-Key` is held where a create with
 //! that key would write its event, so the two share one key space at no extra read.

@@ -1,7 +1,17 @@
-"""Checks that the rendered API reference shows everything openapi.yaml documents.
+#!/usr/bin/env python3
+"""Checks openapi.yaml, the contract: on its own (`spec`), and on the page `make docs` renders (`page`).
 
-Usage: check_docs.py OPENAPI_YAML PAGE_HTML
+Usage: check-openapi.py spec OPENAPI_YAML
+       check-openapi.py page OPENAPI_YAML PAGE_HTML
 
+`spec`, with no server: the document, then its examples.
+1. Schemathesis loads it and validates it against the OpenAPI 3.1 meta-schema (what
+   `schemathesis run` would refuse to start on), and every operation must load.
+2. Every example (request bodies, parameters, responses; `example` and each `examples` entry)
+   must be valid for its schema, formats included (`uuid`, `date-time`), so that the documented
+   examples are answers the API can give and requests it accepts as well-formed.
+
+`page`: that the rendered API reference shows everything openapi.yaml documents.
 Opens PAGE_HTML (from `make docs`) in headless Chromium and reads the text the browser rendered
 (`--dump-dom`), so that what is checked is what a reader sees, not the HTML the build wrote.
 Redoc 3 gives the overview, each tag and each operation a view of its own, reached by the
@@ -18,10 +28,9 @@ A description documents a message as JSON (`"message": "..."`) or as a bullet
 tests/dynamodb/helpers/openapi.rs reads them; it is looked for as written (`{id}` included).
 
 Text is compared with white space removed from both sides, since the page splits text across
-elements. The page must also load no script or style sheet from elsewhere. Exits 1 naming
-everything missing.
+elements. The page must also load no script or style sheet from elsewhere.
 
-CHROMIUM (default /usr/bin/chromium) names the browser.
+CHROMIUM (default /usr/bin/chromium) names the browser. Each exits 1 naming each problem.
 """
 
 import html.parser
@@ -34,12 +43,97 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jsonschema_rs
+import schemathesis
 import yaml
+from schemathesis.config import SchemathesisConfig
 
-# Imported from beside this script, without writing bytecode into the repository (which
-# `cargo lambda watch` would take for a change).
-sys.dont_write_bytecode = True
-from openapi_doc import METHODS, resolve  # noqa: E402
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def resolve(spec, node):
+    """Follows local `$ref`s (`#/components/...`) until the node is not one."""
+    seen = set()
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/") or ref in seen:
+            raise SystemExit(f"cannot follow $ref {ref!r} in the OpenAPI document")
+        seen.add(ref)
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def examples_of(spec, holder):
+    """(name, value) of the `example` and every `examples` entry of a media type or parameter."""
+    if "example" in holder:
+        yield "example", holder["example"]
+    for name, example in (holder.get("examples") or {}).items():
+        example = resolve(spec, example)
+        if "value" in example:
+            yield name, example["value"]
+
+
+def cases(spec):
+    """(where, schema, value) for every example of the document."""
+    for path, item in (spec.get("paths") or {}).items():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            label = f"{method.upper()} {path}"
+            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+                parameter = resolve(spec, parameter)
+                for name, value in examples_of(spec, parameter):
+                    yield f"{label} parameter {parameter['name']} {name}", parameter["schema"], value
+            body = resolve(spec, operation.get("requestBody") or {})
+            for media_type, media in (body.get("content") or {}).items():
+                for name, value in examples_of(spec, media):
+                    yield f"{label} request {media_type} {name}", media["schema"], value
+            for status, response in (operation.get("responses") or {}).items():
+                response = resolve(spec, response)
+                for media_type, media in (response.get("content") or {}).items():
+                    for name, value in examples_of(spec, media):
+                        yield f"{label} {status} {media_type} {name}", media["schema"], value
+
+
+def check_spec(path):
+    path = Path(path)
+    problems = []
+
+    # Default settings: this checks the document, not schemathesis.toml (nor its API key).
+    loaded = schemathesis.openapi.from_path(str(path), config=SchemathesisConfig())
+    try:
+        loaded.validate()
+    except jsonschema_rs.ValidationError as exc:
+        problems.append(f"not a valid OpenAPI document: {exc}")
+    operations = 0
+    for result in loaded.get_all_operations():
+        try:
+            result.ok()
+            operations += 1
+        except Exception as exc:  # an operation schemathesis cannot load
+            problems.append(f"an operation does not load: {exc}")
+
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    examples = 0
+    for where, schema, value in cases(spec):
+        examples += 1
+        # The schema is checked within the document, so that its `$ref`s resolve.
+        root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": spec.get("components", {}), "allOf": [schema]}
+        validator = jsonschema_rs.validator_for(root, validate_formats=True)
+        for error in validator.iter_errors(value):
+            location = "/".join(map(str, error.instance_path)) or "(the whole value)"
+            problems.append(f"{where}: at {location}: {error.message}")
+
+    if problems:
+        print(f"check-openapi spec: {len(problems)} problems in {path}:")
+        for problem in problems:
+            print(f"  - {problem}")
+        sys.exit(1)
+    print(f"check-openapi spec: {path} is valid OpenAPI; {operations} operations load; all {examples} examples match their schemas")
+
 
 # `"message": "..."` in JSON shown in Markdown.
 JSON_MESSAGE = re.compile(r'"message"\s*:\s*("(?:[^"\\]|\\.)*")')
@@ -108,7 +202,7 @@ def operations(spec):
             if method in item:
                 operation = item[method]
                 if "operationId" not in operation or "summary" not in operation:
-                    raise SystemExit(f"check_docs: {method.upper()} {path} needs an operationId and a summary")
+                    raise SystemExit(f"check-openapi page: {method.upper()} {path} needs an operationId and a summary")
                 yield method.upper(), path, operation
 
 
@@ -168,7 +262,7 @@ def render(chromium, url):
         shutil.rmtree(profile, ignore_errors=True)
     if result.returncode != 0 or "<main" not in result.stdout:
         sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f"check_docs: Chromium rendered no page for {url} (exit {result.returncode})")
+        raise SystemExit(f"check-openapi page: Chromium rendered no page for {url} (exit {result.returncode})")
     parser = MainText()
     parser.feed(result.stdout)
     return squeeze(" ".join(parser.parts)), parser.links
@@ -180,13 +274,11 @@ def loads_nothing_from_elsewhere(page):
     return [tag[:120] for tag in remote]
 
 
-def main():
-    if len(sys.argv) != 3:
-        raise SystemExit(__doc__)
-    spec = yaml.safe_load(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    page = Path(sys.argv[2]).resolve()
+def check_page(spec_path, page):
+    spec = yaml.safe_load(Path(spec_path).read_text(encoding="utf-8"))
+    page = Path(page).resolve()
     if not page.is_file():
-        raise SystemExit(f"check_docs: {page} does not exist: run make docs first")
+        raise SystemExit(f"check-openapi page: {page} does not exist: run make docs first")
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     base = page.as_uri()
     missing = [f"the page loads {tag}" for tag in loads_nothing_from_elsewhere(page)]
@@ -223,12 +315,17 @@ def main():
                 missing.append(f"{label}: {what} {value!r}")
 
     if missing:
-        print(f"check_docs: {len(missing)} of {checked} documented items are not on the rendered page:")
+        print(f"check-openapi page: {len(missing)} of {checked} documented items are not on the rendered page:")
         for item in missing:
             print(f"  - {item}")
         sys.exit(1)
-    print(f"check_docs: the rendered page shows all {checked} documented items")
+    print(f"check-openapi page: the rendered page shows all {checked} documented items")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "spec":
+        check_spec(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "page":
+        check_page(sys.argv[2], sys.argv[3])
+    else:
+        raise SystemExit(__doc__)

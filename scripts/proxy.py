@@ -1,8 +1,16 @@
-"""A local stand-in for API Gateway's HTTP API in front of `cargo lambda watch`.
+#!/usr/bin/env python3
+"""Local stand-ins between two programs, until stopped: `relay` (plain TCP) and `front` (API Gateway).
 
-Usage: http_api_front.py LISTEN_PORT FUNCTION_PORT
+Usage: proxy.py relay LISTEN_HOST PORT          TCP from LISTEN_HOST:PORT to 127.0.0.1:PORT
+       proxy.py front LISTEN_PORT FUNCTION_PORT  an HTTP API on 127.0.0.1:LISTEN_PORT in front of
+                                                 `cargo lambda watch` on FUNCTION_PORT
 
-`cargo lambda watch` turns an HTTP request into a Lambda event itself, and answers a 500 of its
+`relay`: A function in a `sam local` container reaches the host at `host.docker.internal`, which Docker
+on Linux maps to the bridge's gateway address; a local DynamoDB listening on 127.0.0.1 only (as
+`make run`'s does, so that the network never sees it) is not there. This relay is, for as long as
+the SAM command runs, and only on the bridge: the containers and the host reach it, nothing else.
+
+`front`: `cargo lambda watch` turns an HTTP request into a Lambda event itself, and answers a 500 of its
 own, before the function runs, to a header value or a body that is not UTF-8. API Gateway does
 not: it base64-encodes a body that is not text (`isBase64Encoded`), and passes header values on.
 This front does what API Gateway does (payload format 2.0, `$default` route and stage), sends
@@ -11,6 +19,7 @@ function's response. The schemathesis run of `make test` goes through it, so tha
 schemathesis generates reaches the function.
 """
 
+import asyncio
 import base64
 import json
 import sys
@@ -20,7 +29,32 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def main(listen_port, function_port):
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def relay_tcp(host, port):
+    async def relay(client_reader, client_writer):
+        try:
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            client_writer.close()
+            return
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    server = await asyncio.start_server(relay, host, port)
+    async with server:
+        await server.serve_forever()
+
+
+def http_api_front(listen_port, function_port):
     invoke_url = (
         f"http://127.0.0.1:{function_port}/2015-03-31/functions/conversions/invocations"
     )
@@ -97,4 +131,9 @@ def main(listen_port, function_port):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if len(sys.argv) == 4 and sys.argv[1] == "relay":
+        asyncio.run(relay_tcp(sys.argv[2], int(sys.argv[3])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "front":
+        http_api_front(sys.argv[2], sys.argv[3])
+    else:
+        raise SystemExit(__doc__)
