@@ -6,7 +6,7 @@ Usage: check-api.py examples BASE_URL API_KEY FILE...       the documented curl 
        check-api.py smoke URL [LEAD_ID]                      make smoke (API_KEY in the environment)
        check-api.py schemathesis BASE_URL API_KEY            make schemathesis
        check-api.py fixtures LAMBDA_URL SAM_LOG              events/ through sam local start-lambda
-Run with .venv's python (make tools), except `smoke`, which needs only the standard library.
+`client` and `schemathesis` use .venv's tools (make tools); the rest needs only the standard library.
 
 `examples`: Each example in the files is marked `<!-- example: NAME -->`, followed by a ```sh block with one
 curl command and a ```json block with the response, whose status is written just before it as
@@ -753,11 +753,12 @@ def run_schemathesis(base_url, key):
         sys.exit("API_KEY is empty")
     if not (VENV / "schemathesis").exists():
         sys.exit("schemathesis is not installed: run make tools")
-    subprocess.run([VENV / "python", ROOT / "scripts" / "check-openapi.py", "spec", ROOT / "openapi.yaml"], check=True)
+    if subprocess.run([VENV / "python", ROOT / "scripts" / "check-openapi.py", "spec", ROOT / "openapi.yaml"]).returncode:
+        sys.exit("openapi.yaml does not pass check-openapi.py spec")
     # REPORT_DIR elsewhere when the API is `cargo lambda watch` on this tree, which restarts the
     # function (dropping the request in flight) when files under it change; schemathesis runs in
     # the reports folder, where Hypothesis keeps its own.
-    reports = Path(os.environ.get("REPORT_DIR") or ROOT / "build" / "schemathesis")
+    reports = Path(os.environ.get("REPORT_DIR") or ROOT / "build" / "schemathesis").resolve()
     shutil.rmtree(reports, ignore_errors=True)
     reports.mkdir(parents=True)
     args = [
@@ -774,14 +775,16 @@ def run_schemathesis(base_url, key):
     # The key goes in through the environment (schemathesis.toml reads it), not the command line.
     status = subprocess.run(args, cwd=reports, env={**os.environ, "NEXOR_API_KEY": key}).returncode
     try:
+        cases = ET.parse(reports / "junit.xml").getroot().iter("testcase")
         print("\nsummary (from the JUnit report):")
-        for case in ET.parse(reports / "junit.xml").getroot().iter("testcase"):
+        for case in cases:
             failures = len(case.findall("failure"))
             state = ("failed" if failures else "error" if case.findall("error")
                      else "skipped" if case.findall("skipped") else "passed")
             print(f"  {state:8} {case.get('name')}" + (f"  ({failures} failures)" if failures else ""))
     except (OSError, ET.ParseError):
         pass
+    sys.stdout.flush()
     if status:
         sys.exit(f"schemathesis found problems (exit {status}); reports in {reports}/")
     print(f"==> schemathesis: no failures; reports in {reports}/", file=sys.stderr)

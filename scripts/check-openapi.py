@@ -51,6 +51,16 @@ from schemathesis.config import SchemathesisConfig
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
+def verdict(check, problems, failed, passed):
+    """Prints each problem and exits 1, or prints that the check passed."""
+    if problems:
+        print(f"check-openapi {check}: {failed}:")
+        for problem in problems:
+            print(f"  - {problem}")
+        sys.exit(1)
+    print(f"check-openapi {check}: {passed}")
+
+
 def resolve(spec, node):
     """Follows local `$ref`s (`#/components/...`) until the node is not one."""
     seen = set()
@@ -127,12 +137,8 @@ def check_spec(path):
             location = "/".join(map(str, error.instance_path)) or "(the whole value)"
             problems.append(f"{where}: at {location}: {error.message}")
 
-    if problems:
-        print(f"check-openapi spec: {len(problems)} problems in {path}:")
-        for problem in problems:
-            print(f"  - {problem}")
-        sys.exit(1)
-    print(f"check-openapi spec: {path} is valid OpenAPI; {operations} operations load; all {examples} examples match their schemas")
+    verdict("spec", problems, f"{len(problems)} problems in {path}",
+            f"{path} is valid OpenAPI; {operations} operations load; all {examples} examples match their schemas")
 
 
 # `"message": "..."` in JSON shown in Markdown.
@@ -250,7 +256,7 @@ def squeeze(text):
 
 def render(chromium, url):
     """The DOM Chromium rendered for a URL: (text of <main> without white space, links)."""
-    profile = tempfile.mkdtemp(prefix="check-docs-chromium-")
+    profile = tempfile.mkdtemp(prefix="check-openapi-chromium-")
     try:
         result = subprocess.run(
             [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
@@ -314,12 +320,8 @@ def check_page(spec_path, page):
             if squeeze(value) not in text:
                 missing.append(f"{label}: {what} {value!r}")
 
-    if missing:
-        print(f"check-openapi page: {len(missing)} of {checked} documented items are not on the rendered page:")
-        for item in missing:
-            print(f"  - {item}")
-        sys.exit(1)
-    print(f"check-openapi page: the rendered page shows all {checked} documented items")
+    verdict("page", missing, f"{len(missing)} of {checked} documented items are not on the rendered page",
+            f"the rendered page shows all {checked} documented items")
 
 
 if __name__ == "__main__":
