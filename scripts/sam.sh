@@ -357,15 +357,16 @@ test_sam() {
   say "the sam local invoke line of docs/deploying.md, as written"
   grep -q '^make invoke-sam EVENT=events/create-minimal.json$' docs/deploying.md || die "docs/deploying.md no longer has its invoke-sam line"
   invoke_sam() {
-    make --no-print-directory invoke-sam EVENT="$1" > "$scratch/invoke.json" 2> "$scratch/invoke.log" ||
-      { cat "$scratch/invoke.log"; die "make invoke-sam failed"; }
-    # Under emulation on a loaded machine the one invocation can time out, and `sam local invoke`
-    # then prints no answer (and exits 0): once, say so and try again.
-    if [ ! -s "$scratch/invoke.json" ]; then
-      echo "make invoke-sam printed no answer; its log:"; cat "$scratch/invoke.log"
+    # Under emulation on a loaded machine the one invocation can time out before the function
+    # starts, and `sam local invoke` then prints no answer (and exits 0): say so, and try again,
+    # up to three times.
+    local attempt
+    for attempt in 1 2 3; do
       make --no-print-directory invoke-sam EVENT="$1" > "$scratch/invoke.json" 2> "$scratch/invoke.log" ||
         { cat "$scratch/invoke.log"; die "make invoke-sam failed"; }
-    fi
+      [ -s "$scratch/invoke.json" ] && return
+      echo "make invoke-sam printed no answer (attempt $attempt); its log:"; cat "$scratch/invoke.log"
+    done
   }
   # answer EXPRESSION: the Python expression, of the answer `a`, printed.
   answer() {
