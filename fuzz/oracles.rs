@@ -104,15 +104,8 @@ pub fn stream_event(data: &[u8]) -> Outcome {
         .map(|record| announced(record, published))
         .sum();
     let bus = CountingBus::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime");
-    let answer = runtime.block_on(async {
-        let store = MemoryStore::new();
-        seed_demo(&store).await.expect("the demo data");
-        Publisher::new(store, Some(&bus)).publish(&event).await
-    });
+    let answer =
+        on_demo_store(async |store| Publisher::new(store, Some(&bus)).publish(&event).await);
     let named: Vec<&str> = (answer.failures.iter())
         .map(|f| f.item_identifier.as_str())
         .collect();
@@ -259,13 +252,7 @@ fn answer(incoming: Incoming) -> Value {
         // Not an HTTP API event: the error schema, on no documented path.
         Incoming::Unsupported { .. } => (String::new(), String::new()),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime");
-    let outgoing = runtime.block_on(async {
-        let store = MemoryStore::new();
-        seed_demo(&store).await.expect("the demo data");
+    let outgoing = on_demo_store(async |store| {
         // The feed serves the store's event at once.
         let app = App::new(store).with_changes_lag(std::time::Duration::ZERO);
         // One event to adjust.
@@ -1293,4 +1280,17 @@ fn csv_cells(record: &[u8]) -> Option<usize> {
         at_start = false;
     }
     (!quoted).then_some(cells)
+}
+
+/// `run` on a fresh in-memory store with the demo data, to its end, on a runtime of its own.
+fn on_demo_store<T>(run: impl AsyncFnOnce(MemoryStore) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = MemoryStore::new();
+        seed_demo(&store).await.expect("the demo data");
+        run(store).await
+    })
 }
